@@ -1,0 +1,81 @@
+// Package testenv finds the real components tests need (an MLflow server, the
+// project's Python virtualenv, Chromium, the shared Telco data set) and skips
+// a test that cannot find one, except under CI=true, where a missing
+// component fails the test: CI can never pass by skipping.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// InCI reports whether the tests run under CI (CI=true).
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// missing skips t, or fails it under CI.
+func missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("CI=true: "+format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// RepoRoot returns the repository's root folder (the one holding go.mod).
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// MLflowURI returns the tracking URI of a real MLflow server from
+// MLFLOW_TRACKING_URI, or skips (fails under CI) when none is set.
+func MLflowURI(t testing.TB) string {
+	t.Helper()
+	uri := os.Getenv("MLFLOW_TRACKING_URI")
+	if uri == "" {
+		missing(t, "no MLflow server: set MLFLOW_TRACKING_URI (start one with scripts/mlflow-server start)")
+	}
+	return uri
+}
+
+// Python returns the project's virtualenv Python (with scikit-learn and
+// fairlearn), or skips (fails under CI) when it is absent.
+func Python(t testing.TB) string {
+	t.Helper()
+	venv := os.Getenv("PLAYBOOK_VENV")
+	if venv == "" {
+		venv = filepath.Join(RepoRoot(), ".venv")
+	}
+	py := filepath.Join(venv, "bin", "python")
+	if _, err := os.Stat(py); err != nil {
+		missing(t, "no Python virtualenv at %s: run scripts/mlflow-server install", venv)
+	}
+	return py
+}
+
+// Chromium returns the path of a Chromium binary, or skips (fails under CI).
+func Chromium(t testing.TB) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	missing(t, "no Chromium on PATH: apt-get install -y chromium")
+	return ""
+}
+
+// TelcoCSV returns the path of the shared real Telco churn data set, or skips
+// with a message when it is absent. The file lives beside the project, not in
+// it, so its absence is never a CI failure.
+func TelcoCSV(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(RepoRoot(), "..", "shared", "data", "telco-customer-churn.csv")
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("the Telco data set is absent (%s): see ../shared/data/README.md", p)
+	}
+	return p
+}

@@ -1,0 +1,9 @@
+// Package mlflow is a typed REST client for MLflow tracking servers (2.x and
+// 3.x): experiments, runs, the model registry (registered models, versions,
+// tags, aliases), artifacts through the server's proxy, and models:/ URIs.
+//
+// Configuration follows MLflow's own environment variables and defaults
+// (MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN, ...). Every error a call
+// returns is an *APIError or wraps one, usable with errors.Is and errors.As,
+// and never carries a secret.
+package mlflow
