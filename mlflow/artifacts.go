@@ -1,0 +1,353 @@
+package mlflow
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// FileInfo describes one entry of an artifact folder. Path is relative to
+// the artifact URI it was listed under, with "/" separators.
+type FileInfo struct {
+	Path     string `json:"path"`
+	IsDir    bool   `json:"is_dir"`
+	FileSize int64  `json:"file_size"`
+}
+
+// Artifacts go through the tracking server's proxy (mlflow server
+// --serve-artifacts). An artifact URI may be:
+//
+//	mlflow-artifacts:/<path>
+//	mlflow-artifacts://<tracking host>/<path>
+//	http(s)://<tracking host>[/<base>]/api/2.0/mlflow-artifacts/artifacts/<path>
+//
+// The host, when named, must be the tracking server's: credentials are never
+// sent elsewhere. Other schemes (s3://, file:, ...) are refused. A relative
+// path, and every path a listing returns, must stay under its root: an
+// absolute path, "..", a backslash or a NUL is refused with ErrPathEscape
+// before any request is made.
+
+// artifactRoot turns an artifact URI into the path under the proxy's
+// artifacts endpoint, as clean segments.
+func (c *Client) artifactRoot(artifactURI string) ([]string, error) {
+	u, err := url.Parse(artifactURI)
+	if err != nil {
+		return nil, fmt.Errorf("%w: artifact URI %s does not parse", ErrInvalidParameter, RedactURL(artifactURI))
+	}
+	var p string
+	switch strings.ToLower(u.Scheme) {
+	case "mlflow-artifacts":
+		if u.Opaque != "" {
+			return nil, fmt.Errorf("%w: artifact URI %s: expected mlflow-artifacts:/<path>", ErrInvalidParameter, RedactURL(artifactURI))
+		}
+		if u.Host != "" && !strings.EqualFold(u.Host, c.base.Host) {
+			return nil, fmt.Errorf("%w: artifact URI %s names host %q, not the tracking server %q: refusing to send credentials there",
+				ErrInvalidParameter, RedactURL(artifactURI), u.Host, c.base.Host)
+		}
+		p = u.Path
+	case "http", "https":
+		if !strings.EqualFold(u.Scheme, c.base.Scheme) || !strings.EqualFold(u.Host, c.base.Host) {
+			return nil, fmt.Errorf("%w: artifact URI %s is not on the tracking server %s: refusing to send credentials there",
+				ErrInvalidParameter, RedactURL(artifactURI), c.server)
+		}
+		prefix := c.base.Path + artifactsPrefix
+		if u.Path != prefix && !strings.HasPrefix(u.Path, prefix+"/") {
+			return nil, fmt.Errorf("%w: artifact URI %s is not under %s", ErrInvalidParameter, RedactURL(artifactURI), prefix)
+		}
+		p = strings.TrimPrefix(u.Path, prefix)
+	case "":
+		return nil, fmt.Errorf("%w: artifact URI %q has no scheme: expected mlflow-artifacts:/<path>", ErrInvalidParameter, RedactURL(artifactURI))
+	default:
+		return nil, fmt.Errorf("%w: artifact URI scheme %q is not supported: this client reaches artifacts only through the tracking server's proxy (mlflow-artifacts:/...)", ErrInvalidParameter, u.Scheme)
+	}
+	return splitRelPath(strings.TrimPrefix(p, "/"))
+}
+
+// splitRelPath checks a relative artifact path and returns its segments,
+// dropping empty and "." ones. MLflow's server percent-decodes a path until
+// it stops changing before its own check, so the decoded forms are checked
+// too: "%2e%2e/x" is refused like "../x".
+func splitRelPath(p string) ([]string, error) {
+	for d, i := p, 0; i < 10; i++ {
+		if strings.HasPrefix(d, "/") || strings.ContainsAny(d, "\\\x00") || slices.Contains(strings.Split(d, "/"), "..") {
+			return nil, fmt.Errorf("%w: %q", ErrPathEscape, p)
+		}
+		next := unquote(d)
+		if next == d {
+			break
+		}
+		d = next
+	}
+	var segs []string
+	for s := range strings.SplitSeq(p, "/") {
+		if s != "" && s != "." {
+			segs = append(segs, s)
+		}
+	}
+	return segs, nil
+}
+
+// unquote decodes the valid %XX sequences of s and keeps the rest, as
+// Python's urllib.parse.unquote does.
+func unquote(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			v, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			b.WriteByte(byte(v))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// artifactPath resolves relPath under artifactURI into segments.
+func (c *Client) artifactPath(artifactURI, relPath string) ([]string, error) {
+	root, err := c.artifactRoot(artifactURI)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := splitRelPath(relPath)
+	if err != nil {
+		return nil, err
+	}
+	return append(root, rel...), nil
+}
+
+// artifactEndpoint is the proxy endpoint of a file, each segment escaped.
+func artifactEndpoint(segs []string) string {
+	escaped := make([]string, len(segs))
+	for i, s := range segs {
+		escaped[i] = url.PathEscape(s)
+	}
+	return artifactsPrefix + "/" + strings.Join(escaped, "/")
+}
+
+// UploadArtifact uploads body as the file relPath under artifactURI. A body
+// that is an io.Seeker (a file, a bytes.Reader) is rewound and sent again
+// when a retry is needed; other bodies are sent once.
+//
+// MLflow Artifacts API: "Upload Artifact" (PUT /api/2.0/mlflow-artifacts/artifacts/<path>).
+func (c *Client) UploadArtifact(ctx context.Context, artifactURI, relPath string, body io.Reader) error {
+	segs, err := c.artifactPath(artifactURI, relPath)
+	if err != nil {
+		return err
+	}
+	if len(segs) == 0 || path.Clean(relPath) == "." {
+		return fmt.Errorf("%w: UploadArtifact needs a file name, got %q", ErrInvalidParameter, relPath)
+	}
+	req, err := c.newRequest(ctx, http.MethodPut, artifactEndpoint(segs), body)
+	if err != nil {
+		return err
+	}
+	return c.do(req, retrySafe, nil)
+}
+
+// UploadDir uploads every file under localDir to relPrefix under
+// artifactURI, keeping the folder structure. Symbolic links are followed
+// only when they stay inside localDir.
+func (c *Client) UploadDir(ctx context.Context, artifactURI, localDir, relPrefix string) error {
+	if _, err := c.artifactPath(artifactURI, relPrefix); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(localDir)
+	if err != nil {
+		return fmt.Errorf("mlflow: UploadDir: %w", err)
+	}
+	defer root.Close()
+	return fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("mlflow: UploadDir: %w", err)
+		}
+		if d.IsDir() {
+			return nil
+		}
+		f, err := root.Open(p)
+		if err != nil {
+			return fmt.Errorf("mlflow: UploadDir: %w", err)
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+			return fmt.Errorf("mlflow: UploadDir: %s is not a regular file", filepath.Join(localDir, p))
+		}
+		return c.UploadArtifact(ctx, artifactURI, path.Join(relPrefix, p), f)
+	})
+}
+
+// DownloadArtifact opens the file relPath under artifactURI. The caller
+// must close the reader. A read that stalls for Config.Timeout fails.
+//
+// MLflow Artifacts API: "Download Artifact" (GET /api/2.0/mlflow-artifacts/artifacts/<path>).
+func (c *Client) DownloadArtifact(ctx context.Context, artifactURI, relPath string) (io.ReadCloser, error) {
+	segs, err := c.artifactPath(artifactURI, relPath)
+	if err != nil {
+		return nil, err
+	}
+	req, err := c.newRequest(ctx, http.MethodGet, artifactEndpoint(segs), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.send(req, retrySafe)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// ListArtifacts lists the folder relPath under artifactURI ("" for the
+// root). Paths in the result are relative to artifactURI, like relPath, and
+// are checked like it: a listing that would lead outside is an error
+// matching ErrPathEscape.
+//
+// MLflow Artifacts API: "List Artifacts" (GET /api/2.0/mlflow-artifacts/artifacts?path=<path>).
+func (c *Client) ListArtifacts(ctx context.Context, artifactURI, relPath string) ([]FileInfo, error) {
+	root, err := c.artifactRoot(artifactURI)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := splitRelPath(relPath)
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	if full := append(root, rel...); len(full) > 0 {
+		q.Set("path", strings.Join(full, "/"))
+	}
+	req, err := c.newRequest(ctx, http.MethodGet, artifactsPrefix, q)
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Files []FileInfo `json:"files"`
+	}
+	if err := c.do(req, retrySafe, &out); err != nil {
+		return nil, err
+	}
+	relDir := strings.Join(rel, "/")
+	for i, f := range out.Files {
+		// MLflow lists base names; accept full paths under the folder too.
+		name := f.Path
+		if relDir != "" {
+			name = strings.TrimPrefix(name, relDir+"/")
+		}
+		segs, err := splitRelPath(name)
+		if err != nil || len(segs) != 1 {
+			return nil, fmt.Errorf("mlflow: listing %q: the server returned entry %q: %w", relPath, f.Path, ErrPathEscape)
+		}
+		out.Files[i].Path = path.Join(relDir, segs[0])
+	}
+	return out.Files, nil
+}
+
+// maxDownloadDepth bounds the folder nesting DownloadDir follows.
+const maxDownloadDepth = 64
+
+// DownloadDir downloads the folder relPath under artifactURI into localDir
+// (created if needed), keeping the structure; when relPath is a file, it is
+// downloaded into localDir under its base name. Every local path stays
+// inside localDir: names from the server are checked before use and files
+// are created through an os.Root.
+func (c *Client) DownloadDir(ctx context.Context, artifactURI, relPath, localDir string) error {
+	if _, err := c.artifactPath(artifactURI, relPath); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(localDir, 0o755); err != nil {
+		return fmt.Errorf("mlflow: DownloadDir: %w", err)
+	}
+	root, err := os.OpenRoot(localDir)
+	if err != nil {
+		return fmt.Errorf("mlflow: DownloadDir: %w", err)
+	}
+	defer root.Close()
+
+	entries, err := c.ListArtifacts(ctx, artifactURI, relPath)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 && strings.Trim(relPath, "/") != "" {
+		// MLflow lists a file as an empty folder: fetch it as a file.
+		return c.downloadFile(ctx, root, artifactURI, relPath, path.Base(relPath))
+	}
+	return c.downloadEntries(ctx, root, artifactURI, relPath, entries, 0)
+}
+
+// downloadEntries downloads listed entries, relative to relPath, into root.
+func (c *Client) downloadEntries(ctx context.Context, root *os.Root, artifactURI, relPath string, entries []FileInfo, depth int) error {
+	if depth > maxDownloadDepth {
+		return fmt.Errorf("mlflow: DownloadDir: %q nests more than %d folders", relPath, maxDownloadDepth)
+	}
+	prefix := strings.Trim(path.Clean("/"+relPath), "/")
+	for _, e := range entries {
+		local := strings.TrimPrefix(strings.TrimPrefix(e.Path, prefix), "/")
+		if !filepath.IsLocal(filepath.FromSlash(local)) {
+			return fmt.Errorf("mlflow: DownloadDir: entry %q: %w", e.Path, ErrPathEscape)
+		}
+		if !e.IsDir {
+			if err := c.downloadFile(ctx, root, artifactURI, e.Path, local); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := root.MkdirAll(filepath.FromSlash(local), 0o755); err != nil {
+			return fmt.Errorf("mlflow: DownloadDir: %w", err)
+		}
+		sub, err := c.ListArtifacts(ctx, artifactURI, e.Path)
+		if err != nil {
+			return err
+		}
+		if err := c.downloadEntries(ctx, root, artifactURI, relPath, sub, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// downloadFile downloads the artifact relPath to local (slash-separated,
+// relative to root). A failed download leaves no partial file.
+func (c *Client) downloadFile(ctx context.Context, root *os.Root, artifactURI, relPath, local string) error {
+	if !filepath.IsLocal(filepath.FromSlash(local)) {
+		return fmt.Errorf("mlflow: DownloadDir: %q: %w", local, ErrPathEscape)
+	}
+	body, err := c.DownloadArtifact(ctx, artifactURI, relPath)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	name := filepath.FromSlash(local)
+	if dir := filepath.Dir(name); dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("mlflow: DownloadDir: %w", err)
+		}
+	}
+	f, err := root.Create(name)
+	if err != nil {
+		return fmt.Errorf("mlflow: DownloadDir: %w", err)
+	}
+	_, err = io.Copy(f, body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = root.Remove(name)
+		return fmt.Errorf("mlflow: downloading %q: %w", relPath, err)
+	}
+	return nil
+}
