@@ -59,3 +59,15 @@ func exitCode(err error) int {
 	}
 	return ExitStepFailed
 }
+
+// parseFlags parses args with fs. The flag package has already printed a
+// parse error and the usage, so the error returned is silent.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage(&silentError{err: err})
+	}
+	return nil
+}

@@ -30,8 +30,8 @@ func Version() string {
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return errUsage(err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	_, err := fmt.Fprintf(stdout, "playbook %s\n", Version())
 	return err

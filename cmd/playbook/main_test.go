@@ -1,0 +1,27 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o644) }
+
+func TestUsage(t *testing.T) {
+	code, _, stderr := runCLI(t)
+	assert.Equal(t, ExitUsage, code)
+	assert.Contains(t, stderr, "usage: playbook COMMAND")
+
+	code, _, stderr = runCLI(t, "frobnicate")
+	assert.Equal(t, ExitUsage, code)
+	assert.Contains(t, stderr, `unknown command "frobnicate"`)
+}
+
+func TestVersion(t *testing.T) {
+	code, stdout, _ := runCLI(t, "version")
+	assert.Equal(t, ExitOK, code)
+	assert.Regexp(t, regexp.MustCompile(`^playbook \S+\n$`), stdout)
+}

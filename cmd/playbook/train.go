@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/playbook-mlops/playbook/steps"
+)
+
+func init() {
+	register(command{name: "train", summary: "log churn training runs to an MLflow experiment", run: runTrain})
+}
+
+// trainOptions holds the flags of playbook train.
+type trainOptions struct {
+	TrackingURI string
+	steps.TrainOptions
+}
+
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o trainOptions
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: playbook train [flags]")
+		fmt.Fprintln(stderr, "\nLogs training runs of the churn model, each with distinct hyperparameters,")
+		fmt.Fprintln(stderr, "its validation metrics and its model artifact under model/.")
+		fmt.Fprintln(stderr, "\nflags:")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.TrackingURI, "tracking-uri", "", "MLflow tracking server (default $MLFLOW_TRACKING_URI)")
+	fs.StringVar(&o.Experiment, "experiment", "churn-training", "experiment `name`, created when missing")
+	fs.IntVar(&o.Runs, "runs", 3, "number of runs")
+	fs.StringVar(&o.Data, "data", "", "Telco churn CSV `file` (default: synthetic customers)")
+	fs.IntVar(&o.Rows, "rows", steps.DefaultTrainRows, "synthetic customers to generate when no --data")
+	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the generator, the split and the hyperparameter grid")
+	fs.Float64Var(&o.ValidFrac, "valid-frac", steps.DefaultTrainValidFrac, "fraction held out for validation")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return errUsage(fmt.Errorf("unexpected arguments %q", fs.Args()))
+	}
+	return train(ctx, o, stdout, stderr)
+}
+
+func train(ctx context.Context, o trainOptions, stdout, stderr io.Writer) error {
+	client, err := newClient(o.TrackingURI)
+	if err != nil {
+		return err
+	}
+	o.Source = "playbook train"
+	o.Progress = func(r steps.TrainedRun) {
+		fmt.Fprintf(stderr, "run %s %s %s f1=%.4f roc_auc=%.4f (%s)\n", r.RunName, r.RunID, r.Status,
+			r.Metrics["f1"], r.Metrics["roc_auc"], r.Duration.Round(1e6))
+	}
+	res, err := steps.Train(ctx, client, o.TrainOptions)
+	if res != nil {
+		if werr := writeTrainTable(stdout, res, isTerminal(stdout)); werr != nil {
+			return errors.Join(err, werr)
+		}
+	}
+	return err
+}
+
+// writeTrainTable writes one line per run: aligned columns on a terminal,
+// tab-separated values otherwise.
+func writeTrainTable(w io.Writer, res *steps.TrainResult, aligned bool) error {
+	out := w
+	var tw *tabwriter.Writer
+	if aligned {
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		out = tw
+	}
+	fmt.Fprintf(out, "run_id\trun_name\tl2\tthreshold\tf1\troc_auc\tstatus\n")
+	for _, r := range res.Runs {
+		fmt.Fprintf(out, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.RunID, r.RunName,
+			strconv.FormatFloat(r.Hyper.L2, 'g', -1, 64), strconv.FormatFloat(r.Hyper.Threshold, 'g', -1, 64),
+			formatMetric(r.Metrics, "f1"), formatMetric(r.Metrics, "roc_auc"), r.Status)
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
+}
+
+func formatMetric(m map[string]float64, k string) string {
+	v, ok := m[k]
+	if !ok {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', 4, 64)
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/playbook-mlops/playbook/internal/testenv"
+)
+
+// runCLI runs playbook with args and returns its exit code and streams.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(t.Context(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestTrainCommand(t *testing.T) {
+	uri := testenv.MLflowURI(t)
+	exp := fmt.Sprintf("cli-train-%d", time.Now().UnixNano())
+	code, stdout, stderr := runCLI(t, "train", "--tracking-uri", uri, "--experiment", exp, "--runs", "2", "--rows", "600")
+	require.Equal(t, ExitOK, code, stderr)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	require.Len(t, lines, 3, stdout)
+	assert.Equal(t, "run_id\trun_name\tl2\tthreshold\tf1\troc_auc\tstatus", lines[0])
+	for _, l := range lines[1:] {
+		f := strings.Split(l, "\t")
+		require.Len(t, f, 7, l)
+		assert.Equal(t, "FINISHED", f[6])
+	}
+	assert.Contains(t, stderr, "FINISHED")
+}
+
+func TestTrainCommandErrors(t *testing.T) {
+	t.Setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+	t.Setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+
+	t.Run("ErrNoTrackingURI", func(t *testing.T) {
+		t.Setenv("MLFLOW_TRACKING_URI", "")
+		code, _, stderr := runCLI(t, "train")
+		assert.Equal(t, ExitUsage, code)
+		assert.Contains(t, stderr, "no tracking server")
+	})
+	t.Run("ErrBadFlag", func(t *testing.T) {
+		code, _, stderr := runCLI(t, "train", "--runs", "many")
+		assert.Equal(t, ExitUsage, code)
+		assert.Contains(t, stderr, `invalid value "many" for flag -runs`)
+	})
+	t.Run("ErrServerUnreachable", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		dead := "http://user:s3cret@" + l.Addr().String()
+		require.NoError(t, l.Close())
+		start := time.Now()
+		code, _, stderr := runCLI(t, "train", "--tracking-uri", dead, "--experiment", "x", "--runs", "1", "--rows", "100")
+		assert.Equal(t, ExitStepFailed, code)
+		assert.Contains(t, stderr, l.Addr().String(), "the error names the server")
+		assert.NotContains(t, stderr, "s3cret", "no secret in the error")
+		assert.Less(t, time.Since(start), 10*time.Second)
+	})
+	t.Run("ErrBadCSV", func(t *testing.T) {
+		uri := testenv.MLflowURI(t)
+		path := t.TempDir() + "/bad.csv"
+		require.NoError(t, writeFile(path, "customerID,gender\nx,Male\n"))
+		code, _, stderr := runCLI(t, "train", "--tracking-uri", uri, "--data", path)
+		assert.Equal(t, ExitStepFailed, code)
+		assert.Contains(t, stderr, "bad.csv")
+	})
+}
