@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/record"
+	"github.com/playbook-mlops/playbook/runner"
+)
+
+func init() {
+	register(command{name: "run", summary: "run scenarios against an MLflow tracking server", run: runRun})
+}
+
+// runOptions holds the flags and arguments of playbook run.
+type runOptions struct {
+	TrackingURI  string
+	Params       paramFlags
+	OutDir       string
+	Quiet        bool
+	Unrestricted bool
+	DryRun       bool
+	Scenarios    []string
+	// Progress is where progress goes (stderr); Terminal says it is one.
+	Progress io.Writer
+	Terminal bool
+}
+
+// paramFlags collects repeated -p name=value flags.
+type paramFlags []string
+
+func (p *paramFlags) String() string { return strings.Join(*p, " ") }
+
+func (p *paramFlags) Set(v string) error {
+	if !strings.Contains(v, "=") {
+		return fmt.Errorf("want name=value, got %q", v)
+	}
+	*p = append(*p, v)
+	return nil
+}
+
+// parseInterleaved parses flags that may come before or after the
+// positional arguments (playbook run a.md -p x=1), and returns those.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil // after --, all are arguments
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o runOptions
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: playbook run [flags] SCENARIO...")
+		fmt.Fprintln(stderr, "\nRuns each scenario's Go cells in order against one MLflow tracking server.")
+		fmt.Fprintln(stderr, "With --out, writes DIR/evidence.json (DIR/NAME/evidence.json for several scenarios).")
+		fmt.Fprintln(stderr, "Exit status: 0 done, 1 a step failed, 2 usage or scenario error, 3 a gate refused.")
+		fmt.Fprintln(stderr, "\nflags:")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.TrackingURI, "tracking-uri", "", "MLflow tracking server (default $MLFLOW_TRACKING_URI)")
+	fs.Var(&o.Params, "p", "set a scenario parameter: `name=value` (repeatable)")
+	fs.StringVar(&o.OutDir, "out", "", "write the run record (evidence.json) and the files cells write to `DIR`")
+	fs.BoolVar(&o.Quiet, "quiet", false, "print no progress")
+	fs.BoolVar(&o.Unrestricted, "unrestricted", false, "let cells import the whole standard library (os, os/exec, net, ...)")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "ask steps to read the registry but not change it")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return errUsage(err)
+	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return errUsage(errors.New("no scenario given"))
+	}
+	o.Scenarios = pos
+	o.Progress, o.Terminal = stderr, isTerminal(stderr)
+	return runScenarios(ctx, o, stdout)
+}
+
+// parseScenarios parses every file, reporting all their errors at once.
+func parseScenarios(paths []string) ([]*runner.Scenario, error) {
+	var scs []*runner.Scenario
+	var errs []error
+	for _, p := range paths {
+		sc, err := runner.ParseFile(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		scs = append(scs, sc)
+	}
+	if len(errs) > 0 {
+		return nil, errUsage(errors.Join(errs...))
+	}
+	return scs, nil
+}
+
+// runScenarios runs the scenarios in sequence, sharing one MLflow client,
+// and stops at the first that fails.
+func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
+	scs, err := parseScenarios(o.Scenarios)
+	if err != nil {
+		return err
+	}
+	overrides, err := runner.SplitOverrides(scs, o.Params)
+	if err != nil {
+		return errUsage(err)
+	}
+	for i, sc := range scs {
+		if _, err := runner.ResolveParams(sc.Params, overrides[i]); err != nil {
+			return errUsage(fmt.Errorf("%s: %w", sc.Path, err))
+		}
+	}
+	uri := o.TrackingURI
+	if uri == "" {
+		uri = os.Getenv(mlflow.EnvTrackingURI)
+	}
+	connect := sync.OnceValues(func() (*mlflow.Client, error) { return newClient(o.TrackingURI) })
+	dirs := outDirs(o.OutDir, o.Scenarios)
+
+	for i, sc := range scs {
+		if len(scs) > 1 && !o.Quiet {
+			fmt.Fprintf(o.Progress, "%s\n", sc.Path)
+		}
+		var p *progress
+		if !o.Quiet {
+			p = newProgress(o.Progress, o.Terminal)
+		}
+		opts := runner.Options{
+			Params: overrides[i], Connect: connect, TrackingURI: uri, OutDir: dirs[i],
+			DryRun: o.DryRun, Unrestricted: o.Unrestricted, Version: Version(),
+		}
+		if p != nil {
+			opts.Progress = p.event
+		}
+		start := time.Now()
+		rec, err := runner.Run(ctx, sc, opts)
+		p.stop()
+		if err != nil && runner.IsScenarioError(err) {
+			err = errUsage(err)
+		}
+		if rec != nil {
+			rec.Environment.Exit.Code = exitCode(err)
+			if dirs[i] != "" {
+				if werr := rec.WriteFile(dirs[i]); werr != nil {
+					return errors.Join(err, fmt.Errorf("writing the run record: %w", werr))
+				}
+			}
+			fmt.Fprintf(stdout, "%s: %s, %s\n", sc.Path, rec.Environment.Exit.Status, summary(rec, time.Since(start)))
+			if dirs[i] != "" {
+				fmt.Fprintf(stdout, "%s: run record in %s\n", sc.Path, filepath.Join(dirs[i], record.EvidenceFile))
+			}
+		}
+		if err != nil {
+			for _, skipped := range scs[i+1:] {
+				fmt.Fprintf(stdout, "%s: not run\n", skipped.Path)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// summary says how many cells ran, in how long.
+func summary(rec *record.Run, d time.Duration) string {
+	ran := 0
+	for _, c := range rec.Cells {
+		if c.Status != record.StatusNotRun {
+			ran++
+		}
+	}
+	return fmt.Sprintf("%d of %d cells run in %s", ran, len(rec.Cells), fmtDuration(d))
+}
+
+// outDirs returns each scenario's output folder: dir itself for one
+// scenario, dir/NAME for several (NAME the file name without extension,
+// made unique).
+func outDirs(dir string, paths []string) []string {
+	out := make([]string, len(paths))
+	if dir == "" {
+		return out
+	}
+	if len(paths) == 1 {
+		out[0] = dir
+		return out
+	}
+	used := map[string]int{}
+	for i, p := range paths {
+		name := strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
+		used[name]++
+		if n := used[name]; n > 1 {
+			name = fmt.Sprintf("%s-%d", name, n)
+		}
+		out[i] = filepath.Join(dir, name)
+	}
+	return out
+}
+
+// progress shows cells as they run: on a terminal, the current step and its
+// elapsed time updated in place; otherwise one line per finished step.
+type progress struct {
+	w        io.Writer
+	terminal bool
+
+	mu      sync.Mutex
+	current runner.Event
+	start   time.Time
+	done    chan struct{}
+	wg      sync.WaitGroup
+}
+
+func newProgress(w io.Writer, terminal bool) *progress {
+	p := &progress{w: w, terminal: terminal, done: make(chan struct{})}
+	if terminal {
+		p.wg.Add(1)
+		go p.tick()
+	}
+	return p
+}
+
+func (p *progress) event(ev runner.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ev.Status == runner.StatusRunning {
+		p.current, p.start = ev, time.Now()
+		if p.terminal {
+			p.draw()
+		}
+		return
+	}
+	p.current = runner.Event{}
+	if p.terminal {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	fmt.Fprintf(p.w, "[%d/%d] %s %s %s\n", ev.Index, ev.Total, ev.Step, ev.Status, fmtDuration(ev.Elapsed))
+}
+
+// draw rewrites the terminal line; p.mu must be held.
+func (p *progress) draw() {
+	if p.current.Step == "" {
+		return
+	}
+	fmt.Fprintf(p.w, "\r\033[K[%d/%d] %s %s", p.current.Index, p.current.Total, p.current.Step, fmtDuration(time.Since(p.start)))
+}
+
+func (p *progress) tick() {
+	defer p.wg.Done()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-t.C:
+			p.mu.Lock()
+			p.draw()
+			p.mu.Unlock()
+		}
+	}
+}
+
+// stop ends the ticker; a nil progress is fine.
+func (p *progress) stop() {
+	if p == nil {
+		return
+	}
+	close(p.done)
+	p.wg.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.terminal && p.current.Step != "" {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+// fmtDuration rounds d for people: 850ms, 1.2s, 3m4s.
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}

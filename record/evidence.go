@@ -1,0 +1,132 @@
+package record
+
+import "time"
+
+// The kinds of evidence the promotion steps (package steps) keep, beside
+// calls, snapshots and metrics: identify's leaderboard, validate's verdict,
+// the pass/fail checks of validate and verify, and what promote (or a
+// rollback) did to the production alias.
+
+// Leaderboard is identify's ranking of an experiment's runs by a metric.
+type Leaderboard struct {
+	Experiment   string `json:"experiment"`
+	ExperimentID string `json:"experiment_id"`
+	Metric       string `json:"metric"`
+	// Direction is "max" (greater is better) or "min".
+	Direction string `json:"direction"`
+	// TieBreak says how runs with equal metric values are ordered.
+	TieBreak string `json:"tie_break"`
+	// Finished counts the experiment's FINISHED runs; Considered those of
+	// them that logged the metric (a finite value).
+	Finished   int `json:"finished"`
+	Considered int `json:"considered"`
+	// Tied counts the runs that share the best value.
+	Tied int `json:"tied"`
+	// Rows are the top runs, best first; the first is the one selected.
+	Rows []LeaderboardRow `json:"rows"`
+}
+
+// LeaderboardRow is one run of a Leaderboard.
+type LeaderboardRow struct {
+	Rank      int                `json:"rank"`
+	RunID     string             `json:"run_id"`
+	RunName   string             `json:"run_name"`
+	Value     float64            `json:"value"`
+	StartTime time.Time          `json:"start_time"`
+	Metrics   map[string]float64 `json:"metrics,omitempty"`
+}
+
+// Validation is validate's verdict on a candidate model version.
+type Validation struct {
+	Model   string `json:"model"`
+	Version string `json:"version"`
+	// Alias is the alias the candidate was loaded through.
+	Alias string `json:"alias"`
+	// Champion is the production version compared with, "" when none.
+	Champion      string `json:"champion,omitempty"`
+	ChampionAlias string `json:"champion_alias,omitempty"`
+	// Data describes the validation data; Rows counts its customers.
+	Data string `json:"data"`
+	Rows int    `json:"rows"`
+	// Candidate and ChampionMetrics are the performance metrics on Data.
+	Candidate       map[string]float64 `json:"candidate"`
+	ChampionMetrics map[string]float64 `json:"champion_metrics,omitempty"`
+	// Fairness is the candidate's fairness by protected attribute.
+	Fairness []FairnessReport `json:"fairness,omitempty"`
+	Passed   bool             `json:"passed"`
+	// Failed names the checks that failed.
+	Failed []string `json:"failed,omitempty"`
+}
+
+// FairnessReport is a model's fairness by one protected attribute.
+type FairnessReport struct {
+	Attribute                   string       `json:"attribute"`
+	Groups                      []GroupRates `json:"groups"`
+	DemographicParityDifference float64      `json:"demographic_parity_difference"`
+	EqualizedOddsDifference     float64      `json:"equalized_odds_difference"`
+}
+
+// GroupRates are the rates of one group of a protected attribute.
+type GroupRates struct {
+	Group         string  `json:"group"`
+	Count         int     `json:"count"`
+	SelectionRate float64 `json:"selection_rate"`
+	TPR           float64 `json:"tpr"`
+	FPR           float64 `json:"fpr"`
+}
+
+// Check kinds.
+const (
+	CheckThreshold = "threshold" // a metric against a fixed bound
+	CheckChampion  = "champion"  // a metric against the champion's
+	CheckFairness  = "fairness"  // a fairness gap against a limit
+	CheckState     = "state"     // a registry state verify expects
+)
+
+// Check is one pass/fail check of validate or verify.
+type Check struct {
+	Step string `json:"step,omitempty"`
+	Kind string `json:"kind"`
+	// Name says what is checked, e.g. "f1 >= 0.55".
+	Name   string `json:"name"`
+	Metric string `json:"metric,omitempty"`
+	// Value is the candidate's value; Champion the champion's.
+	Value    *float64 `json:"value,omitempty"`
+	Champion *float64 `json:"champion,omitempty"`
+	// Limit is the bound the value was held to.
+	Limit *float64 `json:"limit,omitempty"`
+	Pass  bool     `json:"pass"`
+	// Skipped says the check could not apply (no champion to compare
+	// with); Pass is then true.
+	Skipped bool `json:"skipped,omitempty"`
+	// Detail says what was seen, in words.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Promotion kinds.
+const (
+	PromotionPromote  = "promote"
+	PromotionRollback = "rollback"
+)
+
+// Promotion is what promote, or a rollback, did to the production alias.
+type Promotion struct {
+	Kind  string `json:"kind"`
+	Model string `json:"model"`
+	Alias string `json:"alias"`
+	// CandidateAlias is the candidate's alias (promote only).
+	CandidateAlias string `json:"candidate_alias,omitempty"`
+	// Version holds Alias now; Previous held it just before; AtStart held
+	// it when the run first read the model ("" for none).
+	Version  string `json:"version"`
+	Previous string `json:"previous,omitempty"`
+	AtStart  string `json:"at_start,omitempty"`
+	// Moved is false when Version already held the alias.
+	Moved  bool `json:"moved"`
+	Forced bool `json:"forced,omitempty"`
+	DryRun bool `json:"dry_run,omitempty"`
+	// Reason is a rollback's reason.
+	Reason string    `json:"reason,omitempty"`
+	Time   time.Time `json:"time"`
+	By     string    `json:"by"`
+}

@@ -1,0 +1,50 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/playbook-mlops/playbook/record"
+	"github.com/playbook-mlops/playbook/steps"
+)
+
+var benchParams = []record.Param{
+	{Name: "experiment", GoName: "Experiment", Type: record.TypeString, Value: "churn-training"},
+	{Name: "min_f1", GoName: "MinF1", Type: record.TypeNumber, Value: 0.55},
+}
+
+// BenchmarkNewInterpreter measures a kernel's start: a yaegi interpreter
+// with every symbol table loaded, pb and params declared and the predefined
+// packages imported. Target: under 50 ms.
+func BenchmarkNewInterpreter(b *testing.B) {
+	loadSymbols()
+	for b.Loop() {
+		pb, ctl := steps.NewPlaybook(steps.Options{})
+		if _, err := newKernel("bench.md", pb, ctl, benchParams, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTrivialCell measures the overhead of running a trivial cell:
+// split, parse, compile, execute under a timeout, capture. Target: under
+// 5 ms.
+func BenchmarkTrivialCell(b *testing.B) {
+	rec := &record.Run{Cells: []record.Cell{{Step: "s"}}}
+	pb, ctl := steps.NewPlaybook(steps.Options{Run: rec})
+	k, err := newKernel("bench.md", pb, ctl, benchParams, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		i++
+		c := Cell{Step: "s", Line: 10, EndLine: 11, Timeout: time.Minute,
+			Code: fmt.Sprintf("x%d := params.MinF1 * 2\nx%d", i, i)}
+		if err := runCell(context.Background(), k, ctl, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,253 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/record"
+	"github.com/playbook-mlops/playbook/steps"
+)
+
+// Options configure a run or a check.
+type Options struct {
+	// Params are -p overrides, each "name=value".
+	Params []string
+	// Connect returns the MLflow client on first use; nil means no
+	// tracking server. Several runs may share one client.
+	Connect func() (*mlflow.Client, error)
+	// TrackingURI is recorded in the environment, credentials removed.
+	TrackingURI string
+	// OutDir is the folder pb.WriteFile writes to; "" refuses writes.
+	OutDir string
+	// DryRun is handed to steps through pb.DryRun.
+	DryRun bool
+	// Unrestricted lets cells import the whole standard library.
+	Unrestricted bool
+	// Version is playbook's version, recorded in the environment.
+	Version string
+	// Progress, when set, is told when each cell starts and ends.
+	Progress func(Event)
+}
+
+// Event reports a cell's progress. Status is "running" when the cell
+// starts, then one of record's Status* values.
+type Event struct {
+	Index, Total int // Index counts from 1
+	Step         string
+	Status       string
+	Elapsed      time.Duration
+}
+
+// StatusRunning is Event.Status while a cell runs.
+const StatusRunning = "running"
+
+// GateRefused is implemented by errors that mean a gate refused (validation
+// failed, promotion refused). A cell failing with such an error (anywhere in
+// its chain) ends the run as refused.
+type GateRefused interface{ GateRefused() bool }
+
+// Run runs the cells of sc in order in a new interpreter and returns the run
+// record. The first failing cell stops the run: its error (an *Error naming
+// the file and the line) is returned, and the cells after it are recorded as
+// not run. A bad -p override is a *ParamError and no record.
+func Run(ctx context.Context, sc *Scenario, opts Options) (*record.Run, error) {
+	params, err := resolveParams(sc.Params, opts.Params, true)
+	if err != nil {
+		return nil, err
+	}
+	rec := newRecord(sc, params, opts)
+	pb, ctl := steps.NewPlaybook(steps.Options{Run: rec, Connect: opts.Connect, OutDir: opts.OutDir, DryRun: opts.DryRun})
+	defer ctl.Close()
+	k, err := newKernel(sc.Path, pb, ctl, params, opts.Unrestricted)
+	if err != nil {
+		return nil, err
+	}
+	defer k.close()
+
+	var failure error
+	for i, c := range sc.Cells {
+		if failure != nil {
+			break
+		}
+		cr := &rec.Cells[i]
+		progress(opts, Event{Index: i + 1, Total: len(sc.Cells), Step: c.Step, Status: StatusRunning})
+		start := time.Now()
+		cr.Start = start
+		err := runCell(ctx, k, ctl, c)
+		cr.Duration = record.Duration(time.Since(start))
+		cr.Status = record.StatusOK
+		if err != nil {
+			cr.Status = record.StatusFailed
+			failure = err
+			var e *Error
+			if errors.As(err, &e) {
+				cr.Error = e.Record()
+			} else {
+				cr.Error = &record.Error{Kind: record.ErrStep, File: sc.Path, Line: c.Line, Step: c.Step, Message: err.Error()}
+			}
+			rec.Error = cr.Error
+		}
+		progress(opts, Event{Index: i + 1, Total: len(sc.Cells), Step: c.Step, Status: cr.Status, Elapsed: time.Since(start)})
+	}
+	ctl.Close()
+	rec.Environment.End = time.Now()
+	rec.Environment.Exit.Status = Outcome(failure)
+	return rec, failure
+}
+
+// Outcome returns the record's Exit.Status for a run that ended with err.
+func Outcome(err error) string {
+	var g GateRefused
+	switch {
+	case err == nil:
+		return record.OutcomeOK
+	case errors.As(err, &g) && g.GateRefused():
+		return record.OutcomeRefused
+	case IsScenarioError(err):
+		return record.OutcomeError
+	}
+	return record.OutcomeFailed
+}
+
+// runCell compiles then runs one cell under its timeout.
+func runCell(ctx context.Context, k *kernel, ctl *steps.Controller, c Cell) error {
+	if err := ctx.Err(); err != nil {
+		return &Error{Kind: record.ErrCancelled, File: k.file, Line: c.Line, Step: c.Step, Err: fmt.Errorf("interrupted: %w", err)}
+	}
+	p, err := k.compile(c)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	ctl.Begin(cctx, c.Step)
+	defer ctl.End()
+	return k.run(cctx, c, p)
+}
+
+func progress(opts Options, ev Event) {
+	if opts.Progress != nil {
+		opts.Progress(ev)
+	}
+}
+
+// Check parses and compiles every cell of sc, in order, in one interpreter,
+// without running any: it needs no tracking server and changes nothing. It
+// returns every error it finds (Errors), each naming the file and line.
+//
+// Cells compile against the names earlier cells declare, with the types the
+// compiler infers (best := steps.Identify(...) has Identify's result type),
+// so type errors across cells are found. An error that only shows when the
+// code runs (a failing step, a panic, a nil map) is not. A name left
+// undefined because its cell failed to compile is not reported again.
+func Check(sc *Scenario, opts Options) error {
+	params, err := resolveParams(sc.Params, opts.Params, false)
+	if err != nil {
+		return err
+	}
+	rec := newRecord(sc, params, opts)
+	pb, ctl := steps.NewPlaybook(steps.Options{Run: rec})
+	ctl.Close()
+	k, err := newKernel(sc.Path, pb, nil, params, opts.Unrestricted)
+	if err != nil {
+		return err
+	}
+	var errs Errors
+	for _, c := range sc.Cells {
+		if _, err := k.compile(c); err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				e = &Error{Kind: record.ErrCompile, File: sc.Path, Line: c.Line, Step: c.Step, Err: err}
+			}
+			if k.cascade(e) {
+				continue
+			}
+			errs = append(errs, e)
+		}
+	}
+	return errs.err()
+}
+
+// cascade reports whether e only follows from an earlier cell's failure:
+// an undefined name that cell would have declared.
+func (k *kernel) cascade(e *Error) bool {
+	name, ok := strings.CutPrefix(e.Err.Error(), "undefined: ")
+	if !ok {
+		return false
+	}
+	_, failed := k.failed[name]
+	_, declared := k.declared[name]
+	return failed && !declared
+}
+
+// resolveParams resolves overrides; check (requireAll false) lets required
+// parameters default to their zero value.
+func resolveParams(specs []ParamSpec, overrides []string, requireAll bool) ([]record.Param, error) {
+	if !requireAll {
+		specs = append([]ParamSpec(nil), specs...)
+		for i := range specs {
+			if specs[i].Required {
+				specs[i].Required = false
+				v, _ := parseValue(specs[i].Type, "")
+				specs[i].Default = v
+			}
+		}
+	}
+	return ResolveParams(specs, overrides)
+}
+
+// newRecord starts the record of a run of sc.
+func newRecord(sc *Scenario, params []record.Param, opts Options) *record.Run {
+	rec := &record.Run{
+		Schema: record.Schema,
+		Scenario: record.Scenario{
+			Path: sc.Path, Title: sc.Title, Lang: sc.Lang, Description: sc.Description, SHA256: sc.SHA256,
+			Blocks: append([]record.Block{}, sc.Blocks...),
+		},
+		Params: make([]record.Param, len(params)),
+		Cells:  make([]record.Cell, len(sc.Cells)),
+		Environment: record.Environment{
+			User: userName(), Host: hostName(), PlaybookVersion: opts.Version, GoVersion: runtime.Version(),
+			TrackingURI: redact(opts.TrackingURI), DryRun: opts.DryRun, Unrestricted: opts.Unrestricted,
+			Start: time.Now(),
+		},
+		Evidence: record.Evidence{Calls: []record.Call{}, Snapshots: []record.Snapshot{}, Metrics: []record.Metric{}, Files: []record.File{}},
+	}
+	for i, p := range params {
+		p.Value = recordValue(p.Value)
+		rec.Params[i] = p
+	}
+	for i, c := range sc.Cells {
+		rec.Cells[i] = record.Cell{
+			Step: c.Step, File: sc.Path, Line: c.Line, Code: c.Code, Timeout: record.Duration(c.Timeout),
+			Outputs: []record.Output{}, Status: record.StatusNotRun,
+		}
+	}
+	return rec
+}
+
+func redact(uri string) string {
+	if uri == "" {
+		return ""
+	}
+	return mlflow.RedactURL(uri)
+}
+
+func userName() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}
+
+func hostName() string {
+	h, _ := os.Hostname()
+	return h
+}

@@ -1,0 +1,84 @@
+package steps
+
+import (
+	"maps"
+	"slices"
+	"strconv"
+
+	"github.com/playbook-mlops/playbook/mlflow"
+)
+
+// Aliases and tags the promotion steps use.
+const (
+	DefaultCandidateAlias  = "staging-candidate"
+	DefaultProductionAlias = "production-live"
+
+	TagValidationStatus = "validation_status"
+	StatusPending       = "pending"
+	StatusPassed        = "passed"
+	StatusFailed        = "failed"
+)
+
+// Candidate is a model version under an alias, waiting for validation.
+type Candidate struct {
+	Model   string
+	Version string
+	Alias   string
+	Source  string
+	RunID   string
+	// Tags are the tags Alias set.
+	Tags   map[string]string
+	DryRun bool
+	// From is the registered version.
+	From *Version
+}
+
+// URI returns models:/MODEL@ALIAS.
+func (c *Candidate) URI() string {
+	return mlflow.ModelURI{Name: c.Model, Alias: c.Alias}.String()
+}
+
+// Alias points alias ("" means DefaultCandidateAlias) at the version and
+// tags the version with its status and context: validation_status=pending,
+// the source run, the metric it was selected by and its value, when and by
+// whom.
+func Alias(pb *Playbook, v *Version, alias string) *Candidate {
+	if v == nil {
+		failf("alias: no version: pass the result of steps.Register")
+	}
+	if alias == "" {
+		alias = DefaultCandidateAlias
+	}
+	if err := mlflow.ValidateAlias(alias); err != nil {
+		failf("alias %q: %w", alias, err)
+	}
+	r := openRegistry(pb)
+	defer r.showCalls()
+	r.before(v.Model)
+
+	if err := r.setAlias(v.Model, alias, v.Version); err != nil {
+		failf("pointing alias %s of %q at version %s: %w", alias, v.Model, v.Version, err)
+	}
+	tags := map[string]string{
+		TagValidationStatus: StatusPending,
+		"source_run_id":     v.RunID,
+		"candidate_at":      stamp(now()),
+		"candidate_by":      pb.actor(),
+	}
+	if run := v.Run; run != nil {
+		tags["source_run_name"] = run.RunName
+		tags["source_experiment"] = run.Experiment
+		tags["selection_metric"] = run.Metric
+		tags["selection_metric_value"] = strconv.FormatFloat(run.Value, 'g', 6, 64)
+	}
+	if err := r.setTags(v.Model, v.Version, tags); err != nil {
+		fail(err)
+	}
+	c := &Candidate{Model: v.Model, Version: v.Version, Alias: alias, Source: v.Source, RunID: v.RunID, Tags: tags, DryRun: pb.DryRun(), From: v}
+	kv := []any{pb.tr("model", "modèle"), v.Model, "alias", alias, "version", v.Version, "URI", c.URI()}
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		kv = append(kv, "tag "+k, tags[k])
+	}
+	pb.KV(pb.tr("Candidate", "Candidat"), kv...)
+	return c
+}

@@ -1,0 +1,150 @@
+package steps
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/playbook-mlops/playbook/churn"
+	"github.com/playbook-mlops/playbook/mlflow"
+)
+
+// LoadedModel is a model version loaded from the registry, ready to predict.
+type LoadedModel struct {
+	// URI is the models:/ URI it was loaded by.
+	URI     string
+	Model   string
+	Version string
+	// Alias is the URI's alias, "" when it names a version.
+	Alias string
+	RunID string
+	// ArtifactURI is where its files were downloaded from.
+	ArtifactURI string
+	// Flavors are the flavors its MLmodel file lists.
+	Flavors []string
+	// Predictor is the model itself.
+	Predictor *churn.Model
+	// Planned says the version is a dry run's plan: its alias was not
+	// moved, and it was loaded from its source.
+	Planned bool
+}
+
+// PredictProba returns each customer's probability of churn.
+func (m *LoadedModel) PredictProba(customers []churn.Customer) []float64 {
+	return m.Predictor.PredictProba(&churn.Dataset{Customers: customers})
+}
+
+// Predict returns each customer's predicted label: 1 (churn) or 0.
+func (m *LoadedModel) Predict(customers []churn.Customer) []int {
+	return m.Predictor.Predict(&churn.Dataset{Customers: customers})
+}
+
+// Load resolves uri, models:/NAME@ALIAS (or models:/NAME/VERSION), to a
+// model version and its artifacts, downloads them and builds the model, as
+// a service would: the cell names the alias, never a version. A model of a
+// flavor this project cannot load fails with an error naming the flavors
+// it has.
+func Load(pb *Playbook, uri string) *LoadedModel {
+	r := openRegistry(pb)
+	m, err := r.load(uri)
+	if err != nil {
+		fail(err)
+	}
+	kv := []any{
+		"URI", m.URI,
+		pb.tr("resolved to", "résolu en"), fmt.Sprintf("%s version %s", m.Model, m.Version),
+		"run_id", m.RunID,
+		pb.tr("artifacts", "artefacts"), m.ArtifactURI,
+		pb.tr("flavors", "saveurs"), strings.Join(m.Flavors, ", "),
+		pb.tr("decision threshold", "seuil de décision"), m.Predictor.Threshold,
+	}
+	switch {
+	case m.Planned && m.Version == DryRunVersion:
+		kv = append(kv, pb.tr("dry run", "essai à blanc"), pb.tr(
+			"the version was not created nor the alias moved: the model was loaded from its run's source",
+			"la version n'a pas été créée ni l'alias déplacé : le modèle a été chargé depuis la source de son run"))
+	case m.Planned:
+		kv = append(kv, pb.tr("dry run", "essai à blanc"), pb.tr(
+			"the alias was not moved: the version it would point to was loaded",
+			"l'alias n'a pas été déplacé : la version vers laquelle il pointerait a été chargée"))
+	}
+	pb.KV(pb.tr("Loaded model", "Modèle chargé"), kv...)
+	return m
+}
+
+// load resolves a models:/ URI through the registry (as a dry run's plan
+// would leave it), downloads the version's artifacts and loads the model.
+func (r *registry) load(uri string) (*LoadedModel, error) {
+	u, err := mlflow.ParseModelURI(uri)
+	if err != nil {
+		return nil, err
+	}
+	m := &LoadedModel{URI: u.String(), Model: u.Name, Alias: u.Alias, Version: u.Version}
+	if u.Alias != "" {
+		v, ok, err := r.aliasVersion(u.Name, u.Alias)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, r.missing(u)
+		}
+		m.Version = v
+	}
+	if _, ok := r.plannedAlias(u.Name, u.Alias); ok && u.Alias != "" {
+		m.Planned = true
+	}
+	if src, planned := r.plannedSource(u.Name, m.Version); planned {
+		m.ArtifactURI, m.Planned = src, true
+	} else {
+		mv, err := r.c.GetModelVersion(r.ctx, u.Name, m.Version)
+		if errors.Is(err, mlflow.ErrNotFound) {
+			return nil, r.missing(u)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading version %s: %w", m.URI, m.Version, err)
+		}
+		m.RunID = mv.RunID
+		if m.ArtifactURI, err = r.c.GetModelVersionDownloadURI(r.ctx, u.Name, m.Version); err != nil {
+			return nil, fmt.Errorf("%s (version %s): locating its artifacts: %w", m.URI, m.Version, err)
+		}
+	}
+
+	dir, err := os.MkdirTemp("", "playbook-load-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if err := r.c.DownloadDir(r.ctx, m.ArtifactURI, "", dir); err != nil {
+		return nil, fmt.Errorf("%s (version %s): downloading %s: %w", m.URI, m.Version, m.ArtifactURI, err)
+	}
+	model, meta, err := churn.LoadModel(dir)
+	var fe *churn.FlavorError
+	switch {
+	case errors.As(err, &fe):
+		return nil, fmt.Errorf("%s (version %s) has flavor %s: playbook can load only the %q flavor: %w",
+			m.URI, m.Version, strings.Join(fe.Flavors, ", "), churn.Flavor, fe)
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("%s (version %s): %s holds no MLmodel file: is it a model's folder? %w", m.URI, m.Version, m.ArtifactURI, err)
+	case err != nil:
+		return nil, fmt.Errorf("%s (version %s): %w", m.URI, m.Version, err)
+	}
+	m.Predictor, m.Flavors = model, meta.Flavors
+	if m.RunID == "" {
+		m.RunID = meta.RunID
+	}
+	return m, nil
+}
+
+// missing says what of u does not exist: the model, its alias, or its
+// version.
+func (r *registry) missing(u mlflow.ModelURI) error {
+	_, err := r.c.GetRegisteredModel(r.ctx, u.Name)
+	if errors.Is(err, mlflow.ErrNotFound) {
+		return fmt.Errorf("%s: registered model %q not found on %s: %w", u, u.Name, r.c.TrackingURI(), mlflow.ErrNotFound)
+	}
+	if u.Alias != "" {
+		return fmt.Errorf("%s: model %q has no alias %q: %w", u, u.Name, u.Alias, mlflow.ErrNotFound)
+	}
+	return fmt.Errorf("%s: model %q has no version %s: %w", u, u.Name, u.Version, mlflow.ErrNotFound)
+}

@@ -1,0 +1,345 @@
+package steps
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/record"
+)
+
+// ErrNoServer is Client's error when the run has no tracking server.
+var ErrNoServer = errors.New("no tracking server: pass --tracking-uri or set MLFLOW_TRACKING_URI")
+
+// ErrNoOutDir is WriteFile's error when the run has no output folder.
+var ErrNoOutDir = errors.New("no output folder: run with --out DIR")
+
+// ErrOutsideOutDir is WriteFile's error for a name that would leave the
+// run's output folder (absolute, "..", or through a symbolic link).
+var ErrOutsideOutDir = errors.New("the path leaves the run's output folder")
+
+// maxStream caps what one cell may print (stdout and stderr together), so a
+// runaway loop cannot make the run record many megabytes.
+const maxStream = 1 << 20
+
+// Options configure a Playbook.
+type Options struct {
+	// Run is the record the Playbook fills. Its Cells must already list
+	// the scenario's cells (the runner does it).
+	Run *record.Run
+	// Connect returns the MLflow client, once, on first use; nil means the
+	// run has no tracking server. Several runs may share one client.
+	Connect func() (*mlflow.Client, error)
+	// OutDir is the run's output folder; WriteFile refuses to write when
+	// it is empty.
+	OutDir string
+	// DryRun asks steps to read the registry but not change it.
+	DryRun bool
+}
+
+// Playbook is the handle cells and step functions reach the run through:
+// cells see it as pb. It carries the current cell's context (with its
+// timeout), the MLflow client, the run record to keep evidence in, the
+// current cell's outputs, and the run's output folder.
+//
+// Its methods are safe for concurrent use. Once the run has ended, what is
+// written to it is dropped.
+type Playbook struct {
+	mu     sync.Mutex
+	run    *record.Run
+	ctx    context.Context
+	cell   *record.Cell
+	step   string
+	stream int // bytes the current cell printed
+	closed bool
+
+	connect   func() (*mlflow.Client, error)
+	clientMu  sync.Mutex
+	client    *mlflow.Client
+	clientErr error
+	connected bool
+
+	outDir string
+	dryRun bool
+}
+
+// Controller is the runner's side of a Playbook: it moves the Playbook from
+// cell to cell and captures what cells print. Cells never see it.
+type Controller struct{ pb *Playbook }
+
+// NewPlaybook returns a Playbook for one run and its Controller.
+func NewPlaybook(opts Options) (*Playbook, *Controller) {
+	pb := &Playbook{run: opts.Run, connect: opts.Connect, outDir: opts.OutDir, dryRun: opts.DryRun, ctx: context.Background()}
+	if pb.run == nil {
+		pb.run = &record.Run{Schema: record.Schema}
+	}
+	return pb, &Controller{pb: pb}
+}
+
+// Context returns the current cell's context: it is cancelled when the cell
+// times out or the run is interrupted. Step functions pass it to every call
+// that may block.
+func (p *Playbook) Context() context.Context {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ctx
+}
+
+// Step returns the name of the current cell's step.
+func (p *Playbook) Step() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.step
+}
+
+// Client returns the run's MLflow client, or ErrNoServer when the run has
+// no tracking server.
+func (p *Playbook) Client() (*mlflow.Client, error) {
+	p.clientMu.Lock()
+	defer p.clientMu.Unlock()
+	if !p.connected {
+		p.connected = true
+		if p.connect == nil {
+			p.clientErr = ErrNoServer
+		} else {
+			p.client, p.clientErr = p.connect()
+			if p.client == nil && p.clientErr == nil {
+				p.clientErr = ErrNoServer
+			}
+		}
+	}
+	return p.client, p.clientErr
+}
+
+// OutDir returns the run's output folder, or "" when there is none.
+func (p *Playbook) OutDir() string { return p.outDir }
+
+// DryRun reports whether steps must leave the registry unchanged.
+func (p *Playbook) DryRun() bool { return p.dryRun }
+
+// WriteFile writes data to name, a slash-separated path inside the run's
+// output folder, creating folders as needed, and records the file in the
+// evidence. Absolute names, "..", and paths that leave the folder through a
+// symbolic link are refused with ErrOutsideOutDir.
+func (p *Playbook) WriteFile(name string, data []byte) error {
+	if p.outDir == "" {
+		return fmt.Errorf("pb.WriteFile %q: %w", name, ErrNoOutDir)
+	}
+	local := filepath.FromSlash(name)
+	if name == "" || !filepath.IsLocal(local) {
+		return fmt.Errorf("pb.WriteFile %q: %w", name, ErrOutsideOutDir)
+	}
+	if err := os.MkdirAll(p.outDir, 0o755); err != nil {
+		return fmt.Errorf("pb.WriteFile %q: %w", name, err)
+	}
+	root, err := os.OpenRoot(p.outDir)
+	if err != nil {
+		return fmt.Errorf("pb.WriteFile %q: %w", name, err)
+	}
+	defer root.Close()
+	if dir := filepath.Dir(local); dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("pb.WriteFile %q: %w", name, escape(err))
+		}
+	}
+	if err := root.WriteFile(local, data, 0o644); err != nil {
+		return fmt.Errorf("pb.WriteFile %q: %w", name, escape(err))
+	}
+	sum := sha256.Sum256(data)
+	p.Update(func(r *record.Run) {
+		r.Evidence.Files = append(r.Evidence.Files, record.File{
+			Step: p.step, Name: path.Clean(filepath.ToSlash(local)), Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:]),
+		})
+	})
+	return nil
+}
+
+// escape turns os.Root's refusal ("path escapes from parent", an
+// unexported error) into ErrOutsideOutDir.
+func escape(err error) error {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if e.Error() == "path escapes from parent" {
+			return ErrOutsideOutDir
+		}
+	}
+	return err
+}
+
+// Update calls f with the run record, holding the Playbook's lock: the way
+// step functions keep evidence the other methods do not cover. f must not
+// call the Playbook's methods.
+func (p *Playbook) Update(f func(r *record.Run)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	f(p.run)
+}
+
+// RecordCall keeps a registry call in the evidence, stamping its time and
+// step when they are empty.
+func (p *Playbook) RecordCall(c record.Call) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	if c.Time.IsZero() {
+		c.Time = time.Now()
+	}
+	if c.Step == "" {
+		c.Step = p.step
+	}
+	p.run.Evidence.Calls = append(p.run.Evidence.Calls, c)
+}
+
+// RecordMetric keeps a metric in the evidence, stamping its step.
+func (p *Playbook) RecordMetric(m record.Metric) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	if m.Step == "" {
+		m.Step = p.step
+	}
+	p.run.Evidence.Metrics = append(p.run.Evidence.Metrics, m)
+}
+
+// Stdout returns a writer to the current cell's printed output: what step
+// functions print there shows under the cell, like what the cell prints.
+func (p *Playbook) Stdout() io.Writer { return stream{p, record.OutputStdout} }
+
+// Printf prints to the current cell's output.
+func (p *Playbook) Printf(format string, a ...any) {
+	fmt.Fprintf(p.Stdout(), format, a...)
+}
+
+// addOutput appends o to the current cell's outputs; p.mu must be held.
+func (p *Playbook) addOutput(o record.Output) {
+	if p.closed || p.cell == nil {
+		return
+	}
+	p.cell.Outputs = append(p.cell.Outputs, o)
+}
+
+// stream is the writer of a cell's stdout or stderr.
+type stream struct {
+	p    *Playbook
+	kind string
+}
+
+func (s stream) Write(b []byte) (int, error) {
+	p := s.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.cell == nil {
+		return len(b), nil
+	}
+	outs := p.cell.Outputs
+	var last *record.Output
+	if n := len(outs); n > 0 && outs[n-1].Kind == s.kind {
+		last = &outs[n-1]
+	} else {
+		p.cell.Outputs = append(outs, record.Output{Kind: s.kind})
+		last = &p.cell.Outputs[len(p.cell.Outputs)-1]
+	}
+	text := b
+	if room := maxStream - p.stream; len(text) > room {
+		text = text[:max(room, 0)]
+	}
+	p.stream += len(text)
+	last.Text += string(text)
+	if len(text) < len(b) && !last.Truncated {
+		last.Truncated = true
+		last.Text += "\n… output truncated: a cell may print at most 1 MiB\n"
+	}
+	return len(b), nil
+}
+
+// Begin makes step the current cell: ctx is its context (with its timeout),
+// and what is printed or displayed goes to its record.
+func (c *Controller) Begin(ctx context.Context, step string) {
+	p := c.pb
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ctx, p.step, p.stream = ctx, step, 0
+	p.cell = p.run.Cell(step)
+	if p.cell != nil && p.cell.Outputs == nil {
+		p.cell.Outputs = []record.Output{}
+	}
+}
+
+// End ends the current cell: later writes (from a goroutine the cell left
+// running) are dropped.
+func (c *Controller) End() {
+	p := c.pb
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cell, p.step, p.ctx = nil, "", context.Background()
+}
+
+// Close ends the run: the record may be read once Close returns.
+func (c *Controller) Close() {
+	p := c.pb
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed, p.cell = true, nil
+}
+
+// Stdout and Stderr return the writers of the current cell's printed output,
+// for the interpreter.
+func (c *Controller) Stdout() io.Writer { return stream{c.pb, record.OutputStdout} }
+
+// Stderr: see Stdout.
+func (c *Controller) Stderr() io.Writer { return stream{c.pb, record.OutputStderr} }
+
+// Show displays the values of a cell's final expression, as a notebook
+// shows a cell's result. A non-nil error among them (the last result of a
+// call) is returned instead: the cell failed. Several values (a call such as
+// fmt.Println) and nil are not displayed.
+func (c *Controller) Show(values []any) error {
+	if n := len(values); n > 0 {
+		if err, ok := values[n-1].(error); ok && err != nil {
+			return err
+		}
+	}
+	if len(values) != 1 || values[0] == nil {
+		return nil
+	}
+	o := valueOutput(values[0])
+	p := c.pb
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.addOutput(o)
+	return nil
+}
+
+// GateError is a gate's refusal: validation failed, promotion refused. The
+// run ends as refused (playbook exits 3). Step functions return or panic
+// with one; a cell may too: panic(steps.Refuse("validate", "f1 %.3f < %.3f", f1, min)).
+type GateError struct {
+	Gate   string // the step or check that refused
+	Reason string
+}
+
+func (e *GateError) Error() string { return fmt.Sprintf("%s refused: %s", e.Gate, e.Reason) }
+
+// GateRefused marks the error as a gate's refusal.
+func (e *GateError) GateRefused() bool { return true }
+
+// Refuse returns a GateError for gate, its reason formatted as fmt.Sprintf
+// does.
+func Refuse(gate, format string, a ...any) *GateError {
+	return &GateError{Gate: gate, Reason: fmt.Sprintf(format, a...)}
+}

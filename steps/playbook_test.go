@@ -1,0 +1,203 @@
+package steps_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/record"
+	"github.com/playbook-mlops/playbook/steps"
+)
+
+// newPlaybook returns a Playbook whose record has one cell, "s", begun.
+func newPlaybook(t *testing.T, opts steps.Options) (*steps.Playbook, *steps.Controller, *record.Run) {
+	t.Helper()
+	rec := &record.Run{Schema: record.Schema, Cells: []record.Cell{{Step: "s"}}}
+	opts.Run = rec
+	pb, ctl := steps.NewPlaybook(opts)
+	ctl.Begin(t.Context(), "s")
+	t.Cleanup(ctl.Close)
+	return pb, ctl, rec
+}
+
+func TestWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir()
+	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "link")))
+	tests := []struct {
+		name string
+		file string
+		err  error // nil when the write succeeds
+	}{
+		{name: "OK", file: "a.txt"},
+		{name: "Nested", file: "plots/roc/x.svg"},
+		{name: "DotSegments", file: "plots/../b.txt"},
+		{name: "Parent", file: "../x", err: steps.ErrOutsideOutDir},
+		{name: "ParentNested", file: "a/../../x", err: steps.ErrOutsideOutDir},
+		{name: "Absolute", file: filepath.Join(outside, "x"), err: steps.ErrOutsideOutDir},
+		{name: "Empty", file: "", err: steps.ErrOutsideOutDir},
+		{name: "ThroughSymlink", file: "link/x", err: steps.ErrOutsideOutDir},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pb, _, rec := newPlaybook(t, steps.Options{OutDir: dir})
+			err := pb.WriteFile(tt.file, []byte("data"))
+			if tt.err != nil {
+				require.ErrorIs(t, err, tt.err)
+				assert.Contains(t, err.Error(), "pb.WriteFile")
+				assert.Empty(t, rec.Evidence.Files)
+				assert.NoFileExists(t, filepath.Join(outside, "x"))
+				return
+			}
+			require.NoError(t, err)
+			b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(tt.file)))
+			require.NoError(t, err)
+			assert.Equal(t, "data", string(b))
+			require.Len(t, rec.Evidence.Files, 1)
+			assert.Equal(t, filepath.ToSlash(filepath.Clean(tt.file)), rec.Evidence.Files[0].Name)
+			assert.Equal(t, "s", rec.Evidence.Files[0].Step)
+			assert.Equal(t, int64(4), rec.Evidence.Files[0].Size)
+		})
+	}
+}
+
+func TestWriteFileNoOutDir(t *testing.T) {
+	pb, _, _ := newPlaybook(t, steps.Options{})
+	err := pb.WriteFile("a.txt", nil)
+	require.ErrorIs(t, err, steps.ErrNoOutDir)
+	assert.Equal(t, `pb.WriteFile "a.txt": no output folder: run with --out DIR`, err.Error())
+}
+
+func TestClient(t *testing.T) {
+	t.Run("NoServer", func(t *testing.T) {
+		pb, _, _ := newPlaybook(t, steps.Options{})
+		c, err := pb.Client()
+		assert.Nil(t, c)
+		require.ErrorIs(t, err, steps.ErrNoServer)
+		assert.Equal(t, "no tracking server: pass --tracking-uri or set MLFLOW_TRACKING_URI", err.Error())
+	})
+	t.Run("ConnectsOnce", func(t *testing.T) {
+		calls := 0
+		want, err := mlflow.New(mlflow.DefaultConfig("http://127.0.0.1:1"))
+		require.NoError(t, err)
+		pb, _, _ := newPlaybook(t, steps.Options{Connect: func() (*mlflow.Client, error) { calls++; return want, nil }})
+		for range 3 {
+			c, err := pb.Client()
+			require.NoError(t, err)
+			assert.Same(t, want, c)
+		}
+		assert.Equal(t, 1, calls)
+	})
+	t.Run("ConnectFails", func(t *testing.T) {
+		boom := errors.New("bad URI")
+		pb, _, _ := newPlaybook(t, steps.Options{Connect: func() (*mlflow.Client, error) { return nil, boom }})
+		_, err := pb.Client()
+		assert.ErrorIs(t, err, boom)
+	})
+}
+
+func TestContextFollowsCells(t *testing.T) {
+	rec := &record.Run{Cells: []record.Cell{{Step: "a"}, {Step: "b"}}}
+	pb, ctl := steps.NewPlaybook(steps.Options{Run: rec, DryRun: true, OutDir: "out"})
+	assert.NotNil(t, pb.Context(), "a context even between cells")
+	assert.True(t, pb.DryRun())
+	assert.Equal(t, "out", pb.OutDir())
+
+	ctx, cancel := context.WithCancel(t.Context())
+	ctl.Begin(ctx, "a")
+	assert.Equal(t, "a", pb.Step())
+	cancel()
+	assert.ErrorIs(t, pb.Context().Err(), context.Canceled, "the current cell's context")
+	ctl.End()
+	assert.NoError(t, pb.Context().Err())
+	assert.Equal(t, "", pb.Step())
+}
+
+func TestCapture(t *testing.T) {
+	rec := &record.Run{Cells: []record.Cell{{Step: "a"}, {Step: "b"}}}
+	pb, ctl := steps.NewPlaybook(steps.Options{Run: rec})
+	ctl.Begin(t.Context(), "a")
+	_, _ = ctl.Stdout().Write([]byte("one "))
+	_, _ = ctl.Stdout().Write([]byte("two\n"))
+	_, _ = ctl.Stderr().Write([]byte("warn\n"))
+	pb.Printf("from a step: %d\n", 3)
+	pb.Markdown("*md*")
+	ctl.End()
+	_, _ = ctl.Stdout().Write([]byte("after End: dropped\n"))
+	pb.Markdown("dropped too")
+	assert.Equal(t, []record.Output{
+		{Kind: record.OutputStdout, Text: "one two\n"},
+		{Kind: record.OutputStderr, Text: "warn\n"},
+		{Kind: record.OutputStdout, Text: "from a step: 3\n"},
+		{Kind: record.OutputMarkdown, Text: "*md*"},
+	}, rec.Cells[0].Outputs)
+	assert.Empty(t, rec.Cells[1].Outputs)
+
+	ctl.Begin(t.Context(), "b")
+	big := strings.Repeat("x", 700<<10)
+	_, _ = ctl.Stdout().Write([]byte(big))
+	_, _ = ctl.Stdout().Write([]byte(big))
+	ctl.Close()
+	pb.RecordCall(record.Call{Method: "POST"})
+	require.Len(t, rec.Cells[1].Outputs, 1)
+	out := rec.Cells[1].Outputs[0]
+	assert.True(t, out.Truncated)
+	assert.Less(t, len(out.Text), 1<<20+200, "a cell prints at most 1 MiB")
+	assert.Empty(t, rec.Evidence.Calls, "nothing is recorded once the run is closed")
+}
+
+func TestEvidence(t *testing.T) {
+	pb, _, rec := newPlaybook(t, steps.Options{})
+	pb.RecordCall(record.Call{Method: "POST", Endpoint: "/api/2.0/mlflow/registered-models/alias", Outcome: "ok"})
+	pb.RecordMetric(record.Metric{Name: "f1", Value: 0.6})
+	pb.Update(func(r *record.Run) { r.Environment.MLflowVersion = "3.18.0" })
+	require.Len(t, rec.Evidence.Calls, 1)
+	assert.Equal(t, "s", rec.Evidence.Calls[0].Step)
+	assert.False(t, rec.Evidence.Calls[0].Time.IsZero())
+	assert.Equal(t, []record.Metric{{Step: "s", Name: "f1", Value: 0.6}}, rec.Evidence.Metrics)
+	assert.Equal(t, "3.18.0", rec.Environment.MLflowVersion)
+}
+
+func TestShow(t *testing.T) {
+	boom := errors.New("boom")
+	tests := []struct {
+		name   string
+		values []any
+		want   []record.Output
+		err    error
+	}{
+		{name: "None", values: nil, want: []record.Output{}},
+		{name: "Nil", values: []any{nil}, want: []record.Output{}},
+		{name: "Int", values: []any{3}, want: []record.Output{{Kind: record.OutputValue, Type: "int", Text: "3"}}},
+		{name: "Error", values: []any{boom}, err: boom},
+		{name: "LastError", values: []any{1, boom}, err: boom},
+		{name: "TwoValues", values: []any{1, nil}, want: []record.Output{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ctl, rec := newPlaybook(t, steps.Options{})
+			err := ctl.Show(tt.values)
+			if tt.err != nil {
+				assert.ErrorIs(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, rec.Cells[0].Outputs)
+		})
+	}
+}
+
+func TestRefuse(t *testing.T) {
+	err := error(steps.Refuse("validate", "f1 %.2f < %.2f", 0.5, 0.55))
+	assert.Equal(t, "validate refused: f1 0.50 < 0.55", err.Error())
+	var g interface{ GateRefused() bool }
+	require.ErrorAs(t, err, &g)
+	assert.True(t, g.GateRefused())
+}

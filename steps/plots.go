@@ -1,0 +1,228 @@
+package steps
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/palette"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/playbook-mlops/playbook/churn"
+)
+
+// MaxCurvePoints is the most points a curve of a plot keeps: the rest are
+// thinned out, so that a report stays small.
+const MaxCurvePoints = 500
+
+// thin returns the points (xs[i], ys[i]) without NaNs, at most max of them,
+// evenly spaced along the curve, the first and last kept.
+func thin(xs, ys []float64, max int) plotter.XYs {
+	pts := make(plotter.XYs, 0, len(xs))
+	for i := range xs {
+		if !math.IsNaN(xs[i]) && !math.IsNaN(ys[i]) && !math.IsInf(xs[i], 0) && !math.IsInf(ys[i], 0) {
+			pts = append(pts, plotter.XY{X: xs[i], Y: ys[i]})
+		}
+	}
+	if len(pts) <= max || max < 2 {
+		return pts
+	}
+	out := make(plotter.XYs, max)
+	for i := range max {
+		out[i] = pts[i*(len(pts)-1)/(max-1)]
+	}
+	return out
+}
+
+// scored is one model's scores on the validation data, for plots.
+type scored struct {
+	label  string
+	scores []float64
+}
+
+func newPlot(title, x, y string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = x
+	p.Y.Label.Text = y
+	p.Legend.Top = true
+	return p
+}
+
+func mustPlot(err error) {
+	if err != nil {
+		failf("drawing a plot: %w", err)
+	}
+}
+
+// rocPlot draws the ROC curve of each model.
+func rocPlot(pb *Playbook, labels []float64, models []scored) *plot.Plot {
+	p := newPlot(pb.tr("ROC curve", "Courbe ROC"), pb.tr("false positive rate", "taux de faux positifs"), pb.tr("true positive rate", "taux de vrais positifs"))
+	p.Legend.Top, p.Legend.Left = false, false
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
+	diag, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
+	mustPlot(err)
+	diag.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
+	diag.Color = color.Gray{Y: 160}
+	p.Add(diag)
+	for i, m := range models {
+		fpr, tpr, _ := churn.ROCCurve(labels, m.scores)
+		auc, _ := churn.ROCAUC(labels, m.scores)
+		l, err := plotter.NewLine(thin(fpr, tpr, MaxCurvePoints))
+		mustPlot(err)
+		l.Color = plotutil.Color(i)
+		l.Width = vg.Points(1.5)
+		p.Add(l)
+		p.Legend.Add(fmt.Sprintf("%s (AUC %.3f)", m.label, auc), l)
+	}
+	return p
+}
+
+// prPlot draws the precision-recall curve of each model.
+func prPlot(pb *Playbook, labels []float64, models []scored) *plot.Plot {
+	p := newPlot(pb.tr("Precision-recall curve", "Courbe précision-rappel"), pb.tr("recall", "rappel"), pb.tr("precision", "précision"))
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
+	for i, m := range models {
+		prec, rec, _ := churn.PRCurve(labels, m.scores)
+		l, err := plotter.NewLine(thin(rec, prec, MaxCurvePoints))
+		mustPlot(err)
+		l.Color = plotutil.Color(i)
+		l.Width = vg.Points(1.5)
+		p.Add(l)
+		p.Legend.Add(m.label, l)
+	}
+	return p
+}
+
+// confusionGrid is a 2×2 confusion matrix as a heat map's grid: column 0
+// predicted no churn, column 1 predicted churn; row 0 actual no churn.
+type confusionGrid churn.Confusion
+
+func (g confusionGrid) Dims() (int, int) { return 2, 2 }
+func (g confusionGrid) X(c int) float64  { return float64(c) }
+func (g confusionGrid) Y(r int) float64  { return float64(r) }
+func (g confusionGrid) Z(c, r int) float64 {
+	switch {
+	case r == 0 && c == 0:
+		return float64(g.TN)
+	case r == 0:
+		return float64(g.FP)
+	case c == 0:
+		return float64(g.FN)
+	}
+	return float64(g.TP)
+}
+
+// confusionPlot draws a confusion matrix with its counts.
+func confusionPlot(pb *Playbook, m churn.Confusion) *plot.Plot {
+	p := newPlot(pb.tr("Confusion matrix", "Matrice de confusion"), pb.tr("predicted", "prédit"), pb.tr("actual", "réel"))
+	g := confusionGrid(m)
+	hm := plotter.NewHeatMap(g, palette.Heat(12, 1))
+	p.Add(hm)
+	var lab plotter.XYLabels
+	for r := range 2 {
+		for c := range 2 {
+			lab.XYs = append(lab.XYs, plotter.XY{X: float64(c), Y: float64(r)})
+			lab.Labels = append(lab.Labels, fmt.Sprint(g.Z(c, r)))
+		}
+	}
+	labels, err := plotter.NewLabels(lab)
+	mustPlot(err)
+	for i := range labels.TextStyle {
+		labels.TextStyle[i].XAlign, labels.TextStyle[i].YAlign = draw.XCenter, draw.YCenter
+		labels.TextStyle[i].Font.Size = vg.Points(14)
+	}
+	p.Add(labels)
+	no, yes := pb.tr("no churn", "reste"), pb.tr("churn", "part")
+	p.NominalX(no, yes)
+	p.NominalY(no, yes)
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = -0.5, 1.5, -0.5, 1.5
+	return p
+}
+
+// scorePlot draws the distribution of the scores of each class.
+func scorePlot(pb *Playbook, labels, scores []float64) *plot.Plot {
+	p := newPlot(pb.tr("Score distribution by class", "Distribution des scores par classe"),
+		pb.tr("predicted probability of churn", "probabilité de départ prédite"), pb.tr("density", "densité"))
+	var pos, neg plotter.Values
+	for i, s := range scores {
+		if labels[i] == 1 {
+			pos = append(pos, s)
+		} else {
+			neg = append(neg, s)
+		}
+	}
+	for i, c := range []struct {
+		name string
+		vs   plotter.Values
+	}{{pb.tr("stayed", "resté"), neg}, {pb.tr("churned", "parti"), pos}} {
+		if len(c.vs) == 0 {
+			continue
+		}
+		h, err := plotter.NewHist(c.vs, 20)
+		mustPlot(err)
+		h.Normalize(1)
+		cr, cg, cb, _ := plotutil.Color(i).RGBA()
+		h.FillColor = color.NRGBA{R: uint8(cr >> 8), G: uint8(cg >> 8), B: uint8(cb >> 8), A: 110}
+		h.LineStyle.Width = vg.Points(0.5)
+		p.Add(h)
+		p.Legend.Add(c.name, h)
+	}
+	p.X.Min, p.X.Max = 0, 1
+	return p
+}
+
+// fairnessPlot draws each group's selection rate, true and false positive
+// rates.
+func fairnessPlot(pb *Playbook, fs []churn.Fairness) *plot.Plot {
+	p := newPlot(pb.tr("Fairness by group", "Équité par groupe"), "", pb.tr("rate", "taux"))
+	var names []string
+	var sel, tpr, fpr plotter.Values
+	for _, f := range fs {
+		for _, g := range f.Groups {
+			names = append(names, f.Attribute+"="+g.Group)
+			sel = append(sel, g.SelectionRate)
+			tpr = append(tpr, g.TPR)
+			fpr = append(fpr, g.FPR)
+		}
+	}
+	w := vg.Points(10)
+	for i, s := range []struct {
+		name string
+		vs   plotter.Values
+	}{{pb.tr("selection rate", "taux de sélection"), sel}, {pb.tr("TPR", "TVP"), tpr}, {pb.tr("FPR", "TFP"), fpr}} {
+		b, err := plotter.NewBarChart(s.vs, w)
+		mustPlot(err)
+		b.Color = plotutil.Color(i)
+		b.LineStyle.Width = 0
+		b.Offset = vg.Length(i-1) * w
+		p.Add(b)
+		p.Legend.Add(s.name, b)
+	}
+	p.NominalX(names...)
+	p.Y.Min, p.Y.Max = 0, 1
+	return p
+}
+
+// leaderboardPlot draws the leaderboard's metric values, best first.
+func leaderboardPlot(res *BestRun) *plot.Plot {
+	p := newPlot(res.Metric, "", res.Metric)
+	var vs plotter.Values
+	var names []string
+	for _, row := range res.Leaderboard {
+		vs = append(vs, row.Value)
+		names = append(names, fmt.Sprintf("#%d", row.Rank))
+	}
+	b, err := plotter.NewBarChart(vs, vg.Points(18))
+	mustPlot(err)
+	b.Color = plotutil.Color(0)
+	b.LineStyle.Width = 0
+	p.Add(b)
+	p.NominalX(names...)
+	p.Y.Min = 0
+	return p
+}

@@ -1,0 +1,225 @@
+package steps
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/record"
+)
+
+// Tags promote and rollback set.
+const (
+	TagArchived        = "archived"
+	TagArchivedAt      = "archived_at"
+	TagSupersededBy    = "superseded_by"
+	TagPromotedAt      = "promoted_at"
+	TagPromotedBy      = "promoted_by"
+	TagPreviousVersion = "previous_version"
+	TagRollbackReason  = "rollback_reason"
+	TagRolledBackAt    = "rolled_back_at"
+	TagRolledBackBy    = "rolled_back_by"
+	TagRolledBackFrom  = "rolled_back_from"
+)
+
+// PromoteOptions configures [Promote].
+type PromoteOptions struct {
+	// Alias is the production alias; "" means DefaultProductionAlias.
+	Alias string
+	// Force promotes even when the production alias moved since the
+	// scenario started, or the candidate alias moved away from the
+	// candidate.
+	Force bool
+}
+
+// Promotion is what Promote (or Rollback) did to the production alias.
+type Promotion struct {
+	Kind           string // record.PromotionPromote or record.PromotionRollback
+	Model          string
+	Alias          string
+	CandidateAlias string
+	// Version holds the alias now; Previous held it just before; AtStart
+	// held it when the run first read the model ("" for none).
+	Version  string
+	Previous string
+	AtStart  string
+	// Moved is false when Version already held the alias.
+	Moved  bool
+	Forced bool
+	DryRun bool
+	Reason string
+	At     time.Time
+	By     string
+}
+
+// Promote moves the production alias to the candidate's version, as a
+// careful engineer would:
+//
+//   - it refuses unless the version's validation_status, read back from the
+//     registry, is passed;
+//   - it refuses when the production alias no longer points to the version
+//     it pointed to when the scenario started (someone else promoted
+//     meanwhile), or the candidate alias moved away, unless opts.Force;
+//   - it moves the alias, reads it back and refuses when another promotion
+//     moved it in between (setting an alias is an unconditional upsert:
+//     MLflow has no compare-and-swap);
+//   - it tags the old version archived (archived=true, archived_at,
+//     superseded_by) and the new one promoted (promoted_at, promoted_by,
+//     previous_version).
+//
+// The candidate alias stays on the version. Refusals are *GateError values:
+// playbook exits 3.
+func Promote(pb *Playbook, cand *Candidate, opts PromoteOptions) *Promotion {
+	if cand == nil {
+		failf("promote: no candidate: pass the result of steps.Alias")
+	}
+	if opts.Alias == "" {
+		opts.Alias = DefaultProductionAlias
+	}
+	if err := mlflow.ValidateAlias(opts.Alias); err != nil {
+		failf("production alias %q: %w", opts.Alias, err)
+	}
+	r := openRegistry(pb)
+	defer r.showCalls()
+	before := r.before(cand.Model)
+	atStart := before.Aliases[opts.Alias]
+
+	tags, err := r.versionTags(cand.Model, cand.Version)
+	if err != nil {
+		fail(err)
+	}
+	switch status, ok := tags[TagValidationStatus]; {
+	case !ok:
+		fail(Refuse("promote", "%s version %s has no %s tag (read back from the registry): validate it first", cand.Model, cand.Version, TagValidationStatus))
+	case status != StatusPassed:
+		fail(Refuse("promote", "%s version %s has %s=%s (read back from the registry): only a version that passed validation is promoted",
+			cand.Model, cand.Version, TagValidationStatus, status))
+	}
+	if cv, ok, err := r.aliasVersion(cand.Model, cand.Alias); err != nil {
+		fail(err)
+	} else if (!ok || cv != cand.Version) && !opts.Force {
+		fail(Refuse("promote", "%s points to %s, not to version %s that this scenario validated: someone moved it meanwhile; rerun the scenario, or pass force=true",
+			cand.URI(), r.versionWord(cv), cand.Version))
+	}
+
+	p := &Promotion{
+		Kind: record.PromotionPromote, Model: cand.Model, Alias: opts.Alias, CandidateAlias: cand.Alias,
+		Version: cand.Version, AtStart: atStart, Forced: opts.Force, DryRun: pb.DryRun(), At: now(), By: pb.actor(),
+	}
+	previous := r.move(p, opts.Force)
+	if p.Moved {
+		promoted := map[string]string{TagPromotedAt: stamp(p.At), TagPromotedBy: p.By, TagPreviousVersion: "none"}
+		if previous != "" {
+			promoted[TagPreviousVersion] = previous
+			if err := r.setTags(cand.Model, previous, map[string]string{
+				TagArchived: "true", TagArchivedAt: stamp(p.At), TagSupersededBy: cand.Version,
+			}); err != nil {
+				fail(err)
+			}
+		}
+		if err := r.setTags(cand.Model, cand.Version, promoted); err != nil {
+			fail(err)
+		}
+		r.unarchive(cand.Model, cand.Version, tags)
+		r.settled(p)
+	}
+	r.recordPromotion(p)
+	return p
+}
+
+// move points p.Alias at p.Version, unless it already points there, and
+// returns the version it pointed to before ("" for none). It refuses when
+// the alias moved since the run first read the model (unless force), and
+// when another client moved it right after.
+func (r *registry) move(p *Promotion, force bool) string {
+	cur, _, err := r.aliasVersion(p.Model, p.Alias)
+	if err != nil {
+		fail(err)
+	}
+	p.Previous = cur
+	if cur != p.AtStart {
+		if !force {
+			fail(Refuse(p.Kind, "%s of %s moved from %s (when this scenario started) to %s since: someone else changed production meanwhile; nothing was changed; rerun the scenario, or pass force=true to override",
+				p.Alias, p.Model, r.versionWord(p.AtStart), r.versionWord(cur)))
+		}
+		r.pb.Printf("%s\n", r.pb.tr(
+			fmt.Sprintf("force: %s moved from %s to %s since the scenario started; moving it anyway", p.Alias, r.versionWord(p.AtStart), r.versionWord(cur)),
+			fmt.Sprintf("force : %s est passé de %s à %s depuis le début du scénario ; déplacé quand même", p.Alias, r.versionWord(p.AtStart), r.versionWord(cur))))
+	}
+	if cur == p.Version {
+		r.pb.Printf("%s\n", r.pb.tr(
+			fmt.Sprintf("%s already points to version %s: nothing to move", p.Alias, p.Version),
+			fmt.Sprintf("%s pointe déjà vers la version %s : rien à déplacer", p.Alias, p.Version)))
+		return cur
+	}
+	if err := r.setAlias(p.Model, p.Alias, p.Version); err != nil {
+		failf("moving %s of %s to version %s: %w", p.Alias, p.Model, p.Version, err)
+	}
+	p.Moved = true
+	r.settled(p)
+	return cur
+}
+
+// settled reads the alias back: another client moving it right after this
+// step did is a refusal that says what was seen.
+func (r *registry) settled(p *Promotion) {
+	got, _, err := r.aliasVersion(p.Model, p.Alias)
+	if err != nil {
+		fail(err)
+	}
+	if got != p.Version {
+		fail(Refuse(p.Kind, "right after this scenario moved %s of %s from %s to version %s, the alias pointed to %s: another promotion moved it meanwhile (MLflow has no compare-and-swap on aliases); version %s is not in production; check the model's page and rerun",
+			p.Alias, p.Model, r.versionWord(p.Previous), p.Version, r.versionWord(got), p.Version))
+	}
+}
+
+// unarchive removes the archive tags of a version that holds production
+// again.
+func (r *registry) unarchive(model, version string, tags map[string]string) {
+	for _, k := range []string{TagArchived, TagArchivedAt, TagSupersededBy} {
+		if _, ok := tags[k]; ok {
+			if err := r.deleteTag(model, version, k); err != nil {
+				failf("deleting tag %s of %s version %s: %w", k, model, version, err)
+			}
+		}
+	}
+}
+
+// recordPromotion keeps p in the evidence and shows it.
+func (r *registry) recordPromotion(p *Promotion) {
+	pb := r.pb
+	pb.Update(func(rec *record.Run) {
+		rec.Evidence.Promotion = &record.Promotion{
+			Kind: p.Kind, Model: p.Model, Alias: p.Alias, CandidateAlias: p.CandidateAlias,
+			Version: p.Version, Previous: p.Previous, AtStart: p.AtStart, Moved: p.Moved,
+			Forced: p.Forced, DryRun: p.DryRun, Reason: p.Reason, Time: p.At, By: p.By,
+		}
+	})
+	title := pb.tr("Promotion", "Promotion")
+	if p.Kind == record.PromotionRollback {
+		title = pb.tr("Rollback", "Retour arrière")
+	}
+	what := fmt.Sprintf("%s: %s → version %s", p.Alias, r.versionWord(p.Previous), p.Version)
+	if !p.Moved {
+		what = fmt.Sprintf("%s: version %s (%s)", p.Alias, p.Version, pb.tr("unchanged", "inchangé"))
+	}
+	kv := []any{
+		pb.tr("model", "modèle"), p.Model,
+		pb.tr("production", "production"), what,
+		pb.tr("at scenario start", "au début du scénario"), r.versionWord(p.AtStart),
+	}
+	if p.Previous != "" && p.Previous != p.Version {
+		kv = append(kv, pb.tr("archived", "archivée"), fmt.Sprintf("version %s (%s=true, %s=%s)", p.Previous, TagArchived, TagSupersededBy, p.Version))
+	}
+	if p.Reason != "" {
+		kv = append(kv, pb.tr("reason", "raison"), p.Reason)
+	}
+	kv = append(kv, pb.tr("when", "quand"), stamp(p.At), pb.tr("by", "par"), p.By)
+	if p.Forced {
+		kv = append(kv, "force", true)
+	}
+	if p.DryRun {
+		kv = append(kv, pb.tr("dry run", "essai à blanc"), pb.tr("nothing was sent", "rien n'a été envoyé"))
+	}
+	pb.KV(title, kv...)
+}

@@ -1,0 +1,398 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/record"
+)
+
+// Call outcomes, in record.Call.Outcome, besides the server's error text.
+const (
+	OutcomeOK      = "ok"
+	OutcomeNotSent = "not sent (dry run)"
+)
+
+// registry is a step's access to the model registry. Every call that
+// changes the registry goes through change, which records it (time, step,
+// endpoint, arguments, outcome, duration) and, under --dry-run, records it
+// without sending it. Reads see the registry as the dry run's planned
+// changes would leave it.
+type registry struct {
+	pb    *Playbook
+	c     *mlflow.Client
+	ctx   context.Context
+	s     *session
+	calls []record.Call // the changes made through this registry
+}
+
+// openRegistry returns the current step's access to the registry; it fails
+// the step when the run has no tracking server.
+func openRegistry(pb *Playbook) *registry {
+	c, err := pb.Client()
+	if err != nil {
+		fail(err)
+	}
+	return &registry{pb: pb, c: c, ctx: pb.Context(), s: pb.session()}
+}
+
+// change sends one registry change through send, or, under --dry-run, does
+// not; either way it records the call.
+func (r *registry) change(method, endpoint string, args map[string]any, send func(ctx context.Context) error) error {
+	call := record.Call{
+		Time: time.Now(), Step: r.pb.Step(), Method: method, Endpoint: "/api/2.0/mlflow/" + endpoint,
+		Args: args, DryRun: r.pb.DryRun(),
+	}
+	var err error
+	if call.DryRun {
+		call.Outcome = OutcomeNotSent
+	} else {
+		start := time.Now()
+		err = send(r.ctx)
+		call.Duration = record.Duration(time.Since(start))
+		call.Outcome = OutcomeOK
+		if err != nil {
+			call.Outcome = err.Error()
+		}
+	}
+	r.pb.RecordCall(call)
+	r.calls = append(r.calls, call)
+	return err
+}
+
+// showCalls shows the changes this step made (or, in a dry run, would
+// have made) as a table under the cell.
+func (r *registry) showCalls() {
+	if len(r.calls) == 0 {
+		return
+	}
+	t := &record.Table{Columns: []string{"method", "endpoint", r.pb.tr("arguments", "arguments"), r.pb.tr("outcome", "résultat")}, Rows: [][]string{}}
+	for _, c := range r.calls {
+		t.Rows = append(t.Rows, []string{c.Method, c.Endpoint, formatArgs(c.Args), c.Outcome})
+	}
+	title := r.pb.tr("Registry changes", "Modifications du registre")
+	if r.pb.DryRun() {
+		title = r.pb.tr("Registry changes (dry run: none sent)", "Modifications du registre (essai à blanc : aucune envoyée)")
+	}
+	r.pb.display(record.Output{Kind: record.OutputTable, Title: title, Table: t})
+}
+
+// formatArgs writes a call's arguments as key=value, keys sorted.
+func formatArgs(args map[string]any) string {
+	keys := slices.Sorted(maps.Keys(args))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%v", k, args[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+// createModel creates a registered model. It reports false, and no error,
+// when another client created it first.
+func (r *registry) createModel(name, description string) (bool, error) {
+	args := map[string]any{"name": name}
+	if description != "" {
+		args["description"] = description
+	}
+	err := r.change("POST", "registered-models/create", args, func(ctx context.Context) error {
+		_, err := r.c.CreateRegisteredModel(ctx, name, nil, description)
+		return err
+	})
+	switch {
+	case errors.Is(err, mlflow.ErrAlreadyExists):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	if r.pb.DryRun() {
+		r.lock(func() { r.s.plan(name).modelCreated = true })
+	}
+	return true, nil
+}
+
+// createVersion registers a model version. A dry run returns the version it
+// would have created, numbered DryRunVersion.
+func (r *registry) createVersion(req mlflow.CreateModelVersionRequest) (*mlflow.ModelVersion, error) {
+	args := map[string]any{"name": req.Name, "source": req.Source, "run_id": req.RunID, "run_link": req.RunLink}
+	var mv *mlflow.ModelVersion
+	err := r.change("POST", "model-versions/create", args, func(ctx context.Context) error {
+		var err error
+		mv, err = r.c.CreateModelVersion(ctx, req)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if r.pb.DryRun() {
+		mv = &mlflow.ModelVersion{
+			Name: req.Name, Version: DryRunVersion, Source: req.Source, RunID: req.RunID, RunLink: req.RunLink,
+			Status: mlflow.ModelVersionReady,
+		}
+		r.lock(func() { r.s.plan(req.Name).versions[DryRunVersion] = req.Source })
+	}
+	return mv, nil
+}
+
+// setAlias points alias at version.
+func (r *registry) setAlias(model, alias, version string) error {
+	args := map[string]any{"name": model, "alias": alias, "version": version}
+	err := r.change("POST", "registered-models/alias", args, func(ctx context.Context) error {
+		return r.c.SetRegisteredModelAlias(ctx, model, alias, version)
+	})
+	if err == nil && r.pb.DryRun() {
+		r.lock(func() { r.s.plan(model).aliases[alias] = version })
+	}
+	return err
+}
+
+// setTag sets a model version's tag.
+func (r *registry) setTag(model, version, key, value string) error {
+	args := map[string]any{"name": model, "version": version, "key": key, "value": value}
+	err := r.change("POST", "model-versions/set-tag", args, func(ctx context.Context) error {
+		return r.c.SetModelVersionTag(ctx, model, version, key, value)
+	})
+	if err == nil && r.pb.DryRun() {
+		r.lock(func() { r.planTag(model, version, key, &value) })
+	}
+	return err
+}
+
+// deleteTag deletes a model version's tag.
+func (r *registry) deleteTag(model, version, key string) error {
+	args := map[string]any{"name": model, "version": version, "key": key}
+	err := r.change("DELETE", "model-versions/delete-tag", args, func(ctx context.Context) error {
+		return r.c.DeleteModelVersionTag(ctx, model, version, key)
+	})
+	if err == nil && r.pb.DryRun() {
+		r.lock(func() { r.planTag(model, version, key, nil) })
+	}
+	return err
+}
+
+// setTags sets tags on a version, in key order, stopping at the first error.
+func (r *registry) setTags(model, version string, tags map[string]string) error {
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		if err := r.setTag(model, version, k, tags[k]); err != nil {
+			return fmt.Errorf("setting tag %s=%q on %s version %s: %w", k, tags[k], model, version, err)
+		}
+	}
+	return nil
+}
+
+func (r *registry) planTag(model, version, key string, value *string) {
+	pl := r.s.plan(model)
+	if pl.tags[version] == nil {
+		pl.tags[version] = map[string]*string{}
+	}
+	pl.tags[version][key] = value
+}
+
+func (r *registry) lock(f func()) {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	f()
+}
+
+// plannedAlias returns the version a dry run planned for alias, if any.
+func (r *registry) plannedAlias(model, alias string) (string, bool) {
+	var v string
+	var ok bool
+	r.lock(func() {
+		if pl := r.s.plans[model]; pl != nil {
+			v, ok = pl.aliases[alias]
+		}
+	})
+	return v, ok
+}
+
+// plannedSource returns the source of a version a dry run planned.
+func (r *registry) plannedSource(model, version string) (string, bool) {
+	var src string
+	var ok bool
+	r.lock(func() {
+		if pl := r.s.plans[model]; pl != nil {
+			src, ok = pl.versions[version]
+		}
+	})
+	return src, ok
+}
+
+// aliasVersion returns the version alias points to, as a dry run's plan
+// would leave it; ok is false when the alias (or the model) does not exist.
+func (r *registry) aliasVersion(model, alias string) (string, bool, error) {
+	if v, ok := r.plannedAlias(model, alias); ok {
+		return v, true, nil
+	}
+	mv, err := r.c.GetModelVersionByAlias(r.ctx, model, alias)
+	if errors.Is(err, mlflow.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("reading alias %s of model %q: %w", alias, model, err)
+	}
+	return mv.Version, true, nil
+}
+
+// versionTags returns a version's tags, as a dry run's plan would leave
+// them. A version that does not exist is an error matching
+// mlflow.ErrNotFound.
+func (r *registry) versionTags(model, version string) (map[string]string, error) {
+	tags := map[string]string{}
+	if _, planned := r.plannedSource(model, version); !planned {
+		mv, err := r.c.GetModelVersion(r.ctx, model, version)
+		if err != nil {
+			return nil, fmt.Errorf("reading version %s of model %q: %w", version, model, err)
+		}
+		for _, t := range mv.Tags {
+			tags[t.Key] = t.Value
+		}
+	}
+	r.lock(func() {
+		if pl := r.s.plans[model]; pl != nil {
+			for k, v := range pl.tags[version] {
+				if v == nil {
+					delete(tags, k)
+				} else {
+					tags[k] = *v
+				}
+			}
+		}
+	})
+	return tags, nil
+}
+
+// modelFilter returns the search filter selecting model's versions.
+func modelFilter(model string) (string, error) {
+	switch {
+	case !strings.Contains(model, "'"):
+		return "name = '" + model + "'", nil
+	case !strings.Contains(model, `"`):
+		return `name = "` + model + `"`, nil
+	}
+	return "", fmt.Errorf("model name %q holds both kinds of quotes: MLflow's search filters cannot name it", model)
+}
+
+// snapshot reads a model's aliases and the tags of each of its versions,
+// as a dry run's plan would leave them. A model that does not exist gives
+// an empty snapshot.
+func (r *registry) snapshot(model, label string) (record.Snapshot, error) {
+	s := record.Snapshot{Label: label, Time: time.Now(), Model: model, Aliases: map[string]string{}, Versions: []record.VersionSnapshot{}}
+	rm, err := r.c.GetRegisteredModel(r.ctx, model)
+	switch {
+	case errors.Is(err, mlflow.ErrNotFound):
+	case err != nil:
+		return s, fmt.Errorf("reading model %q: %w", model, err)
+	default:
+		for _, a := range rm.Aliases {
+			s.Aliases[a.Alias] = a.Version
+		}
+		filter, err := modelFilter(model)
+		if err != nil {
+			return s, err
+		}
+		mvs, err := r.c.SearchAllModelVersions(r.ctx, filter)
+		if err != nil {
+			return s, fmt.Errorf("listing the versions of model %q: %w", model, err)
+		}
+		for _, mv := range mvs {
+			if mv.Name != model {
+				continue
+			}
+			vs := record.VersionSnapshot{Version: mv.Version, Tags: map[string]string{}, Aliases: []string{}}
+			for _, t := range mv.Tags {
+				vs.Tags[t.Key] = t.Value
+			}
+			s.Versions = append(s.Versions, vs)
+		}
+	}
+	r.lock(func() {
+		pl := r.s.plans[model]
+		if pl == nil {
+			return
+		}
+		for v := range pl.versions {
+			s.Versions = append(s.Versions, record.VersionSnapshot{Version: v, Tags: map[string]string{}, Aliases: []string{}})
+		}
+		for a, v := range pl.aliases {
+			s.Aliases[a] = v
+		}
+		for i := range s.Versions {
+			for k, v := range pl.tags[s.Versions[i].Version] {
+				if v == nil {
+					delete(s.Versions[i].Tags, k)
+				} else {
+					s.Versions[i].Tags[k] = *v
+				}
+			}
+		}
+	})
+	sort.Slice(s.Versions, func(i, j int) bool { return versionLess(s.Versions[i].Version, s.Versions[j].Version) })
+	for a, v := range s.Aliases {
+		for i := range s.Versions {
+			if s.Versions[i].Version == v {
+				s.Versions[i].Aliases = append(s.Versions[i].Aliases, a)
+			}
+		}
+	}
+	for i := range s.Versions {
+		sort.Strings(s.Versions[i].Aliases)
+	}
+	return s, nil
+}
+
+// versionLess orders version numbers numerically, a dry run's planned
+// version last.
+func versionLess(a, b string) bool {
+	na, errA := strconv.Atoi(a)
+	nb, errB := strconv.Atoi(b)
+	switch {
+	case errA == nil && errB == nil:
+		return na < nb
+	case errA == nil:
+		return true
+	case errB == nil:
+		return false
+	}
+	return a < b
+}
+
+// before returns the state of model when the run first read it, reading it
+// now (and showing it as the "before" snapshot) when this is the first
+// time.
+func (r *registry) before(model string) record.Snapshot {
+	var snap *record.Snapshot
+	r.lock(func() { snap = r.s.before[model] })
+	if snap != nil {
+		return *snap
+	}
+	s, err := r.snapshot(model, "before")
+	if err != nil {
+		fail(err)
+	}
+	r.lock(func() {
+		if r.s.before[model] == nil {
+			r.s.before[model] = &s
+		}
+		snap = r.s.before[model]
+	})
+	if snap.Time.Equal(s.Time) {
+		r.pb.Snapshot(s)
+	}
+	return *snap
+}
+
+// versionWord returns "version N", or "no version" for "".
+func (r *registry) versionWord(v string) string {
+	if v == "" {
+		return r.pb.tr("no version", "aucune version")
+	}
+	return "version " + v
+}

@@ -1,0 +1,253 @@
+package steps
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/playbook-mlops/playbook/internal/testenv"
+	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/record"
+)
+
+func TestThin(t *testing.T) {
+	n := 2000
+	xs, ys := make([]float64, n), make([]float64, n)
+	for i := range n {
+		xs[i], ys[i] = float64(i), float64(i*i)
+	}
+	xs[7] = math.NaN()
+	tests := []struct {
+		name string
+		max  int
+		want int
+	}{
+		{"Thinned", MaxCurvePoints, MaxCurvePoints},
+		{"Short", 5000, n - 1},
+		{"Two", 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pts := thin(xs, ys, tt.max)
+			require.Len(t, pts, tt.want)
+			assert.Equal(t, 0.0, pts[0].X, "the first point is kept")
+			assert.Equal(t, float64(n-1), pts[len(pts)-1].X, "the last point is kept")
+			for i := 1; i < len(pts); i++ {
+				assert.Less(t, pts[i-1].X, pts[i].X, "in order")
+				assert.False(t, math.IsNaN(pts[i].X))
+			}
+		})
+	}
+}
+
+func TestVersionLess(t *testing.T) {
+	assert.True(t, versionLess("2", "10"))
+	assert.False(t, versionLess("10", "2"))
+	assert.True(t, versionLess("10", DryRunVersion), "a planned version comes last")
+	assert.False(t, versionLess(DryRunVersion, "1"))
+}
+
+func TestModelFilter(t *testing.T) {
+	f, err := modelFilter("Churn")
+	require.NoError(t, err)
+	assert.Equal(t, "name = 'Churn'", f)
+	f, err = modelFilter("it's")
+	require.NoError(t, err)
+	assert.Equal(t, `name = "it's"`, f)
+	_, err = modelFilter(`it's "x"`)
+	assert.ErrorContains(t, err, "both kinds of quotes")
+}
+
+func TestMetricThreshold(t *testing.T) {
+	ge := MetricThreshold{Threshold: Float(0.6), GreaterIsBetter: true}
+	assert.True(t, atLeast(0.6, 0.6, true), "equal passes, as MLflow's >=")
+	assert.True(t, atLeast(0.5+0.1, 0.6, true), "0.5 + 0.1 is 0.6, as in decimal")
+	assert.False(t, atLeast(0.59, 0.6, true))
+	assert.True(t, atLeast(0.3, 0.4, false))
+	assert.False(t, atLeast(0.41, 0.4, false))
+	assert.NoError(t, ge.validate("f1"))
+}
+
+// hookTransport calls after once a request matching match has been sent,
+// as another client acting at that very moment.
+type hookTransport struct {
+	mu    sync.Mutex
+	base  http.RoundTripper
+	match func(*http.Request) bool
+	// before runs before the matching request is sent, after once it was.
+	before, after func(*http.Request)
+	fired         bool
+}
+
+func (h *hookTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	h.mu.Lock()
+	fire := !h.fired && h.match(req)
+	if fire {
+		h.fired = true
+	}
+	h.mu.Unlock()
+	if fire && h.before != nil {
+		h.before(req)
+	}
+	resp, err := h.base.RoundTrip(req)
+	if fire && err == nil && h.after != nil {
+		h.after(req)
+	}
+	return resp, err
+}
+
+func hooked(t *testing.T, uri string, h *hookTransport) *mlflow.Client {
+	t.Helper()
+	h.base = http.DefaultTransport
+	c, err := mlflow.New(mlflow.DefaultConfig(uri), mlflow.WithHTTPClient(&http.Client{Transport: h}))
+	require.NoError(t, err)
+	return c
+}
+
+func testPlaybook(t *testing.T, c *mlflow.Client, step string) (*Playbook, *record.Run) {
+	t.Helper()
+	rec := &record.Run{Schema: record.Schema, Cells: []record.Cell{{Step: step}}}
+	pb, ctl := NewPlaybook(Options{Run: rec, Connect: func() (*mlflow.Client, error) { return c, nil }})
+	ctl.Begin(t.Context(), step)
+	t.Cleanup(ctl.Close)
+	return pb, rec
+}
+
+func catchErr(f func()) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if e, ok := v.(error); ok {
+				err = e
+				return
+			}
+			err = fmt.Errorf("panic: %v", v)
+		}
+	}()
+	f()
+	return nil
+}
+
+// versionsFixture creates a model with n versions (of a run without
+// artifacts) and returns the run.
+func versionsFixture(t *testing.T, c *mlflow.Client, model string, n int) *mlflow.Run {
+	t.Helper()
+	ctx := t.Context()
+	exp, err := c.GetOrCreateExperiment(ctx, "steps-internal-fixtures")
+	require.NoError(t, err)
+	run, err := c.CreateRun(ctx, mlflow.CreateRunRequest{ExperimentID: exp.ExperimentID})
+	require.NoError(t, err)
+	if n == 0 {
+		return run
+	}
+	_, err = c.CreateRegisteredModel(ctx, model, nil, "")
+	require.NoError(t, err)
+	for range n {
+		_, err := c.CreateModelVersion(ctx, mlflow.CreateModelVersionRequest{Name: model, Source: run.Info.ArtifactURI + "/model", RunID: run.Info.RunID})
+		require.NoError(t, err)
+	}
+	return run
+}
+
+func newTestClient(t *testing.T) (*mlflow.Client, string) {
+	t.Helper()
+	uri := testenv.MLflowURI(t)
+	c, err := mlflow.New(mlflow.DefaultConfig(uri))
+	require.NoError(t, err)
+	return c, uri
+}
+
+// TestRegisterSurvivesCreateRace: another client creates the registered
+// model between Register's read and its create.
+func TestRegisterSurvivesCreateRace(t *testing.T) {
+	c, uri := newTestClient(t)
+	model := fmt.Sprintf("CreateRace-%d", time.Now().UnixNano())
+	run := versionsFixture(t, c, model, 0)
+	h := &hookTransport{
+		match: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/registered-models/create") },
+		before: func(r *http.Request) {
+			_, err := c.CreateRegisteredModel(r.Context(), model, nil, "the other creator")
+			assert.NoError(t, err)
+		},
+	}
+	pb, rec := testPlaybook(t, hooked(t, uri, h), "register")
+	var v *Version
+	err := catchErr(func() {
+		v = Register(pb, &BestRun{RunID: run.Info.RunID, ModelSource: run.Info.ArtifactURI + "/model"}, RegisterOptions{Model: model})
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "1", v.Version)
+	assert.False(t, v.ModelCreated, "the other client created it")
+	require.Len(t, rec.Evidence.Calls, 2)
+	assert.Contains(t, rec.Evidence.Calls[0].Outcome, "RESOURCE_ALREADY_EXISTS", "the refused create is recorded")
+	assert.Equal(t, OutcomeOK, rec.Evidence.Calls[1].Outcome)
+}
+
+// TestPromoteLosesRace: another promotion moves the production alias right
+// after this one moved it. Promote refuses, says what it saw, and tags
+// nothing: the other promotion is not silently overwritten, nor is this one
+// silently lost.
+func TestPromoteLosesRace(t *testing.T) {
+	c, uri := newTestClient(t)
+	ctx := t.Context()
+	model := fmt.Sprintf("PromoteRace-%d", time.Now().UnixNano())
+	versionsFixture(t, c, model, 3)
+	require.NoError(t, c.SetRegisteredModelAlias(ctx, model, DefaultProductionAlias, "1"))
+	require.NoError(t, c.SetRegisteredModelAlias(ctx, model, DefaultCandidateAlias, "2"))
+	require.NoError(t, c.SetModelVersionTag(ctx, model, "2", TagValidationStatus, StatusPassed))
+
+	h := &hookTransport{
+		match: func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/registered-models/alias")
+		},
+		after: func(r *http.Request) {
+			assert.NoError(t, c.SetRegisteredModelAlias(r.Context(), model, DefaultProductionAlias, "3"))
+		},
+	}
+	pb, rec := testPlaybook(t, hooked(t, uri, h), "promote")
+	err := catchErr(func() {
+		Promote(pb, &Candidate{Model: model, Version: "2", Alias: DefaultCandidateAlias}, PromoteOptions{})
+	})
+	var g *GateError
+	require.True(t, errors.As(err, &g), "a refusal: %v", err)
+	assert.Contains(t, g.Reason, "moved production-live of "+model+" from version 1 to version 2, the alias pointed to version 3")
+	assert.Contains(t, g.Reason, "another promotion moved it meanwhile")
+
+	mv, err := c.GetModelVersionByAlias(ctx, model, DefaultProductionAlias)
+	require.NoError(t, err)
+	assert.Equal(t, "3", mv.Version, "the other promotion's version stays")
+	v2, err := c.GetModelVersion(ctx, model, "2")
+	require.NoError(t, err)
+	_, promoted := v2.Tag(TagPromotedAt)
+	assert.False(t, promoted, "version 2 is not tagged promoted")
+	v1, err := c.GetModelVersion(ctx, model, "1")
+	require.NoError(t, err)
+	_, archived := v1.Tag(TagArchived)
+	assert.False(t, archived, "version 1 is not tagged archived by the loser")
+	require.Len(t, rec.Evidence.Calls, 1, "the alias move is recorded")
+	assert.Nil(t, rec.Evidence.Promotion, "no promotion is claimed")
+}
+
+// TestChangeRecordsFailures: a change the server refuses is recorded with
+// the server's answer.
+func TestChangeRecordsFailures(t *testing.T) {
+	c, _ := newTestClient(t)
+	pb, rec := testPlaybook(t, c, "alias")
+	r := openRegistry(pb)
+	err := r.setTag(fmt.Sprintf("Missing-%d", time.Now().UnixNano()), "1", "k", "v")
+	require.ErrorIs(t, err, mlflow.ErrNotFound)
+	require.Len(t, rec.Evidence.Calls, 1)
+	call := rec.Evidence.Calls[0]
+	assert.Equal(t, "alias", call.Step)
+	assert.Equal(t, "/api/2.0/mlflow/model-versions/set-tag", call.Endpoint)
+	assert.Contains(t, call.Outcome, "RESOURCE_DOES_NOT_EXIST")
+	assert.False(t, call.DryRun)
+	assert.Positive(t, time.Duration(call.Duration))
+}

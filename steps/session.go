@@ -1,0 +1,140 @@
+package steps
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"os/user"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+	"weak"
+
+	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/record"
+)
+
+// session is what the promotion steps of one run remember between cells
+// beyond the values cells pass along: the state of each registered model
+// when the run first read it (the "before" snapshot, which says which
+// version held the production alias at scenario start), and, under
+// --dry-run, the changes planned but not sent, so that later steps see the
+// registry as it would be.
+type session struct {
+	mu     sync.Mutex
+	before map[string]*record.Snapshot // model → its state at first read
+	plans  map[string]*plan            // model → changes not sent (dry run)
+}
+
+// plan is the registry changes a dry run did not send, for one model.
+type plan struct {
+	modelCreated bool
+	versions     map[string]string             // planned version → source
+	aliases      map[string]string             // alias → version
+	tags         map[string]map[string]*string // version → key → value; nil: deleted
+}
+
+// sessions maps each live Playbook to its session. The key is weak, and a
+// Playbook's entry goes when the Playbook is collected.
+var sessions sync.Map // weak.Pointer[Playbook] → *session
+
+func (p *Playbook) session() *session {
+	key := weak.Make(p)
+	if s, ok := sessions.Load(key); ok {
+		return s.(*session)
+	}
+	s, loaded := sessions.LoadOrStore(key, &session{before: map[string]*record.Snapshot{}, plans: map[string]*plan{}})
+	if !loaded {
+		runtime.AddCleanup(p, func(k weak.Pointer[Playbook]) { sessions.Delete(k) }, key)
+	}
+	return s.(*session)
+}
+
+// plan returns the dry-run plan of model, creating it.
+func (s *session) plan(model string) *plan {
+	pl := s.plans[model]
+	if pl == nil {
+		pl = &plan{versions: map[string]string{}, aliases: map[string]string{}, tags: map[string]map[string]*string{}}
+		s.plans[model] = pl
+	}
+	return pl
+}
+
+// DryRunVersion is the version number a dry run gives the model version it
+// would have created.
+const DryRunVersion = "(dry-run)"
+
+// fail ends the current step with err: a cell cannot return an error, so
+// step functions panic with it, and the runner reports it at the cell's
+// line (a *GateError as a refusal, exit status 3).
+func fail(err error) {
+	panic(err)
+}
+
+// failf ends the current step with an error formatted as fmt.Errorf does.
+func failf(format string, a ...any) {
+	panic(fmt.Errorf(format, a...))
+}
+
+// lang returns the scenario's language ("fr", "en", or "").
+func (p *Playbook) lang() string {
+	var l string
+	p.Update(func(r *record.Run) { l = r.Scenario.Lang })
+	return strings.ToLower(l)
+}
+
+// tr returns fr when the scenario is in French, else en: labels of what
+// steps show follow the scenario's language.
+func (p *Playbook) tr(en, fr string) string {
+	if p.lang() == "fr" {
+		return fr
+	}
+	return en
+}
+
+// actor returns who runs the scenario, as user@host.
+func (p *Playbook) actor() string {
+	var u, h string
+	p.Update(func(r *record.Run) { u, h = r.Environment.User, r.Environment.Host })
+	if u == "" {
+		if cu, err := user.Current(); err == nil {
+			u = cu.Username
+		}
+	}
+	if u == "" {
+		u = os.Getenv("USER")
+	}
+	if h == "" {
+		h, _ = os.Hostname()
+	}
+	return u + "@" + h
+}
+
+// now returns the current time in UTC, to the second, as tags record it.
+func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+// stamp formats t as RFC 3339 in UTC.
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// uiBase returns the MLflow UI's address: the tracking URI without
+// credentials, query or trailing slash.
+func uiBase(c *mlflow.Client) string {
+	raw := c.TrackingURI()
+	u, err := url.Parse(raw)
+	if err != nil {
+		return strings.TrimRight(mlflow.RedactURL(raw), "/")
+	}
+	u.User, u.RawQuery, u.Fragment, u.RawFragment = nil, "", "", ""
+	return strings.TrimRight(u.String(), "/")
+}
+
+// RunURL returns the MLflow UI's page of a run.
+func RunURL(c *mlflow.Client, experimentID, runID string) string {
+	return uiBase(c) + "/#/experiments/" + url.PathEscape(experimentID) + "/runs/" + url.PathEscape(runID)
+}
+
+// ModelURL returns the MLflow UI's page of a registered model.
+func ModelURL(c *mlflow.Client, model string) string {
+	return uiBase(c) + "/#/models/" + url.PathEscape(model)
+}

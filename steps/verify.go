@@ -1,0 +1,144 @@
+package steps
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/playbook-mlops/playbook/record"
+)
+
+// Verification is what Verify found.
+type Verification struct {
+	Model  string
+	Passed bool
+	// Checks are the checks made; Failed says which failed and why.
+	Checks []record.Check
+	Failed []string
+	// After is the model's state now (as planned, in a dry run).
+	After record.Snapshot
+	// ModelURL is the model's page in the MLflow UI.
+	ModelURL string
+}
+
+// Verify snapshots the model's aliases and the tags of its versions (the
+// "after" snapshot) and checks the end state the exercise expects: after a
+// promotion, the production and candidate aliases on the new version,
+// validation_status=passed on it, the archive tag on the version it
+// superseded; after a rollback, production on the restored version with
+// its reason, the version rolled back from archived. It prints the model's
+// page in the MLflow UI. Failed checks fail the step, each listed.
+func Verify(pb *Playbook, p *Promotion) *Verification {
+	if p == nil {
+		failf("verify: no promotion: pass the result of steps.Promote or steps.Rollback")
+	}
+	r := openRegistry(pb)
+	r.before(p.Model)
+	after, err := r.snapshot(p.Model, "after")
+	if err != nil {
+		fail(err)
+	}
+	v := &Verification{Model: p.Model, After: after, ModelURL: ModelURL(r.c, p.Model)}
+	tags := func(version string) map[string]string {
+		for _, vs := range after.Versions {
+			if vs.Version == version {
+				return vs.Tags
+			}
+		}
+		return map[string]string{}
+	}
+	add := func(name string, pass bool, seen string) {
+		c := record.Check{Step: pb.Step(), Kind: record.CheckState, Name: name, Pass: pass, Detail: seen}
+		v.Checks = append(v.Checks, c)
+		if !pass {
+			v.Failed = append(v.Failed, name+": "+seen)
+		}
+	}
+	aliasCheck := func(alias string) {
+		got, ok := after.Aliases[alias]
+		seen := pb.tr("points to version ", "pointe vers la version ") + got
+		if !ok {
+			seen = pb.tr("does not exist", "n'existe pas")
+		}
+		add(fmt.Sprintf("%s → version %s", alias, p.Version), got == p.Version, seen)
+	}
+	tagCheck := func(version, key, want string) {
+		got, ok := tags(version)[key]
+		seen := fmt.Sprintf("%s=%s", key, got)
+		if !ok {
+			seen = pb.tr("no tag "+key, "pas de tag "+key)
+		}
+		add(fmt.Sprintf("version %s: %s=%s", version, key, want), ok && got == want, seen)
+	}
+
+	aliasCheck(p.Alias)
+	switch p.Kind {
+	case record.PromotionRollback:
+		tagCheck(p.Version, TagRollbackReason, p.Reason)
+		_, archived := tags(p.Version)[TagArchived]
+		add(fmt.Sprintf("version %s: %s", p.Version, pb.tr("not archived", "non archivée")), !archived,
+			fmt.Sprintf("%s=%s", TagArchived, tags(p.Version)[TagArchived]))
+	default:
+		if p.CandidateAlias != "" {
+			aliasCheck(p.CandidateAlias)
+		}
+		tagCheck(p.Version, TagValidationStatus, StatusPassed)
+	}
+	if p.Moved && p.Previous != "" && p.Previous != p.Version {
+		tagCheck(p.Previous, TagArchived, "true")
+		tagCheck(p.Previous, TagSupersededBy, p.Version)
+	}
+	v.Passed = len(v.Failed) == 0
+
+	pb.Update(func(rec *record.Run) { rec.Evidence.Checks = append(rec.Evidence.Checks, v.Checks...) })
+	if pb.DryRun() {
+		pb.Markdown(pb.tr("*Dry run: the registry was not changed; the snapshot below is the state the run would have left.*",
+			"*Essai à blanc : le registre n'a pas été modifié ; l'instantané ci-dessous est l'état que l'exécution aurait laissé.*"))
+	}
+	pb.Snapshot(after)
+	v.show(pb, r)
+	if !v.Passed {
+		failf("verify: %d of %d checks failed:\n- %s", len(v.Failed), len(v.Checks), strings.Join(v.Failed, "\n- "))
+	}
+	return v
+}
+
+func (v *Verification) show(pb *Playbook, r *registry) {
+	t := &record.Table{Columns: []string{pb.tr("check", "contrôle"), pb.tr("seen", "constaté"), pb.tr("result", "résultat")}, Rows: [][]string{}}
+	for _, c := range v.Checks {
+		res := pb.tr("pass", "réussi")
+		if !c.Pass {
+			res = pb.tr("FAIL", "ÉCHEC")
+		}
+		t.Rows = append(t.Rows, []string{c.Name, c.Detail, res})
+	}
+	pb.display(record.Output{Kind: record.OutputTable, Title: pb.tr("End state", "État final"), Table: t})
+
+	before := r.before(v.Model)
+	var lines []string
+	for _, a := range slices.Sorted(maps.Keys(union(before.Aliases, v.After.Aliases))) {
+		b, ok1 := before.Aliases[a]
+		n, ok2 := v.After.Aliases[a]
+		switch {
+		case !ok1:
+			lines = append(lines, fmt.Sprintf("- `%s`: %s → version %s", a, pb.tr("new", "nouvel alias"), n))
+		case !ok2:
+			lines = append(lines, fmt.Sprintf("- `%s`: version %s → %s", a, b, pb.tr("deleted", "supprimé")))
+		case b != n:
+			lines = append(lines, fmt.Sprintf("- `%s`: version %s → version %s", a, b, n))
+		default:
+			lines = append(lines, fmt.Sprintf("- `%s`: version %s (%s)", a, n, pb.tr("unchanged", "inchangé")))
+		}
+	}
+	if len(lines) > 0 {
+		pb.Markdown(pb.tr("**Aliases, before → after:**", "**Alias, avant → après :**") + "\n\n" + strings.Join(lines, "\n"))
+	}
+	pb.Printf("%s %s\n", pb.tr("The model's page in the MLflow UI (Models):", "La page du modèle dans l'interface MLflow (Models) :"), v.ModelURL)
+}
+
+func union(a, b map[string]string) map[string]string {
+	out := maps.Clone(a)
+	maps.Copy(out, b)
+	return out
+}
