@@ -216,6 +216,9 @@ type Evidence struct {
 	Validation  *Validation  `json:"validation,omitempty"`
 	Checks      []Check      `json:"checks,omitempty"`
 	Promotion   *Promotion   `json:"promotion,omitempty"`
+	// Captures are screenshots of the MLflow UI taken as evidence (see
+	// Capture), or why none was taken.
+	Captures []Capture `json:"captures,omitempty"`
 }
 
 // Call is one registry call that changed (or tried to change) the registry.

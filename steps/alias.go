@@ -57,6 +57,12 @@ func Alias(pb *Playbook, v *Version, alias string) *Candidate {
 	r.before(v.Model)
 
 	if err := r.setAlias(v.Model, alias, v.Version); err != nil {
+		// Two clients creating the alias at once can make the server refuse
+		// one: when the alias points elsewhere now, that is a race lost.
+		if got, ok, rerr := r.aliasVersion(v.Model, alias); rerr == nil && ok && got != v.Version {
+			fail(Refuse("alias", "pointing %s of %s at version %s failed (%s), and it now points to version %s: someone moved it meanwhile (MLflow has no compare-and-swap on aliases); rerun the scenario",
+				alias, v.Model, v.Version, firstLine(err.Error()), got))
+		}
 		failf("pointing alias %s of %q at version %s: %w", alias, v.Model, v.Version, err)
 	}
 	tags := map[string]string{

@@ -6,7 +6,7 @@ import (
 	"math"
 
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/palette"
+	"gonum.org/v1/plot/palette/brewer"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
@@ -121,13 +121,17 @@ func (g confusionGrid) Z(c, r int) float64 {
 func confusionPlot(pb *Playbook, m churn.Confusion) *plot.Plot {
 	p := newPlot(pb.tr("Confusion matrix", "Matrice de confusion"), pb.tr("predicted", "prédit"), pb.tr("actual", "réel"))
 	g := confusionGrid(m)
-	hm := plotter.NewHeatMap(g, palette.Heat(12, 1))
+	pal, err := brewer.GetPalette(brewer.TypeSequential, "Blues", 9)
+	mustPlot(err)
+	hm := plotter.NewHeatMap(g, pal)
 	p.Add(hm)
 	var lab plotter.XYLabels
+	top := 0.0
 	for r := range 2 {
 		for c := range 2 {
 			lab.XYs = append(lab.XYs, plotter.XY{X: float64(c), Y: float64(r)})
 			lab.Labels = append(lab.Labels, fmt.Sprint(g.Z(c, r)))
+			top = math.Max(top, g.Z(c, r))
 		}
 	}
 	labels, err := plotter.NewLabels(lab)
@@ -135,6 +139,9 @@ func confusionPlot(pb *Playbook, m churn.Confusion) *plot.Plot {
 	for i := range labels.TextStyle {
 		labels.TextStyle[i].XAlign, labels.TextStyle[i].YAlign = draw.XCenter, draw.YCenter
 		labels.TextStyle[i].Font.Size = vg.Points(14)
+		if g.Z(int(lab.XYs[i].X), int(lab.XYs[i].Y)) > top/2 {
+			labels.TextStyle[i].Color = color.White // on the dark cells
+		}
 	}
 	p.Add(labels)
 	no, yes := pb.tr("no churn", "reste"), pb.tr("churn", "part")
@@ -204,7 +211,7 @@ func fairnessPlot(pb *Playbook, fs []churn.Fairness) *plot.Plot {
 		p.Legend.Add(s.name, b)
 	}
 	p.NominalX(names...)
-	p.Y.Min, p.Y.Max = 0, 1
+	p.Y.Min, p.Y.Max = 0, 1.25 // room for the legend above the bars
 	return p
 }
 

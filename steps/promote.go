@@ -2,6 +2,7 @@ package steps
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/playbook-mlops/playbook/mlflow"
@@ -99,7 +100,7 @@ func Promote(pb *Playbook, cand *Candidate, opts PromoteOptions) *Promotion {
 		fail(err)
 	} else if (!ok || cv != cand.Version) && !opts.Force {
 		fail(Refuse("promote", "%s points to %s, not to version %s that this scenario validated: someone moved it meanwhile; rerun the scenario, or pass force=true",
-			cand.URI(), r.versionWord(cv), cand.Version))
+			cand.URI(), versionText(cv), cand.Version))
 	}
 
 	p := &Promotion{
@@ -140,7 +141,7 @@ func (r *registry) move(p *Promotion, force bool) string {
 	if cur != p.AtStart {
 		if !force {
 			fail(Refuse(p.Kind, "%s of %s moved from %s (when this scenario started) to %s since: someone else changed production meanwhile; nothing was changed; rerun the scenario, or pass force=true to override",
-				p.Alias, p.Model, r.versionWord(p.AtStart), r.versionWord(cur)))
+				p.Alias, p.Model, versionText(p.AtStart), versionText(cur)))
 		}
 		r.pb.Printf("%s\n", r.pb.tr(
 			fmt.Sprintf("force: %s moved from %s to %s since the scenario started; moving it anyway", p.Alias, r.versionWord(p.AtStart), r.versionWord(cur)),
@@ -153,11 +154,24 @@ func (r *registry) move(p *Promotion, force bool) string {
 		return cur
 	}
 	if err := r.setAlias(p.Model, p.Alias, p.Version); err != nil {
+		// Two clients setting a new alias at once can make the server
+		// refuse one (MLflow's upsert is a read then an insert): when the
+		// alias moved meanwhile, that is a race lost, said as such.
+		if got, ok, rerr := r.aliasVersion(p.Model, p.Alias); rerr == nil && ok && got != cur && got != p.Version {
+			fail(Refuse(p.Kind, "moving %s of %s from %s to version %s failed (%s), and the alias now points to %s: another promotion moved it meanwhile (MLflow has no compare-and-swap on aliases); version %s is not in production; check the model's page and rerun",
+				p.Alias, p.Model, versionText(cur), p.Version, firstLine(err.Error()), versionText(got), p.Version))
+		}
 		failf("moving %s of %s to version %s: %w", p.Alias, p.Model, p.Version, err)
 	}
 	p.Moved = true
 	r.settled(p)
 	return cur
+}
+
+// firstLine returns the first line of s.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 // settled reads the alias back: another client moving it right after this
@@ -169,7 +183,7 @@ func (r *registry) settled(p *Promotion) {
 	}
 	if got != p.Version {
 		fail(Refuse(p.Kind, "right after this scenario moved %s of %s from %s to version %s, the alias pointed to %s: another promotion moved it meanwhile (MLflow has no compare-and-swap on aliases); version %s is not in production; check the model's page and rerun",
-			p.Alias, p.Model, r.versionWord(p.Previous), p.Version, r.versionWord(got), p.Version))
+			p.Alias, p.Model, versionText(p.Previous), p.Version, versionText(got), p.Version))
 	}
 }
 

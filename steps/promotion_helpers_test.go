@@ -3,7 +3,6 @@ package steps_test
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"testing"
 
@@ -159,13 +158,4 @@ func readState(t *testing.T, c *mlflow.Client, model string) registryState {
 		s.Versions[mv.Version] = tags
 	}
 	return s
-}
-
-func (s registryState) versions() []string {
-	out := make([]string, 0, len(s.Versions))
-	for v := range s.Versions {
-		out = append(out, v)
-	}
-	sort.Strings(out)
-	return out
 }

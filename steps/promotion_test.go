@@ -2,6 +2,7 @@ package steps_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -331,10 +332,22 @@ func TestValidateFails(t *testing.T) {
 	assert.Contains(t, g.Reason, "validation_status=failed (read back from the registry)")
 	assert.NotContains(t, readState(t, c, model).Aliases, "production-live")
 
-	// A later validation that passes clears the failed checks.
-	r.must("validate", func() { steps.Validate(r.pb, cand, defaultValidation(0.5)) })
+	// A later validation that passes, on data from a CSV file, clears the
+	// failed checks.
+	csv := filepath.Join(t.TempDir(), "validation.csv")
+	f, err := os.Create(csv)
+	require.NoError(t, err)
+	require.NoError(t, churn.WriteCSV(f, churn.GenerateDataset(1500, 99)))
+	require.NoError(t, f.Close())
+	opts := defaultValidation(0.5)
+	opts.Data = csv
+	var val *steps.ValidationResult
+	r.must("validate", func() { val = steps.Validate(r.pb, cand, opts) })
+	assert.Equal(t, 1500, val.Rows)
 	tags = readState(t, c, model).Versions["1"]
 	assert.Equal(t, "passed", tags["validation_status"])
+	assert.Equal(t, csv, tags["validation.data"])
+	assert.Equal(t, "1500", tags["validation.rows"])
 	assert.NotContains(t, tags, "validation.failed_checks")
 }
 
@@ -380,6 +393,21 @@ func TestPromoteRefusesWhenProductionMoved(t *testing.T) {
 	require.NoError(t, c.SetRegisteredModelAlias(ctx, model, "staging-candidate", "2"))
 	err = r.step("promote", func() { steps.Promote(r.pb, cand, steps.PromoteOptions{}) })
 	assert.Contains(t, gate(t, err).Reason, "models:/"+model+"@staging-candidate points to version 2, not to version 1")
+
+	// Verify lists every check the end state fails, and fails the step
+	// (not a refusal: exit 1).
+	require.NoError(t, c.DeleteModelVersionTag(ctx, model, "1", "validation_status"))
+	err = r.step("verify", func() { steps.Verify(r.pb, prom) })
+	require.Error(t, err)
+	var g2 *steps.GateError
+	assert.False(t, errors.As(err, &g2), "a failed verification is not a gate refusal")
+	assert.Equal(t, "verify: 2 of 5 checks failed:\n"+
+		"- staging-candidate → version 1: points to version 2\n"+
+		"- version 1: validation_status=passed: no tag validation_status", err.Error())
+	checks := r.rec.Evidence.Checks
+	require.Len(t, checks, 5)
+	assert.True(t, checks[0].Pass, "production-live → version 1")
+	assert.False(t, checks[1].Pass)
 }
 
 // TestDryRunChangesNothing runs every step with --dry-run against a model
@@ -434,6 +462,19 @@ func TestDryRunChangesNothing(t *testing.T) {
 	tables := r.outputs("promote", record.OutputTable)
 	require.NotEmpty(t, tables)
 	assert.Contains(t, tables[len(tables)-1].Title, "dry run: none sent", "shown as not sent")
+
+	// A dry run on a model that does not exist yet creates nothing.
+	fresh := uniqueName("DryRunFresh")
+	r = newScenarioRun(t, c, true)
+	r.must("register", func() { v = steps.Register(r.pb, best, steps.RegisterOptions{Model: fresh}) })
+	assert.True(t, v.ModelCreated)
+	r.must("alias", func() { cand = steps.Alias(r.pb, v, "") })
+	r.must("validate", func() { steps.Validate(r.pb, cand, defaultValidation(0.5)) })
+	r.must("promote", func() { prom = steps.Promote(r.pb, cand, steps.PromoteOptions{}) })
+	r.must("load", func() { m = steps.Load(r.pb, "models:/"+fresh+"@production-live") })
+	r.must("verify", func() { steps.Verify(r.pb, prom) })
+	_, err := c.GetRegisteredModel(t.Context(), fresh)
+	assert.ErrorIs(t, err, mlflow.ErrNotFound, "the model was not created")
 }
 
 // TestLoadErrors: what Load says when it cannot load.

@@ -83,7 +83,12 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 	case errors.Is(err, mlflow.ErrNotFound):
 		created, err := r.createModel(opts.Model, opts.Description)
 		if err != nil {
-			failf("creating registered model %q: %w", opts.Model, err)
+			// The server may refuse a create racing another one with an
+			// error other than RESOURCE_ALREADY_EXISTS: the model existing
+			// now is all that matters.
+			if _, gerr := r.c.GetRegisteredModel(r.ctx, opts.Model); gerr != nil {
+				failf("creating registered model %q: %w", opts.Model, err)
+			}
 		}
 		res.ModelCreated = created
 	case err != nil:

@@ -389,7 +389,16 @@ func (r *registry) before(model string) record.Snapshot {
 	return *snap
 }
 
-// versionWord returns "version N", or "no version" for "".
+// versionText returns "version N", or "no version" for "", for errors.
+func versionText(v string) string {
+	if v == "" {
+		return "no version"
+	}
+	return "version " + v
+}
+
+// versionWord is versionText in the scenario's language, for what steps
+// show.
 func (r *registry) versionWord(v string) string {
 	if v == "" {
 		return r.pb.tr("no version", "aucune version")

@@ -3,6 +3,7 @@ package steps
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"strings"
@@ -84,7 +85,9 @@ type hookTransport struct {
 	match func(*http.Request) bool
 	// before runs before the matching request is sent, after once it was.
 	before, after func(*http.Request)
-	fired         bool
+	// respond, when set, answers the matching request instead of the server.
+	respond func(*http.Request) *http.Response
+	fired   bool
 }
 
 func (h *hookTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -96,6 +99,9 @@ func (h *hookTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	h.mu.Unlock()
 	if fire && h.before != nil {
 		h.before(req)
+	}
+	if fire && h.respond != nil {
+		return h.respond(req), nil
 	}
 	resp, err := h.base.RoundTrip(req)
 	if fire && err == nil && h.after != nil {
@@ -250,4 +256,71 @@ func TestChangeRecordsFailures(t *testing.T) {
 	assert.Contains(t, call.Outcome, "RESOURCE_DOES_NOT_EXIST")
 	assert.False(t, call.DryRun)
 	assert.Positive(t, time.Duration(call.Duration))
+}
+
+// TestPromoteRefusedByTheServerInARace: the server refuses this promotion's
+// alias because another one created it at the same moment (MLflow answers
+// 400 with a unique-constraint error): a lost race, said as such.
+func TestPromoteRefusedByTheServerInARace(t *testing.T) {
+	c, uri := newTestClient(t)
+	ctx := t.Context()
+	model := fmt.Sprintf("PromoteRace400-%d", time.Now().UnixNano())
+	versionsFixture(t, c, model, 2)
+	require.NoError(t, c.SetRegisteredModelAlias(ctx, model, DefaultCandidateAlias, "1"))
+	require.NoError(t, c.SetModelVersionTag(ctx, model, "1", TagValidationStatus, StatusPassed))
+	h := &hookTransport{
+		match: func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/registered-models/alias")
+		},
+		before: func(r *http.Request) {
+			assert.NoError(t, c.SetRegisteredModelAlias(r.Context(), model, DefaultProductionAlias, "2"))
+		},
+		respond: func(r *http.Request) *http.Response {
+			body := `{"error_code": "BAD_REQUEST", "message": "(sqlite3.IntegrityError) UNIQUE constraint failed: registered_model_aliases.alias\n[SQL: INSERT ...]"}`
+			return &http.Response{StatusCode: http.StatusBadRequest, Header: http.Header{"Content-Type": {"application/json"}},
+				Body: io.NopCloser(strings.NewReader(body)), Request: r}
+		},
+	}
+	pb, rec := testPlaybook(t, hooked(t, uri, h), "promote")
+	err := catchErr(func() {
+		Promote(pb, &Candidate{Model: model, Version: "1", Alias: DefaultCandidateAlias}, PromoteOptions{})
+	})
+	var g *GateError
+	require.True(t, errors.As(err, &g), "a refusal: %v", err)
+	assert.Contains(t, g.Reason, "moving production-live of "+model+" from no version to version 1 failed (mlflow: POST /api/2.0/mlflow/registered-models/alias: 400 BAD_REQUEST: (sqlite3.IntegrityError) UNIQUE constraint failed: registered_model_aliases.alias), and the alias now points to version 2")
+	assert.NotContains(t, g.Reason, "[SQL", "the server's message is cut to its first line")
+	require.Len(t, rec.Evidence.Calls, 1)
+	assert.Contains(t, rec.Evidence.Calls[0].Outcome, "UNIQUE constraint failed", "the refused call is recorded with the server's answer")
+}
+
+// TestAliasRefusedByTheServerInARace: as for promote, a candidate alias the
+// server refuses because another scenario set it at the same moment.
+func TestAliasRefusedByTheServerInARace(t *testing.T) {
+	c, uri := newTestClient(t)
+	model := fmt.Sprintf("AliasRace400-%d", time.Now().UnixNano())
+	run := versionsFixture(t, c, model, 2)
+	h := &hookTransport{
+		match: func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/registered-models/alias")
+		},
+		before: func(r *http.Request) {
+			assert.NoError(t, c.SetRegisteredModelAlias(r.Context(), model, DefaultCandidateAlias, "2"))
+		},
+		respond: func(r *http.Request) *http.Response {
+			body := `{"error_code": "BAD_REQUEST", "message": "UNIQUE constraint failed"}`
+			return &http.Response{StatusCode: http.StatusBadRequest, Body: io.NopCloser(strings.NewReader(body)), Request: r}
+		},
+	}
+	pb, _ := testPlaybook(t, hooked(t, uri, h), "alias")
+	err := catchErr(func() {
+		Alias(pb, &Version{Model: model, Version: "1", RunID: run.Info.RunID}, "")
+	})
+	var g *GateError
+	require.True(t, errors.As(err, &g), "a refusal: %v", err)
+	assert.Equal(t, "alias", g.Gate)
+	assert.Contains(t, g.Reason, "and it now points to version 2: someone moved it meanwhile")
+	v1, err := c.GetModelVersion(t.Context(), model, "1")
+	require.NoError(t, err)
+	_, tagged := v1.Tag(TagValidationStatus)
+	assert.False(t, tagged, "no tag is set on a candidate that lost its alias")
 }

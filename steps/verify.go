@@ -48,37 +48,44 @@ func Verify(pb *Playbook, p *Promotion) *Verification {
 		}
 		return map[string]string{}
 	}
-	add := func(name string, pass bool, seen string) {
-		c := record.Check{Step: pb.Step(), Kind: record.CheckState, Name: name, Pass: pass, Detail: seen}
+	// add keeps a check; seen says what was found, in English for the
+	// error and in the scenario's language for the table.
+	add := func(name string, pass bool, seenEN, seenFR string) {
+		c := record.Check{Step: pb.Step(), Kind: record.CheckState, Name: name, Pass: pass, Detail: pb.tr(seenEN, seenFR)}
 		v.Checks = append(v.Checks, c)
 		if !pass {
-			v.Failed = append(v.Failed, name+": "+seen)
+			v.Failed = append(v.Failed, name+": "+seenEN)
 		}
 	}
 	aliasCheck := func(alias string) {
 		got, ok := after.Aliases[alias]
-		seen := pb.tr("points to version ", "pointe vers la version ") + got
+		en, fr := "points to version "+got, "pointe vers la version "+got
 		if !ok {
-			seen = pb.tr("does not exist", "n'existe pas")
+			en, fr = "does not exist", "n'existe pas"
 		}
-		add(fmt.Sprintf("%s → version %s", alias, p.Version), got == p.Version, seen)
+		add(fmt.Sprintf("%s → version %s", alias, p.Version), got == p.Version, en, fr)
 	}
 	tagCheck := func(version, key, want string) {
 		got, ok := tags(version)[key]
-		seen := fmt.Sprintf("%s=%s", key, got)
+		en := fmt.Sprintf("%s=%s", key, got)
+		fr := en
 		if !ok {
-			seen = pb.tr("no tag "+key, "pas de tag "+key)
+			en, fr = "no tag "+key, "pas de tag "+key
 		}
-		add(fmt.Sprintf("version %s: %s=%s", version, key, want), ok && got == want, seen)
+		add(fmt.Sprintf("version %s: %s=%s", version, key, want), ok && got == want, en, fr)
 	}
 
 	aliasCheck(p.Alias)
 	switch p.Kind {
 	case record.PromotionRollback:
 		tagCheck(p.Version, TagRollbackReason, p.Reason)
-		_, archived := tags(p.Version)[TagArchived]
-		add(fmt.Sprintf("version %s: %s", p.Version, pb.tr("not archived", "non archivée")), !archived,
-			fmt.Sprintf("%s=%s", TagArchived, tags(p.Version)[TagArchived]))
+		got, archived := tags(p.Version)[TagArchived]
+		en, fr := "no tag "+TagArchived, "pas de tag "+TagArchived
+		if archived {
+			en = TagArchived + "=" + got
+			fr = en
+		}
+		add(fmt.Sprintf("version %s: no %s tag", p.Version, TagArchived), !archived, en, fr)
 	default:
 		if p.CandidateAlias != "" {
 			aliasCheck(p.CandidateAlias)

@@ -59,6 +59,7 @@ func init() {
 		// type definitions
 		"Block":           reflect.ValueOf((*record.Block)(nil)),
 		"Call":            reflect.ValueOf((*record.Call)(nil)),
+		"Capture":         reflect.ValueOf((*record.Capture)(nil)),
 		"Cell":            reflect.ValueOf((*record.Cell)(nil)),
 		"Check":           reflect.ValueOf((*record.Check)(nil)),
 		"Duration":        reflect.ValueOf((*record.Duration)(nil)),
