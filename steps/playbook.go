@@ -115,6 +115,13 @@ func (p *Playbook) Client() (*mlflow.Client, error) {
 			if p.client == nil && p.clientErr == nil {
 				p.clientErr = ErrNoServer
 			}
+			if p.client != nil {
+				// The audit block names the server's version; a server that
+				// will not say is recorded as unknown, not as a failure.
+				if v, err := p.client.ServerVersion(p.Context()); err == nil {
+					p.Update(func(r *record.Run) { r.Environment.MLflowVersion = v })
+				}
+			}
 		}
 	}
 	return p.client, p.clientErr

@@ -105,6 +105,7 @@ func Verify(pb *Playbook, p *Promotion) *Verification {
 	}
 	pb.Snapshot(after)
 	v.show(pb, r)
+	v.capture(pb, r)
 	if !v.Passed {
 		failf("verify: %d of %d checks failed:\n- %s", len(v.Failed), len(v.Checks), strings.Join(v.Failed, "\n- "))
 	}

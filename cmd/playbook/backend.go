@@ -1,10 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"sync"
 
 	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/server"
 )
 
 // errNoTrackingURI is returned when a command needs an MLflow server and
@@ -29,6 +35,87 @@ func newClient(flagURI string) (*mlflow.Client, error) {
 		return nil, errUsage(err)
 	}
 	return c, nil
+}
+
+// backend is the tracking server of one command: the one named by
+// --tracking-uri or MLFLOW_TRACKING_URI, else an embedded server on a data
+// directory, started on first use (a scenario that never calls MLflow
+// creates no data directory) and announced on stderr.
+type backend struct {
+	flagURI  string // the named server; "" for an embedded one
+	dataDir  string
+	stderr   io.Writer
+	terminal bool // stderr is a terminal: clear the progress line first
+
+	mu          sync.Mutex
+	srv         *server.Server
+	embeddedURI string // the embedded server's URI once started
+}
+
+func newBackend(flagURI, dataDir string, stderr io.Writer, terminal bool) *backend {
+	if flagURI == "" {
+		flagURI = os.Getenv(mlflow.EnvTrackingURI)
+	}
+	if dataDir == "" {
+		dataDir = server.DefaultDataDir
+	}
+	return &backend{flagURI: flagURI, dataDir: dataDir, stderr: stderr, terminal: terminal}
+}
+
+// embedded reports whether the backend is an embedded server.
+func (b *backend) embedded() bool { return b.flagURI == "" }
+
+// recordedURI is what a run record says about the server: its URI, or
+// "embedded:" and the data directory.
+func (b *backend) recordedURI() string {
+	if !b.embedded() {
+		return b.flagURI
+	}
+	abs, err := filepath.Abs(b.dataDir)
+	if err != nil {
+		abs = b.dataDir
+	}
+	return "embedded:" + filepath.ToSlash(abs)
+}
+
+// client returns a client of the backend, starting the embedded server
+// the first time.
+func (b *backend) client(ctx context.Context) (*mlflow.Client, error) {
+	if !b.embedded() {
+		return newClient(b.flagURI)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.srv == nil {
+		srv, err := server.Open(ctx, server.Config{DataDir: b.dataDir})
+		if err != nil {
+			return nil, fmt.Errorf("embedded tracking server: %w", err)
+		}
+		uri, err := srv.Start("127.0.0.1:0")
+		if err != nil {
+			srv.Close()
+			return nil, fmt.Errorf("embedded tracking server: %w", err)
+		}
+		b.srv = srv
+		b.embeddedURI = uri
+		if b.terminal {
+			fmt.Fprint(b.stderr, "\r\033[K")
+		}
+		fmt.Fprintf(b.stderr, "playbook: no tracking URI given: using the embedded tracking server at %s, data in %s\n", uri, srv.DataDir())
+	}
+	return newClient(b.embeddedURI)
+}
+
+// Close stops the embedded server, if one was started.
+func (b *backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.srv == nil {
+		return nil
+	}
+	err := b.srv.Close()
+	b.srv = nil
+	return err
 }
 
 // isTerminal reports whether f is a terminal.

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,7 +13,9 @@ import (
 
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/record"
+	"github.com/playbook-mlops/playbook/report"
 	"github.com/playbook-mlops/playbook/runner"
+	"github.com/playbook-mlops/playbook/server"
 )
 
 func init() {
@@ -24,6 +25,7 @@ func init() {
 // runOptions holds the flags and arguments of playbook run.
 type runOptions struct {
 	TrackingURI  string
+	DataDir      string
 	Params       paramFlags
 	OutDir       string
 	Quiet        bool
@@ -75,14 +77,16 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: playbook run [flags] SCENARIO...")
 		fmt.Fprintln(stderr, "\nRuns each scenario's Go cells in order against one MLflow tracking server.")
-		fmt.Fprintln(stderr, "With --out, writes DIR/evidence.json (DIR/NAME/evidence.json for several scenarios).")
+		fmt.Fprintln(stderr, "With --out, writes the report to DIR: index.html, report.md (plots beside it) and evidence.json")
+		fmt.Fprintln(stderr, "(to DIR/NAME/ for several scenarios).")
 		fmt.Fprintln(stderr, "Exit status: 0 done, 1 a step failed, 2 usage or scenario error, 3 a gate refused.")
 		fmt.Fprintln(stderr, "\nflags:")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.TrackingURI, "tracking-uri", "", "MLflow tracking server (default $MLFLOW_TRACKING_URI)")
+	fs.StringVar(&o.TrackingURI, "tracking-uri", "", "MLflow tracking server (default $MLFLOW_TRACKING_URI, else an embedded one)")
+	fs.StringVar(&o.DataDir, "data-dir", server.DefaultDataDir, "data `directory` of the embedded tracking server, used when no tracking URI is given")
 	fs.Var(&o.Params, "p", "set a scenario parameter: `name=value` (repeatable)")
-	fs.StringVar(&o.OutDir, "out", "", "write the run record (evidence.json) and the files cells write to `DIR`")
+	fs.StringVar(&o.OutDir, "out", "", "write the report (index.html, report.md, evidence.json) and the files cells write to `DIR`")
 	fs.BoolVar(&o.Quiet, "quiet", false, "print no progress")
 	fs.BoolVar(&o.Unrestricted, "unrestricted", false, "let cells import the whole standard library (os, os/exec, net, ...)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "ask steps to read the registry but not change it")
@@ -133,11 +137,10 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 			return errUsage(fmt.Errorf("%s: %w", sc.Path, err))
 		}
 	}
-	uri := o.TrackingURI
-	if uri == "" {
-		uri = os.Getenv(mlflow.EnvTrackingURI)
-	}
-	connect := sync.OnceValues(func() (*mlflow.Client, error) { return newClient(o.TrackingURI) })
+	be := newBackend(o.TrackingURI, o.DataDir, o.Progress, o.Terminal)
+	defer be.Close()
+	uri := be.recordedURI()
+	connect := sync.OnceValues(func() (*mlflow.Client, error) { return be.client(ctx) })
 	dirs := outDirs(o.OutDir, o.Scenarios)
 
 	for i, sc := range scs {
@@ -164,12 +167,13 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 		if rec != nil {
 			rec.Environment.Exit.Code = exitCode(err)
 			if dirs[i] != "" {
-				if werr := rec.WriteFile(dirs[i]); werr != nil {
-					return errors.Join(err, fmt.Errorf("writing the run record: %w", werr))
+				if werr := report.Write(dirs[i], rec); werr != nil {
+					return errors.Join(err, fmt.Errorf("writing the report: %w", werr))
 				}
 			}
 			fmt.Fprintf(stdout, "%s: %s, %s\n", sc.Path, rec.Environment.Exit.Status, summary(rec, time.Since(start)))
 			if dirs[i] != "" {
+				fmt.Fprintf(stdout, "%s: report in %s\n", sc.Path, filepath.Join(dirs[i], report.HTMLFile))
 				fmt.Fprintf(stdout, "%s: run record in %s\n", sc.Path, filepath.Join(dirs[i], record.EvidenceFile))
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
+	"github.com/playbook-mlops/playbook/server"
 	"github.com/playbook-mlops/playbook/steps"
 )
 
@@ -19,6 +20,7 @@ func init() {
 // trainOptions holds the flags of playbook train.
 type trainOptions struct {
 	TrackingURI string
+	DataDir     string
 	steps.TrainOptions
 }
 
@@ -33,7 +35,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "\nflags:")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.TrackingURI, "tracking-uri", "", "MLflow tracking server (default $MLFLOW_TRACKING_URI)")
+	fs.StringVar(&o.TrackingURI, "tracking-uri", "", "MLflow tracking server (default $MLFLOW_TRACKING_URI, else an embedded one)")
+	fs.StringVar(&o.DataDir, "data-dir", server.DefaultDataDir, "data `directory` of the embedded tracking server, used when no tracking URI is given")
 	fs.StringVar(&o.Experiment, "experiment", "churn-training", "experiment `name`, created when missing")
 	fs.IntVar(&o.Runs, "runs", 3, "number of runs")
 	fs.StringVar(&o.Data, "data", "", "Telco churn CSV `file` (default: synthetic customers)")
@@ -50,7 +53,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func train(ctx context.Context, o trainOptions, stdout, stderr io.Writer) error {
-	client, err := newClient(o.TrackingURI)
+	be := newBackend(o.TrackingURI, o.DataDir, stderr, false)
+	defer be.Close()
+	client, err := be.client(ctx)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,11 +43,17 @@ func TestTrainCommandErrors(t *testing.T) {
 	t.Setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 	t.Setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
 
-	t.Run("ErrNoTrackingURI", func(t *testing.T) {
+	t.Run("NoTrackingURIEmbedded", func(t *testing.T) {
+		// Without a tracking URI, train logs to an embedded server whose
+		// data directory keeps the runs for the next command.
 		t.Setenv("MLFLOW_TRACKING_URI", "")
-		code, _, stderr := runCLI(t, "train")
-		assert.Equal(t, ExitUsage, code)
-		assert.Contains(t, stderr, "no tracking server")
+		data := filepath.Join(t.TempDir(), "data")
+		code, stdout, stderr := runCLI(t, "train", "--data-dir", data, "--runs", "1", "--rows", "300")
+		assert.Equal(t, ExitOK, code, stderr)
+		assert.Contains(t, stderr, "using the embedded tracking server at http://127.0.0.1:")
+		assert.Contains(t, stderr, "data in "+data)
+		assert.Contains(t, stdout, "FINISHED")
+		assert.FileExists(t, filepath.Join(data, "mlflow.db"))
 	})
 	t.Run("ErrBadFlag", func(t *testing.T) {
 		code, _, stderr := runCLI(t, "train", "--runs", "many")

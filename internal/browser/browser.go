@@ -1,0 +1,638 @@
+package browser
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// EnvChromium names the variable that, when set, gives the Chromium binary;
+// "off" turns captures off (Find fails with ErrOff).
+const EnvChromium = "PLAYBOOK_CHROMIUM"
+
+// Defaults of Options.
+const (
+	DefaultWidth   = 1280
+	DefaultHeight  = 900
+	DefaultTimeout = 60 * time.Second
+	// idle is how long the network must stay quiet for a page that loads
+	// its content with scripts (the MLflow UI) to count as settled.
+	idle      = 500 * time.Millisecond
+	longLived = 2 * time.Second
+)
+
+// ErrNotFound is the error when no Chromium binary can be found.
+var ErrNotFound = errors.New("browser: no Chromium found: install chromium or set " + EnvChromium)
+
+// ErrOff is Find's error when PLAYBOOK_CHROMIUM=off.
+var ErrOff = errors.New("browser: Chromium turned off by " + EnvChromium + "=off")
+
+// ErrBlank is Screenshot's error when the page it captured is blank.
+var ErrBlank = errors.New("browser: the screenshot is blank")
+
+// Find returns the Chromium binary: $PLAYBOOK_CHROMIUM when set, else the
+// first of chromium, chromium-browser, google-chrome and
+// google-chrome-stable on PATH.
+func Find() (string, error) {
+	if p := os.Getenv(EnvChromium); p == "off" {
+		return "", ErrOff
+	} else if p != "" {
+		if _, err := exec.LookPath(p); err != nil {
+			return "", fmt.Errorf("browser: %s=%s: %w", EnvChromium, p, err)
+		}
+		return p, nil
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", ErrNotFound
+}
+
+// Options configure Open.
+type Options struct {
+	// Binary is Chromium's path; "" means Find.
+	Binary string
+	// Width and Height are the viewport and the screenshot's size in
+	// pixels; 0 means DefaultWidth and DefaultHeight.
+	Width, Height int
+	// Offline cuts the network off: host names resolve to nothing, every
+	// request goes to a proxy that is not there, and the page is emulated
+	// offline. Only file: and data: URLs load.
+	Offline bool
+	// Settle is the longest Open waits, after the load event, for the
+	// network to stay quiet for half a second: the time a page that
+	// fetches its content with scripts needs to draw it. 0 waits for the
+	// load event only.
+	Settle time.Duration
+	// WaitText lists texts the page must show before the screenshot: Open
+	// polls the page's text until it holds them all, and fails when it
+	// still does not at the deadline.
+	WaitText []string
+	// Timeout bounds the whole of Open; 0 means DefaultTimeout.
+	Timeout time.Duration
+	// NoScreenshot skips the screenshot.
+	NoScreenshot bool
+	// ColorScheme, "light" or "dark", emulates the reader's preference
+	// (prefers-color-scheme); "" leaves Chromium's default (light).
+	ColorScheme string
+	// PDF asks for the page printed to PDF too, as the print style sheet
+	// lays it out.
+	PDF bool
+}
+
+// Page is what Open saw.
+type Page struct {
+	URL   string
+	Title string
+	// Text is the page's visible text (document.body.innerText).
+	Text string
+	// PNG is the screenshot of the viewport.
+	PNG []byte
+	// PDF is the page printed, when Options.PDF asked for it.
+	PDF []byte
+	// Failed lists the requests that failed, each "URL: reason".
+	Failed []string
+	// Errors lists console errors, uncaught exceptions and error log
+	// entries (a resource that failed to load, a Content-Security-Policy
+	// violation), each as Chromium worded it.
+	Errors []string
+}
+
+// Screenshot writes to outPNG a PNG screenshot of url, width × height
+// pixels, taken once the page has loaded and its network has been quiet for
+// half a second (at most 15 s after the load event), as a JavaScript page
+// such as the MLflow UI needs. It fails with ErrBlank when the screenshot
+// is a single colour.
+func Screenshot(ctx context.Context, url, outPNG string, width, height int) error {
+	p, err := Open(ctx, url, Options{Width: width, Height: height, Settle: 15 * time.Second})
+	if err != nil {
+		return err
+	}
+	if colors, _, err := Ink(p.PNG); err != nil {
+		return err
+	} else if colors < 2 {
+		return ErrBlank
+	}
+	return os.WriteFile(outPNG, p.PNG, 0o644)
+}
+
+// The size of CaptureModelPage's screenshots: wide enough for the MLflow
+// UI's versions table to show the aliases column.
+const (
+	CaptureWidth  = 1440
+	CaptureHeight = 900
+)
+
+// CaptureModelPage returns a PNG screenshot (CaptureWidth × CaptureHeight)
+// of the MLflow UI's page of a registered model, at url (the tracking
+// server's address + "/#/models/" + the model's name), taken once the page
+// shows the model's name and each of aliases. It fails with ErrNotFound or
+// ErrOff when there is no Chromium to run, with ErrBlank when the page
+// drew nothing, and with an error naming what the page does not show when
+// it does not show it within a minute.
+func CaptureModelPage(ctx context.Context, url, model string, aliases []string) ([]byte, error) {
+	p, err := Open(ctx, url, Options{Width: CaptureWidth, Height: CaptureHeight, Settle: 15 * time.Second,
+		WaitText: append([]string{model}, aliases...)})
+	if err != nil {
+		return nil, err
+	}
+	if colors, _, err := Ink(p.PNG); err != nil {
+		return nil, err
+	} else if colors < 2 {
+		return nil, ErrBlank
+	}
+	return p.PNG, nil
+}
+
+// Open starts a headless Chromium with a fresh profile, opens url, waits as
+// opts says, and returns what it saw. Chromium is gone when Open returns.
+func Open(ctx context.Context, url string, opts Options) (*Page, error) {
+	if opts.Width <= 0 {
+		opts.Width = DefaultWidth
+	}
+	if opts.Height <= 0 {
+		opts.Height = DefaultHeight
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Binary == "" {
+		bin, err := Find()
+		if err != nil {
+			return nil, err
+		}
+		opts.Binary = bin
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+
+	b, err := launch(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer b.close()
+	p, err := b.open(ctx, url, opts)
+	if err != nil {
+		return nil, b.explain(fmt.Errorf("browser: %s: %w", url, err))
+	}
+	return p, nil
+}
+
+// Ink decodes a PNG and returns its number of distinct colours and the
+// fraction of its pixels that differ from its most common colour (the
+// background): 1 and 0 for a blank image.
+func Ink(data []byte) (colors int, ink float64, err error) {
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		return 0, 0, fmt.Errorf("browser: decoding the screenshot: %w", err)
+	}
+	counts := map[color.RGBA]int{}
+	r := img.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			counts[rgba(img, x, y)]++
+		}
+	}
+	top, total := 0, r.Dx()*r.Dy()
+	for _, n := range counts {
+		top = max(top, n)
+	}
+	if total == 0 {
+		return 0, 0, nil
+	}
+	return len(counts), float64(total-top) / float64(total), nil
+}
+
+func rgba(img image.Image, x, y int) color.RGBA {
+	r, g, b, a := img.At(x, y).RGBA()
+	return color.RGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: uint8(a >> 8)}
+}
+
+// chromium is one running Chromium and its DevTools connection.
+type chromium struct {
+	cmd     *exec.Cmd
+	conn    *conn
+	profile string
+	stderr  *tail
+	exited  chan struct{}
+
+	mu     sync.Mutex
+	reaped bool
+}
+
+func launch(ctx context.Context, opts Options) (*chromium, error) {
+	profile, err := os.MkdirTemp("", "playbook-chromium-")
+	if err != nil {
+		return nil, fmt.Errorf("browser: %w", err)
+	}
+	args := []string{
+		"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--disable-extensions", "--disable-default-apps", "--no-first-run", "--no-default-browser-check",
+		"--disable-breakpad", "--disable-crash-reporter",
+		"--hide-scrollbars", "--mute-audio", "--force-color-profile=srgb",
+		"--user-data-dir=" + profile,
+		"--window-size=" + strconv.Itoa(opts.Width) + "," + strconv.Itoa(opts.Height),
+		"--remote-debugging-pipe",
+	}
+	if opts.Offline {
+		args = append(args, "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>")
+	}
+	args = append(args, "about:blank")
+
+	// Chromium reads commands from its fd 3 and writes replies to fd 4.
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		os.RemoveAll(profile)
+		return nil, fmt.Errorf("browser: %w", err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		os.RemoveAll(profile)
+		return nil, fmt.Errorf("browser: %w", err)
+	}
+	cmd := exec.Command(opts.Binary, args...)
+	cmd.ExtraFiles = []*os.File{inR, outW}
+	st := &tail{max: 8 << 10}
+	cmd.Stdout, cmd.Stderr = st, st
+	ownGroup(cmd)
+	if err := cmd.Start(); err != nil {
+		for _, f := range []*os.File{inR, inW, outR, outW} {
+			f.Close()
+		}
+		os.RemoveAll(profile)
+		return nil, fmt.Errorf("browser: starting %s: %w", opts.Binary, err)
+	}
+	inR.Close()
+	outW.Close()
+	b := &chromium{cmd: cmd, profile: profile, stderr: st, exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		b.mu.Lock()
+		killGroup(cmd) // the helpers Chromium may have left behind
+		b.reaped = true
+		b.mu.Unlock()
+		close(b.exited)
+	}()
+	b.conn = newConn(inW, outR)
+	go func() {
+		select {
+		case <-ctx.Done():
+			b.kill()
+		case <-b.exited:
+		}
+	}()
+	return b, nil
+}
+
+// kill kills Chromium's process group, unless Chromium was already reaped
+// (its process group id may then be another's).
+func (b *chromium) kill() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.reaped {
+		killGroup(b.cmd)
+	}
+}
+
+// close asks Chromium to quit, kills what is left of it, and removes its
+// profile.
+func (b *chromium) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = b.conn.call(ctx, "", "Browser.close", nil, nil)
+	select {
+	case <-b.exited:
+	case <-ctx.Done():
+		b.kill()
+	}
+	<-b.exited
+	b.conn.close()
+	os.RemoveAll(b.profile)
+}
+
+// explain adds what Chromium printed to an error when Chromium died.
+func (b *chromium) explain(err error) error {
+	select {
+	case <-b.exited:
+		return fmt.Errorf("%w (chromium exited: %s)", err, strings.TrimSpace(b.stderr.String()))
+	default:
+		return err
+	}
+}
+
+// page collects a page's events.
+type page struct {
+	mu       sync.Mutex
+	loaded   chan struct{}
+	isLoaded bool
+	urls     map[string]string    // request id → URL
+	inflight map[string]time.Time // request id → when it started
+	last     time.Time            // of the last network event
+	failed   []string
+	errors   []string
+}
+
+func (p *page) event(method string, params map[string]any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch method {
+	case "Page.loadEventFired":
+		if !p.isLoaded {
+			p.isLoaded = true
+			close(p.loaded)
+		}
+	case "Network.requestWillBeSent":
+		id := str(params, "requestId")
+		p.urls[id] = str(params, "request", "url")
+		if _, ok := p.inflight[id]; !ok { // a redirect keeps its id
+			p.inflight[id] = time.Now()
+		}
+		p.last = time.Now()
+	case "Network.loadingFinished":
+		delete(p.inflight, str(params, "requestId"))
+		p.last = time.Now()
+	case "Network.loadingFailed":
+		id := str(params, "requestId")
+		delete(p.inflight, id)
+		p.last = time.Now()
+		why := str(params, "errorText")
+		if r := str(params, "blockedReason"); r != "" {
+			why += " (blocked: " + r + ")"
+		}
+		p.failed = append(p.failed, p.urls[id]+": "+why)
+	case "Runtime.consoleAPICalled":
+		if t := str(params, "type"); t == "error" || t == "assert" {
+			var parts []string
+			if args, ok := params["args"].([]any); ok {
+				for _, a := range args {
+					if m, ok := a.(map[string]any); ok {
+						if v, ok := m["value"]; ok {
+							parts = append(parts, fmt.Sprint(v))
+						} else {
+							parts = append(parts, str(m, "description"))
+						}
+					}
+				}
+			}
+			p.errors = append(p.errors, "console."+t+": "+strings.Join(parts, " "))
+		}
+	case "Runtime.exceptionThrown":
+		msg := str(params, "exceptionDetails", "text")
+		if d := str(params, "exceptionDetails", "exception", "description"); d != "" {
+			msg += " " + d
+		}
+		p.errors = append(p.errors, "exception: "+msg)
+	case "Log.entryAdded":
+		if str(params, "entry", "level") == "error" {
+			msg := str(params, "entry", "source") + ": " + str(params, "entry", "text")
+			if u := str(params, "entry", "url"); u != "" {
+				msg += " (" + u + ")"
+			}
+			p.errors = append(p.errors, msg)
+		}
+	}
+}
+
+// quiet reports whether no request started or ended for d, and none is in
+// flight but long-lived ones (a worker's script, a long poll: started more
+// than longLived ago), which never end.
+func (p *page) quiet(d time.Duration) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.last) < d {
+		return false
+	}
+	for _, start := range p.inflight {
+		if time.Since(start) < longLived {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *chromium) open(ctx context.Context, url string, opts Options) (*Page, error) {
+	c := b.conn
+	var target struct {
+		TargetID string `json:"targetId"`
+	}
+	if err := c.call(ctx, "", "Target.createTarget", map[string]any{"url": "about:blank"}, &target); err != nil {
+		return nil, err
+	}
+	var attached struct {
+		SessionID string `json:"sessionId"`
+	}
+	if err := c.call(ctx, "", "Target.attachToTarget", map[string]any{"targetId": target.TargetID, "flatten": true}, &attached); err != nil {
+		return nil, err
+	}
+	s := attached.SessionID
+	pg := &page{loaded: make(chan struct{}), urls: map[string]string{}, inflight: map[string]time.Time{}, last: time.Now()}
+	c.subscribe(s, pg.event)
+
+	setup := []struct {
+		method string
+		params map[string]any
+	}{
+		{"Page.enable", nil},
+		{"Network.enable", nil},
+		{"Runtime.enable", nil},
+		{"Log.enable", nil},
+		{"Emulation.setDeviceMetricsOverride", map[string]any{"width": opts.Width, "height": opts.Height, "deviceScaleFactor": 1, "mobile": false}},
+	}
+	if opts.ColorScheme != "" {
+		setup = append(setup, struct {
+			method string
+			params map[string]any
+		}{"Emulation.setEmulatedMedia", map[string]any{"features": []map[string]string{{"name": "prefers-color-scheme", "value": opts.ColorScheme}}}})
+	}
+	if opts.Offline {
+		setup = append(setup, struct {
+			method string
+			params map[string]any
+		}{"Network.emulateNetworkConditions", map[string]any{"offline": true, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}})
+	}
+	for _, st := range setup {
+		if err := c.call(ctx, s, st.method, st.params, nil); err != nil {
+			return nil, err
+		}
+	}
+	var nav struct {
+		ErrorText string `json:"errorText"`
+	}
+	if err := c.call(ctx, s, "Page.navigate", map[string]any{"url": url}, &nav); err != nil {
+		return nil, err
+	}
+	if nav.ErrorText != "" {
+		return nil, errors.New(nav.ErrorText)
+	}
+	select {
+	case <-pg.loaded:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for the page to load: %w", context.Cause(ctx))
+	}
+	// The texts the page must show, then the network quiet: a script may
+	// still be drawing what it fetched.
+	text, err := evaluate(ctx, c, s, "document.body ? document.body.innerText : ''")
+	if err != nil {
+		return nil, err
+	}
+	settle := opts.Settle
+	if len(opts.WaitText) > 0 {
+		for missing := absent(text, opts.WaitText); len(missing) > 0; missing = absent(text, opts.WaitText) {
+			if err := sleep(ctx, 250*time.Millisecond); err != nil {
+				return nil, fmt.Errorf("the page does not show %q: %w", missing, err)
+			}
+			if text, err = evaluate(ctx, c, s, "document.body ? document.body.innerText : ''"); err != nil {
+				return nil, fmt.Errorf("the page does not show %q: %w", missing, err)
+			}
+		}
+		settle = min(settle, 3*time.Second)
+	}
+	if settle > 0 {
+		deadline := time.Now().Add(settle)
+		for !pg.quiet(idle) && time.Now().Before(deadline) {
+			if err := sleep(ctx, 100*time.Millisecond); err != nil {
+				return nil, fmt.Errorf("waiting for the page to settle: %w", err)
+			}
+		}
+		if text, err = evaluate(ctx, c, s, "document.body ? document.body.innerText : ''"); err != nil {
+			return nil, err
+		}
+	}
+	title, err := evaluate(ctx, c, s, "document.title")
+	if err != nil {
+		return nil, err
+	}
+	p := &Page{URL: url, Title: title, Text: text}
+	if !opts.NoScreenshot {
+		var shot struct {
+			Data string `json:"data"`
+		}
+		if err := c.call(ctx, s, "Page.captureScreenshot", map[string]any{"format": "png"}, &shot); err != nil {
+			return nil, err
+		}
+		if p.PNG, err = base64.StdEncoding.DecodeString(shot.Data); err != nil {
+			return nil, fmt.Errorf("decoding the screenshot: %w", err)
+		}
+	}
+	if opts.PDF {
+		var pdf struct {
+			Data string `json:"data"`
+		}
+		if err := c.call(ctx, s, "Page.printToPDF", map[string]any{"printBackground": true}, &pdf); err != nil {
+			return nil, err
+		}
+		if p.PDF, err = base64.StdEncoding.DecodeString(pdf.Data); err != nil {
+			return nil, fmt.Errorf("decoding the PDF: %w", err)
+		}
+	}
+	pg.mu.Lock()
+	p.Failed, p.Errors = slices.Clone(pg.failed), slices.Clone(pg.errors)
+	pg.mu.Unlock()
+	return p, nil
+}
+
+// absent returns the texts of want that text does not hold.
+func absent(text string, want []string) []string {
+	var out []string
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func evaluate(ctx context.Context, c *conn, session, expr string) (string, error) {
+	var res struct {
+		Result struct {
+			Value any `json:"value"`
+		} `json:"result"`
+		ExceptionDetails *struct {
+			Text string `json:"text"`
+		} `json:"exceptionDetails"`
+	}
+	if err := c.call(ctx, session, "Runtime.evaluate", map[string]any{"expression": expr, "returnByValue": true}, &res); err != nil {
+		return "", err
+	}
+	if res.ExceptionDetails != nil {
+		return "", fmt.Errorf("evaluating %s: %s", expr, res.ExceptionDetails.Text)
+	}
+	s, _ := res.Result.Value.(string)
+	return s, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// str digs a string out of decoded JSON: str(m, "a", "b") is m.a.b.
+func str(m map[string]any, keys ...string) string {
+	var v any = m
+	for _, k := range keys {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return ""
+		}
+		v = mm[k]
+	}
+	s, _ := v.(string)
+	return s
+}
+
+// tail keeps the last max bytes written to it.
+type tail struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = t.b[over:]
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
+}
+
+// FileURL returns the file: URL of a local path.
+func FileURL(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String(), nil
+}

@@ -1,0 +1,141 @@
+package report
+
+import "strings"
+
+// labels are the words of a report, in the scenario's language.
+type labels struct {
+	Lang string // the HTML lang attribute
+
+	Report, Generated                                      string
+	VerdictPromoted, VerdictNotPromoted, VerdictFailed     string
+	VerdictDone, VerdictRolledBack                         string
+	PromotedDetail, FirstProduction, AlreadyHeld           string
+	DryRunDetail, RefusedAt, FailedAt, DoneDetail          string
+	Summary, Model, Candidate, Champion, ProductionAlias   string
+	Validation, Verification, Cells, ExitStatus, Duration  string
+	Date, Server, EmbeddedRegistry, NoServer               string
+	ChecksPassed, CellsCount                               string
+	Scenario, Step, Status, Line, Output, Truncated        string
+	StatusOK, StatusFailed, StatusNotRun                   string
+	NotRunNote, ErrorAt                                    string
+	Registry, RegistryNote, NoSnapshot, OnlyBefore         string
+	Before, After, Change, Alias, Version, Tag, Tags       string
+	Aliases, Added, Removed, Changed, Moved, Unchanged     string
+	None, NewVersion, RemovedVersion, UnchangedTags        string
+	Leaderboard, LeaderboardNote, Rank, Run, RunID, Start  string
+	Selected, TieBreak, Experiment, Metric, Direction      string
+	ValidationNote, Data, Customers, Threshold, Result     string
+	Pass, Fail, Skipped, Check, Kind, Limit, Detail, Delta string
+	Metrics, Checks, Fairness, Attribute, Group, Count     string
+	SelectionRate, TPR, FPR, DPDiff, EODiff                string
+	Passed, FailedWord, NoValidation, NoLeaderboard        string
+	Capture, CaptureNote, NoCapture, CaptureOf             string
+	WhyNoServer, WhyNotRun, WhyNone, WhyDryRun             string
+	Audit, User, Host, End, PlaybookVersion, GoVersion     string
+	MLflowVersion, Unknown, ScenarioFile, SHA256           string
+	Params, Name, Value, Type, Source                      string
+	Calls, CallsNote, NoCalls, Time, Endpoint, Args        string
+	Outcome, DryRun, Unrestricted, Yes, No, Files, Size    string
+	Error, Plot, Plots, Contents, Evidence                 string
+	VerifyChecks, Seen, Previously, StartTime, Colon       string
+}
+
+var english = labels{
+	Lang:   "en",
+	Report: "Run report", Generated: "Report of the run of",
+	VerdictPromoted: "Promoted", VerdictNotPromoted: "Not promoted", VerdictFailed: "Failed",
+	VerdictDone: "Completed", VerdictRolledBack: "Rolled back",
+	PromotedDetail: "%s version %s now holds %s", FirstProduction: "the first version in production",
+	AlreadyHeld: "it already held it", DryRunDetail: "dry run: the registry was not changed",
+	RefusedAt: "refused at step %s", FailedAt: "failed at step %s", DoneDetail: "every cell ran; this scenario promotes nothing",
+	Summary: "Summary", Model: "Model", Candidate: "Candidate", Champion: "Champion", ProductionAlias: "Production alias",
+	Validation: "Validation", Verification: "Verification", Cells: "Cells", ExitStatus: "Exit status", Duration: "Duration",
+	Date: "Date", Server: "Tracking server", EmbeddedRegistry: "embedded registry", NoServer: "none",
+	ChecksPassed: "%d of %d checks passed", CellsCount: "%d ok, %d failed, %d not run",
+	Scenario: "Scenario", Step: "Step", Status: "Status", Line: "line", Output: "Output", Truncated: "output truncated",
+	StatusOK: "ok", StatusFailed: "failed", StatusNotRun: "not run",
+	NotRunNote: "not run: an earlier cell failed", ErrorAt: "error",
+	Registry:     "Registry before and after",
+	RegistryNote: "Where each alias points and the tags of each version, when the run first read the model and at the end; differences are marked.",
+	NoSnapshot:   "The run recorded no registry snapshot.", OnlyBefore: "Only one snapshot was recorded: the run stopped before the final one.",
+	Before: "before", After: "after", Change: "change", Alias: "alias", Version: "version", Tag: "tag", Tags: "tags",
+	Aliases: "Aliases", Added: "added", Removed: "removed", Changed: "changed", Moved: "moved", Unchanged: "unchanged",
+	None: "none", NewVersion: "new version", RemovedVersion: "version gone", UnchangedTags: "unchanged tags",
+	Leaderboard: "Leaderboard", LeaderboardNote: "Runs of experiment %s ranked by %s (%s): %d finished, %d with the metric, %d tied for best.",
+	Rank: "rank", Run: "run", RunID: "run id", Start: "start",
+	Selected: "selected", TieBreak: "Ties broken by", Experiment: "Experiment", Metric: "metric", Direction: "direction",
+	ValidationNote: "%s version %s, loaded through %s, on %s (%d customers).",
+	Data:           "data", Customers: "customers", Threshold: "threshold", Result: "result",
+	Pass: "pass", Fail: "FAIL", Skipped: "skipped", Check: "check", Kind: "kind", Limit: "limit", Detail: "detail", Delta: "Δ",
+	Metrics: "Metrics", Checks: "Checks", Fairness: "Fairness by group", Attribute: "attribute", Group: "group", Count: "customers",
+	SelectionRate: "selection rate", TPR: "TPR", FPR: "FPR", DPDiff: "demographic parity difference", EODiff: "equalized odds difference",
+	Passed: "passed", FailedWord: "failed", NoValidation: "The run recorded no validation.", NoLeaderboard: "The run recorded no leaderboard.",
+	Capture: "The model in the MLflow UI", CaptureNote: "The exercise's last section: the model's page in the MLflow UI (Models), aliases visible.",
+	NoCapture: "No capture of the MLflow UI", CaptureOf: "Capture of %s",
+	WhyNoServer: "the run used playbook's embedded registry, not an MLflow server: there is no MLflow UI to capture",
+	WhyNotRun:   "the verify step did not run", WhyNone: "the run record holds no capture of the MLflow UI",
+	WhyDryRun: "dry run",
+	Audit:     "Audit", User: "User", Host: "Host", End: "End", PlaybookVersion: "playbook version", GoVersion: "Go version",
+	MLflowVersion: "MLflow server version", Unknown: "unknown", ScenarioFile: "Scenario file", SHA256: "SHA-256",
+	Params: "Parameters", Name: "name", Value: "value", Type: "type", Source: "source",
+	Calls: "Registry changes", CallsNote: "Every call that changed (or tried to change) the registry, in order.",
+	NoCalls: "No call changed the registry.", Time: "time", Endpoint: "endpoint", Args: "arguments",
+	Outcome: "outcome", DryRun: "Dry run", Unrestricted: "Unrestricted imports", Yes: "yes", No: "no", Files: "Files written", Size: "size",
+	Error: "Error", Plot: "plot", Plots: "Plots", Contents: "Contents", Evidence: "Evidence",
+	VerifyChecks: "End state checks", Seen: "seen", Previously: "previously version %s", StartTime: "Start", Colon: ": ",
+}
+
+var french = labels{
+	Lang:   "fr",
+	Report: "Rapport d'exécution", Generated: "Rapport de l'exécution de",
+	VerdictPromoted: "Promu", VerdictNotPromoted: "Non promu", VerdictFailed: "Échec",
+	VerdictDone: "Terminé", VerdictRolledBack: "Retour arrière",
+	PromotedDetail: "%s version %s porte maintenant %s", FirstProduction: "la première version en production",
+	AlreadyHeld: "elle le portait déjà", DryRunDetail: "essai à blanc : le registre n'a pas été modifié",
+	RefusedAt: "refusé à l'étape %s", FailedAt: "échec à l'étape %s", DoneDetail: "toutes les cellules ont tourné ; ce scénario ne promeut rien",
+	Summary: "Résumé", Model: "Modèle", Candidate: "Candidat", Champion: "Champion", ProductionAlias: "Alias de production",
+	Validation: "Validation", Verification: "Vérification", Cells: "Cellules", ExitStatus: "Statut de sortie", Duration: "Durée",
+	Date: "Date", Server: "Serveur de suivi", EmbeddedRegistry: "registre embarqué", NoServer: "aucun",
+	ChecksPassed: "%d contrôles réussis sur %d", CellsCount: "%d ok, %d en échec, %d non exécutées",
+	Scenario: "Scénario", Step: "Étape", Status: "Statut", Line: "ligne", Output: "Sortie", Truncated: "sortie tronquée",
+	StatusOK: "ok", StatusFailed: "échec", StatusNotRun: "non exécutée",
+	NotRunNote: "non exécutée : une cellule précédente a échoué", ErrorAt: "erreur",
+	Registry:     "Le registre avant et après",
+	RegistryNote: "Où pointe chaque alias et les tags de chaque version, à la première lecture du modèle et à la fin ; les différences sont marquées.",
+	NoSnapshot:   "L'exécution n'a enregistré aucun instantané du registre.", OnlyBefore: "Un seul instantané a été enregistré : l'exécution s'est arrêtée avant le dernier.",
+	Before: "avant", After: "après", Change: "changement", Alias: "alias", Version: "version", Tag: "tag", Tags: "tags",
+	Aliases: "Alias", Added: "ajouté", Removed: "supprimé", Changed: "modifié", Moved: "déplacé", Unchanged: "inchangé",
+	None: "aucune", NewVersion: "nouvelle version", RemovedVersion: "version disparue", UnchangedTags: "tags inchangés",
+	Leaderboard: "Classement", LeaderboardNote: "Runs de l'expérience %s classés selon %s (%s) : %d terminés, %d avec la métrique, %d ex æquo en tête.",
+	Rank: "rang", Run: "run", RunID: "id du run", Start: "début",
+	Selected: "choisi", TieBreak: "Départage", Experiment: "Expérience", Metric: "métrique", Direction: "sens",
+	ValidationNote: "%s version %s, chargé par %s, sur %s (%d clients).",
+	Data:           "données", Customers: "clients", Threshold: "seuil", Result: "résultat",
+	Pass: "réussi", Fail: "ÉCHEC", Skipped: "ignoré", Check: "contrôle", Kind: "type", Limit: "limite", Detail: "détail", Delta: "Δ",
+	Metrics: "Métriques", Checks: "Contrôles", Fairness: "Équité par groupe", Attribute: "attribut", Group: "groupe", Count: "clients",
+	SelectionRate: "taux de sélection", TPR: "TVP", FPR: "TFP", DPDiff: "écart de parité démographique", EODiff: "écart d'égalité des chances",
+	Passed: "réussie", FailedWord: "échouée", NoValidation: "L'exécution n'a enregistré aucune validation.", NoLeaderboard: "L'exécution n'a enregistré aucun classement.",
+	Capture: "Le modèle dans l'interface MLflow", CaptureNote: "La dernière section de l'exercice : la page du modèle dans l'interface MLflow (Models), alias visibles.",
+	NoCapture: "Pas de capture de l'interface MLflow", CaptureOf: "Capture de %s",
+	WhyNoServer: "l'exécution a utilisé le registre embarqué de playbook, pas un serveur MLflow : il n'y a pas d'interface MLflow à capturer",
+	WhyNotRun:   "l'étape verify n'a pas été exécutée", WhyNone: "l'enregistrement de l'exécution ne contient aucune capture de l'interface MLflow",
+	WhyDryRun: "essai à blanc",
+	Audit:     "Audit", User: "Utilisateur", Host: "Machine", End: "Fin", PlaybookVersion: "version de playbook", GoVersion: "version de Go",
+	MLflowVersion: "version du serveur MLflow", Unknown: "inconnue", ScenarioFile: "Fichier du scénario", SHA256: "SHA-256",
+	Params: "Paramètres", Name: "nom", Value: "valeur", Type: "type", Source: "source",
+	Calls: "Modifications du registre", CallsNote: "Chaque appel qui a modifié (ou tenté de modifier) le registre, dans l'ordre.",
+	NoCalls: "Aucun appel n'a modifié le registre.", Time: "heure", Endpoint: "point d'accès", Args: "arguments",
+	Outcome: "résultat", DryRun: "Essai à blanc", Unrestricted: "Imports sans restriction", Yes: "oui", No: "non", Files: "Fichiers écrits", Size: "taille",
+	Error: "Erreur", Plot: "graphique", Plots: "Graphiques", Contents: "Sommaire", Evidence: "Preuves",
+	VerifyChecks: "Contrôles de l'état final", Seen: "constaté", Previously: "auparavant la version %s", StartTime: "Début", Colon: " : ",
+}
+
+// labelsFor returns the labels of a scenario's language: French for fr
+// (fr, fr-FR, ...), English otherwise.
+func labelsFor(lang string) *labels {
+	l := strings.ToLower(strings.TrimSpace(lang))
+	if l == "fr" || strings.HasPrefix(l, "fr-") || strings.HasPrefix(l, "fr_") {
+		return &french
+	}
+	return &english
+}

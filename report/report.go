@@ -1,0 +1,46 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/playbook-mlops/playbook/record"
+)
+
+// The files of a report in its output folder, beside the run record
+// (record.EvidenceFile) and the plots and screenshots report.md links to.
+const (
+	HTMLFile     = "index.html"
+	MarkdownFile = "report.md"
+)
+
+// Write writes the report of a run to dir, creating it: index.html,
+// report.md with its plots (SVG) and screenshots (PNG) beside it, and the
+// run record, evidence.json. The names of the files beside report.md never
+// take the name of a file a cell wrote (record.Evidence.Files).
+//
+// Rendering depends on the record only (no clock, no map order), so the
+// same record gives the same bytes.
+func Write(dir string, r *record.Run) error {
+	// The record first: whatever happens to the rendering, it is kept.
+	if err := r.WriteFile(dir); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	var page, md bytes.Buffer
+	if err := HTML(&page, r); err != nil {
+		return err
+	}
+	files, err := Markdown(&md, r)
+	if err != nil {
+		return err
+	}
+	files = append(files, File{Name: HTMLFile, Data: page.Bytes()}, File{Name: MarkdownFile, Data: md.Bytes()})
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,237 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseFilter(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		filter  string
+		want    []comparison
+		invalid []string
+	}{
+		{"Metric", "metrics.f1 > 0.5", []comparison{{left: "metrics.f1", op: ">", right: token{tokFloat, "0.5"}}}, nil},
+		{"NegativeNumber", "metrics.f1>=-2", []comparison{{left: "metrics.f1", op: ">=", right: token{tokInt, "-2"}}}, nil},
+		{"Exponent", "metrics.f1 < 1e-3", []comparison{{left: "metrics.f1", op: "<", right: token{tokFloat, "1e-3"}}}, nil},
+		{"AndLowerCase", "params.a = 'x' and tags.b != \"y\"", []comparison{
+			{left: "params.a", op: "=", right: token{tokString, "'x'"}},
+			{left: "tags.b", op: "!=", right: token{tokSymbol, `"y"`}},
+		}, nil},
+		{"Backticks", "tags.`mlflow.runName` LIKE 'r%'", []comparison{{left: "tags.`mlflow.runName`", op: "LIKE", right: token{tokString, "'r%'"}}}, nil},
+		{"QuotedKey", "tags.'a b' = 'c'", []comparison{{left: "tags.'a b'", op: "=", right: token{tokString, "'c'"}}}, nil},
+		{"IsNull", "params.p IS NULL AND tags.t is not null", []comparison{{left: "params.p", op: "IS NULL"}, {left: "tags.t", op: "IS NOT NULL"}}, nil},
+		{"In", "run_id IN ('a', 'b')", []comparison{{left: "run_id", op: "IN", isList: true, list: []token{{tokString, "'a'"}, {tokString, "'b'"}}}}, nil},
+		{"NotIn", "run_id NOT IN ('a')", []comparison{{left: "run_id", op: "NOT IN", isList: true, list: []token{{tokString, "'a'"}}}}, nil},
+		{"EscapedQuote", "params.p = 'it''s'", []comparison{{left: "params.p", op: "=", right: token{tokString, "'it''s'"}}}, nil},
+		{"Or", "metrics.a > 1 OR metrics.b < 2", []comparison{
+			{left: "metrics.a", op: ">", right: token{tokInt, "1"}}, {left: "metrics.b", op: "<", right: token{tokInt, "2"}},
+		}, []string{"OR"}},
+		{"Parenthesis", "(metrics.a > 1)", nil, []string{"(metrics.a > 1)"}},
+		{"Dangling", "metrics.a", nil, []string{"metrics.a"}},
+		{"LongComparator", "metrics.a >>> 1", []comparison{{left: "metrics.a", op: ">>>", right: token{tokInt, "1"}}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := parseFilter(tc.filter)
+			assert.Equal(t, tc.want, st.comparisons)
+			assert.Equal(t, tc.invalid, st.invalid)
+		})
+	}
+}
+
+func TestLikeMatch(t *testing.T) {
+	for _, tc := range []struct {
+		s, pattern string
+		want       bool
+	}{
+		{"churn", "churn", true},
+		{"churn", "ch%", true},
+		{"churn", "%rn", true},
+		{"churn", "%u%", true},
+		{"churn", "c_urn", true},
+		{"churn", "C%", false},
+		{"churn", "ch", false},
+		{"", "%", true},
+		{"", "_", false},
+		{"données", "donn_es", true},
+		{"a%b", "a%b", true},
+		{"aXXbYYb", "a%b", true},
+		{"aXXbYYc", "a%b", false},
+	} {
+		assert.Equal(t, tc.want, likeMatch(tc.s, tc.pattern), "%q LIKE %q", tc.s, tc.pattern)
+	}
+	assert.True(t, compareStrings("ILIKE", "Churn", "ch%"))
+	assert.False(t, compareStrings("LIKE", "Churn", "ch%"))
+}
+
+func TestSafeArtifactPath(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"1/abc/artifacts/model/MLmodel", "1/abc/artifacts/model/MLmodel", true},
+		{"a%2541", "aA", true},
+		{"100%.txt", "100%.txt", true},
+		{"a b/c", "a b/c", true},
+		{"", "", true},
+		{"../x", "", false},
+		{"a/../b", "", false},
+		{"%2e%2e/x", "", false},
+		{"%252e%252e/x", "", false},
+		{"/etc/passwd", "", false},
+		{"%2Fetc", "", false},
+		{"a#b", "", false},
+		{"a%23b", "", false},
+		{"C:/Windows", "", false},
+		{`C:\Windows`, "", false},
+		{"//host/share/x", "", false},
+		{"a\x01b", "a%01b", true},
+	} {
+		got, err := safeArtifactPath(tc.in)
+		if tc.ok {
+			assert.Nil(t, err, "%q", tc.in)
+			assert.Equal(t, tc.want, got, "%q", tc.in)
+		} else {
+			assert.Equal(t, errInvalidPath, err, "%q", tc.in)
+		}
+	}
+}
+
+func TestPageToken(t *testing.T) {
+	assert.Equal(t, "eyJvZmZzZXQiOiAyfQ==", pageToken(2))
+	n, err := parsePageToken(pageToken(1234))
+	assert.Nil(t, err)
+	assert.Equal(t, 1234, n)
+	for _, bad := range []string{"not-a-token", "e30=", "eyJvZmZzZXQiOiAwfQ==", "bnVsbA=="} {
+		_, err := parsePageToken(bad)
+		require.NotNil(t, err, bad)
+		assert.Equal(t, codeInvalidParameter, err.Code, bad)
+	}
+}
+
+func TestPaginate(t *testing.T) {
+	items := []int{1, 2, 3, 4, 5}
+	page, next := paginate(items, 0, 2)
+	assert.Equal(t, []int{1, 2}, page)
+	assert.Equal(t, pageToken(2), next)
+	page, next = paginate(items, 4, 2)
+	assert.Equal(t, []int{5}, page)
+	assert.Empty(t, next)
+	page, next = paginate(items, 9, 2)
+	assert.Empty(t, page)
+	assert.Empty(t, next)
+}
+
+func TestNames(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		notUnique bool
+	}{
+		{"f1", false}, {"a/b", false}, {"a.b", false},
+		{"", true}, {".", true}, {"..", true}, {"../a", true}, {"a/./b", true}, {"a//b", true}, {"/a", true}, {"a/", true},
+	} {
+		assert.Equal(t, tc.notUnique, pathNotUnique(tc.name), "%q", tc.name)
+	}
+	assert.Equal(t, "//a", pyNormpath("//a"))
+	assert.Equal(t, "/a", pyNormpath("///a"))
+	assert.True(t, validEntityName("f1 score/val:ok-x_y.z"))
+	assert.False(t, validEntityName("a*b"))
+	assert.Equal(t, `"caf\u00e9"`, pyJSON("café"))
+	assert.Equal(t, `"it's"`, pyRepr("it's"))
+	assert.Equal(t, `'a\nb'`, pyRepr("a\nb"))
+}
+
+func TestParseVersion(t *testing.T) {
+	for in, want := range map[string]int64{"1": 1, "42": 42, " 7 ": 7, "+3": 3, "1_0": 10} {
+		got, err := parseVersion(in)
+		assert.Nil(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"x", "", "1.5", "_1", "1__0"} {
+		_, err := parseVersion(bad)
+		assert.NotNil(t, err, bad)
+	}
+}
+
+func TestValidateAlias(t *testing.T) {
+	for _, ok := range []string{"champion", "staging-candidate", "v1a", "café", "_"} {
+		assert.Nil(t, validateAliasName(ok), ok)
+		assert.Nil(t, validateAliasNotReserved(ok), ok)
+	}
+	for _, bad := range []string{"", "a b", "a.b", "a/b"} {
+		assert.NotNil(t, validateAliasName(bad), bad)
+	}
+	for _, reserved := range []string{"latest", "LATEST", "v1", "V2"} {
+		assert.NotNil(t, validateAliasNotReserved(reserved), reserved)
+	}
+}
+
+func TestGuessMimeType(t *testing.T) {
+	for name, want := range map[string]string{
+		"MLmodel": "text/plain", "model.json": "text/plain", "a.csv": "text/plain", "w.bin": "application/octet-stream",
+		"p.png": "image/png", "x": "application/octet-stream", "r.html": "text/html",
+	} {
+		assert.Equal(t, want, guessMimeType(name), name)
+	}
+}
+
+func TestShlexJoin(t *testing.T) {
+	assert.Equal(t, "metrics.my key", shlexJoin("metrics.`my key`"))
+	assert.Equal(t, "metrics.f1", shlexJoin(`metrics."f1"`))
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(context.Background(), Config{DataDir: dir})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	db, err := sql.Open("sqlite", filepath.Join(dir, dbFile))
+	require.NoError(t, err)
+	_, err = db.Exec("PRAGMA user_version = 99")
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	_, err = Open(context.Background(), Config{DataDir: dir})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "schema version 99 is newer than this playbook knows (1)")
+	assert.Contains(t, err.Error(), filepath.Join(dir, dbFile), "the error names the database")
+}
+
+func TestOpenErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	_, err := Open(context.Background(), Config{DataDir: file})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), file)
+	_, err = Open(context.Background(), Config{})
+	require.EqualError(t, err, "server: no data directory")
+}
+
+func TestReopenKeepsState(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(context.Background(), Config{DataDir: dir})
+	require.NoError(t, err)
+	_, err = s.db.w.Exec(`INSERT INTO registered_models (name, creation_time, last_updated_time, description) VALUES ('m', 1, 1, '')`)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	s, err = Open(context.Background(), Config{DataDir: dir})
+	require.NoError(t, err)
+	defer s.Close()
+	var n int
+	require.NoError(t, s.db.r.QueryRow(`SELECT COUNT(*) FROM registered_models`).Scan(&n))
+	assert.Equal(t, 1, n)
+	var mode string
+	require.NoError(t, s.db.w.QueryRow(`PRAGMA journal_mode`).Scan(&mode))
+	assert.Equal(t, "wal", mode)
+	var sync int
+	require.NoError(t, s.db.w.QueryRow(`PRAGMA synchronous`).Scan(&sync))
+	assert.Equal(t, 2, sync, "synchronous=FULL")
+	_, err = s.db.r.Exec(`DELETE FROM registered_models`)
+	assert.Error(t, err, "the read pool is read-only")
+}

@@ -1,0 +1,422 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Run attributes a filter may name (RunInfo searchable attributes and
+// their aliases), and those order_by may name.
+var (
+	runNumericAttributes = map[string]bool{"start_time": true, "end_time": true, "created": true, "Created": true}
+	runSearchAttributes  = map[string]bool{
+		"artifact_uri": true, "end_time": true, "run_id": true, "run_name": true, "start_time": true, "status": true, "user_id": true,
+		"created": true, "Created": true, "run name": true, "Run name": true, "Run Name": true,
+	}
+	runOrderAttributes = map[string]bool{
+		"artifact_uri": true, "end_time": true, "run_id": true, "run_name": true, "start_time": true, "status": true, "user_id": true,
+		"created": true, "Created": true,
+	}
+)
+
+const (
+	runSearchAttributesText = "{'created', 'run_name', 'run_id', 'Run name', 'start_time', 'Created', 'end_time', 'user_id', 'Run Name', 'status', 'run name', 'artifact_uri'}"
+	runOrderAttributesText  = "{'Created', 'artifact_uri', 'created', 'end_time', 'run_id', 'run_name', 'start_time', 'status', 'user_id'}"
+	metricComparators       = "{'>=', '<=', '!=', '=', '>', '<'}"
+	stringComparators       = "{'!=', '=', 'LIKE', 'ILIKE', 'IN', 'NOT IN'}"
+	paramComparators        = "{'!=', '=', 'LIKE', 'ILIKE', 'IS NULL', 'IS NOT NULL'}"
+)
+
+// translateKeyAlias is SearchUtils.translate_key_alias.
+func translateKeyAlias(key string) string {
+	switch key {
+	case "created", "Created":
+		return "start_time"
+	case "run name", "Run name", "Run Name":
+		return "run_name"
+	}
+	return key
+}
+
+// runClause is one parsed comparison of a run filter.
+type runClause struct {
+	kind  entityKind
+	key   string
+	op    string // upper case
+	str   string
+	num   float64
+	list  []string
+	isInt bool
+}
+
+// parseRunFilter is SearchUtils.parse_search_filter followed by the
+// checks _get_sqlalchemy_filter_clauses makes, in MLflow's order: every
+// clause's identifier and value first, then the comparators.
+func parseRunFilter(filter string) ([]runClause, *apiError) {
+	cmps, aerr := parseComparisons(filter, "'")
+	if aerr != nil {
+		return nil, aerr
+	}
+	clauses := make([]runClause, 0, len(cmps))
+	for _, c := range cmps {
+		kind, key, aerr := splitIdentifier(c.left, nil)
+		if aerr != nil {
+			return nil, aerr
+		}
+		if kind == kindAttribute && !runSearchAttributes[key] {
+			return nil, errInvalid("Invalid attribute key '%s' specified. Valid keys are '%s'", key, runSearchAttributesText)
+		}
+		if kind == kindDataset {
+			return nil, errInvalid("dataset filters are not supported by the embedded server")
+		}
+		rc := runClause{kind: kind, key: key, op: strings.ToUpper(c.op)}
+		if rc.op == "IS NULL" || rc.op == "IS NOT NULL" {
+			if kind != kindTag && kind != kindParam {
+				return nil, errInvalid("IS NULL / IS NOT NULL is only supported for tags and params, not for '%s' '%s'", kind, key)
+			}
+			clauses = append(clauses, rc)
+			continue
+		}
+		switch {
+		case kind == kindMetric:
+			if c.isList || (c.right.kind != tokInt && c.right.kind != tokFloat) {
+				return nil, errInvalid("Expected numeric value type for metric. Found %s", valueText(c))
+			}
+			rc.num, _ = strconv.ParseFloat(c.right.text, 64)
+		case kind == kindParam || kind == kindTag:
+			if c.isList {
+				return nil, errInvalid("Expected a quoted string value for %s (e.g. 'my-value'). Got value %s", kind, valueText(c))
+			}
+			if rc.str, aerr = stringValue(c, string(kind)); aerr != nil {
+				return nil, aerr
+			}
+		case runNumericAttributes[key]:
+			if c.isList || (c.right.kind != tokInt && c.right.kind != tokFloat) {
+				return nil, errInvalid("Expected numeric value type for numeric attribute: %s. Found %s", key, valueText(c))
+			}
+			rc.num, _ = strconv.ParseFloat(c.right.text, 64)
+			rc.isInt = c.right.kind == tokInt
+		case c.isList:
+			if key != "run_id" {
+				return nil, errInvalid("Only ['run_id'] attributes support comparison with a list of quoted string values.")
+			}
+			if rc.list, aerr = listValue(c); aerr != nil {
+				return nil, aerr
+			}
+		default:
+			if rc.str, aerr = stringValue(c, "attribute"); aerr != nil {
+				return nil, aerr
+			}
+		}
+		clauses = append(clauses, rc)
+	}
+	for i, c := range clauses {
+		c.key = translateKeyAlias(c.key)
+		clauses[i] = c
+		switch {
+		case c.kind == kindMetric && !slices.Contains([]string{">", ">=", "!=", "=", "<", "<="}, c.op):
+			return nil, errInvalid("Invalid comparator '%s' not one of '%s", c.op, metricComparators)
+		case (c.kind == kindParam || c.kind == kindTag) && !slices.Contains([]string{"!=", "=", "LIKE", "ILIKE", "IS NULL", "IS NOT NULL"}, c.op):
+			if c.kind == kindParam {
+				return nil, errInvalid("Invalid comparator '%s' not one of '%s'", c.op, paramComparators)
+			}
+			return nil, errInvalid("Invalid comparator '%s' not one of '%s", c.op, paramComparators)
+		case c.kind == kindAttribute && (c.key == "start_time" || c.key == "end_time"):
+			if !slices.Contains([]string{">", ">=", "!=", "=", "<", "<="}, c.op) {
+				return nil, errInvalid("Invalid comparator '%s' not one of '%s", c.op, stringComparators)
+			}
+		case c.kind == kindAttribute:
+			if !slices.Contains([]string{"!=", "=", "LIKE", "ILIKE", "IN", "NOT IN"}, c.op) {
+				return nil, errInvalid("Invalid comparator '%s' not one of '%s'", c.op, stringComparators)
+			}
+		}
+	}
+	return clauses, nil
+}
+
+// matches applies a clause to a run as MLflow's SQL does: a metric, param
+// or tag clause needs the key to be there (except IS NULL); a NaN metric
+// satisfies only "!=".
+func (c runClause) matches(r *run) bool {
+	switch c.kind {
+	case kindMetric:
+		m, ok := r.metric(c.key)
+		if !ok {
+			return false
+		}
+		if m.isNaN {
+			return c.op == "!="
+		}
+		return compareFloats(c.op, m.value, c.num)
+	case kindParam, kindTag:
+		list := r.params
+		if c.kind == kindTag {
+			list = r.tags
+		}
+		v, ok := lookup(list, c.key)
+		switch c.op {
+		case "IS NULL":
+			return !ok
+		case "IS NOT NULL":
+			return ok
+		}
+		return ok && compareStrings(c.op, v, c.str)
+	}
+	switch c.key {
+	case "start_time":
+		return compareFloats(c.op, float64(r.startTime), c.num)
+	case "end_time":
+		return r.endTime.Valid && compareFloats(c.op, float64(r.endTime.Int64), c.num)
+	case "run_name":
+		v, ok := lookup(r.tags, runNameTag)
+		return ok && compareStrings(c.op, v, c.str)
+	}
+	var v string
+	switch c.key {
+	case "run_id":
+		v = r.id
+	case "status":
+		v = r.status
+	case "user_id":
+		v = r.userID
+	case "artifact_uri":
+		v = r.artifactURI
+	}
+	switch c.op {
+	case "IN":
+		return slices.Contains(c.list, v)
+	case "NOT IN":
+		return !slices.Contains(c.list, v)
+	}
+	return compareStrings(c.op, v, c.str)
+}
+
+// runOrderKey is one parsed order_by item.
+type runOrderKey struct {
+	kind entityKind
+	key  string
+	asc  bool
+}
+
+// parseRunOrderBy is _get_orderby_clauses' parsing: duplicates are a 500,
+// as in MLflow.
+func parseRunOrderBy(orderBy []string) ([]runOrderKey, *apiError) {
+	var keys []runOrderKey
+	seen := map[string]bool{}
+	for _, ob := range orderBy {
+		name, asc, aerr := parseOrderBy(ob)
+		if aerr != nil {
+			return nil, aerr
+		}
+		kind, key, aerr := splitIdentifier(strings.TrimSpace(name), nil)
+		if aerr != nil {
+			return nil, aerr
+		}
+		if kind == kindAttribute && !runOrderAttributes[key] {
+			return nil, errInvalid("Invalid attribute key '%s' specified. Valid keys are '%s'", key, runOrderAttributesText)
+		}
+		if kind == kindDataset {
+			return nil, errInvalid("Invalid identifier type '%s'", kind)
+		}
+		key = translateKeyAlias(key)
+		id := string(kind) + "\x00" + key
+		if seen[id] {
+			return nil, errInternal("`order_by` contains duplicate fields: %s", pyList(orderBy))
+		}
+		seen[id] = true
+		keys = append(keys, runOrderKey{kind, key, asc})
+	}
+	return keys, nil
+}
+
+// sortValue is a run's value for an order_by key: rank 0 when present, 1
+// for a NaN metric, 2 (metrics) or 1 (others) when absent, as MLflow's
+// CASE column, which sorts ascending whatever the direction.
+type sortValue struct {
+	rank int
+	num  float64
+	str  string
+	text bool
+}
+
+func (k runOrderKey) value(r *run) sortValue {
+	switch k.kind {
+	case kindMetric:
+		m, ok := r.metric(k.key)
+		switch {
+		case !ok:
+			return sortValue{rank: 2}
+		case m.isNaN:
+			return sortValue{rank: 1}
+		}
+		return sortValue{num: m.value}
+	case kindParam, kindTag:
+		list := r.params
+		if k.kind == kindTag {
+			list = r.tags
+		}
+		v, ok := lookup(list, k.key)
+		if !ok {
+			return sortValue{rank: 1, text: true}
+		}
+		return sortValue{str: v, text: true}
+	}
+	switch k.key {
+	case "start_time":
+		return sortValue{num: float64(r.startTime)}
+	case "end_time":
+		if !r.endTime.Valid {
+			return sortValue{rank: 1}
+		}
+		return sortValue{num: float64(r.endTime.Int64)}
+	case "run_id":
+		return sortValue{str: r.id, text: true}
+	case "run_name":
+		return sortValue{str: r.name, text: true}
+	case "status":
+		return sortValue{str: r.status, text: true}
+	case "user_id":
+		return sortValue{str: r.userID, text: true}
+	case "artifact_uri":
+		return sortValue{str: r.artifactURI, text: true}
+	}
+	return sortValue{rank: 1}
+}
+
+// sortRuns orders runs as MLflow's SQL: each key's presence rank, then its
+// value; then start_time DESC (unless ordered by it) and run id.
+func sortRuns(runs []*run, keys []runOrderKey) {
+	byStart := false
+	for _, k := range keys {
+		byStart = byStart || (k.kind == kindAttribute && k.key == "start_time")
+	}
+	sort.SliceStable(runs, func(i, j int) bool {
+		a, b := runs[i], runs[j]
+		for _, k := range keys {
+			va, vb := k.value(a), k.value(b)
+			if va.rank != vb.rank {
+				return va.rank < vb.rank
+			}
+			if va.rank != 0 {
+				continue
+			}
+			var c int
+			if va.text {
+				c = strings.Compare(va.str, vb.str)
+			} else {
+				c = cmpFloat(va.num, vb.num)
+			}
+			if c != 0 {
+				return (c < 0) == k.asc
+			}
+		}
+		if !byStart && a.startTime != b.startTime {
+			return a.startTime > b.startTime
+		}
+		return a.id < b.id
+	})
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (s *Server) searchRuns(ctx context.Context, req *request) (any, error) {
+	expIDs, aerr := req.strs("experiment_ids")
+	if aerr != nil {
+		return nil, aerr
+	}
+	filter, aerr := req.str("filter", false)
+	if aerr != nil {
+		return nil, aerr
+	}
+	maxResults, given, aerr := req.int64Field("max_results", false)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if !given {
+		maxResults = defaultSearchRunsResults
+	}
+	if maxResults > maxSearchResults {
+		return nil, errInvalid("Invalid value %d for parameter 'max_results' supplied:  Hint: Value was of type 'int'. See the API docs for more information about request parameters.", maxResults)
+	}
+	orderBy, aerr := req.strs("order_by")
+	if aerr != nil {
+		return nil, aerr
+	}
+	token, aerr := req.str("page_token", false)
+	if aerr != nil {
+		return nil, aerr
+	}
+	stages, aerr := viewStages(req, "run_view_type")
+	if aerr != nil {
+		return nil, aerr
+	}
+	if maxResults < 1 {
+		return nil, errInvalid("Invalid value %d for parameter 'max_results' supplied. It must be a positive integer", maxResults)
+	}
+	clauses, aerr := parseRunFilter(filter)
+	if aerr != nil {
+		return nil, aerr
+	}
+	keys, aerr := parseRunOrderBy(orderBy)
+	if aerr != nil {
+		return nil, aerr
+	}
+	offset, aerr := parsePageToken(token)
+	if aerr != nil {
+		return nil, aerr
+	}
+	ids := make([]any, 0, len(expIDs))
+	for _, e := range expIDs {
+		id, aerr := parseExperimentID(e)
+		if aerr != nil {
+			return nil, aerr
+		}
+		ids = append(ids, id)
+	}
+	var runs []*run
+	if len(ids) > 0 {
+		err := s.db.read(ctx, func(tx *sql.Tx) (err error) {
+			args := append(ids, anySlice(stages)...)
+			runs, err = loadRuns(ctx, tx, `experiment_id IN (`+placeholders(len(ids))+`) AND lifecycle_stage IN (`+placeholders(len(stages))+`)`, args...)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	kept := runs[:0]
+	for _, r := range runs {
+		ok := true
+		for _, c := range clauses {
+			if !c.matches(r) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			kept = append(kept, r)
+		}
+	}
+	sortRuns(kept, keys)
+	page, next := paginate(kept, offset, int(maxResults))
+	out := struct {
+		Runs          []runJSON `json:"runs,omitempty"`
+		NextPageToken string    `json:"next_page_token,omitempty"`
+	}{NextPageToken: next}
+	for _, r := range page {
+		out.Runs = append(out.Runs, r.json(true))
+	}
+	return out, nil
+}

@@ -1,0 +1,327 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// MLflowVersion is the MLflow release whose REST API the server is held
+// to: the conformance suite runs against both.
+const MLflowVersion = "3.18.0"
+
+// DefaultVersion is what /version answers: MLflow's version with build
+// metadata that says which server this is (semver build metadata, which
+// version checks ignore).
+const DefaultVersion = MLflowVersion + "+playbook"
+
+// DefaultDataDir is the data directory of playbook run and playbook
+// server when none is given.
+const DefaultDataDir = "playbook-data"
+
+// Config configures a Server.
+type Config struct {
+	// DataDir holds the database (mlflow.db) and the artifacts
+	// (artifacts/); created if missing.
+	DataDir string
+	// Version is what /version answers; DefaultVersion when empty.
+	Version string
+	// Logger receives one line per request (Debug) and per failure (Error);
+	// nil discards. Bodies and query strings are never logged.
+	Logger *slog.Logger
+}
+
+// Server is an embedded MLflow-compatible tracking server: experiments,
+// runs, the model registry and proxied artifacts, kept in one data
+// directory. It is safe for concurrent use; its Handler serves many
+// clients at once.
+type Server struct {
+	dir       string
+	version   string
+	log       *slog.Logger
+	db        *store
+	artifacts *os.Root
+	handler   http.Handler
+
+	mu   sync.Mutex
+	http *http.Server
+	done chan error
+}
+
+// Open opens the data directory cfg.DataDir (creating it and its database
+// if needed) and returns a Server ready to serve.
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("server: no data directory")
+	}
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("server: data directory %s: %w", cfg.DataDir, err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, artifactsDir), 0o755); err != nil {
+		return nil, fmt.Errorf("server: data directory: %w", err)
+	}
+	db, err := openStore(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	root, err := os.OpenRoot(filepath.Join(dir, artifactsDir))
+	if err != nil {
+		db.close()
+		return nil, fmt.Errorf("server: artifacts: %w", err)
+	}
+	s := &Server{dir: dir, version: cfg.Version, log: cfg.Logger, db: db, artifacts: root}
+	if s.version == "" {
+		s.version = DefaultVersion
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// DataDir returns the absolute path of the data directory.
+func (s *Server) DataDir() string { return s.dir }
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Start listens on addr (host:port; port 0 picks a free one) and serves in
+// the background. It returns the tracking URI, e.g. http://127.0.0.1:5000.
+func (s *Server) Start(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("server: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.http != nil {
+		ln.Close()
+		return "", errors.New("server: already started")
+	}
+	s.http = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.done = make(chan error, 1)
+	go func(h *http.Server, done chan<- error) {
+		err := h.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		done <- err
+	}(s.http, s.done)
+	return "http://" + ln.Addr().String(), nil
+}
+
+// Wait blocks until the server started by Start stops, and returns why.
+func (s *Server) Wait() error {
+	s.mu.Lock()
+	done := s.done
+	s.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	err := <-done
+	done <- err // for other waiters
+	return err
+}
+
+// Shutdown stops accepting requests, lets those in flight finish (until
+// ctx ends), and closes the database and the artifact folder.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	h := s.http
+	s.mu.Unlock()
+	var errs []error
+	if h != nil {
+		if err := h.Shutdown(ctx); err != nil {
+			errs = append(errs, err, h.Close())
+		}
+	}
+	errs = append(errs, s.db.close(), s.artifacts.Close())
+	return errors.Join(errs...)
+}
+
+// Close is Shutdown with a short grace period.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.Shutdown(ctx)
+}
+
+// serverInfo is what /api/3.0/mlflow/server-info says the server can do:
+// MLflow 3 clients read it before artifact transfers. Multipart and
+// presigned transfers, workspaces and trace archival are not implemented.
+var serverInfo = map[string]any{
+	"store_type":                                   "SqlStore",
+	"workspaces_enabled":                           false,
+	"trace_archival_enabled":                       false,
+	"multipart_uploads_enabled":                    false,
+	"multipart_downloads_enabled":                  false,
+	"artifact_serving_enabled":                     true,
+	"presigned_upload_run_id_supported":            false,
+	"presigned_upload_model_id_supported":          false,
+	"model_artifact_presigned_downloads_supported": false,
+	"features_enabled":                             map[string]bool{},
+	"tracking_auth":                                "",
+	"artifacts_presigned_only":                     false,
+}
+
+// handlerFunc is an API endpoint: it reads its request and returns the
+// reply to encode, or an error (an *apiError is MLflow's error reply).
+type handlerFunc func(ctx context.Context, req *request) (any, error)
+
+// routes builds the mux: MLflow's paths, each with its methods.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	api := func(method, path string, h handlerFunc) {
+		mux.Handle(method+" /api/2.0/mlflow/"+path, s.api(h))
+	}
+	api("POST", "experiments/create", s.createExperiment)
+	api("GET", "experiments/get", s.getExperiment)
+	api("GET", "experiments/get-by-name", s.getExperimentByName)
+	api("POST", "experiments/search", s.searchExperiments)
+	api("GET", "experiments/search", s.searchExperiments)
+	api("POST", "experiments/delete", s.deleteExperiment)
+	api("POST", "experiments/restore", s.restoreExperiment)
+
+	api("POST", "runs/create", s.createRun)
+	api("GET", "runs/get", s.getRun)
+	api("POST", "runs/update", s.updateRun)
+	api("POST", "runs/delete", s.deleteRun)
+	api("POST", "runs/restore", s.restoreRun)
+	api("POST", "runs/log-batch", s.logBatch)
+	api("POST", "runs/log-metric", s.logMetric)
+	api("POST", "runs/log-parameter", s.logParam)
+	api("POST", "runs/set-tag", s.setRunTag)
+	api("POST", "runs/delete-tag", s.deleteRunTag)
+	api("POST", "runs/search", s.searchRuns)
+	api("GET", "metrics/get-history", s.getMetricHistory)
+
+	api("POST", "registered-models/create", s.createRegisteredModel)
+	api("GET", "registered-models/get", s.getRegisteredModel)
+	api("GET", "registered-models/search", s.searchRegisteredModels)
+	api("PATCH", "registered-models/update", s.updateRegisteredModel)
+	api("DELETE", "registered-models/delete", s.deleteRegisteredModel)
+	api("POST", "registered-models/set-tag", s.setRegisteredModelTag)
+	api("DELETE", "registered-models/delete-tag", s.deleteRegisteredModelTag)
+	api("POST", "registered-models/alias", s.setAlias)
+	api("DELETE", "registered-models/alias", s.deleteAlias)
+	api("GET", "registered-models/alias", s.getVersionByAlias)
+	api("POST", "registered-models/get-latest-versions", s.getLatestVersions)
+	api("GET", "registered-models/get-latest-versions", s.getLatestVersions)
+
+	api("POST", "model-versions/create", s.createModelVersion)
+	api("GET", "model-versions/get", s.getModelVersion)
+	api("PATCH", "model-versions/update", s.updateModelVersion)
+	api("GET", "model-versions/search", s.searchModelVersions)
+	api("POST", "model-versions/set-tag", s.setModelVersionTag)
+	api("DELETE", "model-versions/delete-tag", s.deleteModelVersionTag)
+	api("GET", "model-versions/get-download-uri", s.getDownloadURI)
+
+	mux.HandleFunc("GET "+artifactsPrefix, s.listArtifacts)
+
+	mux.HandleFunc("GET /api/3.0/mlflow/server-info", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, serverInfo)
+	})
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "OK")
+	})
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, s.version)
+	})
+	return s.logged(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Artifact paths go to their handlers as sent: ServeMux would clean
+		// "a/../b" into a redirect, where MLflow answers "Invalid path".
+		if _, ok := rawArtifactPath(r); ok {
+			switch r.Method {
+			case http.MethodGet, http.MethodHead:
+				s.downloadArtifact(w, r)
+			case http.MethodPut:
+				s.uploadArtifact(w, r)
+			default:
+				w.Header().Set("Allow", "GET, HEAD, PUT")
+				http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
+			}
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+}
+
+// api adapts an endpoint to http: reads the request, runs the endpoint,
+// writes its reply or MLflow's error reply.
+func (s *Server) api(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, aerr := readRequest(r)
+		if aerr != nil {
+			writeError(w, aerr)
+			return
+		}
+		out, err := h(r.Context(), req)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, out)
+	})
+}
+
+// fail writes err: an *apiError as is, anything else as a 500 that is also
+// logged.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var aerr *apiError
+	if !errors.As(err, &aerr) {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		aerr = errInternal("%s %s: %v", r.Method, r.URL.Path, err)
+	}
+	writeError(w, aerr)
+}
+
+// statusWriter records the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// logged logs each request at Debug: method, path (no query), status and
+// duration.
+func (s *Server) logged(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.log.Enabled(r.Context(), slog.LevelDebug) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+	})
+}
