@@ -245,9 +245,14 @@ func showLeaderboard(pb *Playbook, res *BestRun) {
 		fmt.Sprintf("Classement : les %d meilleurs des %d runs FINISHED selon %s (%s)", len(res.Leaderboard), res.Considered, res.Metric, res.Direction),
 	), Table: t})
 	pb.Plot(pb.tr("Leaderboard", "Classement"), leaderboardPlot(res))
+	ordreFR := "décroissant"
+	if res.Direction == DirectionMin {
+		ordreFR = "croissant"
+	}
 	tie := pb.tr(
 		fmt.Sprintf("%d run(s) share the best value; ties broken by %s", res.Tied, res.TieBreak),
-		fmt.Sprintf("%d run(s) partagent la meilleure valeur ; départage : %s", res.Tied, res.TieBreak),
+		fmt.Sprintf("%d run(s) partagent la meilleure valeur ; départage : %s %s, puis la date de début décroissante (le run le plus récent d'abord), puis l'identifiant du run croissant, comme MLflow trie ses résultats",
+			res.Tied, res.Metric, ordreFR),
 	)
 	pb.KV(pb.tr("Best run", "Meilleur run"),
 		pb.tr("experiment", "expérience"), res.Experiment,

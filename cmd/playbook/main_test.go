@@ -25,3 +25,13 @@ func TestVersion(t *testing.T) {
 	assert.Equal(t, ExitOK, code)
 	assert.Regexp(t, regexp.MustCompile(`^playbook \S+\n$`), stdout)
 }
+
+// TestMain turns verify's screenshot of the MLflow UI off for the command's
+// tests, which run the promotion many times (it takes about ten seconds a
+// page); steps and report test the capture itself.
+func TestMain(m *testing.M) {
+	if os.Getenv("PLAYBOOK_CHROMIUM") == "" {
+		os.Setenv("PLAYBOOK_CHROMIUM", "off")
+	}
+	os.Exit(m.Run())
+}
