@@ -162,6 +162,19 @@ func TestModelVersions(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, f.source, uri)
 		}},
+		{"UpdateAndLatest", func(t *testing.T, s *target) {
+			name, _ := s.newModel(t, "upd-mv", 2)
+			require.NoError(t, s.c.SetRegisteredModelAlias(t.Context(), name, "champion", "2"))
+			mv := obj(s.ok(t, http.MethodPatch, "model-versions/update", map[string]any{"name": name, "version": "1", "description": "first"}), "model_version")
+			assert.Equal(t, "first", mv["description"])
+			assert.GreaterOrEqual(t, mv["last_updated_timestamp"], mv["creation_timestamp"])
+			latest := list(s.ok(t, http.MethodPost, "registered-models/get-latest-versions", map[string]any{"name": name, "stages": []string{"None"}}), "model_versions")
+			require.Len(t, latest, 1)
+			assert.Equal(t, "2", latest[0]["version"])
+			assert.Equal(t, []any{"champion"}, latest[0]["aliases"])
+			none := s.ok(t, http.MethodPost, "registered-models/get-latest-versions", map[string]any{"name": name, "stages": []string{"Production"}})
+			assert.Empty(t, none)
+		}},
 		{"ErrSource", func(t *testing.T, s *target) {
 			name, f := s.newModel(t, "src", 0)
 			other := s.newRun(t, "other")

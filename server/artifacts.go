@@ -211,8 +211,20 @@ func (s *Server) uploadArtifact(w http.ResponseWriter, r *http.Request) {
 func (s *Server) writeArtifact(name string, body io.Reader) error {
 	dir := filepath.Dir(name)
 	if dir != "." {
+		_, statErr := s.artifacts.Stat(dir)
 		if err := s.artifacts.MkdirAll(dir, 0o755); err != nil {
 			return err
+		}
+		if errors.Is(statErr, fs.ErrNotExist) {
+			// New folders: make their entries durable, up to the root.
+			for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+				if err := s.syncDir(d); err != nil {
+					return err
+				}
+				if d == "." {
+					break
+				}
+			}
 		}
 	}
 	var rnd [8]byte

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -167,4 +170,20 @@ func TestTwoServersOneDataDir(t *testing.T) {
 	page, err := b.SearchRegisteredModels(t.Context(), "name LIKE 'm-%'", 100, nil, "")
 	require.NoError(t, err)
 	assert.Len(t, page.RegisteredModels, 40)
+}
+
+// TestCloseWithSpareConnection: a connection that never sent a request
+// (an HTTP client's spare one) does not hold Close for http.Server's 5 s.
+func TestCloseWithSpareConnection(t *testing.T) {
+	srv, err := server.Open(t.Context(), server.Config{DataDir: t.TempDir()})
+	require.NoError(t, err)
+	uri, err := srv.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(uri, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	time.Sleep(50 * time.Millisecond) // let the server accept it
+	start := time.Now()
+	require.NoError(t, srv.Close())
+	assert.Less(t, time.Since(start), 2*time.Second)
 }

@@ -3,8 +3,8 @@ package server
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -263,11 +263,12 @@ func (s *Server) setExperimentStage(ctx context.Context, req *request, from, to 
 // viewStages returns the lifecycle stages a view_type selects (the enum's
 // name or number); ACTIVE_ONLY when absent.
 func viewStages(req *request, field string) ([]string, *apiError) {
-	v, aerr := req.str(field, false)
-	if aerr != nil {
-		if n, ok := req.body[field].(interface{ String() string }); ok {
-			v = n.String()
-		} else {
+	var v string
+	if n, ok := req.body[field].(json.Number); ok { // the enum's number
+		v = n.String()
+	} else {
+		var aerr *apiError
+		if v, aerr = req.str(field, false); aerr != nil {
 			return nil, aerr
 		}
 	}
@@ -529,8 +530,3 @@ func cmpInt(a, b int64) int {
 	}
 	return 0
 }
-
-// String makes entity kinds print as MLflow names them.
-func (k entityKind) String() string { return string(k) }
-
-var _ fmt.Stringer = entityKind("")

@@ -235,3 +235,49 @@ func TestReopenKeepsState(t *testing.T) {
 	_, err = s.db.r.Exec(`DELETE FROM registered_models`)
 	assert.Error(t, err, "the read pool is read-only")
 }
+
+// FuzzSearchGrammar: no filter or order_by, however malformed, panics the
+// parsers; a refusal is always MLflow's INVALID_PARAMETER_VALUE.
+func FuzzSearchGrammar(f *testing.F) {
+	for _, seed := range []string{
+		"metrics.f1 > 0.5 AND params.p = 'x'", "tags.`a.b` LIKE '%'", "run_id IN ('a', 'b')", "params.p IS NOT NULL",
+		"(", "'", "`", "\"", "a.b.c = ", "metrics.f1 >", "IN ()", "x NOT IN (1", "name = 'x'; DROP TABLE runs",
+		"version_number >= 2", "metrics.f1 DESC", "é = 'é'", "-", ".5", "a = -.5e-3",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		check := func(err *apiError) {
+			if err != nil && err.Code != codeInvalidParameter {
+				t.Fatalf("%q: %v", s, err)
+			}
+		}
+		_, err := parseRunFilter(s)
+		check(err)
+		_, err = parseRegistryFilter(s, versionSearchAttrs, versionListKeys, versionNumericAttrs)
+		check(err)
+		_, err = parseExperimentFilter(s)
+		check(err)
+		_, _, err = parseOrderBy(s)
+		check(err)
+		_, err = parsePageToken(s)
+		check(err)
+	})
+}
+
+// FuzzSafeArtifactPath: a path the check accepts never leaves the
+// artifact root.
+func FuzzSafeArtifactPath(f *testing.F) {
+	for _, seed := range []string{"a/b", "../a", "%2e%2e/a", "a/%252e%252e", "/a", "a#b", "C:/a", `\\host\share`, "a%00b"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		got, err := safeArtifactPath(p)
+		if err != nil {
+			return
+		}
+		if !filepath.IsLocal(localName(got)) {
+			t.Fatalf("%q accepted as %q, which is not local", p, got)
+		}
+	})
+}

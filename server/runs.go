@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,9 +88,21 @@ func (r *run) metric(key string) (metric, bool) {
 
 const runColumns = `run_uuid, name, experiment_id, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage`
 
+// runKeys limits the metrics, params and tags loadRunsKeys reads: only
+// these keys (a search needs those its filter and order name); nil reads
+// them all.
+type runKeys struct {
+	metrics, params, tags []string
+}
+
 // loadRuns reads the runs a WHERE clause on runs selects, with their
 // latest metrics, params and tags, in three more queries.
 func loadRuns(ctx context.Context, q queryer, where string, args ...any) ([]*run, error) {
+	return loadRunsKeys(ctx, q, nil, where, args...)
+}
+
+// loadRunsKeys is loadRuns reading only the keys in keys (all when nil).
+func loadRunsKeys(ctx context.Context, q queryer, keys *runKeys, where string, args ...any) ([]*run, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE `+where, args...)
 	if err != nil {
 		return nil, err
@@ -112,34 +125,54 @@ func loadRuns(ctx context.Context, q queryer, where string, args ...any) ([]*run
 	if len(runs) == 0 {
 		return nil, nil
 	}
-	sub := `SELECT run_uuid FROM runs WHERE ` + where
-	mrows, err := q.QueryContext(ctx, `SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN (`+sub+`) ORDER BY run_uuid, key`, args...)
-	if err != nil {
-		return nil, err
+	// children reads rows of table for the selected runs, keys limited to
+	// only when keys is not nil.
+	children := func(table, columns string, only []string) (*sql.Rows, error) {
+		query := `SELECT run_uuid, ` + columns + ` FROM ` + table + ` WHERE run_uuid IN (SELECT run_uuid FROM runs WHERE ` + where + `)`
+		qargs := args
+		if keys != nil {
+			query += ` AND key IN (` + placeholders(len(only)) + `)`
+			qargs = append(slices.Clone(args), anySlice(only)...)
+		}
+		return q.QueryContext(ctx, query+` ORDER BY run_uuid, key`, qargs...)
 	}
-	for mrows.Next() {
-		var id string
-		var m metric
-		if err := mrows.Scan(&id, &m.key, &m.value, &m.timestamp, &m.step, &m.isNaN); err != nil {
-			mrows.Close()
+	var only runKeys
+	if keys != nil {
+		only = *keys
+	}
+	if keys == nil || len(only.metrics) > 0 {
+		mrows, err := children("latest_metrics", "key, value, timestamp, step, is_nan", only.metrics)
+		if err != nil {
 			return nil, err
 		}
-		if r := byID[id]; r != nil {
-			r.metrics = append(r.metrics, m)
+		for mrows.Next() {
+			var id string
+			var m metric
+			if err := mrows.Scan(&id, &m.key, &m.value, &m.timestamp, &m.step, &m.isNaN); err != nil {
+				mrows.Close()
+				return nil, err
+			}
+			if r := byID[id]; r != nil {
+				r.metrics = append(r.metrics, m)
+			}
 		}
-	}
-	mrows.Close()
-	if err := mrows.Err(); err != nil {
-		return nil, err
+		mrows.Close()
+		if err := mrows.Err(); err != nil {
+			return nil, err
+		}
 	}
 	for _, kv := range []struct {
 		table string
+		only  []string
 		dst   func(*run) *[]tagJSON
 	}{
-		{"params", func(r *run) *[]tagJSON { return &r.params }},
-		{"tags", func(r *run) *[]tagJSON { return &r.tags }},
+		{"params", only.params, func(r *run) *[]tagJSON { return &r.params }},
+		{"tags", only.tags, func(r *run) *[]tagJSON { return &r.tags }},
 	} {
-		rows, err := q.QueryContext(ctx, `SELECT run_uuid, key, value FROM `+kv.table+` WHERE run_uuid IN (`+sub+`) ORDER BY run_uuid, key`, args...)
+		if keys != nil && len(kv.only) == 0 {
+			continue
+		}
+		rows, err := children(kv.table, "key, value", kv.only)
 		if err != nil {
 			return nil, err
 		}

@@ -385,17 +385,87 @@ func (s *Server) searchRuns(ctx context.Context, req *request) (any, error) {
 		}
 		ids = append(ids, id)
 	}
-	var runs []*run
+	// Filter and sort on the keys the search names, then read the page's
+	// runs whole, all in one snapshot.
+	var runs, page []*run
+	var next string
 	if len(ids) > 0 {
 		err := s.db.read(ctx, func(tx *sql.Tx) (err error) {
 			args := append(ids, anySlice(stages)...)
-			runs, err = loadRuns(ctx, tx, `experiment_id IN (`+placeholders(len(ids))+`) AND lifecycle_stage IN (`+placeholders(len(stages))+`)`, args...)
-			return err
+			runs, err = loadRunsKeys(ctx, tx, searchKeys(clauses, keys),
+				`experiment_id IN (`+placeholders(len(ids))+`) AND lifecycle_stage IN (`+placeholders(len(stages))+`)`, args...)
+			if err != nil {
+				return err
+			}
+			runs = filterRuns(runs, clauses)
+			sortRuns(runs, keys)
+			page, next = paginate(runs, offset, int(maxResults))
+			if len(page) == 0 {
+				return nil
+			}
+			// In chunks: SQLite bounds the parameters of one statement.
+			byID := map[string]*run{}
+			for chunk := range slices.Chunk(page, 500) {
+				ids := make([]any, len(chunk))
+				for i, r := range chunk {
+					ids[i] = r.id
+				}
+				full, err := loadRuns(ctx, tx, `run_uuid IN (`+placeholders(len(ids))+`)`, ids...)
+				if err != nil {
+					return err
+				}
+				for _, r := range full {
+					byID[r.id] = r
+				}
+			}
+			for i, r := range page {
+				page[i] = byID[r.id]
+			}
+			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
+	out := struct {
+		Runs          []runJSON `json:"runs,omitempty"`
+		NextPageToken string    `json:"next_page_token,omitempty"`
+	}{NextPageToken: next}
+	for _, r := range page {
+		out.Runs = append(out.Runs, r.json(true))
+	}
+	return out, nil
+}
+
+// searchKeys are the metrics, params and tags a search's filter and order
+// name.
+func searchKeys(clauses []runClause, order []runOrderKey) *runKeys {
+	var k runKeys
+	add := func(kind entityKind, key string) {
+		switch kind {
+		case kindMetric:
+			k.metrics = append(k.metrics, key)
+		case kindParam:
+			k.params = append(k.params, key)
+		case kindTag:
+			k.tags = append(k.tags, key)
+		case kindAttribute:
+			if key == "run_name" {
+				k.tags = append(k.tags, runNameTag)
+			}
+		}
+	}
+	for _, c := range clauses {
+		add(c.kind, c.key)
+	}
+	for _, o := range order {
+		add(o.kind, o.key)
+	}
+	return &k
+}
+
+// filterRuns keeps the runs every clause matches.
+func filterRuns(runs []*run, clauses []runClause) []*run {
 	kept := runs[:0]
 	for _, r := range runs {
 		ok := true
@@ -409,14 +479,5 @@ func (s *Server) searchRuns(ctx context.Context, req *request) (any, error) {
 			kept = append(kept, r)
 		}
 	}
-	sortRuns(kept, keys)
-	page, next := paginate(kept, offset, int(maxResults))
-	out := struct {
-		Runs          []runJSON `json:"runs,omitempty"`
-		NextPageToken string    `json:"next_page_token,omitempty"`
-	}{NextPageToken: next}
-	for _, r := range page {
-		out.Runs = append(out.Runs, r.json(true))
-	}
-	return out, nil
+	return kept
 }

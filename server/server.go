@@ -54,6 +54,9 @@ type Server struct {
 	mu   sync.Mutex
 	http *http.Server
 	done chan error
+
+	connMu sync.Mutex
+	fresh  map[net.Conn]bool // connections in http.StateNew
 }
 
 // Open opens the data directory cfg.DataDir (creating it and its database
@@ -108,10 +111,12 @@ func (s *Server) Start(addr string) (string, error) {
 		ln.Close()
 		return "", errors.New("server: already started")
 	}
+	s.fresh = map[net.Conn]bool{}
 	s.http = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ConnState:         s.trackConn,
 	}
 	s.done = make(chan error, 1)
 	go func(h *http.Server, done chan<- error) {
@@ -145,12 +150,49 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	var errs []error
 	if h != nil {
-		if err := h.Shutdown(ctx); err != nil {
-			errs = append(errs, err, h.Close())
+		done := make(chan error, 1)
+		go func() { done <- h.Shutdown(ctx) }()
+		// http.Server waits up to 5 s for a connection that never sent a
+		// request (a client's spare one): close those, there is nothing
+		// in flight on them.
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+	wait:
+		for {
+			select {
+			case err := <-done:
+				if err != nil {
+					errs = append(errs, err, h.Close())
+				}
+				break wait
+			case <-tick.C:
+				s.closeFresh()
+			}
 		}
 	}
 	errs = append(errs, s.db.close(), s.artifacts.Close())
 	return errors.Join(errs...)
+}
+
+// trackConn records the connections that have not sent a request yet.
+func (s *Server) trackConn(c net.Conn, state http.ConnState) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if state == http.StateNew {
+		s.fresh[c] = true
+	} else {
+		delete(s.fresh, c)
+	}
+}
+
+// closeFresh closes the connections that never sent a request.
+func (s *Server) closeFresh() {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	for c := range s.fresh {
+		_ = c.Close()
+		delete(s.fresh, c)
+	}
 }
 
 // Close is Shutdown with a short grace period.

@@ -15,6 +15,7 @@ import (
 	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/record"
+	"github.com/playbook-mlops/playbook/report"
 	"github.com/playbook-mlops/playbook/server"
 )
 
@@ -27,15 +28,19 @@ func noExternalBackend(t testing.TB) {
 	t.Setenv("PATH", t.TempDir())
 }
 
-// TestReadmeCommandEmbedded: the README's main command, with no MLflow
-// server and no Python, trains and promotes against the embedded server
-// and writes the run records; the registry is still there for the next
-// run, which finds the promoted version.
+// TestReadmeCommandEmbedded: the README's main command, `playbook run
+// --out out scenarios/churn-training.md scenarios/churn-promotion.fr.md`,
+// in a folder of its own, with no MLflow server and no Python: it trains
+// and promotes against the embedded server on ./playbook-data and writes
+// the reports; the registry is still there for the next run, which finds
+// the promoted version.
 func TestReadmeCommandEmbedded(t *testing.T) {
 	noExternalBackend(t)
-	data := filepath.Join(t.TempDir(), "playbook-data")
-	out := t.TempDir()
-	args := []string{"run", repoScenario("churn-training.md"), repoScenario("churn-promotion.fr.md"), "--out", out, "--data-dir", data}
+	work := t.TempDir()
+	t.Chdir(work)
+	data := filepath.Join(work, server.DefaultDataDir)
+	out := filepath.Join(work, "out")
+	args := []string{"run", "--out", "out", repoScenario("churn-training.md"), repoScenario("churn-promotion.fr.md")}
 	var stdout, stderr bytes.Buffer
 	code := run(t.Context(), args, &stdout, &stderr)
 	require.Equal(t, ExitOK, code, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
@@ -44,14 +49,22 @@ func TestReadmeCommandEmbedded(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(stderr.String(), "using the embedded tracking server"), "one server for both scenarios")
 
 	for _, name := range []string{"churn-training", "churn-promotion.fr"} {
+		for _, file := range []string{report.HTMLFile, report.MarkdownFile, record.EvidenceFile} {
+			assert.FileExists(t, filepath.Join(out, name, file))
+		}
 		rec := readRecord(t, filepath.Join(out, name))
 		assert.Equal(t, record.OutcomeOK, rec.Environment.Exit.Status, name)
 		assert.Equal(t, "embedded:"+filepath.ToSlash(data), rec.Environment.TrackingURI, name)
+		assert.Equal(t, server.DefaultVersion, rec.Environment.MLflowVersion, name)
 		for _, c := range rec.Cells {
 			assert.Equal(t, record.StatusOK, c.Status, "%s: step %s", name, c.Step)
 		}
 	}
 	assert.FileExists(t, filepath.Join(data, "mlflow.db"))
+	page, err := os.ReadFile(filepath.Join(out, "churn-promotion.fr", report.HTMLFile))
+	require.NoError(t, err)
+	assert.Contains(t, string(page), "production-live")
+	assert.Contains(t, string(page), "ChurnPredictor")
 
 	// The state persists: a second server on the same data directory
 	// sees the model and its aliases.
@@ -73,7 +86,7 @@ func TestReadmeCommandEmbedded(t *testing.T) {
 
 	stdout.Reset()
 	stderr.Reset()
-	code = run(t.Context(), []string{"run", "--quiet", "--data-dir", data, repoScenario("churn-promotion.fr.md")}, &stdout, &stderr)
+	code = run(t.Context(), []string{"run", "--quiet", repoScenario("churn-promotion.fr.md")}, &stdout, &stderr)
 	require.Equal(t, ExitOK, code, "a second promotion on the same data: %s", stderr.String())
 }
 
