@@ -11,8 +11,9 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/playbook-mlops/playbook/internal/pyurl"
 )
 
 // FileInfo describes one entry of an artifact folder. Path is relative to
@@ -81,7 +82,7 @@ func splitRelPath(p string) ([]string, error) {
 		if strings.HasPrefix(d, "/") || strings.ContainsAny(d, "\\\x00") || slices.Contains(strings.Split(d, "/"), "..") {
 			return nil, fmt.Errorf("%w: %q", ErrPathEscape, p)
 		}
-		next := unquote(d)
+		next := pyurl.Unquote(d)
 		if next == d {
 			break
 		}
@@ -94,29 +95,6 @@ func splitRelPath(p string) ([]string, error) {
 		}
 	}
 	return segs, nil
-}
-
-// unquote decodes the valid %XX sequences of s and keeps the rest, as
-// Python's urllib.parse.unquote does.
-func unquote(s string) string {
-	if !strings.Contains(s, "%") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
-			v, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
-			b.WriteByte(byte(v))
-			i += 2
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // artifactPath resolves relPath under artifactURI into segments.

@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/playbook-mlops/playbook/internal/pyurl"
 )
 
 // artifactsDir is the artifact folder in the data directory.
@@ -80,13 +82,13 @@ func isWindowsAbs(p string) bool {
 // decodeRepeatedly is mlflow.utils.uri._decode: unquote until stable.
 func decodeRepeatedly(s string) (string, bool) {
 	for range 10 {
-		d := pyUnquote(s)
+		d := pyurl.Unquote(s)
 		if d == s {
 			return s, true
 		}
 		s = d
 	}
-	return s, pyUnquote(s) == s
+	return s, pyurl.Unquote(s) == s
 }
 
 // rawArtifactPath is the part of the request path after prefix, as sent

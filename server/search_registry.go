@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/playbook-mlops/playbook/internal/pyurl"
 )
 
 // promptTag marks registered models that are MLflow prompts; searches
@@ -468,9 +470,9 @@ func unquoteAll(s string, plus bool) string {
 	for range 100 {
 		var next string
 		if plus {
-			next = pyUnquote(strings.ReplaceAll(s, "+", " "))
+			next = pyurl.Unquote(strings.ReplaceAll(s, "+", " "))
 		} else {
-			next = pyUnquote(s)
+			next = pyurl.Unquote(s)
 		}
 		if next == s {
 			return s
@@ -478,29 +480,6 @@ func unquoteAll(s string, plus bool) string {
 		s = next
 	}
 	return s
-}
-
-// pyUnquote decodes the valid %XX sequences of s and keeps the rest, as
-// Python's urllib.parse.unquote.
-func pyUnquote(s string) string {
-	if !strings.Contains(s, "%") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
-			v, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
-			b.WriteByte(byte(v))
-			i += 2
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // uriParts is _normalized_uri_parts: scheme and authority lower-cased,
