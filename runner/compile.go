@@ -66,6 +66,17 @@ func (k *kernel) compile(c Cell) (*compiled, error) {
 			return nil, err
 		}
 	}
+	var nodes []ast.Node
+	if file != nil {
+		nodes = append(nodes, file)
+	}
+	if body != nil {
+		nodes = append(nodes, body)
+	}
+	if err := k.checkCalls(c, nodes...); err != nil {
+		k.remember(c, file, body, false)
+		return nil, err
+	}
 
 	if file != nil {
 		k.tickFuncs(file)

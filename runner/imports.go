@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"maps"
 	"path"
 	"reflect"
 	"sort"
@@ -20,7 +21,8 @@ import (
 // computation, text and encoding. Left out, unless --unrestricted: os,
 // os/exec, io/ioutil, path/filepath (the file system: cells write files with
 // pb.WriteFile), net and net/* (the network: steps reach MLflow), syscall,
-// unsafe, reflect, runtime, plugin and the like.
+// unsafe, reflect, runtime, plugin and the like, and text/template (it calls
+// methods by name at run time, past checkCalls).
 var safeStdlib = []string{
 	"bufio", "bytes", "cmp", "container/heap", "container/list", "container/ring",
 	"context", "crypto/md5", "crypto/sha1", "crypto/sha256", "crypto/sha512",
@@ -28,7 +30,7 @@ var safeStdlib = []string{
 	"errors", "fmt", "hash", "hash/crc32", "hash/fnv", "html", "image/color", "io",
 	"log", "maps", "math", "math/big", "math/bits", "math/cmplx", "math/rand", "math/rand/v2",
 	"path", "regexp", "slices", "sort", "strconv", "strings", "sync", "sync/atomic",
-	"text/tabwriter", "text/template", "time", "unicode", "unicode/utf16", "unicode/utf8",
+	"text/tabwriter", "time", "unicode", "unicode/utf16", "unicode/utf8",
 }
 
 // sourcePackages are the generic standard packages yaegi compiles from
@@ -88,6 +90,12 @@ func loadSymbols() {
 		}
 		for key, v := range symbols.Symbols {
 			add(allSymbols, allImportsNames, key, v)
+			if denied := deniedSymbols[key]; len(denied) > 0 {
+				v = maps.Clone(v)
+				for _, name := range denied {
+					delete(v, name)
+				}
+			}
 			add(restrictedSymbols, restrictedImports, key, v)
 		}
 		for _, p := range sourcePackages {

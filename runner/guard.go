@@ -1,0 +1,72 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"go/ast"
+
+	"github.com/playbook-mlops/playbook/record"
+)
+
+// The import allow-list keeps os, net and the like out of cells, but a few
+// functions and methods of the cell API itself reach the file system or the
+// network: without --unrestricted, cells may not call them.
+//
+// Package-level functions are left out of the restricted symbol tables
+// (deniedSymbols). Methods cannot be: yaegi calls a compiled value's methods
+// through reflection whatever the tables say, so a call to a method of one
+// of these names is refused before the cell is compiled (deniedMethods). The
+// check is by name, so it also refuses a cell's own method of that name:
+// conservative, and the error says how to get past it.
+
+// deniedSymbols are the package-level functions missing from the restricted
+// symbol tables, by table key.
+var deniedSymbols = map[string][]string{
+	modulePath + "/mlflow/mlflow": {"New", "NewFromEnv"}, // a client for any server: the network
+	modulePath + "/churn/churn":   {"SaveModel"},         // writes a folder anywhere
+}
+
+// deniedMethods are the method names a restricted cell may not call, and
+// why.
+var deniedMethods = map[string]string{
+	"Save":        "writes a file anywhere (gonum/plot's Plot.Save): show plots with pb.Plot",
+	"SaveModel":   "writes a folder anywhere",
+	"DownloadDir": "writes files anywhere",
+	"UploadDir":   "reads a local folder and uploads it",
+	"WriteFile":   "writes a file anywhere: use pb.WriteFile, confined to the run's output folder",
+}
+
+// ErrCallRefused is the cause of a refused call.
+var ErrCallRefused = errors.New("call not allowed")
+
+// checkCalls refuses, in restricted mode, the calls of deniedMethods, except
+// pb.WriteFile.
+func (k *kernel) checkCalls(c Cell, nodes ...ast.Node) error {
+	if k.unrestricted {
+		return nil
+	}
+	var err error
+	for _, n := range nodes {
+		if n == nil || err != nil {
+			continue
+		}
+		ast.Inspect(n, func(x ast.Node) bool {
+			sel, ok := x.(*ast.SelectorExpr)
+			if !ok || err != nil {
+				return err == nil
+			}
+			why, denied := deniedMethods[sel.Sel.Name]
+			if !denied {
+				return true
+			}
+			if id, ok := sel.X.(*ast.Ident); ok && id.Name == "pb" && sel.Sel.Name == "WriteFile" {
+				return true
+			}
+			line := k.in.FileSet().Position(sel.Sel.Pos()).Line
+			err = &Error{Kind: record.ErrImport, File: k.file, Line: line, Step: c.Step,
+				Err: fmt.Errorf(".%s: %w in a cell: it %s; run with --unrestricted to allow it", sel.Sel.Name, ErrCallRefused, why)}
+			return false
+		})
+	}
+	return err
+}
