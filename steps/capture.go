@@ -44,7 +44,7 @@ func (v *Verification) capture(pb *Playbook, r *registry) {
 			c.PNG = png
 		}
 	}
-	pb.Update(func(rec *record.Run) { rec.Evidence.Captures = append(rec.Evidence.Captures, c) })
+	pb.update(func(rec *record.Run) { rec.Evidence.Captures = append(rec.Evidence.Captures, c) })
 	if c.PNG == nil {
 		pb.Printf("%s\n", c.Reason)
 	}

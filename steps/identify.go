@@ -195,7 +195,7 @@ func Identify(pb *Playbook, opts IdentifyOptions) *BestRun {
 		res.Leaderboard = append(res.Leaderboard, row)
 	}
 
-	pb.Update(func(rec *record.Run) {
+	pb.update(func(rec *record.Run) {
 		rec.Evidence.Leaderboard = &record.Leaderboard{
 			Experiment: opts.Experiment, ExperimentID: exp.ExperimentID, Metric: opts.Metric, Direction: opts.Direction,
 			TieBreak: res.TieBreak, Finished: finished, Considered: len(cands), Tied: res.Tied,

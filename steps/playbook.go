@@ -119,7 +119,7 @@ func (p *Playbook) Client() (*mlflow.Client, error) {
 				// The audit block names the server's version; a server that
 				// will not say is recorded as unknown, not as a failure.
 				if v, err := p.client.ServerVersion(p.Context()); err == nil {
-					p.Update(func(r *record.Run) { r.Environment.MLflowVersion = v })
+					p.update(func(r *record.Run) { r.Environment.MLflowVersion = v })
 				}
 			}
 		}
@@ -162,7 +162,7 @@ func (p *Playbook) WriteFile(name string, data []byte) error {
 		return fmt.Errorf("pb.WriteFile %q: %w", name, escape(err))
 	}
 	sum := sha256.Sum256(data)
-	p.Update(func(r *record.Run) {
+	p.update(func(r *record.Run) {
 		r.Evidence.Files = append(r.Evidence.Files, record.File{
 			Step: p.step, Name: path.Clean(filepath.ToSlash(local)), Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:]),
 		})
@@ -181,10 +181,10 @@ func escape(err error) error {
 	return err
 }
 
-// Update calls f with the run record, holding the Playbook's lock: the way
+// update calls f with the run record, holding the Playbook's lock: the way
 // step functions keep evidence the other methods do not cover. f must not
 // call the Playbook's methods.
-func (p *Playbook) Update(f func(r *record.Run)) {
+func (p *Playbook) update(f func(r *record.Run)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -193,9 +193,9 @@ func (p *Playbook) Update(f func(r *record.Run)) {
 	f(p.run)
 }
 
-// RecordCall keeps a registry call in the evidence, stamping its time and
+// recordCall keeps a registry call in the evidence, stamping its time and
 // step when they are empty.
-func (p *Playbook) RecordCall(c record.Call) {
+func (p *Playbook) recordCall(c record.Call) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -210,8 +210,8 @@ func (p *Playbook) RecordCall(c record.Call) {
 	p.run.Evidence.Calls = append(p.run.Evidence.Calls, c)
 }
 
-// RecordMetric keeps a metric in the evidence, stamping its step.
-func (p *Playbook) RecordMetric(m record.Metric) {
+// recordMetric keeps a metric in the evidence, stamping its step.
+func (p *Playbook) recordMetric(m record.Metric) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {

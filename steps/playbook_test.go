@@ -145,24 +145,10 @@ func TestCapture(t *testing.T) {
 	_, _ = ctl.Stdout().Write([]byte(big))
 	_, _ = ctl.Stdout().Write([]byte(big))
 	ctl.Close()
-	pb.RecordCall(record.Call{Method: "POST"})
 	require.Len(t, rec.Cells[1].Outputs, 1)
 	out := rec.Cells[1].Outputs[0]
 	assert.True(t, out.Truncated)
 	assert.Less(t, len(out.Text), 1<<20+200, "a cell prints at most 1 MiB")
-	assert.Empty(t, rec.Evidence.Calls, "nothing is recorded once the run is closed")
-}
-
-func TestEvidence(t *testing.T) {
-	pb, _, rec := newPlaybook(t, steps.Options{})
-	pb.RecordCall(record.Call{Method: "POST", Endpoint: "/api/2.0/mlflow/registered-models/alias", Outcome: "ok"})
-	pb.RecordMetric(record.Metric{Name: "f1", Value: 0.6})
-	pb.Update(func(r *record.Run) { r.Environment.MLflowVersion = "3.18.0" })
-	require.Len(t, rec.Evidence.Calls, 1)
-	assert.Equal(t, "s", rec.Evidence.Calls[0].Step)
-	assert.False(t, rec.Evidence.Calls[0].Time.IsZero())
-	assert.Equal(t, []record.Metric{{Step: "s", Name: "f1", Value: 0.6}}, rec.Evidence.Metrics)
-	assert.Equal(t, "3.18.0", rec.Environment.MLflowVersion)
 }
 
 func TestShow(t *testing.T) {

@@ -202,7 +202,7 @@ func (r *registry) unarchive(model, version string, tags map[string]string) {
 // recordPromotion keeps p in the evidence and shows it.
 func (r *registry) recordPromotion(p *Promotion) {
 	pb := r.pb
-	pb.Update(func(rec *record.Run) {
+	pb.update(func(rec *record.Run) {
 		rec.Evidence.Promotion = &record.Promotion{
 			Kind: p.Kind, Model: p.Model, Alias: p.Alias, CandidateAlias: p.CandidateAlias,
 			Version: p.Version, Previous: p.Previous, AtStart: p.AtStart, Moved: p.Moved,

@@ -63,7 +63,7 @@ func (r *registry) change(method, endpoint string, args map[string]any, send fun
 			call.Outcome = err.Error()
 		}
 	}
-	r.pb.RecordCall(call)
+	r.pb.recordCall(call)
 	r.calls = append(r.calls, call)
 	return err
 }

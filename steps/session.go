@@ -80,7 +80,7 @@ func failf(format string, a ...any) {
 // lang returns the scenario's language ("fr", "en", or "").
 func (p *Playbook) lang() string {
 	var l string
-	p.Update(func(r *record.Run) { l = r.Scenario.Lang })
+	p.update(func(r *record.Run) { l = r.Scenario.Lang })
 	return strings.ToLower(l)
 }
 
@@ -96,7 +96,7 @@ func (p *Playbook) tr(en, fr string) string {
 // actor returns who runs the scenario, as user@host.
 func (p *Playbook) actor() string {
 	var u, h string
-	p.Update(func(r *record.Run) { u, h = r.Environment.User, r.Environment.Host })
+	p.update(func(r *record.Run) { u, h = r.Environment.User, r.Environment.Host })
 	if u == "" {
 		if cu, err := user.Current(); err == nil {
 			u = cu.Username

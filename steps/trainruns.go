@@ -27,7 +27,7 @@ func TrainRuns(pb *Playbook, opts TrainOptions) *TrainResult {
 	}
 	if opts.User == "" {
 		var u string
-		pb.Update(func(r *record.Run) { u = r.Environment.User })
+		pb.update(func(r *record.Run) { u = r.Environment.User })
 		opts.User = u
 	}
 	res, err := Train(pb.Context(), c, opts)

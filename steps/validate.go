@@ -372,7 +372,7 @@ func (res *ValidationResult) record(pb *Playbook, opts ValidateOptions, cand *Ca
 		if c, ok := gates[name]; ok {
 			m.Threshold, m.Pass = c.Limit, &c.Pass
 		}
-		pb.RecordMetric(m)
+		pb.recordMetric(m)
 	}
 	values := res.Metrics.Map()
 	for _, k := range slices.Sorted(maps.Keys(values)) {
@@ -390,7 +390,7 @@ func (res *ValidationResult) record(pb *Playbook, opts ValidateOptions, cand *Ca
 		cm := res.ChampionMetrics.Map()
 		v.Champion, v.ChampionAlias, v.ChampionMetrics = res.Champion, opts.ProductionAlias, cm
 		for _, k := range slices.Sorted(maps.Keys(cm)) {
-			pb.RecordMetric(record.Metric{Name: "champion." + k, Value: cm[k]})
+			pb.recordMetric(record.Metric{Name: "champion." + k, Value: cm[k]})
 		}
 	}
 	for _, f := range res.Fairness {
@@ -400,7 +400,7 @@ func (res *ValidationResult) record(pb *Playbook, opts ValidateOptions, cand *Ca
 		}
 		v.Fairness = append(v.Fairness, fr)
 	}
-	pb.Update(func(r *record.Run) {
+	pb.update(func(r *record.Run) {
 		r.Evidence.Validation = v
 		r.Evidence.Checks = append(r.Evidence.Checks, res.Checks...)
 	})

@@ -98,7 +98,7 @@ func Verify(pb *Playbook, p *Promotion) *Verification {
 	}
 	v.Passed = len(v.Failed) == 0
 
-	pb.Update(func(rec *record.Run) { rec.Evidence.Checks = append(rec.Evidence.Checks, v.Checks...) })
+	pb.update(func(rec *record.Run) { rec.Evidence.Checks = append(rec.Evidence.Checks, v.Checks...) })
 	if pb.DryRun() {
 		pb.Markdown(pb.tr("*Dry run: the registry was not changed; the snapshot below is the state the run would have left.*",
 			"*Essai à blanc : le registre n'a pas été modifié ; l'instantané ci-dessous est l'état que l'exécution aurait laissé.*"))
