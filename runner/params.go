@@ -209,6 +209,9 @@ func parseValue(typ, s string) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%q is not a number", s)
 		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("%q is not a finite number", s)
+		}
 		return f, nil
 	case record.TypeInteger:
 		i, err := strconv.Atoi(strings.TrimSpace(s))

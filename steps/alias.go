@@ -42,12 +42,21 @@ func (c *Candidate) URI() string {
 // tags the version with its status and context: validation_status=pending,
 // the source run, the metric it was selected by and its value, when and by
 // whom.
-func Alias(pb *Playbook, v *Version, alias string) *Candidate {
+//
+// notAliases are aliases the candidate alias must not be — pass the
+// production alias: pointing it at an unvalidated version would put that
+// version in production before validation.
+func Alias(pb *Playbook, v *Version, alias string, notAliases ...string) *Candidate {
 	if v == nil {
 		failf("alias: no version: pass the result of steps.Register")
 	}
 	if alias == "" {
 		alias = DefaultCandidateAlias
+	}
+	for _, other := range notAliases {
+		if alias == other {
+			failf("alias: the candidate alias %q is also the production alias: pointing it at version %s before validation would put an unvalidated version in production; give the candidate another alias", alias, v.Version)
+		}
 	}
 	if err := mlflow.ValidateAlias(alias); err != nil {
 		failf("alias %q: %w", alias, err)

@@ -116,10 +116,9 @@ func (p *Playbook) Client() (*mlflow.Client, error) {
 				p.clientErr = ErrNoServer
 			}
 			if p.client != nil {
-				// The audit block names the server's version; a server that
-				// will not say is recorded as unknown, not as a failure.
-				if v, err := p.client.ServerVersion(p.Context()); err == nil {
-					p.update(func(r *record.Run) { r.Environment.MLflowVersion = v })
+				p.clientErr = p.probe()
+				if p.clientErr != nil {
+					p.client = nil
 				}
 			}
 		}
@@ -349,4 +348,23 @@ func (e *GateError) GateRefused() bool { return true }
 // does.
 func Refuse(gate, format string, a ...any) *GateError {
 	return &GateError{Gate: gate, Reason: fmt.Sprintf(format, a...)}
+}
+
+// probe asks the new client's server for its version, which the audit
+// block names. A server that cannot be reached fails the connection at once,
+// rather than each later call waiting out its own retries again; one that
+// answers /version with 404 is not an MLflow tracking server. Any other
+// refusal leaves the version unknown.
+func (p *Playbook) probe() error {
+	v, err := p.client.ServerVersion(p.Context())
+	var apiErr *mlflow.APIError
+	switch {
+	case err == nil:
+		p.update(func(r *record.Run) { r.Environment.MLflowVersion = v })
+	case errors.As(err, &apiErr) && apiErr.StatusCode == 0:
+		return err
+	case errors.As(err, &apiErr) && apiErr.StatusCode == 404:
+		return fmt.Errorf("%s does not look like an MLflow tracking server: it answers GET /version with 404", p.client.TrackingURI())
+	}
+	return nil
 }

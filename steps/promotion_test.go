@@ -617,3 +617,16 @@ func TestTrainRuns(t *testing.T) {
 	assert.Equal(t, "tester", user, "the run's user is the scenario's")
 	assert.True(t, strings.HasPrefix(res.Runs[0].RunName, "churn-logreg-"))
 }
+
+// TestAliasRefusesProductionAlias: a candidate alias equal to the production
+// alias would put an unvalidated version in production; it is refused
+// before any call.
+func TestAliasRefusesProductionAlias(t *testing.T) {
+	pb, _, rec := newPlaybook(t, steps.Options{})
+	err := catch(func() {
+		steps.Alias(pb, &steps.Version{Model: "M", Version: "2"}, "production-live", "production-live")
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `the candidate alias "production-live" is also the production alias`)
+	assert.Empty(t, rec.Evidence.Calls)
+}

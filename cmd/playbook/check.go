@@ -37,7 +37,7 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&o.Unrestricted, "unrestricted", false, "let cells import the whole standard library, as run --unrestricted")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return errUsage(err)
+		return flagError(err)
 	}
 	if len(pos) == 0 {
 		fs.Usage()

@@ -63,11 +63,14 @@ func exitCode(err error) int {
 // parseFlags parses args with fs. The flag package has already printed a
 // parse error and the usage, so the error returned is silent.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage(&silentError{err: err})
+	return flagError(fs.Parse(args))
+}
+
+// flagError turns an error of the flag package, which has already printed
+// it and the usage, into a silent usage error.
+func flagError(err error) error {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
 	}
-	return nil
+	return errUsage(&silentError{err: err})
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -92,7 +93,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&o.DryRun, "dry-run", false, "ask steps to read the registry but not change it")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return errUsage(err)
+		return flagError(err)
 	}
 	if len(pos) == 0 {
 		fs.Usage()
@@ -137,11 +138,18 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 			return errUsage(fmt.Errorf("%s: %w", sc.Path, err))
 		}
 	}
+	// An output folder that cannot be written is found now, not after the
+	// scenario has changed the registry.
+	dirs := outDirs(o.OutDir, o.Scenarios)
+	for _, d := range dirs {
+		if err := checkWritableDir(d); err != nil {
+			return errUsage(fmt.Errorf("--out: %w", err))
+		}
+	}
 	be := newBackend(o.TrackingURI, o.DataDir, o.Progress, o.Terminal)
 	defer be.Close()
 	uri := be.recordedURI()
 	connect := sync.OnceValues(func() (*mlflow.Client, error) { return be.client(ctx) })
-	dirs := outDirs(o.OutDir, o.Scenarios)
 
 	for i, sc := range scs {
 		if len(scs) > 1 && !o.Quiet {
@@ -308,4 +316,22 @@ func fmtDuration(d time.Duration) string {
 		return d.Round(100 * time.Millisecond).String()
 	}
 	return d.Round(time.Second).String()
+}
+
+// checkWritableDir creates dir if needed and checks a file can be created
+// in it; "" (no --out) is fine.
+func checkWritableDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".playbook-write-check-*")
+	if err != nil {
+		return fmt.Errorf("%s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"text/tabwriter"
 
@@ -49,7 +50,28 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return errUsage(fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
+	if err := o.validate(); err != nil {
+		return errUsage(err)
+	}
 	return train(ctx, o, stdout, stderr)
+}
+
+// validate checks the flags before anything starts.
+func (o *trainOptions) validate() error {
+	switch {
+	case o.Runs < 1:
+		return fmt.Errorf("--runs %d: want at least 1", o.Runs)
+	case o.Data == "" && o.Rows < 10:
+		return fmt.Errorf("--rows %d: want at least 10", o.Rows)
+	case !(o.ValidFrac > 0 && o.ValidFrac < 1):
+		return fmt.Errorf("--valid-frac %v: want a value in (0, 1)", o.ValidFrac)
+	}
+	if o.Data != "" {
+		if _, err := os.Stat(o.Data); err != nil {
+			return fmt.Errorf("--data: %w", err)
+		}
+	}
+	return nil
 }
 
 func train(ctx context.Context, o trainOptions, stdout, stderr io.Writer) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,6 +73,26 @@ func TestTrainCommandErrors(t *testing.T) {
 		assert.NotContains(t, stderr, "s3cret", "no secret in the error")
 		assert.Less(t, time.Since(start), 10*time.Second)
 	})
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"ErrNoRuns":      {[]string{"--runs", "0"}, "--runs 0: want at least 1"},
+		"ErrFewRows":     {[]string{"--rows", "5"}, "--rows 5: want at least 10"},
+		"ErrValidFrac":   {[]string{"--valid-frac", "2"}, "--valid-frac 2: want a value in (0, 1)"},
+		"ErrValidFrac0":  {[]string{"--valid-frac", "0"}, "--valid-frac 0: want a value in (0, 1)"},
+		"ErrMissingData": {[]string{"--data", "/nonexistent/telco.csv"}, "--data: stat /nonexistent/telco.csv"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dataDir := t.TempDir()
+			code, _, stderr := runCLI(t, append([]string{"train", "--data-dir", dataDir}, tc.args...)...)
+			assert.Equal(t, ExitUsage, code)
+			assert.Contains(t, stderr, tc.want)
+			entries, err := os.ReadDir(dataDir)
+			require.NoError(t, err)
+			assert.Empty(t, entries, "checked before any server starts")
+		})
+	}
 	t.Run("ErrBadCSV", func(t *testing.T) {
 		uri := testenv.MLflowURI(t)
 		path := t.TempDir() + "/bad.csv"
