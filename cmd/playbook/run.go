@@ -140,12 +140,11 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 	}
 	// An output folder that cannot be written is found now, not after the
 	// scenario has changed the registry.
-	dirs := outDirs(o.OutDir, o.Scenarios)
-	for _, d := range dirs {
-		if err := checkWritableDir(d); err != nil {
-			return errUsage(fmt.Errorf("--out: %w", err))
-		}
+	// (Each scenario's folder is inside it, made when the scenario runs.)
+	if err := checkWritableDir(o.OutDir); err != nil {
+		return errUsage(fmt.Errorf("--out: %w", err))
 	}
+	dirs := outDirs(o.OutDir, o.Scenarios)
 	be := newBackend(o.TrackingURI, o.DataDir, o.Progress, o.Terminal)
 	defer be.Close()
 	uri := be.recordedURI()
