@@ -3,6 +3,8 @@ package steps_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,16 +86,41 @@ func TestClient(t *testing.T) {
 		assert.Equal(t, "no tracking server: pass --tracking-uri or set MLFLOW_TRACKING_URI", err.Error())
 	})
 	t.Run("ConnectsOnce", func(t *testing.T) {
+		// A server that answers /version like MLflow, for the probe.
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/version" {
+				http.NotFound(w, r)
+				return
+			}
+			_, _ = w.Write([]byte("3.18.0"))
+		}))
+		t.Cleanup(srv.Close)
 		calls := 0
-		want, err := mlflow.New(mlflow.DefaultConfig("http://127.0.0.1:1"))
+		want, err := mlflow.New(mlflow.DefaultConfig(srv.URL))
 		require.NoError(t, err)
-		pb, _, _ := newPlaybook(t, steps.Options{Connect: func() (*mlflow.Client, error) { calls++; return want, nil }})
+		pb, _, rec := newPlaybook(t, steps.Options{Connect: func() (*mlflow.Client, error) { calls++; return want, nil }})
 		for range 3 {
 			c, err := pb.Client()
 			require.NoError(t, err)
 			assert.Same(t, want, c)
 		}
 		assert.Equal(t, 1, calls)
+		assert.Equal(t, "3.18.0", rec.Environment.MLflowVersion, "the probe names the server's version")
+	})
+	t.Run("ProbeFailsOnce", func(t *testing.T) {
+		cfg := mlflow.DefaultConfig("http://127.0.0.1:1")
+		cfg.MaxRetries = 0
+		calls := 0
+		dead, err := mlflow.New(cfg)
+		require.NoError(t, err)
+		pb, _, _ := newPlaybook(t, steps.Options{Connect: func() (*mlflow.Client, error) { calls++; return dead, nil }})
+		for range 2 {
+			c, err := pb.Client()
+			require.Error(t, err)
+			assert.Nil(t, c)
+			assert.Contains(t, err.Error(), "127.0.0.1:1", "the error names the server")
+		}
+		assert.Equal(t, 1, calls, "an unreachable server is not asked again")
 	})
 	t.Run("ConnectFails", func(t *testing.T) {
 		boom := errors.New("bad URI")
