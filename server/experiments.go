@@ -229,7 +229,7 @@ func (s *Server) setExperimentStage(ctx context.Context, req *request, from, to 
 	if aerr != nil {
 		return nil, aerr
 	}
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
+	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
 		e, err := getExperimentByID(ctx, tx, id)
 		if err != nil {
 			return err
@@ -254,10 +254,6 @@ func (s *Server) setExperimentStage(ctx context.Context, req *request, from, to 
 		_, err = tx.ExecContext(ctx, `UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ? AND lifecycle_stage = ?`, to, deleted, id, from)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return empty{}, nil
 }
 
 // viewStages returns the lifecycle stages a view_type selects (the enum's

@@ -376,17 +376,13 @@ func (s *Server) deleteRegisteredModel(ctx context.Context, req *request) (any, 
 	if aerr != nil {
 		return nil, aerr
 	}
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
+	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
 		if err := modelExists(ctx, tx, name); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM registered_models WHERE name = ?`, name)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return empty{}, nil
 }
 
 func (s *Server) setRegisteredModelTag(ctx context.Context, req *request) (any, error) {
@@ -408,17 +404,13 @@ func (s *Server) setRegisteredModelTag(ctx context.Context, req *request) (any, 
 	if aerr := validateRegistryTag(keyValue{key, value}); aerr != nil {
 		return nil, aerr
 	}
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
+	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
 		if err := modelExists(ctx, tx, name); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO registered_model_tags (name, key, value) VALUES (?, ?, ?)`, name, key, value)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return empty{}, nil
 }
 
 func (s *Server) deleteRegisteredModelTag(ctx context.Context, req *request) (any, error) {
@@ -436,17 +428,13 @@ func (s *Server) deleteRegisteredModelTag(ctx context.Context, req *request) (an
 	if aerr := validateKeyName(key, "key"); aerr != nil {
 		return nil, aerr
 	}
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
+	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
 		if err := modelExists(ctx, tx, name); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM registered_model_tags WHERE name = ? AND key = ?`, name, key)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return empty{}, nil
 }
 
 // versionArgs reads and checks a required model name and version.
@@ -623,17 +611,13 @@ func (s *Server) setModelVersionTag(ctx context.Context, req *request) (any, err
 	if aerr := validateRegistryTag(keyValue{key, value}); aerr != nil {
 		return nil, aerr
 	}
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
+	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
 		if err := versionExists(ctx, tx, name, version); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?)`, name, version, key, value)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return empty{}, nil
 }
 
 // versionKeyArgs reads name, version and key, in MLflow's order.
@@ -668,17 +652,13 @@ func (s *Server) deleteModelVersionTag(ctx context.Context, req *request) (any, 
 	if aerr := validateKeyName(key, "key"); aerr != nil {
 		return nil, aerr
 	}
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
+	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
 		if err := versionExists(ctx, tx, name, version); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM model_version_tags WHERE name = ? AND version = ? AND key = ?`, name, version, key)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return empty{}, nil
 }
 
 func (s *Server) setAlias(ctx context.Context, req *request) (any, error) {
@@ -707,17 +687,13 @@ func (s *Server) setAlias(ctx context.Context, req *request) (any, error) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
+	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
 		if err := versionExists(ctx, tx, name, version); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO registered_model_aliases (name, alias, version) VALUES (?, ?, ?)`, name, alias, version)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return empty{}, nil
 }
 
 func (s *Server) deleteAlias(ctx context.Context, req *request) (any, error) {
@@ -735,17 +711,13 @@ func (s *Server) deleteAlias(ctx context.Context, req *request) (any, error) {
 	if aerr := validateAliasName(alias); aerr != nil {
 		return nil, aerr
 	}
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
+	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
 		if err := modelExists(ctx, tx, name); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?`, name, alias)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return empty{}, nil
 }
 
 func (s *Server) getVersionByAlias(ctx context.Context, req *request) (any, error) {

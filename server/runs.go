@@ -424,7 +424,7 @@ func (s *Server) setRunStage(ctx context.Context, req *request, to string) (any,
 	if aerr != nil {
 		return nil, aerr
 	}
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
+	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
 		var deleted any
 		if to == stageDeleted {
 			deleted = nowMillis()
@@ -438,10 +438,6 @@ func (s *Server) setRunStage(ctx context.Context, req *request, to string) (any,
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return empty{}, nil
 }
 
 // requestMetric is a metric as a request gives it, before validation.
@@ -782,7 +778,7 @@ func (s *Server) logBatch(ctx context.Context, req *request) (any, error) {
 	if len(dupes) > 0 {
 		return nil, errInvalid("Duplicate parameter keys have been submitted: %s. Please ensure the request contains only one param value per param key.", pyList(dupes))
 	}
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
+	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
 		if _, err := activeRun(ctx, tx, runID); err != nil {
 			return err
 		}
@@ -794,10 +790,6 @@ func (s *Server) logBatch(ctx context.Context, req *request) (any, error) {
 		}
 		return setTags(ctx, tx, runID, tags)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return empty{}, nil
 }
 
 // batchLimits is _validate_batch_log_limits.
@@ -837,16 +829,12 @@ func (s *Server) logMetric(ctx context.Context, req *request) (any, error) {
 	if aerr := validateMetric(m, ""); aerr != nil {
 		return nil, aerr
 	}
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
+	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
 		if _, err := activeRun(ctx, tx, runID); err != nil {
 			return err
 		}
 		return insertMetrics(ctx, tx, runID, []requestMetric{m})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return empty{}, nil
 }
 
 func (s *Server) logParam(ctx context.Context, req *request) (any, error) {
@@ -866,7 +854,7 @@ func (s *Server) logParam(ctx context.Context, req *request) (any, error) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
+	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
 		if _, err := activeRun(ctx, tx, runID); err != nil {
 			return err
 		}
@@ -884,10 +872,6 @@ func (s *Server) logParam(ctx context.Context, req *request) (any, error) {
 		_, err := tx.ExecContext(ctx, `INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?)`, runID, p.Key, p.Value)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return empty{}, nil
 }
 
 func (s *Server) setRunTag(ctx context.Context, req *request) (any, error) {
@@ -907,16 +891,12 @@ func (s *Server) setRunTag(ctx context.Context, req *request) (any, error) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
+	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
 		if _, err := activeRun(ctx, tx, runID); err != nil {
 			return err
 		}
 		return setTags(ctx, tx, runID, []keyValue{t})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return empty{}, nil
 }
 
 func (s *Server) deleteRunTag(ctx context.Context, req *request) (any, error) {
@@ -928,7 +908,7 @@ func (s *Server) deleteRunTag(ctx context.Context, req *request) (any, error) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
+	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
 		if _, err := activeRun(ctx, tx, runID); err != nil {
 			return err
 		}
@@ -941,10 +921,6 @@ func (s *Server) deleteRunTag(ctx context.Context, req *request) (any, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return empty{}, nil
 }
 
 func (s *Server) getMetricHistory(ctx context.Context, req *request) (any, error) {
