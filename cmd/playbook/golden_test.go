@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/playbook-mlops/playbook/internal/testenv"
+	"github.com/playbook-mlops/playbook/record"
+	"github.com/playbook-mlops/playbook/report"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite testdata/french-report from this run")
+
+// TestFrenchReportUnchanged: the README's main command on the embedded
+// backend writes the same French report as the golden copy, byte for byte
+// once what differs from run to run (times, durations, run ids, ports,
+// folders, host and user) is replaced by placeholders. A refactoring that
+// changes what the report says fails here; a deliberate change is
+// regenerated with -update and its diff read.
+func TestFrenchReportUnchanged(t *testing.T) {
+	noExternalBackend(t)
+	golden, err := filepath.Abs(filepath.Join("testdata", "french-report"))
+	require.NoError(t, err)
+	work := t.TempDir()
+	t.Chdir(work)
+	args := []string{"run", "--quiet", "--out", "out", repoScenario("churn-training.md"), repoScenario("churn-promotion.fr.md")}
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), args, &stdout, &stderr)
+	require.Equal(t, ExitOK, code, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+
+	dir := filepath.Join(work, "out", "churn-promotion.fr")
+	rec := readRecord(t, dir)
+	norm := newNormalizer(work, rec)
+	for _, name := range []string{report.MarkdownFile, report.HTMLFile, record.EvidenceFile} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		got = norm.apply(got)
+		want := filepath.Join(golden, name)
+		if *updateGolden {
+			require.NoError(t, os.MkdirAll(golden, 0o755))
+			require.NoError(t, os.WriteFile(want, got, 0o644))
+			continue
+		}
+		wantBytes, err := os.ReadFile(want)
+		require.NoError(t, err, "no golden file: run go test ./cmd/playbook -run TestFrenchReportUnchanged -update")
+		assert.Equal(t, string(wantBytes), string(got), "%s differs from %s", name, want)
+	}
+}
+
+// normalizer replaces what varies between two runs on the same inputs.
+type normalizer struct {
+	literal []string // replaced by their placeholders, in order
+	holders []string
+}
+
+func newNormalizer(work string, rec *record.Run) *normalizer {
+	n := &normalizer{}
+	n.add(filepath.ToSlash(work), "WORK")
+	n.add(repoRoot(), "REPO")
+	// The actor is user@host ("root@vm"); the user alone is in the JSON.
+	if env := rec.Environment; env.User != "" && env.Host != "" {
+		n.add(env.User+"@"+env.Host, "USER@HOST")
+		n.add(`"host": "`+env.Host+`"`, `"host": "HOST"`)
+		n.add(`"user": "`+env.User+`"`, `"user": "USER"`)
+		n.add("| "+env.User+" |", "| USER |")
+		n.add("<td>"+env.User+"</td>", "<td>USER</td>")
+	}
+	n.add(`"go_version": "`+rec.Environment.GoVersion+`"`, `"go_version": "GO"`)
+	n.add(`"playbook_version": "`+rec.Environment.PlaybookVersion+`"`, `"playbook_version": "VERSION"`)
+	return n
+}
+
+func (n *normalizer) add(s, holder string) {
+	if s != "" {
+		n.literal = append(n.literal, s)
+		n.holders = append(n.holders, holder)
+	}
+}
+
+func repoRoot() string { return filepath.ToSlash(testenv.RepoRoot()) }
+
+var (
+	reRunID    = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
+	rePort     = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+	reRFC3339  = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
+	reDate     = regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC`)
+	reClock    = regexp.MustCompile(`\b\d\d:\d\d:\d\d\.\d{3}\b`)
+	reDuration = regexp.MustCompile(`\b\d+(\.\d+)?(ns|µs|ms|s|m)\b`)
+	reNanos    = regexp.MustCompile(`"(duration_ns|duration|start_ns|millis|duration_ms)": ?\d+`)
+	reMillis   = regexp.MustCompile(`\b1[6-9]\d{11}\b`)
+	reVersion  = regexp.MustCompile(`playbook (dev|v[^ <"|]+)`)
+)
+
+func (n *normalizer) apply(b []byte) []byte {
+	for i, s := range n.literal {
+		b = bytes.ReplaceAll(b, []byte(s), []byte(n.holders[i]))
+	}
+	// Run ids become RUN1, RUN2, … in order of first appearance, so a
+	// report that names the wrong run still differs.
+	ids := map[string]string{}
+	b = reRunID.ReplaceAllFunc(b, func(m []byte) []byte {
+		k := string(m)
+		if _, ok := ids[k]; !ok {
+			ids[k] = "RUN" + strconv.Itoa(len(ids)+1)
+		}
+		return []byte(ids[k])
+	})
+	b = rePort.ReplaceAll(b, []byte("127.0.0.1:PORT"))
+	b = reRFC3339.ReplaceAll(b, []byte("TIME"))
+	b = reDate.ReplaceAll(b, []byte("DATE"))
+	b = reClock.ReplaceAll(b, []byte("CLOCK"))
+	b = reNanos.ReplaceAll(b, []byte(`"$1": N`))
+	b = reMillis.ReplaceAll(b, []byte("MILLIS"))
+	b = reDuration.ReplaceAll(b, []byte("DUR"))
+	b = reVersion.ReplaceAll(b, []byte("playbook VERSION"))
+	return b
+}
