@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
-	"github.com/playbook-mlops/playbook/steps"
 )
 
 var benchParams = []record.Param{
@@ -21,7 +21,7 @@ var benchParams = []record.Param{
 func BenchmarkNewInterpreter(b *testing.B) {
 	loadSymbols()
 	for b.Loop() {
-		pb, ctl := steps.NewPlaybook(steps.Options{})
+		pb, ctl := notebook.New(notebook.Options{})
 		if _, err := newKernel("bench.md", pb, ctl, benchParams, false); err != nil {
 			b.Fatal(err)
 		}
@@ -33,7 +33,7 @@ func BenchmarkNewInterpreter(b *testing.B) {
 // 5 ms.
 func BenchmarkTrivialCell(b *testing.B) {
 	rec := &record.Run{Cells: []record.Cell{{Step: "s"}}}
-	pb, ctl := steps.NewPlaybook(steps.Options{Run: rec})
+	pb, ctl := notebook.New(notebook.Options{Run: rec})
 	k, err := newKernel("bench.md", pb, ctl, benchParams, false)
 	if err != nil {
 		b.Fatal(err)

@@ -18,8 +18,8 @@ import (
 
 	"github.com/traefik/yaegi/interp"
 
+	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
-	"github.com/playbook-mlops/playbook/steps"
 )
 
 // kernel is one yaegi interpreter running the cells of one scenario in
@@ -28,7 +28,7 @@ type kernel struct {
 	in           *interp.Interpreter
 	file         string
 	unrestricted bool
-	ctl          *steps.Controller
+	ctl          *notebook.Controller
 
 	line      atomic.Int64 // line of the top-level statement running
 	stopped   atomic.Bool  // the running cell's context is done
@@ -56,7 +56,7 @@ func (emptyFS) Open(name string) (fs.File, error) {
 
 // newKernel starts an interpreter for file with the symbol tables loaded,
 // pb and params declared, and the predefined packages imported.
-func newKernel(file string, pb *steps.Playbook, ctl *steps.Controller, params []record.Param, unrestricted bool) (*kernel, error) {
+func newKernel(file string, pb *notebook.Playbook, ctl *notebook.Controller, params []record.Param, unrestricted bool) (*kernel, error) {
 	loadSymbols()
 	k := &kernel{
 		file: file, unrestricted: unrestricted, ctl: ctl,

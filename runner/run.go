@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
-	"github.com/playbook-mlops/playbook/steps"
 )
 
 // Options configure a run or a check.
@@ -28,6 +28,9 @@ type Options struct {
 	OutDir string
 	// DryRun is handed to steps through pb.DryRun.
 	DryRun bool
+	// Capture, when set, screenshots the MLflow UI for the verify step's
+	// evidence; nil records that the run has no browser to do it with.
+	Capture *notebook.Capturer
 	// Unrestricted lets cells import the whole standard library.
 	Unrestricted bool
 	// Version is playbook's version, recorded in the environment.
@@ -63,7 +66,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*record.Run, error) {
 		return nil, err
 	}
 	rec := newRecord(sc, params, opts)
-	pb, ctl := steps.NewPlaybook(steps.Options{Run: rec, Connect: opts.Connect, OutDir: opts.OutDir, DryRun: opts.DryRun})
+	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: opts.Connect, OutDir: opts.OutDir, DryRun: opts.DryRun, Capture: opts.Capture})
 	defer ctl.Close()
 	k, err := newKernel(sc.Path, pb, ctl, params, opts.Unrestricted)
 	if err != nil {
@@ -117,7 +120,7 @@ func Outcome(err error) string {
 }
 
 // runCell compiles then runs one cell under its timeout.
-func runCell(ctx context.Context, k *kernel, ctl *steps.Controller, c Cell) error {
+func runCell(ctx context.Context, k *kernel, ctl *notebook.Controller, c Cell) error {
 	if err := ctx.Err(); err != nil {
 		return &Error{Kind: record.ErrCancelled, File: k.file, Line: c.Line, Step: c.Step, Err: fmt.Errorf("interrupted: %w", err)}
 	}
@@ -153,7 +156,7 @@ func Check(sc *Scenario, opts Options) error {
 		return err
 	}
 	rec := newRecord(sc, params, opts)
-	pb, ctl := steps.NewPlaybook(steps.Options{Run: rec})
+	pb, ctl := notebook.New(notebook.Options{Run: rec})
 	ctl.Close()
 	k, err := newKernel(sc.Path, pb, nil, params, opts.Unrestricted)
 	if err != nil {

@@ -208,9 +208,8 @@ func TestDisplay(t *testing.T) {
 	require.Len(t, snap, 1)
 	require.NotNil(t, snap[0].Snapshot)
 	assert.Equal(t, "1", snap[0].Snapshot.Aliases["production-live"])
-	require.Len(t, rec.Evidence.Snapshots, 1, "a shown snapshot is kept in the evidence")
-	assert.Equal(t, "snapshot", rec.Evidence.Snapshots[0].Step)
-	assert.Equal(t, "before", rec.Evidence.Snapshots[0].Label)
+	assert.Equal(t, "before", snap[0].Title)
+	assert.Empty(t, rec.Evidence.Snapshots, "a cell shows a snapshot; only the steps keep one in the evidence")
 
 	value := outputs(t, rec, "value")
 	require.Len(t, value, 1)

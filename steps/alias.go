@@ -78,7 +78,7 @@ func Alias(pb *Playbook, v *Version, alias string, notAliases ...string) *Candid
 		TagValidationStatus: StatusPending,
 		"source_run_id":     v.RunID,
 		"candidate_at":      stamp(now()),
-		"candidate_by":      pb.actor(),
+		"candidate_by":      actor(pb),
 	}
 	if run := v.Run; run != nil {
 		tags["source_run_name"] = run.RunName
@@ -90,10 +90,10 @@ func Alias(pb *Playbook, v *Version, alias string, notAliases ...string) *Candid
 		fail(err)
 	}
 	c := &Candidate{Model: v.Model, Version: v.Version, Alias: alias, Source: v.Source, RunID: v.RunID, Tags: tags, DryRun: pb.DryRun(), From: v}
-	kv := []any{pb.tr("model", "modèle"), v.Model, "alias", alias, "version", v.Version, "URI", c.URI()}
+	kv := []any{tr(pb, "model", "modèle"), v.Model, "alias", alias, "version", v.Version, "URI", c.URI()}
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		kv = append(kv, "tag "+k, tags[k])
 	}
-	pb.KV(pb.tr("Candidate", "Candidat"), kv...)
+	pb.KV(tr(pb, "Candidate", "Candidat"), kv...)
 	return c
 }

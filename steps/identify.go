@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
+	"github.com/playbook-mlops/playbook/training"
 )
 
 // Identify defaults.
@@ -164,7 +166,7 @@ func Identify(pb *Playbook, opts IdentifyOptions) *BestRun {
 		Metric: opts.Metric, Direction: opts.Direction, Value: best.value,
 		StartTime:   time.UnixMilli(best.run.Info.StartTime).UTC(),
 		ArtifactURI: best.run.Info.ArtifactURI,
-		ModelSource: strings.TrimRight(best.run.Info.ArtifactURI, "/") + "/" + ModelArtifactPath,
+		ModelSource: strings.TrimRight(best.run.Info.ArtifactURI, "/") + "/" + training.ModelArtifactPath,
 		RunURL:      RunURL(r.c, exp.ExperimentID, best.run.Info.RunID),
 		Metrics:     map[string]float64{}, Params: map[string]string{},
 		Finished: finished, Considered: len(cands),
@@ -195,7 +197,7 @@ func Identify(pb *Playbook, opts IdentifyOptions) *BestRun {
 		res.Leaderboard = append(res.Leaderboard, row)
 	}
 
-	pb.update(func(rec *record.Run) {
+	notebook.Update(pb, func(rec *record.Run) {
 		rec.Evidence.Leaderboard = &record.Leaderboard{
 			Experiment: opts.Experiment, ExperimentID: exp.ExperimentID, Metric: opts.Metric, Direction: opts.Direction,
 			TieBreak: res.TieBreak, Finished: finished, Considered: len(cands), Tied: res.Tied,
@@ -226,7 +228,7 @@ func metricNames(runs []mlflow.Run) []string {
 }
 
 func showLeaderboard(pb *Playbook, res *BestRun) {
-	t := &record.Table{Columns: []string{"#", "run", "run_id", res.Metric, "roc_auc", pb.tr("started", "début")}, Rows: [][]string{}}
+	t := &record.Table{Columns: []string{"#", "run", "run_id", res.Metric, "roc_auc", tr(pb, "started", "début")}, Rows: [][]string{}}
 	if res.Metric == "roc_auc" {
 		t.Columns[4] = "f1"
 	}
@@ -240,27 +242,27 @@ func showLeaderboard(pb *Playbook, res *BestRun) {
 			fmt.Sprint(row.Rank), row.RunName, row.RunID, fmt.Sprintf("%.4f", row.Value), o, stamp(row.StartTime),
 		})
 	}
-	pb.display(record.Output{Kind: record.OutputTable, Title: pb.tr(
+	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb,
 		fmt.Sprintf("Leaderboard: the top %d of %d FINISHED runs by %s (%s)", len(res.Leaderboard), res.Considered, res.Metric, res.Direction),
 		fmt.Sprintf("Classement : les %d meilleurs des %d runs FINISHED selon %s (%s)", len(res.Leaderboard), res.Considered, res.Metric, res.Direction),
 	), Table: t})
-	pb.Plot(pb.tr("Leaderboard", "Classement"), leaderboardPlot(res))
+	pb.Plot(tr(pb, "Leaderboard", "Classement"), leaderboardPlot(res))
 	ordreFR := "décroissant"
 	if res.Direction == DirectionMin {
 		ordreFR = "croissant"
 	}
-	tie := pb.tr(
+	tie := tr(pb,
 		fmt.Sprintf("%d run(s) share the best value; ties broken by %s", res.Tied, res.TieBreak),
 		fmt.Sprintf("%d run(s) partagent la meilleure valeur ; départage : %s %s, puis la date de début décroissante (le run le plus récent d'abord), puis l'identifiant du run croissant, comme MLflow trie ses résultats",
 			res.Tied, res.Metric, ordreFR),
 	)
-	pb.KV(pb.tr("Best run", "Meilleur run"),
-		pb.tr("experiment", "expérience"), res.Experiment,
+	pb.KV(tr(pb, "Best run", "Meilleur run"),
+		tr(pb, "experiment", "expérience"), res.Experiment,
 		"run", res.RunName,
 		"run_id", res.RunID,
 		res.Metric, res.Value,
-		pb.tr("model source", "source du modèle"), res.ModelSource,
-		pb.tr("MLflow UI", "interface MLflow"), res.RunURL,
-		pb.tr("ties", "égalités"), tie,
+		tr(pb, "model source", "source du modèle"), res.ModelSource,
+		tr(pb, "MLflow UI", "interface MLflow"), res.RunURL,
+		tr(pb, "ties", "égalités"), tie,
 	)
 }

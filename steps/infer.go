@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/playbook-mlops/playbook/churn"
+	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
 )
 
@@ -61,7 +62,7 @@ func Infer(pb *Playbook, m *LoadedModel, opts InferOptions) []Prediction {
 	out := make([]Prediction, len(customers))
 	t := &record.Table{Columns: []string{
 		"customerID", "tenure", "Contract", "MonthlyCharges", "InternetService",
-		pb.tr("probability", "probabilité"), pb.tr("prediction", "prédiction"),
+		tr(pb, "probability", "probabilité"), tr(pb, "prediction", "prédiction"),
 	}, Rows: [][]string{}}
 	for i, c := range customers {
 		label := 0
@@ -69,16 +70,16 @@ func Infer(pb *Playbook, m *LoadedModel, opts InferOptions) []Prediction {
 			label = 1
 		}
 		out[i] = Prediction{CustomerID: c.CustomerID, Probability: probs[i], Label: label, Customer: c}
-		word := pb.tr("stays", "reste")
+		word := tr(pb, "stays", "reste")
 		if label == 1 {
-			word = pb.tr("churns", "part")
+			word = tr(pb, "churns", "part")
 		}
 		t.Rows = append(t.Rows, []string{
 			c.CustomerID, fmt.Sprint(c.Tenure), c.Contract, fmt.Sprintf("%.2f", c.MonthlyCharges), c.InternetService,
 			fmt.Sprintf("%.3f", probs[i]), fmt.Sprintf("%d (%s)", label, word),
 		})
 	}
-	pb.display(record.Output{Kind: record.OutputTable, Title: pb.tr(
+	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb,
 		fmt.Sprintf("Predictions of %s (version %s, threshold %.2f)", m.URI, m.Version, m.Predictor.Threshold),
 		fmt.Sprintf("Prédictions de %s (version %s, seuil %.2f)", m.URI, m.Version, m.Predictor.Threshold),
 	), Table: t})

@@ -53,23 +53,23 @@ func Load(pb *Playbook, uri string) *LoadedModel {
 	}
 	kv := []any{
 		"URI", m.URI,
-		pb.tr("resolved to", "résolu en"), fmt.Sprintf("%s version %s", m.Model, m.Version),
+		tr(pb, "resolved to", "résolu en"), fmt.Sprintf("%s version %s", m.Model, m.Version),
 		"run_id", m.RunID,
-		pb.tr("artifacts", "artefacts"), m.ArtifactURI,
-		pb.tr("flavors", "saveurs"), strings.Join(m.Flavors, ", "),
-		pb.tr("decision threshold", "seuil de décision"), m.Predictor.Threshold,
+		tr(pb, "artifacts", "artefacts"), m.ArtifactURI,
+		tr(pb, "flavors", "saveurs"), strings.Join(m.Flavors, ", "),
+		tr(pb, "decision threshold", "seuil de décision"), m.Predictor.Threshold,
 	}
 	switch {
 	case m.Planned && m.Version == DryRunVersion:
-		kv = append(kv, pb.tr("dry run", "essai à blanc"), pb.tr(
+		kv = append(kv, tr(pb, "dry run", "essai à blanc"), tr(pb,
 			"the version was not created nor the alias moved: the model was loaded from its run's source",
 			"la version n'a pas été créée ni l'alias déplacé : le modèle a été chargé depuis la source de son run"))
 	case m.Planned:
-		kv = append(kv, pb.tr("dry run", "essai à blanc"), pb.tr(
+		kv = append(kv, tr(pb, "dry run", "essai à blanc"), tr(pb,
 			"the alias was not moved: the version it would point to was loaded",
 			"l'alias n'a pas été déplacé : la version vers laquelle il pointerait a été chargée"))
 	}
-	pb.KV(pb.tr("Loaded model", "Modèle chargé"), kv...)
+	pb.KV(tr(pb, "Loaded model", "Modèle chargé"), kv...)
 	return m
 }
 

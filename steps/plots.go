@@ -61,7 +61,7 @@ func mustPlot(err error) {
 
 // rocPlot draws the ROC curve of each model.
 func rocPlot(pb *Playbook, labels []float64, models []scored) *plot.Plot {
-	p := newPlot(pb.tr("ROC curve", "Courbe ROC"), pb.tr("false positive rate", "taux de faux positifs"), pb.tr("true positive rate", "taux de vrais positifs"))
+	p := newPlot(tr(pb, "ROC curve", "Courbe ROC"), tr(pb, "false positive rate", "taux de faux positifs"), tr(pb, "true positive rate", "taux de vrais positifs"))
 	p.Legend.Top, p.Legend.Left = false, false
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
 	diag, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
@@ -84,7 +84,7 @@ func rocPlot(pb *Playbook, labels []float64, models []scored) *plot.Plot {
 
 // prPlot draws the precision-recall curve of each model.
 func prPlot(pb *Playbook, labels []float64, models []scored) *plot.Plot {
-	p := newPlot(pb.tr("Precision-recall curve", "Courbe précision-rappel"), pb.tr("recall", "rappel"), pb.tr("precision", "précision"))
+	p := newPlot(tr(pb, "Precision-recall curve", "Courbe précision-rappel"), tr(pb, "recall", "rappel"), tr(pb, "precision", "précision"))
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
 	for i, m := range models {
 		prec, rec, _ := churn.PRCurve(labels, m.scores)
@@ -119,7 +119,7 @@ func (g confusionGrid) Z(c, r int) float64 {
 
 // confusionPlot draws a confusion matrix with its counts.
 func confusionPlot(pb *Playbook, m churn.Confusion) *plot.Plot {
-	p := newPlot(pb.tr("Confusion matrix", "Matrice de confusion"), pb.tr("predicted", "prédit"), pb.tr("actual", "réel"))
+	p := newPlot(tr(pb, "Confusion matrix", "Matrice de confusion"), tr(pb, "predicted", "prédit"), tr(pb, "actual", "réel"))
 	g := confusionGrid(m)
 	pal, err := brewer.GetPalette(brewer.TypeSequential, "Blues", 9)
 	mustPlot(err)
@@ -144,7 +144,7 @@ func confusionPlot(pb *Playbook, m churn.Confusion) *plot.Plot {
 		}
 	}
 	p.Add(labels)
-	no, yes := pb.tr("no churn", "reste"), pb.tr("churn", "part")
+	no, yes := tr(pb, "no churn", "reste"), tr(pb, "churn", "part")
 	p.NominalX(no, yes)
 	p.NominalY(no, yes)
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = -0.5, 1.5, -0.5, 1.5
@@ -153,8 +153,8 @@ func confusionPlot(pb *Playbook, m churn.Confusion) *plot.Plot {
 
 // scorePlot draws the distribution of the scores of each class.
 func scorePlot(pb *Playbook, labels, scores []float64) *plot.Plot {
-	p := newPlot(pb.tr("Score distribution by class", "Distribution des scores par classe"),
-		pb.tr("predicted probability of churn", "probabilité de départ prédite"), pb.tr("density", "densité"))
+	p := newPlot(tr(pb, "Score distribution by class", "Distribution des scores par classe"),
+		tr(pb, "predicted probability of churn", "probabilité de départ prédite"), tr(pb, "density", "densité"))
 	var pos, neg plotter.Values
 	for i, s := range scores {
 		if labels[i] == 1 {
@@ -166,7 +166,7 @@ func scorePlot(pb *Playbook, labels, scores []float64) *plot.Plot {
 	for i, c := range []struct {
 		name string
 		vs   plotter.Values
-	}{{pb.tr("stayed", "resté"), neg}, {pb.tr("churned", "parti"), pos}} {
+	}{{tr(pb, "stayed", "resté"), neg}, {tr(pb, "churned", "parti"), pos}} {
 		if len(c.vs) == 0 {
 			continue
 		}
@@ -186,7 +186,7 @@ func scorePlot(pb *Playbook, labels, scores []float64) *plot.Plot {
 // fairnessPlot draws each group's selection rate, true and false positive
 // rates.
 func fairnessPlot(pb *Playbook, fs []churn.Fairness) *plot.Plot {
-	p := newPlot(pb.tr("Fairness by group", "Équité par groupe"), "", pb.tr("rate", "taux"))
+	p := newPlot(tr(pb, "Fairness by group", "Équité par groupe"), "", tr(pb, "rate", "taux"))
 	var names []string
 	var sel, tpr, fpr plotter.Values
 	for _, f := range fs {
@@ -201,7 +201,7 @@ func fairnessPlot(pb *Playbook, fs []churn.Fairness) *plot.Plot {
 	for i, s := range []struct {
 		name string
 		vs   plotter.Values
-	}{{pb.tr("selection rate", "taux de sélection"), sel}, {pb.tr("TPR", "TVP"), tpr}, {pb.tr("FPR", "TFP"), fpr}} {
+	}{{tr(pb, "selection rate", "taux de sélection"), sel}, {tr(pb, "TPR", "TVP"), tpr}, {tr(pb, "FPR", "TFP"), fpr}} {
 		b, err := plotter.NewBarChart(s.vs, w)
 		mustPlot(err)
 		b.Color = plotutil.Color(i)

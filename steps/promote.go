@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
 )
 
@@ -105,7 +106,7 @@ func Promote(pb *Playbook, cand *Candidate, opts PromoteOptions) *Promotion {
 
 	p := &Promotion{
 		Kind: record.PromotionPromote, Model: cand.Model, Alias: opts.Alias, CandidateAlias: cand.Alias,
-		Version: cand.Version, AtStart: atStart, Forced: opts.Force, DryRun: pb.DryRun(), At: now(), By: pb.actor(),
+		Version: cand.Version, AtStart: atStart, Forced: opts.Force, DryRun: pb.DryRun(), At: now(), By: actor(pb),
 	}
 	previous := r.move(p, opts.Force)
 	if p.Moved {
@@ -143,12 +144,12 @@ func (r *registry) move(p *Promotion, force bool) string {
 			fail(Refuse(p.Kind, "%s of %s moved from %s (when this scenario started) to %s since: someone else changed production meanwhile; nothing was changed; rerun the scenario, or pass force=true to override",
 				p.Alias, p.Model, versionText(p.AtStart), versionText(cur)))
 		}
-		r.pb.Printf("%s\n", r.pb.tr(
+		r.pb.Printf("%s\n", tr(r.pb,
 			fmt.Sprintf("force: %s moved from %s to %s since the scenario started; moving it anyway", p.Alias, r.versionWord(p.AtStart), r.versionWord(cur)),
 			fmt.Sprintf("force : %s est passé de %s à %s depuis le début du scénario ; déplacé quand même", p.Alias, r.versionWord(p.AtStart), r.versionWord(cur))))
 	}
 	if cur == p.Version {
-		r.pb.Printf("%s\n", r.pb.tr(
+		r.pb.Printf("%s\n", tr(r.pb,
 			fmt.Sprintf("%s already points to version %s: nothing to move", p.Alias, p.Version),
 			fmt.Sprintf("%s pointe déjà vers la version %s : rien à déplacer", p.Alias, p.Version)))
 		return cur
@@ -202,38 +203,38 @@ func (r *registry) unarchive(model, version string, tags map[string]string) {
 // recordPromotion keeps p in the evidence and shows it.
 func (r *registry) recordPromotion(p *Promotion) {
 	pb := r.pb
-	pb.update(func(rec *record.Run) {
+	notebook.Update(pb, func(rec *record.Run) {
 		rec.Evidence.Promotion = &record.Promotion{
 			Kind: p.Kind, Model: p.Model, Alias: p.Alias, CandidateAlias: p.CandidateAlias,
 			Version: p.Version, Previous: p.Previous, AtStart: p.AtStart, Moved: p.Moved,
 			Forced: p.Forced, DryRun: p.DryRun, Reason: p.Reason, Time: p.At, By: p.By,
 		}
 	})
-	title := pb.tr("Promotion", "Promotion")
+	title := tr(pb, "Promotion", "Promotion")
 	if p.Kind == record.PromotionRollback {
-		title = pb.tr("Rollback", "Retour arrière")
+		title = tr(pb, "Rollback", "Retour arrière")
 	}
 	what := fmt.Sprintf("%s: %s → version %s", p.Alias, r.versionWord(p.Previous), p.Version)
 	if !p.Moved {
-		what = fmt.Sprintf("%s: version %s (%s)", p.Alias, p.Version, pb.tr("unchanged", "inchangé"))
+		what = fmt.Sprintf("%s: version %s (%s)", p.Alias, p.Version, tr(pb, "unchanged", "inchangé"))
 	}
 	kv := []any{
-		pb.tr("model", "modèle"), p.Model,
-		pb.tr("production", "production"), what,
-		pb.tr("at scenario start", "au début du scénario"), r.versionWord(p.AtStart),
+		tr(pb, "model", "modèle"), p.Model,
+		tr(pb, "production", "production"), what,
+		tr(pb, "at scenario start", "au début du scénario"), r.versionWord(p.AtStart),
 	}
 	if p.Previous != "" && p.Previous != p.Version {
-		kv = append(kv, pb.tr("archived", "archivée"), fmt.Sprintf("version %s (%s=true, %s=%s)", p.Previous, TagArchived, TagSupersededBy, p.Version))
+		kv = append(kv, tr(pb, "archived", "archivée"), fmt.Sprintf("version %s (%s=true, %s=%s)", p.Previous, TagArchived, TagSupersededBy, p.Version))
 	}
 	if p.Reason != "" {
-		kv = append(kv, pb.tr("reason", "raison"), p.Reason)
+		kv = append(kv, tr(pb, "reason", "raison"), p.Reason)
 	}
-	kv = append(kv, pb.tr("when", "quand"), stamp(p.At), pb.tr("by", "par"), p.By)
+	kv = append(kv, tr(pb, "when", "quand"), stamp(p.At), tr(pb, "by", "par"), p.By)
 	if p.Forced {
 		kv = append(kv, "force", true)
 	}
 	if p.DryRun {
-		kv = append(kv, pb.tr("dry run", "essai à blanc"), pb.tr("nothing was sent", "rien n'a été envoyé"))
+		kv = append(kv, tr(pb, "dry run", "essai à blanc"), tr(pb, "nothing was sent", "rien n'a été envoyé"))
 	}
 	pb.KV(title, kv...)
 }

@@ -5,12 +5,17 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/playbook-mlops/playbook/internal/browser"
+	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
 	"github.com/playbook-mlops/playbook/steps"
+	"github.com/playbook-mlops/playbook/training"
 )
 
 // cellNames are the cells of the runs the tests drive: the promotion
@@ -22,7 +27,7 @@ var cellNames = []string{"train", "identify", "register", "alias", "validate", "
 type scenarioRun struct {
 	t   *testing.T
 	pb  *steps.Playbook
-	ctl *steps.Controller
+	ctl *notebook.Controller
 	rec *record.Run
 }
 
@@ -36,7 +41,10 @@ func newScenarioRun(t *testing.T, c *mlflow.Client, dryRun bool) *scenarioRun {
 	if c == nil {
 		connect = nil
 	}
-	pb, ctl := steps.NewPlaybook(steps.Options{Run: rec, Connect: connect, DryRun: dryRun})
+	// The capture of the MLflow UI as playbook run wires it; PLAYBOOK_CHROMIUM
+	// turns it on or off (TestMain).
+	capture := &notebook.Capturer{Width: browser.CaptureWidth, Height: browser.CaptureHeight, ModelPage: browser.CaptureModelPage}
+	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: connect, DryRun: dryRun, Capture: capture})
 	t.Cleanup(ctl.Close)
 	return &scenarioRun{t: t, pb: pb, ctl: ctl, rec: rec}
 }
@@ -104,12 +112,12 @@ func trainedExperiment(t *testing.T, c *mlflow.Client, which string) string {
 	if e, ok := trained.exps[which]; ok {
 		return e
 	}
-	opts := map[string]steps.TrainOptions{
+	opts := map[string]training.Options{
 		"weak":   {Runs: 2, Rows: 5000, Seed: 3},
 		"strong": {Runs: 2, Rows: 5000, Seed: 2},
 	}[which]
 	opts.Experiment = uniqueName("promo-" + which)
-	_, err := steps.Train(t.Context(), c, opts)
+	_, err := training.Train(t.Context(), c, opts)
 	require.NoError(t, err)
 	if trained.exps == nil {
 		trained.exps = map[string]string{}
@@ -158,4 +166,16 @@ func readState(t *testing.T, c *mlflow.Client, model string) registryState {
 		s.Versions[mv.Version] = tags
 	}
 	return s
+}
+
+func newClient(t *testing.T) *mlflow.Client {
+	t.Helper()
+	uri := testenv.MLflowURI(t)
+	c, err := mlflow.New(mlflow.DefaultConfig(uri))
+	require.NoError(t, err)
+	return c
+}
+
+func uniqueName(prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
 }

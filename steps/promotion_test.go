@@ -17,6 +17,7 @@ import (
 	"github.com/playbook-mlops/playbook/internal/browser"
 	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
 	"github.com/playbook-mlops/playbook/steps"
 )
@@ -622,7 +623,10 @@ func TestTrainRuns(t *testing.T) {
 // alias would put an unvalidated version in production; it is refused
 // before any call.
 func TestAliasRefusesProductionAlias(t *testing.T) {
-	pb, _, rec := newPlaybook(t, steps.Options{})
+	rec := &record.Run{Schema: record.Schema, Cells: []record.Cell{{Step: "alias"}}}
+	pb, ctl := notebook.New(notebook.Options{Run: rec})
+	ctl.Begin(t.Context(), "alias")
+	t.Cleanup(ctl.Close)
 	err := catch(func() {
 		steps.Alias(pb, &steps.Version{Model: "M", Version: "2"}, "production-live", "production-live")
 	})

@@ -109,7 +109,7 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 			}
 		}
 		res.Version, res.Status, res.Reused, res.RunLink = mv.Version, string(mv.Status), true, mv.RunLink
-		note = pb.tr(
+		note = tr(pb,
 			fmt.Sprintf("version %s was already registered from run %s with the same source: reused (new_version=true registers another)", mv.Version, run.RunID),
 			fmt.Sprintf("la version %s était déjà enregistrée depuis le run %s avec la même source : réutilisée (new_version=true en enregistre une autre)", mv.Version, run.RunID),
 		)
@@ -126,24 +126,24 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 			}
 		}
 		res.Version, res.Status, res.Created = mv.Version, string(mv.Status), true
-		note = pb.tr("a new version was created", "une nouvelle version a été créée")
+		note = tr(pb, "a new version was created", "une nouvelle version a été créée")
 		if pb.DryRun() {
-			note = pb.tr("dry run: a new version would be created", "essai à blanc : une nouvelle version serait créée")
+			note = tr(pb, "dry run: a new version would be created", "essai à blanc : une nouvelle version serait créée")
 		}
 	}
 
-	modelNote := pb.tr("exists", "existe déjà")
+	modelNote := tr(pb, "exists", "existe déjà")
 	if res.ModelCreated {
-		modelNote = pb.tr("created", "créé")
+		modelNote = tr(pb, "created", "créé")
 	}
-	pb.KV(pb.tr("Registered version", "Version enregistrée"),
-		pb.tr("model", "modèle"), fmt.Sprintf("%s (%s)", opts.Model, modelNote),
+	pb.KV(tr(pb, "Registered version", "Version enregistrée"),
+		tr(pb, "model", "modèle"), fmt.Sprintf("%s (%s)", opts.Model, modelNote),
 		"version", res.Version,
 		"status", res.Status,
 		"source", res.Source,
 		"run_id", res.RunID,
 		"run_link", res.RunLink,
-		pb.tr("decision", "décision"), note,
+		tr(pb, "decision", "décision"), note,
 	)
 	return res
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
 )
 
@@ -41,7 +42,7 @@ func openRegistry(pb *Playbook) *registry {
 	if err != nil {
 		fail(err)
 	}
-	return &registry{pb: pb, c: c, ctx: pb.Context(), s: pb.session()}
+	return &registry{pb: pb, c: c, ctx: pb.Context(), s: sessionOf(pb)}
 }
 
 // change sends one registry change through send, or, under --dry-run, does
@@ -63,7 +64,7 @@ func (r *registry) change(method, endpoint string, args map[string]any, send fun
 			call.Outcome = err.Error()
 		}
 	}
-	r.pb.recordCall(call)
+	notebook.RecordCall(r.pb, call)
 	r.calls = append(r.calls, call)
 	return err
 }
@@ -74,15 +75,15 @@ func (r *registry) showCalls() {
 	if len(r.calls) == 0 {
 		return
 	}
-	t := &record.Table{Columns: []string{"method", "endpoint", r.pb.tr("arguments", "arguments"), r.pb.tr("outcome", "résultat")}, Rows: [][]string{}}
+	t := &record.Table{Columns: []string{"method", "endpoint", tr(r.pb, "arguments", "arguments"), tr(r.pb, "outcome", "résultat")}, Rows: [][]string{}}
 	for _, c := range r.calls {
 		t.Rows = append(t.Rows, []string{c.Method, c.Endpoint, formatArgs(c.Args), c.Outcome})
 	}
-	title := r.pb.tr("Registry changes", "Modifications du registre")
+	title := tr(r.pb, "Registry changes", "Modifications du registre")
 	if r.pb.DryRun() {
-		title = r.pb.tr("Registry changes (dry run: none sent)", "Modifications du registre (essai à blanc : aucune envoyée)")
+		title = tr(r.pb, "Registry changes (dry run: none sent)", "Modifications du registre (essai à blanc : aucune envoyée)")
 	}
-	r.pb.display(record.Output{Kind: record.OutputTable, Title: title, Table: t})
+	notebook.Display(r.pb, record.Output{Kind: record.OutputTable, Title: title, Table: t})
 }
 
 // formatArgs writes a call's arguments as key=value, keys sorted.
@@ -384,7 +385,7 @@ func (r *registry) before(model string) record.Snapshot {
 		snap = r.s.before[model]
 	})
 	if snap.Time.Equal(s.Time) {
-		r.pb.Snapshot(s)
+		notebook.KeepSnapshot(r.pb, s)
 	}
 	return *snap
 }
@@ -401,7 +402,7 @@ func versionText(v string) string {
 // show.
 func (r *registry) versionWord(v string) string {
 	if v == "" {
-		return r.pb.tr("no version", "aucune version")
+		return tr(r.pb, "no version", "aucune version")
 	}
 	return "version " + v
 }

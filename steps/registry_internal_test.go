@@ -16,6 +16,7 @@ import (
 
 	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
 )
 
@@ -121,7 +122,7 @@ func hooked(t *testing.T, uri string, h *hookTransport) *mlflow.Client {
 func testPlaybook(t *testing.T, c *mlflow.Client, step string) (*Playbook, *record.Run) {
 	t.Helper()
 	rec := &record.Run{Schema: record.Schema, Cells: []record.Cell{{Step: step}}}
-	pb, ctl := NewPlaybook(Options{Run: rec, Connect: func() (*mlflow.Client, error) { return c, nil }})
+	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: func() (*mlflow.Client, error) { return c, nil }})
 	ctl.Begin(t.Context(), step)
 	t.Cleanup(ctl.Close)
 	return pb, rec

@@ -78,14 +78,14 @@ func Rollback(pb *Playbook, opts RollbackOptions) *Promotion {
 		failf("rollback: version %s already holds %s of %q: nothing to roll back to", target, opts.Alias, opts.Model)
 	}
 	if s := targetTags[TagValidationStatus]; s != StatusPassed {
-		pb.Printf("%s\n", pb.tr(
+		pb.Printf("%s\n", tr(pb,
 			"warning: version "+target+" has "+TagValidationStatus+"="+s+"; rolling back to it anyway, as asked",
 			"attention : la version "+target+" a "+TagValidationStatus+"="+s+" ; retour arrière vers elle quand même, comme demandé"))
 	}
 
 	p := &Promotion{
 		Kind: record.PromotionRollback, Model: opts.Model, Alias: opts.Alias, Version: target,
-		AtStart: cur, Forced: opts.Force, DryRun: pb.DryRun(), Reason: opts.Reason, At: now(), By: pb.actor(),
+		AtStart: cur, Forced: opts.Force, DryRun: pb.DryRun(), Reason: opts.Reason, At: now(), By: actor(pb),
 	}
 	previous := r.move(p, opts.Force)
 	if p.Moved {

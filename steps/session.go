@@ -12,6 +12,7 @@ import (
 	"weak"
 
 	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
 )
 
@@ -39,14 +40,14 @@ type plan struct {
 // Playbook's entry goes when the Playbook is collected.
 var sessions sync.Map // weak.Pointer[Playbook] → *session
 
-func (p *Playbook) session() *session {
-	key := weak.Make(p)
+func sessionOf(pb *Playbook) *session {
+	key := weak.Make(pb)
 	if s, ok := sessions.Load(key); ok {
 		return s.(*session)
 	}
 	s, loaded := sessions.LoadOrStore(key, &session{before: map[string]*record.Snapshot{}, plans: map[string]*plan{}})
 	if !loaded {
-		runtime.AddCleanup(p, func(k weak.Pointer[Playbook]) { sessions.Delete(k) }, key)
+		runtime.AddCleanup(pb, func(k weak.Pointer[Playbook]) { sessions.Delete(k) }, key)
 	}
 	return s.(*session)
 }
@@ -78,25 +79,25 @@ func failf(format string, a ...any) {
 }
 
 // lang returns the scenario's language ("fr", "en", or "").
-func (p *Playbook) lang() string {
+func lang(pb *Playbook) string {
 	var l string
-	p.update(func(r *record.Run) { l = r.Scenario.Lang })
+	notebook.Update(pb, func(r *record.Run) { l = r.Scenario.Lang })
 	return strings.ToLower(l)
 }
 
 // tr returns fr when the scenario is in French, else en: labels of what
 // steps show follow the scenario's language.
-func (p *Playbook) tr(en, fr string) string {
-	if p.lang() == "fr" {
+func tr(pb *Playbook, en, fr string) string {
+	if lang(pb) == "fr" {
 		return fr
 	}
 	return en
 }
 
 // actor returns who runs the scenario, as user@host.
-func (p *Playbook) actor() string {
+func actor(pb *Playbook) string {
 	var u, h string
-	p.update(func(r *record.Run) { u, h = r.Environment.User, r.Environment.Host })
+	notebook.Update(pb, func(r *record.Run) { u, h = r.Environment.User, r.Environment.Host })
 	if u == "" {
 		if cu, err := user.Current(); err == nil {
 			u = cu.Username

@@ -3,17 +3,38 @@ package steps
 import (
 	"fmt"
 
+	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
+	"github.com/playbook-mlops/playbook/training"
 )
 
-// TrainRuns logs training runs as [Train] does, against the run's tracking
-// server and under the current cell's context, and shows one row per run.
-// A failed run fails the step. Under --dry-run, it logs nothing and says
-// so: training runs are not registry changes, but a dry run changes
+// TrainOptions configures [TrainRuns]: what a scenario chooses of a
+// training (the command line's playbook train takes the same as flags).
+type TrainOptions struct {
+	Experiment string // experiment name, created when missing
+	Runs       int    // number of runs, each with distinct hyperparameters
+	// Data is a CSV file in the Telco schema; empty means Rows synthetic
+	// customers drawn by churn.Generate with Seed.
+	Data      string
+	Rows      int     // synthetic rows; 0 means 5000
+	Seed      uint64  // seeds the generator, the split and the grid
+	ValidFrac float64 // validation fraction; 0 means 0.25
+}
+
+// TrainResult is what [TrainRuns] did: one entry per run, with its
+// hyperparameters, metrics and model.
+type TrainResult = training.Result
+
+// TrainRuns logs opts.Runs training runs of the churn model to an
+// experiment, against the run's tracking server and under the current
+// cell's context: each run has its hyperparameters as params, validation
+// metrics, tags, and the model artifact under "model/". It shows one row per
+// run. A failed run fails the step. Under --dry-run, it logs nothing and
+// says so: training runs are not registry changes, but a dry run changes
 // nothing.
 func TrainRuns(pb *Playbook, opts TrainOptions) *TrainResult {
 	if pb.DryRun() {
-		pb.Printf("%s\n", pb.tr(
+		pb.Printf("%s\n", tr(pb,
 			fmt.Sprintf("dry run: no training run logged (would log %d runs to experiment %q)", opts.Runs, opts.Experiment),
 			fmt.Sprintf("essai à blanc : aucun run d'entraînement enregistré (%d runs seraient enregistrés dans l'expérience %q)", opts.Runs, opts.Experiment)))
 		return &TrainResult{Experiment: opts.Experiment}
@@ -22,22 +43,19 @@ func TrainRuns(pb *Playbook, opts TrainOptions) *TrainResult {
 	if err != nil {
 		fail(err)
 	}
-	if opts.Source == "" {
-		opts.Source = "playbook scenario"
-	}
-	if opts.User == "" {
-		var u string
-		pb.update(func(r *record.Run) { u = r.Environment.User })
-		opts.User = u
-	}
-	res, err := Train(pb.Context(), c, opts)
+	var user string
+	notebook.Update(pb, func(r *record.Run) { user = r.Environment.User })
+	res, err := training.Train(pb.Context(), c, training.Options{
+		Experiment: opts.Experiment, Runs: opts.Runs, Data: opts.Data, Rows: opts.Rows, Seed: opts.Seed, ValidFrac: opts.ValidFrac,
+		User: user, Source: "playbook scenario",
+	})
 	if res != nil {
-		t := &record.Table{Columns: []string{"run", "run_id", "l2", pb.tr("threshold", "seuil"), "f1", "roc_auc", "status"}, Rows: [][]string{}}
+		t := &record.Table{Columns: []string{"run", "run_id", "l2", tr(pb, "threshold", "seuil"), "f1", "roc_auc", "status"}, Rows: [][]string{}}
 		for _, r := range res.Runs {
 			t.Rows = append(t.Rows, []string{r.RunName, r.RunID, fmt.Sprint(r.Hyper.L2), fmt.Sprint(r.Hyper.Threshold),
 				fmt.Sprintf("%.4f", r.Metrics["f1"]), fmt.Sprintf("%.4f", r.Metrics["roc_auc"]), string(r.Status)})
 		}
-		pb.display(record.Output{Kind: record.OutputTable, Title: pb.tr(
+		notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb,
 			fmt.Sprintf("Training runs in experiment %q (%s: %d rows to train, %d to validate)", res.Experiment, res.Data, res.TrainRows, res.ValidRows),
 			fmt.Sprintf("Runs d'entraînement dans l'expérience %q (%s : %d lignes d'entraînement, %d de validation)", res.Experiment, res.Data, res.TrainRows, res.ValidRows),
 		), Table: t})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/playbook-mlops/playbook/churn"
 	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
 )
 
@@ -146,15 +147,15 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 	}
 
 	// The champion, on the same data.
-	plotted := []scored{{pb.tr("candidate", "candidat") + " v" + cand.Version, scores}}
-	champNote := pb.tr("none: no version holds "+opts.ProductionAlias, "aucun : aucune version ne porte "+opts.ProductionAlias)
+	plotted := []scored{{tr(pb, "candidate", "candidat") + " v" + cand.Version, scores}}
+	champNote := tr(pb, "none: no version holds "+opts.ProductionAlias, "aucun : aucune version ne porte "+opts.ProductionAlias)
 	pv, hasChamp, err := r.aliasVersion(cand.Model, opts.ProductionAlias)
 	if err != nil {
 		fail(err)
 	}
 	switch {
 	case hasChamp && pv == cand.Version:
-		champNote = pb.tr("the candidate already holds "+opts.ProductionAlias+": not compared with itself",
+		champNote = tr(pb, "the candidate already holds "+opts.ProductionAlias+": not compared with itself",
 			"le candidat porte déjà "+opts.ProductionAlias+" : pas de comparaison avec lui-même")
 	case hasChamp:
 		champURI := mlflow.ModelURI{Name: cand.Model, Alias: opts.ProductionAlias}.String()
@@ -169,7 +170,7 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 		}
 		res.Champion, res.ChampionMetrics = champ.Version, &cm
 		champNote = fmt.Sprintf("%s (version %s)", champURI, champ.Version)
-		plotted = append(plotted, scored{pb.tr("champion", "champion") + " v" + champ.Version, cs})
+		plotted = append(plotted, scored{tr(pb, "champion", "champion") + " v" + champ.Version, cs})
 	}
 
 	res.check(pb, opts)
@@ -181,7 +182,7 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 		"validation.data":             dataName,
 		"validation.rows":             strconv.Itoa(data.Len()),
 		"validation.at":               stamp(now()),
-		"validation.by":               pb.actor(),
+		"validation.by":               actor(pb),
 		"validation.champion_version": "none",
 	}
 	if res.Champion != "" {
@@ -218,11 +219,11 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 	}
 
 	res.show(pb, cand, champNote, status)
-	pb.Plot(pb.tr("ROC curve", "Courbe ROC"), rocPlot(pb, labels, plotted))
-	pb.Plot(pb.tr("Precision-recall curve", "Courbe précision-rappel"), prPlot(pb, labels, plotted))
-	pb.Plot(pb.tr("Confusion matrix", "Matrice de confusion"), confusionPlot(pb, res.Metrics.Confusion))
-	pb.Plot(pb.tr("Score distribution by class", "Distribution des scores par classe"), scorePlot(pb, labels, scores))
-	pb.Plot(pb.tr("Fairness by group", "Équité par groupe"), fairnessPlot(pb, res.Fairness))
+	pb.Plot(tr(pb, "ROC curve", "Courbe ROC"), rocPlot(pb, labels, plotted))
+	pb.Plot(tr(pb, "Precision-recall curve", "Courbe précision-rappel"), prPlot(pb, labels, plotted))
+	pb.Plot(tr(pb, "Confusion matrix", "Matrice de confusion"), confusionPlot(pb, res.Metrics.Confusion))
+	pb.Plot(tr(pb, "Score distribution by class", "Distribution des scores par classe"), scorePlot(pb, labels, scores))
+	pb.Plot(tr(pb, "Fairness by group", "Équité par groupe"), fairnessPlot(pb, res.Fairness))
 
 	if !res.Passed {
 		fail(Refuse("validate", "%s version %s failed %d check(s): %s (tagged %s=%s)",
@@ -295,7 +296,7 @@ func (res *ValidationResult) check(pb *Playbook, opts ValidateOptions) {
 			}
 			if champ == nil {
 				add(record.Check{Kind: record.CheckChampion, Name: label, Metric: name, Value: Float(v), Pass: true, Skipped: true,
-					Detail: pb.tr("no production version to compare with", "aucune version en production à comparer")})
+					Detail: tr(pb, "no production version to compare with", "aucune version en production à comparer")})
 				continue
 			}
 			delta := *change.by
@@ -372,7 +373,7 @@ func (res *ValidationResult) record(pb *Playbook, opts ValidateOptions, cand *Ca
 		if c, ok := gates[name]; ok {
 			m.Threshold, m.Pass = c.Limit, &c.Pass
 		}
-		pb.recordMetric(m)
+		notebook.RecordMetric(pb, m)
 	}
 	values := res.Metrics.Map()
 	for _, k := range slices.Sorted(maps.Keys(values)) {
@@ -390,7 +391,7 @@ func (res *ValidationResult) record(pb *Playbook, opts ValidateOptions, cand *Ca
 		cm := res.ChampionMetrics.Map()
 		v.Champion, v.ChampionAlias, v.ChampionMetrics = res.Champion, opts.ProductionAlias, cm
 		for _, k := range slices.Sorted(maps.Keys(cm)) {
-			pb.recordMetric(record.Metric{Name: "champion." + k, Value: cm[k]})
+			notebook.RecordMetric(pb, record.Metric{Name: "champion." + k, Value: cm[k]})
 		}
 	}
 	for _, f := range res.Fairness {
@@ -400,7 +401,7 @@ func (res *ValidationResult) record(pb *Playbook, opts ValidateOptions, cand *Ca
 		}
 		v.Fairness = append(v.Fairness, fr)
 	}
-	pb.update(func(r *record.Run) {
+	notebook.Update(pb, func(r *record.Run) {
 		r.Evidence.Validation = v
 		r.Evidence.Checks = append(r.Evidence.Checks, res.Checks...)
 	})
@@ -409,32 +410,32 @@ func (res *ValidationResult) record(pb *Playbook, opts ValidateOptions, cand *Ca
 // show displays the verdict, the checks and the fairness by group.
 func (res *ValidationResult) show(pb *Playbook, cand *Candidate, champNote, status string) {
 	m := res.Metrics
-	pb.KV(pb.tr("Validation", "Validation"),
-		pb.tr("candidate", "candidat"), fmt.Sprintf("%s → version %s", cand.URI(), cand.Version),
-		pb.tr("champion", "champion"), champNote,
-		pb.tr("data", "données"), fmt.Sprintf("%s, %d %s", res.Data, res.Rows, pb.tr("customers", "clients")),
+	pb.KV(tr(pb, "Validation", "Validation"),
+		tr(pb, "candidate", "candidat"), fmt.Sprintf("%s → version %s", cand.URI(), cand.Version),
+		tr(pb, "champion", "champion"), champNote,
+		tr(pb, "data", "données"), fmt.Sprintf("%s, %d %s", res.Data, res.Rows, tr(pb, "customers", "clients")),
 		"f1", m.F1, "roc_auc", m.ROCAUC, "precision", m.Precision, "recall", m.Recall, "accuracy", m.Accuracy,
-		pb.tr("verdict", "verdict"), TagValidationStatus+"="+status,
+		tr(pb, "verdict", "verdict"), TagValidationStatus+"="+status,
 	)
 	t := &record.Table{Columns: []string{
-		pb.tr("check", "contrôle"), pb.tr("candidate", "candidat"), pb.tr("champion", "champion"),
-		pb.tr("limit", "limite"), pb.tr("result", "résultat"),
+		tr(pb, "check", "contrôle"), tr(pb, "candidate", "candidat"), tr(pb, "champion", "champion"),
+		tr(pb, "limit", "limite"), tr(pb, "result", "résultat"),
 	}, Rows: [][]string{}}
 	for _, c := range res.Checks {
-		result := pb.tr("pass", "réussi")
+		result := tr(pb, "pass", "réussi")
 		switch {
 		case c.Skipped:
-			result = pb.tr("skipped: ", "ignoré : ") + c.Detail
+			result = tr(pb, "skipped: ", "ignoré : ") + c.Detail
 		case !c.Pass:
-			result = pb.tr("FAIL", "ÉCHEC")
+			result = tr(pb, "FAIL", "ÉCHEC")
 		}
 		t.Rows = append(t.Rows, []string{c.Name, optNum(c.Value), optNum(c.Champion), optNum(c.Limit), result})
 	}
-	pb.display(record.Output{Kind: record.OutputTable, Title: pb.tr("Validation checks", "Contrôles de validation"), Table: t})
+	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb, "Validation checks", "Contrôles de validation"), Table: t})
 
 	ft := &record.Table{Columns: []string{
-		pb.tr("attribute", "attribut"), pb.tr("group", "groupe"), pb.tr("customers", "clients"),
-		pb.tr("selection rate", "taux de sélection"), pb.tr("TPR", "TVP"), pb.tr("FPR", "TFP"),
+		tr(pb, "attribute", "attribut"), tr(pb, "group", "groupe"), tr(pb, "customers", "clients"),
+		tr(pb, "selection rate", "taux de sélection"), tr(pb, "TPR", "TVP"), tr(pb, "FPR", "TFP"),
 	}, Rows: [][]string{}}
 	for _, f := range res.Fairness {
 		for _, g := range f.Groups {
@@ -442,7 +443,7 @@ func (res *ValidationResult) show(pb *Playbook, cand *Candidate, champNote, stat
 				fmt.Sprintf("%.4f", g.SelectionRate), fmt.Sprintf("%.4f", g.TPR), fmt.Sprintf("%.4f", g.FPR)})
 		}
 	}
-	pb.display(record.Output{Kind: record.OutputTable, Title: pb.tr("Fairness by group", "Équité par groupe"), Table: ft})
+	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb, "Fairness by group", "Équité par groupe"), Table: ft})
 }
 
 func optNum(p *float64) string {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
 )
 
@@ -51,7 +52,7 @@ func Verify(pb *Playbook, p *Promotion) *Verification {
 	// add keeps a check; seen says what was found, in English for the
 	// error and in the scenario's language for the table.
 	add := func(name string, pass bool, seenEN, seenFR string) {
-		c := record.Check{Step: pb.Step(), Kind: record.CheckState, Name: name, Pass: pass, Detail: pb.tr(seenEN, seenFR)}
+		c := record.Check{Step: pb.Step(), Kind: record.CheckState, Name: name, Pass: pass, Detail: tr(pb, seenEN, seenFR)}
 		v.Checks = append(v.Checks, c)
 		if !pass {
 			v.Failed = append(v.Failed, name+": "+seenEN)
@@ -98,12 +99,12 @@ func Verify(pb *Playbook, p *Promotion) *Verification {
 	}
 	v.Passed = len(v.Failed) == 0
 
-	pb.update(func(rec *record.Run) { rec.Evidence.Checks = append(rec.Evidence.Checks, v.Checks...) })
+	notebook.Update(pb, func(rec *record.Run) { rec.Evidence.Checks = append(rec.Evidence.Checks, v.Checks...) })
 	if pb.DryRun() {
-		pb.Markdown(pb.tr("*Dry run: the registry was not changed; the snapshot below is the state the run would have left.*",
+		pb.Markdown(tr(pb, "*Dry run: the registry was not changed; the snapshot below is the state the run would have left.*",
 			"*Essai à blanc : le registre n'a pas été modifié ; l'instantané ci-dessous est l'état que l'exécution aurait laissé.*"))
 	}
-	pb.Snapshot(after)
+	notebook.KeepSnapshot(pb, after)
 	v.show(pb, r)
 	v.capture(pb, r)
 	if !v.Passed {
@@ -113,15 +114,15 @@ func Verify(pb *Playbook, p *Promotion) *Verification {
 }
 
 func (v *Verification) show(pb *Playbook, r *registry) {
-	t := &record.Table{Columns: []string{pb.tr("check", "contrôle"), pb.tr("seen", "constaté"), pb.tr("result", "résultat")}, Rows: [][]string{}}
+	t := &record.Table{Columns: []string{tr(pb, "check", "contrôle"), tr(pb, "seen", "constaté"), tr(pb, "result", "résultat")}, Rows: [][]string{}}
 	for _, c := range v.Checks {
-		res := pb.tr("pass", "réussi")
+		res := tr(pb, "pass", "réussi")
 		if !c.Pass {
-			res = pb.tr("FAIL", "ÉCHEC")
+			res = tr(pb, "FAIL", "ÉCHEC")
 		}
 		t.Rows = append(t.Rows, []string{c.Name, c.Detail, res})
 	}
-	pb.display(record.Output{Kind: record.OutputTable, Title: pb.tr("End state", "État final"), Table: t})
+	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb, "End state", "État final"), Table: t})
 
 	before := r.before(v.Model)
 	var lines []string
@@ -130,19 +131,19 @@ func (v *Verification) show(pb *Playbook, r *registry) {
 		n, ok2 := v.After.Aliases[a]
 		switch {
 		case !ok1:
-			lines = append(lines, fmt.Sprintf("- `%s`: %s → version %s", a, pb.tr("new", "nouvel alias"), n))
+			lines = append(lines, fmt.Sprintf("- `%s`: %s → version %s", a, tr(pb, "new", "nouvel alias"), n))
 		case !ok2:
-			lines = append(lines, fmt.Sprintf("- `%s`: version %s → %s", a, b, pb.tr("deleted", "supprimé")))
+			lines = append(lines, fmt.Sprintf("- `%s`: version %s → %s", a, b, tr(pb, "deleted", "supprimé")))
 		case b != n:
 			lines = append(lines, fmt.Sprintf("- `%s`: version %s → version %s", a, b, n))
 		default:
-			lines = append(lines, fmt.Sprintf("- `%s`: version %s (%s)", a, n, pb.tr("unchanged", "inchangé")))
+			lines = append(lines, fmt.Sprintf("- `%s`: version %s (%s)", a, n, tr(pb, "unchanged", "inchangé")))
 		}
 	}
 	if len(lines) > 0 {
-		pb.Markdown(pb.tr("**Aliases, before → after:**", "**Alias, avant → après :**") + "\n\n" + strings.Join(lines, "\n"))
+		pb.Markdown(tr(pb, "**Aliases, before → after:**", "**Alias, avant → après :**") + "\n\n" + strings.Join(lines, "\n"))
 	}
-	pb.Printf("%s %s\n", pb.tr("The model's page in the MLflow UI (Models):", "La page du modèle dans l'interface MLflow (Models) :"), v.ModelURL)
+	pb.Printf("%s %s\n", tr(pb, "The model's page in the MLflow UI (Models):", "La page du modèle dans l'interface MLflow (Models) :"), v.ModelURL)
 }
 
 func union(a, b map[string]string) map[string]string {

@@ -12,7 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/playbook-mlops/playbook/internal/browser"
 	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
 	"github.com/playbook-mlops/playbook/report"
 	"github.com/playbook-mlops/playbook/runner"
@@ -161,6 +163,7 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 		opts := runner.Options{
 			Params: overrides[i], Connect: connect, TrackingURI: uri, OutDir: dirs[i],
 			DryRun: o.DryRun, Unrestricted: o.Unrestricted, Version: Version(),
+			Capture: chromiumCapture,
 		}
 		if p != nil {
 			opts.Progress = p.event
@@ -333,4 +336,10 @@ func checkWritableDir(dir string) error {
 	name := f.Name()
 	f.Close()
 	return os.Remove(name)
+}
+
+// chromiumCapture screenshots the MLflow UI for the verify step with
+// headless Chromium ($PLAYBOOK_CHROMIUM names it, or turns it off).
+var chromiumCapture = &notebook.Capturer{
+	Width: browser.CaptureWidth, Height: browser.CaptureHeight, ModelPage: browser.CaptureModelPage,
 }

@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/playbook-mlops/playbook/server"
-	"github.com/playbook-mlops/playbook/steps"
+	"github.com/playbook-mlops/playbook/training"
 )
 
 func init() {
@@ -22,7 +22,7 @@ func init() {
 type trainOptions struct {
 	TrackingURI string
 	DataDir     string
-	steps.TrainOptions
+	training.Options
 }
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -41,9 +41,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.Experiment, "experiment", "churn-training", "experiment `name`, created when missing")
 	fs.IntVar(&o.Runs, "runs", 3, "number of runs")
 	fs.StringVar(&o.Data, "data", "", "Telco churn CSV `file` (default: synthetic customers)")
-	fs.IntVar(&o.Rows, "rows", steps.DefaultTrainRows, "synthetic customers to generate when no --data")
+	fs.IntVar(&o.Rows, "rows", training.DefaultRows, "synthetic customers to generate when no --data")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the generator, the split and the hyperparameter grid")
-	fs.Float64Var(&o.ValidFrac, "valid-frac", steps.DefaultTrainValidFrac, "fraction held out for validation")
+	fs.Float64Var(&o.ValidFrac, "valid-frac", training.DefaultValidFrac, "fraction held out for validation")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -82,11 +82,11 @@ func train(ctx context.Context, o trainOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	o.Source = "playbook train"
-	o.Progress = func(r steps.TrainedRun) {
+	o.Progress = func(r training.TrainedRun) {
 		fmt.Fprintf(stderr, "run %s %s %s f1=%.4f roc_auc=%.4f (%s)\n", r.RunName, r.RunID, r.Status,
 			r.Metrics["f1"], r.Metrics["roc_auc"], r.Duration.Round(1e6))
 	}
-	res, err := steps.Train(ctx, client, o.TrainOptions)
+	res, err := training.Train(ctx, client, o.Options)
 	if res != nil {
 		if werr := writeTrainTable(stdout, res, isTerminal(stdout)); werr != nil {
 			return errors.Join(err, werr)
@@ -97,7 +97,7 @@ func train(ctx context.Context, o trainOptions, stdout, stderr io.Writer) error 
 
 // writeTrainTable writes one line per run: aligned columns on a terminal,
 // tab-separated values otherwise.
-func writeTrainTable(w io.Writer, res *steps.TrainResult, aligned bool) error {
+func writeTrainTable(w io.Writer, res *training.Result, aligned bool) error {
 	out := w
 	var tw *tabwriter.Writer
 	if aligned {

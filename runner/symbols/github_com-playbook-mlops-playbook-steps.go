@@ -3,8 +3,6 @@
 package symbols
 
 import (
-	"context"
-	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/steps"
 	"go/constant"
 	"go/token"
@@ -23,8 +21,6 @@ func init() {
 		"DefaultProductionAlias": reflect.ValueOf(constant.MakeFromLiteral("\"production-live\"", token.STRING, 0)),
 		"DefaultReadyTimeout":    reflect.ValueOf(steps.DefaultReadyTimeout),
 		"DefaultTop":             reflect.ValueOf(constant.MakeFromLiteral("5", token.INT, 0)),
-		"DefaultTrainRows":       reflect.ValueOf(constant.MakeFromLiteral("5000", token.INT, 0)),
-		"DefaultTrainValidFrac":  reflect.ValueOf(constant.MakeFromLiteral("0.25", token.FLOAT, 0)),
 		"DefaultValidationRows":  reflect.ValueOf(constant.MakeFromLiteral("2000", token.INT, 0)),
 		"DefaultValidationSeed":  reflect.ValueOf(constant.MakeFromLiteral("2024", token.INT, 0)),
 		"DirectionMax":           reflect.ValueOf(constant.MakeFromLiteral("\"max\"", token.STRING, 0)),
@@ -36,18 +32,13 @@ func init() {
 		"ErrOutsideOutDir":       reflect.ValueOf(&steps.ErrOutsideOutDir).Elem(),
 		"ErrThreshold":           reflect.ValueOf(&steps.ErrThreshold).Elem(),
 		"Float":                  reflect.ValueOf(steps.Float),
-		"HyperparameterGrid":     reflect.ValueOf(steps.HyperparameterGrid),
 		"Identify":               reflect.ValueOf(steps.Identify),
 		"Infer":                  reflect.ValueOf(steps.Infer),
 		"Load":                   reflect.ValueOf(steps.Load),
 		"MaxCurvePoints":         reflect.ValueOf(constant.MakeFromLiteral("500", token.INT, 0)),
-		"ModelArtifactPath":      reflect.ValueOf(constant.MakeFromLiteral("\"model\"", token.STRING, 0)),
 		"ModelURL":               reflect.ValueOf(steps.ModelURL),
-		"NewPlaybook":            reflect.ValueOf(steps.NewPlaybook),
 		"OutcomeNotSent":         reflect.ValueOf(constant.MakeFromLiteral("\"not sent (dry run)\"", token.STRING, 0)),
 		"OutcomeOK":              reflect.ValueOf(constant.MakeFromLiteral("\"ok\"", token.STRING, 0)),
-		"PlotHeight":             reflect.ValueOf(steps.PlotHeight),
-		"PlotWidth":              reflect.ValueOf(steps.PlotWidth),
 		"Promote":                reflect.ValueOf(steps.Promote),
 		"Refuse":                 reflect.ValueOf(steps.Refuse),
 		"Register":               reflect.ValueOf(steps.Register),
@@ -58,7 +49,6 @@ func init() {
 		"StatusPending":          reflect.ValueOf(constant.MakeFromLiteral("\"pending\"", token.STRING, 0)),
 		"TagArchived":            reflect.ValueOf(constant.MakeFromLiteral("\"archived\"", token.STRING, 0)),
 		"TagArchivedAt":          reflect.ValueOf(constant.MakeFromLiteral("\"archived_at\"", token.STRING, 0)),
-		"TagFailureReason":       reflect.ValueOf(constant.MakeFromLiteral("\"playbook.failure_reason\"", token.STRING, 0)),
 		"TagPreviousVersion":     reflect.ValueOf(constant.MakeFromLiteral("\"previous_version\"", token.STRING, 0)),
 		"TagPromotedAt":          reflect.ValueOf(constant.MakeFromLiteral("\"promoted_at\"", token.STRING, 0)),
 		"TagPromotedBy":          reflect.ValueOf(constant.MakeFromLiteral("\"promoted_by\"", token.STRING, 0)),
@@ -68,7 +58,6 @@ func init() {
 		"TagRolledBackFrom":      reflect.ValueOf(constant.MakeFromLiteral("\"rolled_back_from\"", token.STRING, 0)),
 		"TagSupersededBy":        reflect.ValueOf(constant.MakeFromLiteral("\"superseded_by\"", token.STRING, 0)),
 		"TagValidationStatus":    reflect.ValueOf(constant.MakeFromLiteral("\"validation_status\"", token.STRING, 0)),
-		"Train":                  reflect.ValueOf(steps.Train),
 		"TrainRuns":              reflect.ValueOf(steps.TrainRuns),
 		"Validate":               reflect.ValueOf(steps.Validate),
 		"Verify":                 reflect.ValueOf(steps.Verify),
@@ -76,56 +65,22 @@ func init() {
 		// type definitions
 		"BestRun":          reflect.ValueOf((*steps.BestRun)(nil)),
 		"Candidate":        reflect.ValueOf((*steps.Candidate)(nil)),
-		"Controller":       reflect.ValueOf((*steps.Controller)(nil)),
 		"GateError":        reflect.ValueOf((*steps.GateError)(nil)),
-		"Hyperparameters":  reflect.ValueOf((*steps.Hyperparameters)(nil)),
 		"IdentifyOptions":  reflect.ValueOf((*steps.IdentifyOptions)(nil)),
 		"InferOptions":     reflect.ValueOf((*steps.InferOptions)(nil)),
 		"LoadedModel":      reflect.ValueOf((*steps.LoadedModel)(nil)),
 		"MetricThreshold":  reflect.ValueOf((*steps.MetricThreshold)(nil)),
-		"Options":          reflect.ValueOf((*steps.Options)(nil)),
 		"Playbook":         reflect.ValueOf((*steps.Playbook)(nil)),
 		"Prediction":       reflect.ValueOf((*steps.Prediction)(nil)),
 		"PromoteOptions":   reflect.ValueOf((*steps.PromoteOptions)(nil)),
 		"Promotion":        reflect.ValueOf((*steps.Promotion)(nil)),
 		"RegisterOptions":  reflect.ValueOf((*steps.RegisterOptions)(nil)),
 		"RollbackOptions":  reflect.ValueOf((*steps.RollbackOptions)(nil)),
-		"Tracker":          reflect.ValueOf((*steps.Tracker)(nil)),
 		"TrainOptions":     reflect.ValueOf((*steps.TrainOptions)(nil)),
 		"TrainResult":      reflect.ValueOf((*steps.TrainResult)(nil)),
-		"TrainedRun":       reflect.ValueOf((*steps.TrainedRun)(nil)),
 		"ValidateOptions":  reflect.ValueOf((*steps.ValidateOptions)(nil)),
 		"ValidationResult": reflect.ValueOf((*steps.ValidationResult)(nil)),
 		"Verification":     reflect.ValueOf((*steps.Verification)(nil)),
 		"Version":          reflect.ValueOf((*steps.Version)(nil)),
-
-		// interface wrapper definitions
-		"_Tracker": reflect.ValueOf((*_github_com_playbook_mlops_playbook_steps_Tracker)(nil)),
 	}
-}
-
-// _github_com_playbook_mlops_playbook_steps_Tracker is an interface wrapper for Tracker type
-type _github_com_playbook_mlops_playbook_steps_Tracker struct {
-	IValue                 interface{}
-	WCreateRun             func(ctx context.Context, r mlflow.CreateRunRequest) (*mlflow.Run, error)
-	WGetOrCreateExperiment func(ctx context.Context, name string) (*mlflow.Experiment, error)
-	WLogBatch              func(ctx context.Context, runID string, metrics []mlflow.Metric, params []mlflow.Param, tags []mlflow.Tag) error
-	WUpdateRun             func(ctx context.Context, runID string, status mlflow.RunStatus, endTime int64) (*mlflow.RunInfo, error)
-	WUploadDir             func(ctx context.Context, artifactURI string, localDir string, relPrefix string) error
-}
-
-func (W _github_com_playbook_mlops_playbook_steps_Tracker) CreateRun(ctx context.Context, r mlflow.CreateRunRequest) (*mlflow.Run, error) {
-	return W.WCreateRun(ctx, r)
-}
-func (W _github_com_playbook_mlops_playbook_steps_Tracker) GetOrCreateExperiment(ctx context.Context, name string) (*mlflow.Experiment, error) {
-	return W.WGetOrCreateExperiment(ctx, name)
-}
-func (W _github_com_playbook_mlops_playbook_steps_Tracker) LogBatch(ctx context.Context, runID string, metrics []mlflow.Metric, params []mlflow.Param, tags []mlflow.Tag) error {
-	return W.WLogBatch(ctx, runID, metrics, params, tags)
-}
-func (W _github_com_playbook_mlops_playbook_steps_Tracker) UpdateRun(ctx context.Context, runID string, status mlflow.RunStatus, endTime int64) (*mlflow.RunInfo, error) {
-	return W.WUpdateRun(ctx, runID, status, endTime)
-}
-func (W _github_com_playbook_mlops_playbook_steps_Tracker) UploadDir(ctx context.Context, artifactURI string, localDir string, relPrefix string) error {
-	return W.WUploadDir(ctx, artifactURI, localDir, relPrefix)
 }

@@ -1,4 +1,4 @@
-package steps
+package notebook
 
 import (
 	"bytes"
@@ -76,23 +76,10 @@ func (p *Playbook) Plot(title string, plt *plot.Plot) {
 	p.display(record.Output{Kind: record.OutputPlot, Title: title, SVG: svg})
 }
 
-// Snapshot shows a registry snapshot under the cell and keeps it in the
-// evidence, stamped with the current step and, when unset, the time.
+// Snapshot shows a registry snapshot under the cell. It is cell output
+// only: the snapshots of the evidence are those the steps keep.
 func (p *Playbook) Snapshot(s record.Snapshot) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return
-	}
-	if s.Time.IsZero() {
-		s.Time = time.Now()
-	}
-	if s.Step == "" {
-		s.Step = p.step
-	}
-	p.run.Evidence.Snapshots = append(p.run.Evidence.Snapshots, s)
-	shown := s
-	p.addOutput(record.Output{Kind: record.OutputSnapshot, Title: s.Label, Snapshot: &shown})
+	p.display(record.Output{Kind: record.OutputSnapshot, Title: s.Label, Snapshot: &s})
 }
 
 // Markdown shows s, Markdown text, under the cell.

@@ -1,4 +1,4 @@
-package steps
+package training
 
 import (
 	"context"
@@ -27,8 +27,8 @@ type Tracker interface {
 
 // Training defaults.
 const (
-	DefaultTrainRows      = 5000
-	DefaultTrainValidFrac = 0.25
+	DefaultRows      = 5000
+	DefaultValidFrac = 0.25
 	// ModelArtifactPath is the folder, within a run's artifacts, that holds
 	// the model.
 	ModelArtifactPath = "model"
@@ -36,16 +36,16 @@ const (
 	TagFailureReason = "playbook.failure_reason"
 )
 
-// TrainOptions configures [Train].
-type TrainOptions struct {
+// Options configures [Train].
+type Options struct {
 	Experiment string // experiment name, created when missing
 	Runs       int    // number of runs, each with distinct hyperparameters
 	// Data is a CSV file in the Telco schema; empty means Rows synthetic
 	// customers drawn by churn.Generate with Seed.
 	Data      string
-	Rows      int     // synthetic rows; 0 means DefaultTrainRows
+	Rows      int     // synthetic rows; 0 means DefaultRows
 	Seed      uint64  // seeds the generator, the split and the grid
-	ValidFrac float64 // validation fraction; 0 means DefaultTrainValidFrac
+	ValidFrac float64 // validation fraction; 0 means DefaultValidFrac
 	User      string  // mlflow.user tag; empty means $USER
 	Source    string  // mlflow.source.name tag, e.g. "playbook train"
 	// Progress, when set, is called after each run ends.
@@ -73,8 +73,8 @@ type TrainedRun struct {
 	Model *churn.Model `json:"-"`
 }
 
-// TrainResult is what [Train] did.
-type TrainResult struct {
+// Result is what [Train] did.
+type Result struct {
 	ExperimentID string       `json:"experiment_id"`
 	Experiment   string       `json:"experiment"`
 	Data         string       `json:"data"`
@@ -118,7 +118,7 @@ func HyperparameterGrid(n int, seed uint64) []Hyperparameters {
 // model artifact under "model/". Every run ends FINISHED, or FAILED with
 // the reason in the tag playbook.failure_reason; Train goes on after a
 // failed run and returns an error naming every failed one.
-func Train(ctx context.Context, t Tracker, opts TrainOptions) (*TrainResult, error) {
+func Train(ctx context.Context, t Tracker, opts Options) (*Result, error) {
 	if opts.Experiment == "" {
 		return nil, errors.New("train: no experiment name")
 	}
@@ -126,10 +126,10 @@ func Train(ctx context.Context, t Tracker, opts TrainOptions) (*TrainResult, err
 		return nil, fmt.Errorf("train: %d runs: want at least 1", opts.Runs)
 	}
 	if opts.Rows == 0 {
-		opts.Rows = DefaultTrainRows
+		opts.Rows = DefaultRows
 	}
 	if opts.ValidFrac == 0 {
-		opts.ValidFrac = DefaultTrainValidFrac
+		opts.ValidFrac = DefaultValidFrac
 	}
 	if !(opts.ValidFrac > 0 && opts.ValidFrac < 1) {
 		return nil, fmt.Errorf("train: validation fraction %v: want a value in (0, 1)", opts.ValidFrac)
@@ -154,7 +154,7 @@ func Train(ctx context.Context, t Tracker, opts TrainOptions) (*TrainResult, err
 	if err != nil {
 		return nil, fmt.Errorf("train: experiment %q: %w", opts.Experiment, err)
 	}
-	res := &TrainResult{
+	res := &Result{
 		ExperimentID: exp.ExperimentID, Experiment: opts.Experiment, Data: dataName,
 		TrainRows: train.Len(), ValidRows: valid.Len(),
 	}
@@ -180,7 +180,7 @@ func Train(ctx context.Context, t Tracker, opts TrainOptions) (*TrainResult, err
 	return res, nil
 }
 
-func trainingData(opts TrainOptions) (*churn.Dataset, string, error) {
+func trainingData(opts Options) (*churn.Dataset, string, error) {
 	if opts.Data != "" {
 		d, _, err := churn.LoadCSVFile(opts.Data, churn.LoadOptions{})
 		if err != nil {
@@ -197,7 +197,7 @@ func trainingData(opts TrainOptions) (*churn.Dataset, string, error) {
 // trainOne creates, trains and ends one run. It returns a nil TrainedRun
 // only when the run could not be created.
 func trainOne(ctx context.Context, t Tracker, expID string, i int, h Hyperparameters,
-	train, valid *churn.Dataset, dataName string, opts TrainOptions) (*TrainedRun, error) {
+	train, valid *churn.Dataset, dataName string, opts Options) (*TrainedRun, error) {
 	start := time.Now()
 	name := fmt.Sprintf("churn-logreg-%02d-l2=%g-t=%g", i+1, h.L2, h.Threshold)
 	run, err := t.CreateRun(ctx, mlflow.CreateRunRequest{
@@ -241,7 +241,7 @@ func trainOne(ctx context.Context, t Tracker, expID string, i int, h Hyperparame
 }
 
 func fitAndLog(ctx context.Context, t Tracker, run *mlflow.Run, h Hyperparameters,
-	train, valid *churn.Dataset, dataName string, opts TrainOptions) (*churn.Model, map[string]float64, error) {
+	train, valid *churn.Dataset, dataName string, opts Options) (*churn.Model, map[string]float64, error) {
 	params := []mlflow.Param{
 		{Key: "l2", Value: strconv.FormatFloat(h.L2, 'g', -1, 64)},
 		{Key: "threshold", Value: strconv.FormatFloat(h.Threshold, 'g', -1, 64)},

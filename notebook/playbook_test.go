@@ -1,4 +1,4 @@
-package steps_test
+package notebook_test
 
 import (
 	"context"
@@ -14,16 +14,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
-	"github.com/playbook-mlops/playbook/steps"
 )
 
 // newPlaybook returns a Playbook whose record has one cell, "s", begun.
-func newPlaybook(t *testing.T, opts steps.Options) (*steps.Playbook, *steps.Controller, *record.Run) {
+func newPlaybook(t *testing.T, opts notebook.Options) (*notebook.Playbook, *notebook.Controller, *record.Run) {
 	t.Helper()
 	rec := &record.Run{Schema: record.Schema, Cells: []record.Cell{{Step: "s"}}}
 	opts.Run = rec
-	pb, ctl := steps.NewPlaybook(opts)
+	pb, ctl := notebook.New(opts)
 	ctl.Begin(t.Context(), "s")
 	t.Cleanup(ctl.Close)
 	return pb, ctl, rec
@@ -41,15 +41,15 @@ func TestWriteFile(t *testing.T) {
 		{name: "OK", file: "a.txt"},
 		{name: "Nested", file: "plots/roc/x.svg"},
 		{name: "DotSegments", file: "plots/../b.txt"},
-		{name: "Parent", file: "../x", err: steps.ErrOutsideOutDir},
-		{name: "ParentNested", file: "a/../../x", err: steps.ErrOutsideOutDir},
-		{name: "Absolute", file: filepath.Join(outside, "x"), err: steps.ErrOutsideOutDir},
-		{name: "Empty", file: "", err: steps.ErrOutsideOutDir},
-		{name: "ThroughSymlink", file: "link/x", err: steps.ErrOutsideOutDir},
+		{name: "Parent", file: "../x", err: notebook.ErrOutsideOutDir},
+		{name: "ParentNested", file: "a/../../x", err: notebook.ErrOutsideOutDir},
+		{name: "Absolute", file: filepath.Join(outside, "x"), err: notebook.ErrOutsideOutDir},
+		{name: "Empty", file: "", err: notebook.ErrOutsideOutDir},
+		{name: "ThroughSymlink", file: "link/x", err: notebook.ErrOutsideOutDir},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pb, _, rec := newPlaybook(t, steps.Options{OutDir: dir})
+			pb, _, rec := newPlaybook(t, notebook.Options{OutDir: dir})
 			err := pb.WriteFile(tt.file, []byte("data"))
 			if tt.err != nil {
 				require.ErrorIs(t, err, tt.err)
@@ -71,18 +71,18 @@ func TestWriteFile(t *testing.T) {
 }
 
 func TestWriteFileNoOutDir(t *testing.T) {
-	pb, _, _ := newPlaybook(t, steps.Options{})
+	pb, _, _ := newPlaybook(t, notebook.Options{})
 	err := pb.WriteFile("a.txt", nil)
-	require.ErrorIs(t, err, steps.ErrNoOutDir)
+	require.ErrorIs(t, err, notebook.ErrNoOutDir)
 	assert.Equal(t, `pb.WriteFile "a.txt": no output folder: run with --out DIR`, err.Error())
 }
 
 func TestClient(t *testing.T) {
 	t.Run("NoServer", func(t *testing.T) {
-		pb, _, _ := newPlaybook(t, steps.Options{})
+		pb, _, _ := newPlaybook(t, notebook.Options{})
 		c, err := pb.Client()
 		assert.Nil(t, c)
-		require.ErrorIs(t, err, steps.ErrNoServer)
+		require.ErrorIs(t, err, notebook.ErrNoServer)
 		assert.Equal(t, "no tracking server: pass --tracking-uri or set MLFLOW_TRACKING_URI", err.Error())
 	})
 	t.Run("ConnectsOnce", func(t *testing.T) {
@@ -98,7 +98,7 @@ func TestClient(t *testing.T) {
 		calls := 0
 		want, err := mlflow.New(mlflow.DefaultConfig(srv.URL))
 		require.NoError(t, err)
-		pb, _, rec := newPlaybook(t, steps.Options{Connect: func() (*mlflow.Client, error) { calls++; return want, nil }})
+		pb, _, rec := newPlaybook(t, notebook.Options{Connect: func() (*mlflow.Client, error) { calls++; return want, nil }})
 		for range 3 {
 			c, err := pb.Client()
 			require.NoError(t, err)
@@ -113,7 +113,7 @@ func TestClient(t *testing.T) {
 		calls := 0
 		dead, err := mlflow.New(cfg)
 		require.NoError(t, err)
-		pb, _, _ := newPlaybook(t, steps.Options{Connect: func() (*mlflow.Client, error) { calls++; return dead, nil }})
+		pb, _, _ := newPlaybook(t, notebook.Options{Connect: func() (*mlflow.Client, error) { calls++; return dead, nil }})
 		for range 2 {
 			c, err := pb.Client()
 			require.Error(t, err)
@@ -124,7 +124,7 @@ func TestClient(t *testing.T) {
 	})
 	t.Run("ConnectFails", func(t *testing.T) {
 		boom := errors.New("bad URI")
-		pb, _, _ := newPlaybook(t, steps.Options{Connect: func() (*mlflow.Client, error) { return nil, boom }})
+		pb, _, _ := newPlaybook(t, notebook.Options{Connect: func() (*mlflow.Client, error) { return nil, boom }})
 		_, err := pb.Client()
 		assert.ErrorIs(t, err, boom)
 	})
@@ -132,7 +132,7 @@ func TestClient(t *testing.T) {
 
 func TestContextFollowsCells(t *testing.T) {
 	rec := &record.Run{Cells: []record.Cell{{Step: "a"}, {Step: "b"}}}
-	pb, ctl := steps.NewPlaybook(steps.Options{Run: rec, DryRun: true, OutDir: "out"})
+	pb, ctl := notebook.New(notebook.Options{Run: rec, DryRun: true, OutDir: "out"})
 	assert.NotNil(t, pb.Context(), "a context even between cells")
 	assert.True(t, pb.DryRun())
 	assert.Equal(t, "out", pb.OutDir())
@@ -149,7 +149,7 @@ func TestContextFollowsCells(t *testing.T) {
 
 func TestCapture(t *testing.T) {
 	rec := &record.Run{Cells: []record.Cell{{Step: "a"}, {Step: "b"}}}
-	pb, ctl := steps.NewPlaybook(steps.Options{Run: rec})
+	pb, ctl := notebook.New(notebook.Options{Run: rec})
 	ctl.Begin(t.Context(), "a")
 	_, _ = ctl.Stdout().Write([]byte("one "))
 	_, _ = ctl.Stdout().Write([]byte("two\n"))
@@ -195,7 +195,7 @@ func TestShow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, ctl, rec := newPlaybook(t, steps.Options{})
+			_, ctl, rec := newPlaybook(t, notebook.Options{})
 			err := ctl.Show(tt.values)
 			if tt.err != nil {
 				assert.ErrorIs(t, err, tt.err)
@@ -205,12 +205,4 @@ func TestShow(t *testing.T) {
 			assert.Equal(t, tt.want, rec.Cells[0].Outputs)
 		})
 	}
-}
-
-func TestRefuse(t *testing.T) {
-	err := error(steps.Refuse("validate", "f1 %.2f < %.2f", 0.5, 0.55))
-	assert.Equal(t, "validate refused: f1 0.50 < 0.55", err.Error())
-	var g interface{ GateRefused() bool }
-	require.ErrorAs(t, err, &g)
-	assert.True(t, g.GateRefused())
 }

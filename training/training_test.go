@@ -1,4 +1,4 @@
-package steps_test
+package training_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/playbook-mlops/playbook/churn"
 	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
-	"github.com/playbook-mlops/playbook/steps"
+	"github.com/playbook-mlops/playbook/training"
 )
 
 func newClient(t *testing.T) *mlflow.Client {
@@ -31,31 +31,31 @@ func uniqueName(prefix string) string {
 
 func TestHyperparameterGrid(t *testing.T) {
 	for _, n := range []int{1, 3, 8, 60, 100} {
-		g := steps.HyperparameterGrid(n, 7)
+		g := training.HyperparameterGrid(n, 7)
 		require.Len(t, g, n)
-		seen := map[steps.Hyperparameters]bool{}
+		seen := map[training.Hyperparameters]bool{}
 		for _, h := range g {
 			assert.False(t, seen[h], "duplicate hyperparameters %+v", h)
 			seen[h] = true
 		}
-		assert.Equal(t, g, steps.HyperparameterGrid(n, 7), "the grid is deterministic")
+		assert.Equal(t, g, training.HyperparameterGrid(n, 7), "the grid is deterministic")
 	}
 }
 
 func TestTrainErrors(t *testing.T) {
 	ctx := t.Context()
 	for name, tc := range map[string]struct {
-		opts steps.TrainOptions
+		opts training.Options
 		want string
 	}{
-		"ErrNoExperiment": {steps.TrainOptions{Runs: 1}, "no experiment name"},
-		"ErrNoRuns":       {steps.TrainOptions{Experiment: "x"}, "0 runs"},
-		"ErrValidFrac":    {steps.TrainOptions{Experiment: "x", Runs: 1, ValidFrac: 1.5}, "validation fraction"},
-		"ErrMissingData":  {steps.TrainOptions{Experiment: "x", Runs: 1, Data: "/nonexistent/telco.csv"}, "/nonexistent/telco.csv"},
+		"ErrNoExperiment": {training.Options{Runs: 1}, "no experiment name"},
+		"ErrNoRuns":       {training.Options{Experiment: "x"}, "0 runs"},
+		"ErrValidFrac":    {training.Options{Experiment: "x", Runs: 1, ValidFrac: 1.5}, "validation fraction"},
+		"ErrMissingData":  {training.Options{Experiment: "x", Runs: 1, Data: "/nonexistent/telco.csv"}, "/nonexistent/telco.csv"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			// A nil tracker: the options are checked before any call.
-			_, err := steps.Train(ctx, nil, tc.opts)
+			_, err := training.Train(ctx, nil, tc.opts)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
@@ -71,7 +71,7 @@ func TestTrainRegisterLoad(t *testing.T) {
 	ctx := t.Context()
 	expName := uniqueName("e2e-train")
 
-	res, err := steps.Train(ctx, c, steps.TrainOptions{Experiment: expName, Runs: 3, Rows: 3000, Seed: 3})
+	res, err := training.Train(ctx, c, training.Options{Experiment: expName, Runs: 3, Rows: 3000, Seed: 3})
 	require.NoError(t, err)
 	require.Len(t, res.Runs, 3)
 
@@ -97,7 +97,7 @@ func TestTrainRegisterLoad(t *testing.T) {
 		ExperimentIDs: []string{exp.ExperimentID}, OrderBy: []string{"metrics.f1 DESC"}, MaxResults: 2,
 	})
 	require.NoError(t, err)
-	want := append([]steps.TrainedRun(nil), res.Runs...)
+	want := append([]training.TrainedRun(nil), res.Runs...)
 	sort.SliceStable(want, func(i, j int) bool { return want[i].Metrics["f1"] > want[j].Metrics["f1"] })
 	require.Len(t, found, 3)
 	for i := range want {
@@ -117,7 +117,7 @@ func TestTrainRegisterLoad(t *testing.T) {
 	_, err = c.CreateRegisteredModel(ctx, name, nil, "issue 2 end-to-end")
 	require.NoError(t, err)
 	mv, err := c.CreateModelVersion(ctx, mlflow.CreateModelVersionRequest{
-		Name: name, Source: best.Info.ArtifactURI + "/" + steps.ModelArtifactPath, RunID: best.Info.RunID,
+		Name: name, Source: best.Info.ArtifactURI + "/" + training.ModelArtifactPath, RunID: best.Info.RunID,
 	})
 	require.NoError(t, err)
 	mv, err = c.WaitModelVersionReady(ctx, name, mv.Version, time.Minute)
@@ -126,7 +126,7 @@ func TestTrainRegisterLoad(t *testing.T) {
 
 	// A second version, so aliases have somewhere to move.
 	mv2, err := c.CreateModelVersion(ctx, mlflow.CreateModelVersionRequest{
-		Name: name, Source: found[1].Info.ArtifactURI + "/" + steps.ModelArtifactPath, RunID: found[1].Info.RunID,
+		Name: name, Source: found[1].Info.ArtifactURI + "/" + training.ModelArtifactPath, RunID: found[1].Info.RunID,
 	})
 	require.NoError(t, err)
 	_, err = c.WaitModelVersionReady(ctx, name, mv2.Version, time.Minute)
@@ -190,7 +190,7 @@ func TestTrainRegisterLoad(t *testing.T) {
 func TestTrainFailedRun(t *testing.T) {
 	c := newClient(t)
 	ctx := t.Context()
-	res, err := steps.Train(ctx, failingUpload{c}, steps.TrainOptions{Experiment: uniqueName("e2e-train-fail"), Runs: 2, Rows: 500, Seed: 1})
+	res, err := training.Train(ctx, failingUpload{c}, training.Options{Experiment: uniqueName("e2e-train-fail"), Runs: 2, Rows: 500, Seed: 1})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "2 of 2 runs failed")
 	require.Len(t, res.Runs, 2)
@@ -198,7 +198,7 @@ func TestTrainFailedRun(t *testing.T) {
 		got, err := c.GetRun(ctx, r.RunID)
 		require.NoError(t, err)
 		assert.Equal(t, mlflow.RunStatusFailed, got.Info.Status)
-		reason, ok := got.Tag(steps.TagFailureReason)
+		reason, ok := got.Tag(training.TagFailureReason)
 		require.True(t, ok)
 		assert.Contains(t, reason, "uploading the model: disk on fire")
 	}
@@ -214,7 +214,7 @@ func (failingUpload) UploadDir(context.Context, string, string, string) error {
 func TestTrainTelco(t *testing.T) {
 	path := testenv.TelcoCSV(t)
 	c := newClient(t)
-	res, err := steps.Train(t.Context(), c, steps.TrainOptions{Experiment: uniqueName("e2e-telco"), Runs: 1, Data: path})
+	res, err := training.Train(t.Context(), c, training.Options{Experiment: uniqueName("e2e-telco"), Runs: 1, Data: path})
 	require.NoError(t, err)
 	assert.Equal(t, 7043, res.TrainRows+res.ValidRows)
 	assert.GreaterOrEqual(t, res.Runs[0].Metrics["roc_auc"], 0.83)

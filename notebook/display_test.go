@@ -1,4 +1,4 @@
-package steps
+package notebook
 
 import (
 	"reflect"
@@ -49,7 +49,7 @@ func TestTableOf(t *testing.T) {
 		{name: "RecordTable", v: record.Table{Columns: []string{"c"}, Rows: [][]string{{"1"}}},
 			want: &record.Table{Columns: []string{"c"}, Rows: [][]string{{"1"}}}},
 		{name: "NotATable", v: 3, err: "want a slice of structs or maps, got int"},
-		{name: "Struct", v: row{}, err: "want a slice of structs or maps, got steps.row"},
+		{name: "Struct", v: row{}, err: "want a slice of structs or maps, got notebook.row"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,7 +124,7 @@ func TestCellText(t *testing.T) {
 
 func TestDisplayPanics(t *testing.T) {
 	rec := &record.Run{Cells: []record.Cell{{Step: "s"}}}
-	pb, ctl := NewPlaybook(Options{Run: rec})
+	pb, ctl := New(Options{Run: rec})
 	ctl.Begin(t.Context(), "s")
 	tests := []struct {
 		name string
@@ -151,7 +151,7 @@ func TestDisplayPanics(t *testing.T) {
 
 func TestPlot(t *testing.T) {
 	rec := &record.Run{Cells: []record.Cell{{Step: "s"}}}
-	pb, ctl := NewPlaybook(Options{Run: rec})
+	pb, ctl := New(Options{Run: rec})
 	ctl.Begin(t.Context(), "s")
 	p := plot.New()
 	p.Title.Text = "ROC"

@@ -1,0 +1,86 @@
+package notebook
+
+import (
+	"time"
+
+	"github.com/playbook-mlops/playbook/record"
+)
+
+// The evidence is what the steps record of a run: the calls that changed
+// the registry, snapshots, metrics, checks, captures. Cells must not be able
+// to write it, so the functions that do are package-level functions of
+// this package, which is in no symbol table of the cells: a cell cannot
+// import it, and yaegi, which calls the methods of a compiled value such
+// as pb by reflection whatever the symbol tables say, finds no exported
+// method of Playbook that writes evidence. The step functions (package
+// steps) call them.
+
+// Update calls f with the run record of pb, holding pb's lock: the way
+// step functions keep evidence the other functions do not cover, and read
+// what the record says of the scenario and the environment. f must not call
+// pb's methods. Once the run has ended, f is not called.
+func Update(pb *Playbook, f func(r *record.Run)) {
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	if pb.closed {
+		return
+	}
+	f(pb.run)
+}
+
+// RecordCall keeps a registry call in the evidence of pb, stamping its time
+// and step when they are empty.
+func RecordCall(pb *Playbook, c record.Call) {
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	if pb.closed {
+		return
+	}
+	if c.Time.IsZero() {
+		c.Time = time.Now()
+	}
+	if c.Step == "" {
+		c.Step = pb.step
+	}
+	pb.run.Evidence.Calls = append(pb.run.Evidence.Calls, c)
+}
+
+// RecordMetric keeps a metric in the evidence of pb, stamping its step.
+func RecordMetric(pb *Playbook, m record.Metric) {
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	if pb.closed {
+		return
+	}
+	if m.Step == "" {
+		m.Step = pb.step
+	}
+	pb.run.Evidence.Metrics = append(pb.run.Evidence.Metrics, m)
+}
+
+// KeepSnapshot keeps a registry snapshot in the evidence of pb, stamped
+// with the current step and, when unset, the time, and shows it under the
+// cell.
+func KeepSnapshot(pb *Playbook, s record.Snapshot) {
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	if pb.closed {
+		return
+	}
+	if s.Time.IsZero() {
+		s.Time = time.Now()
+	}
+	if s.Step == "" {
+		s.Step = pb.step
+	}
+	pb.run.Evidence.Snapshots = append(pb.run.Evidence.Snapshots, s)
+	shown := s
+	pb.addOutput(record.Output{Kind: record.OutputSnapshot, Title: s.Label, Snapshot: &shown})
+}
+
+// Display appends o to the current cell's outputs as it is: the way step
+// functions show what the display methods do not build (a titled table).
+func Display(pb *Playbook, o record.Output) { pb.display(o) }
+
+// CapturerOf returns the Capturer the run of pb was given, or nil.
+func CapturerOf(pb *Playbook) *Capturer { return pb.capture }

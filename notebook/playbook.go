@@ -1,0 +1,261 @@
+package notebook
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+
+	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/record"
+)
+
+// ErrNoServer is Client's error when the run has no tracking server.
+var ErrNoServer = errors.New("no tracking server: pass --tracking-uri or set MLFLOW_TRACKING_URI")
+
+// ErrNoOutDir is WriteFile's error when the run has no output folder.
+var ErrNoOutDir = errors.New("no output folder: run with --out DIR")
+
+// ErrOutsideOutDir is WriteFile's error for a name that would leave the
+// run's output folder (absolute, "..", or through a symbolic link).
+var ErrOutsideOutDir = errors.New("the path leaves the run's output folder")
+
+// maxStream caps what one cell may print (stdout and stderr together), so a
+// runaway loop cannot make the run record many megabytes.
+const maxStream = 1 << 20
+
+// Options configure a Playbook.
+type Options struct {
+	// Run is the record the Playbook fills. Its Cells must already list
+	// the scenario's cells (the runner does it).
+	Run *record.Run
+	// Connect returns the MLflow client, once, on first use; nil means the
+	// run has no tracking server. Several runs may share one client.
+	Connect func() (*mlflow.Client, error)
+	// OutDir is the run's output folder; WriteFile refuses to write when
+	// it is empty.
+	OutDir string
+	// DryRun asks steps to read the registry but not change it.
+	DryRun bool
+	// Capture, when set, screenshots pages of the MLflow UI for the
+	// evidence (the verify step's capture); cmd/playbook gives one backed
+	// by headless Chromium. Nil means the run has none.
+	Capture *Capturer
+}
+
+// A Capturer screenshots pages of the MLflow UI.
+type Capturer struct {
+	// Width and Height are the screenshots' size, in pixels.
+	Width, Height int
+	// ModelPage returns a PNG screenshot of a registered model's page, at
+	// url, taken once the page shows the model's name and each of
+	// aliases; its error says why there is none.
+	ModelPage func(ctx context.Context, url, model string, aliases []string) ([]byte, error)
+}
+
+// Playbook is the handle cells and step functions reach the run through:
+// cells see it as pb. It carries the current cell's context (with its
+// timeout), the MLflow client, the run record to keep evidence in, the
+// current cell's outputs, and the run's output folder.
+//
+// Its methods are safe for concurrent use. Once the run has ended, what is
+// written to it is dropped.
+type Playbook struct {
+	mu     sync.Mutex
+	run    *record.Run
+	ctx    context.Context
+	cell   *record.Cell
+	step   string
+	stream int // bytes the current cell printed
+	closed bool
+
+	connect   func() (*mlflow.Client, error)
+	clientMu  sync.Mutex
+	client    *mlflow.Client
+	clientErr error
+	connected bool
+
+	outDir  string
+	dryRun  bool
+	capture *Capturer
+}
+
+// New returns a Playbook for one run and its Controller.
+func New(opts Options) (*Playbook, *Controller) {
+	pb := &Playbook{run: opts.Run, connect: opts.Connect, outDir: opts.OutDir, dryRun: opts.DryRun, capture: opts.Capture, ctx: context.Background()}
+	if pb.run == nil {
+		pb.run = &record.Run{Schema: record.Schema}
+	}
+	return pb, &Controller{pb: pb}
+}
+
+// Context returns the current cell's context: it is cancelled when the cell
+// times out or the run is interrupted. Step functions pass it to every call
+// that may block.
+func (p *Playbook) Context() context.Context {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ctx
+}
+
+// Step returns the name of the current cell's step.
+func (p *Playbook) Step() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.step
+}
+
+// Client returns the run's MLflow client, or ErrNoServer when the run has
+// no tracking server.
+func (p *Playbook) Client() (*mlflow.Client, error) {
+	p.clientMu.Lock()
+	defer p.clientMu.Unlock()
+	if !p.connected {
+		p.connected = true
+		if p.connect == nil {
+			p.clientErr = ErrNoServer
+		} else {
+			p.client, p.clientErr = p.connect()
+			if p.client == nil && p.clientErr == nil {
+				p.clientErr = ErrNoServer
+			}
+			if p.client != nil {
+				p.clientErr = p.probe()
+				if p.clientErr != nil {
+					p.client = nil
+				}
+			}
+		}
+	}
+	return p.client, p.clientErr
+}
+
+// OutDir returns the run's output folder, or "" when there is none.
+func (p *Playbook) OutDir() string { return p.outDir }
+
+// DryRun reports whether steps must leave the registry unchanged.
+func (p *Playbook) DryRun() bool { return p.dryRun }
+
+// WriteFile writes data to name, a slash-separated path inside the run's
+// output folder, creating folders as needed, and records the file in the
+// evidence. Absolute names, "..", and paths that leave the folder through a
+// symbolic link are refused with ErrOutsideOutDir.
+func (p *Playbook) WriteFile(name string, data []byte) error {
+	if p.outDir == "" {
+		return fmt.Errorf("pb.WriteFile %q: %w", name, ErrNoOutDir)
+	}
+	local := filepath.FromSlash(name)
+	if name == "" || !filepath.IsLocal(local) {
+		return fmt.Errorf("pb.WriteFile %q: %w", name, ErrOutsideOutDir)
+	}
+	if err := os.MkdirAll(p.outDir, 0o755); err != nil {
+		return fmt.Errorf("pb.WriteFile %q: %w", name, err)
+	}
+	root, err := os.OpenRoot(p.outDir)
+	if err != nil {
+		return fmt.Errorf("pb.WriteFile %q: %w", name, err)
+	}
+	defer root.Close()
+	if dir := filepath.Dir(local); dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("pb.WriteFile %q: %w", name, escape(err))
+		}
+	}
+	if err := root.WriteFile(local, data, 0o644); err != nil {
+		return fmt.Errorf("pb.WriteFile %q: %w", name, escape(err))
+	}
+	sum := sha256.Sum256(data)
+	Update(p, func(r *record.Run) {
+		r.Evidence.Files = append(r.Evidence.Files, record.File{
+			Step: p.step, Name: path.Clean(filepath.ToSlash(local)), Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:]),
+		})
+	})
+	return nil
+}
+
+// escape turns os.Root's refusal ("path escapes from parent", an
+// unexported error) into ErrOutsideOutDir.
+func escape(err error) error {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if e.Error() == "path escapes from parent" {
+			return ErrOutsideOutDir
+		}
+	}
+	return err
+}
+
+// Stdout returns a writer to the current cell's printed output: what step
+// functions print there shows under the cell, like what the cell prints.
+func (p *Playbook) Stdout() io.Writer { return stream{p, record.OutputStdout} }
+
+// Printf prints to the current cell's output.
+func (p *Playbook) Printf(format string, a ...any) {
+	fmt.Fprintf(p.Stdout(), format, a...)
+}
+
+// addOutput appends o to the current cell's outputs; p.mu must be held.
+func (p *Playbook) addOutput(o record.Output) {
+	if p.closed || p.cell == nil {
+		return
+	}
+	p.cell.Outputs = append(p.cell.Outputs, o)
+}
+
+// stream is the writer of a cell's stdout or stderr.
+type stream struct {
+	p    *Playbook
+	kind string
+}
+
+func (s stream) Write(b []byte) (int, error) {
+	p := s.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.cell == nil {
+		return len(b), nil
+	}
+	outs := p.cell.Outputs
+	var last *record.Output
+	if n := len(outs); n > 0 && outs[n-1].Kind == s.kind {
+		last = &outs[n-1]
+	} else {
+		p.cell.Outputs = append(outs, record.Output{Kind: s.kind})
+		last = &p.cell.Outputs[len(p.cell.Outputs)-1]
+	}
+	text := b
+	if room := maxStream - p.stream; len(text) > room {
+		text = text[:max(room, 0)]
+	}
+	p.stream += len(text)
+	last.Text += string(text)
+	if len(text) < len(b) && !last.Truncated {
+		last.Truncated = true
+		last.Text += "\n… output truncated: a cell may print at most 1 MiB\n"
+	}
+	return len(b), nil
+}
+
+// probe asks the new client's server for its version, which the audit
+// block names. A server that cannot be reached fails the connection at once,
+// rather than each later call waiting out its own retries again; one that
+// answers /version with 404 is not an MLflow tracking server. Any other
+// refusal leaves the version unknown.
+func (p *Playbook) probe() error {
+	v, err := p.client.ServerVersion(p.Context())
+	var apiErr *mlflow.APIError
+	switch {
+	case err == nil:
+		Update(p, func(r *record.Run) { r.Environment.MLflowVersion = v })
+	case errors.As(err, &apiErr) && apiErr.StatusCode == 0:
+		return err
+	case errors.As(err, &apiErr) && apiErr.StatusCode == 404:
+		return fmt.Errorf("%s does not look like an MLflow tracking server: it answers GET /version with 404", p.client.TrackingURI())
+	}
+	return nil
+}
