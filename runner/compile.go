@@ -255,7 +255,7 @@ func (k *kernel) checkImports(c Cell, f *ast.File) error {
 			p, _ := strconv.Unquote(spec.Path.Value)
 			line := k.in.FileSet().Position(spec.Pos()).Line
 			pkgName, ok := names[p]
-			if !ok || p == kernelPath {
+			if _, generic := genericPackages[p]; !ok || generic || p == kernelPath {
 				return &Error{Kind: record.ErrImport, File: k.file, Line: line, Step: c.Step, Err: k.refused(p)}
 			}
 			name := pkgName
@@ -288,6 +288,9 @@ func (k *kernel) checkImports(c Cell, f *ast.File) error {
 var ErrImportRefused = errors.New("import not allowed")
 
 func (k *kernel) refused(p string) error {
+	if instead, ok := genericPackages[p]; ok {
+		return fmt.Errorf("import %q: %w: the interpreter cannot run the standard library's generic packages (cmp, maps, slices): %s", p, ErrImportRefused, instead)
+	}
 	if k.unrestricted {
 		return fmt.Errorf("import %q: %w: the package is not available to cells (available: %s)", p, ErrImportRefused, allowedList(true))
 	}

@@ -59,11 +59,13 @@
 // Without import lines, cells see pb (the *steps.Playbook handle), params,
 // and the packages fmt, strings, strconv, math, sort, time, errors, steps,
 // churn, mlflow and record. They may import more from an allow-list: the safe
-// part of the standard library (bytes, encoding/json, regexp, slices, ...),
+// part of the standard library (bytes, encoding/json, regexp, math/rand, ...),
 // gonum.org/v1/plot and its plotter, plotutil, vg and vg/draw packages.
 // os, os/exec, io/ioutil, path/filepath, net and net/..., syscall, unsafe,
 // reflect, runtime and plugin are refused unless playbook run --unrestricted;
-// files are written with pb.WriteFile, inside the run's output folder.
+// files are written with pb.WriteFile, inside the run's output folder. The
+// generic packages slices, maps and cmp are refused in every mode: the
+// interpreter cannot run them (sort and for loops do their work).
 //
 // The value of a cell's final expression is shown under it, as a notebook
 // shows it (a struct as a key-value block, a slice of structs or maps as a

@@ -21,21 +21,29 @@ import (
 // computation, text and encoding. Left out, unless --unrestricted: os,
 // os/exec, io/ioutil, path/filepath (the file system: cells write files with
 // pb.WriteFile), net and net/* (the network: steps reach MLflow), syscall,
-// unsafe, reflect, runtime, plugin and the like, and text/template (it calls
-// methods by name at run time, past checkCalls).
+// unsafe, reflect, runtime, plugin and the like, text/template (it calls
+// methods by name at run time, past checkCalls), and the generic packages
+// (genericPackages).
 var safeStdlib = []string{
-	"bufio", "bytes", "cmp", "container/heap", "container/list", "container/ring",
+	"bufio", "bytes", "container/heap", "container/list", "container/ring",
 	"context", "crypto/md5", "crypto/sha1", "crypto/sha256", "crypto/sha512",
 	"encoding", "encoding/base64", "encoding/csv", "encoding/hex", "encoding/json",
 	"errors", "fmt", "hash", "hash/crc32", "hash/fnv", "html", "image/color", "io",
-	"log", "maps", "math", "math/big", "math/bits", "math/cmplx", "math/rand", "math/rand/v2",
-	"path", "regexp", "slices", "sort", "strconv", "strings", "sync", "sync/atomic",
+	"log", "math", "math/big", "math/bits", "math/cmplx", "math/rand", "math/rand/v2",
+	"path", "regexp", "sort", "strconv", "strings", "sync", "sync/atomic",
 	"text/tabwriter", "time", "unicode", "unicode/utf16", "unicode/utf8",
 }
 
-// sourcePackages are the generic standard packages yaegi compiles from
-// source whenever fmt is loaded; they are pure.
-var sourcePackages = []string{"cmp", "maps", "slices"}
+// genericPackages are the standard library's generic packages, refused in
+// every mode: yaegi cannot call the generic functions of compiled packages,
+// and its own interpreted copies of these lack some functions (slices.Sort)
+// and fail at positions outside the scenario (maps.Clone). The value says
+// what to use instead.
+var genericPackages = map[string]string{
+	"cmp":    "compare with <, > and ==",
+	"maps":   "range over the map (for k, v := range m)",
+	"slices": "use sort (sort.Ints, sort.Strings, sort.Slice) and a for loop",
+}
 
 // predefined are the packages every cell sees without an import line, by
 // name. Cells may still import them, and import others from the allow-list.
@@ -98,9 +106,6 @@ func loadSymbols() {
 			}
 			add(restrictedSymbols, restrictedImports, key, v)
 		}
-		for _, p := range sourcePackages {
-			restrictedImports[p], allImportsNames[p] = p, p
-		}
 	})
 }
 
@@ -118,7 +123,9 @@ func allowedList(unrestricted bool) string {
 	m := importable(unrestricted)
 	l := make([]string, 0, len(m))
 	for p := range m {
-		l = append(l, p)
+		if _, generic := genericPackages[p]; !generic {
+			l = append(l, p)
+		}
 	}
 	sort.Slice(l, func(i, j int) bool {
 		// The standard library first, then the project's packages.
