@@ -73,7 +73,11 @@ func (k *kernel) compile(c Cell) (*compiled, error) {
 	if body != nil {
 		nodes = append(nodes, body)
 	}
-	if err := k.checkCalls(c, nodes...); err != nil {
+	err := k.checkKernelName(c, nodes...)
+	if err == nil {
+		err = k.checkCalls(c, nodes...)
+	}
+	if err != nil {
 		k.remember(c, file, body, false)
 		return nil, err
 	}

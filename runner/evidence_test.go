@@ -36,6 +36,8 @@ func TestCellsCannotWriteEvidence(t *testing.T) {
 		{name: "NotebookUnimported", code: `notebook.RecordCall(pb, record.Call{})`, err: "undefined: notebook"},
 		{name: "NewPlaybook", code: `steps.NewPlaybook(steps.Options{})`},
 		{name: "Controller", code: `var c *steps.Controller; _ = c`},
+		{name: "KernelShow", code: `__pb.Show(record.Call{Method: "FORGED"})`, err: "__pb is the runner's name: a cell cannot use it"},
+		{name: "KernelPB", code: `__pb.PB = nil`, err: "__pb is the runner's name"},
 		{name: "Reflect", code: "import \"reflect\"\nreflect.ValueOf(pb).Elem().FieldByName(\"run\")", err: "import not allowed"},
 	}
 	for _, tt := range tests {

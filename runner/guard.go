@@ -36,6 +36,27 @@ var deniedMethods = map[string]string{
 	"WriteFile":   "writes a file anywhere: use pb.WriteFile, confined to the run's output folder",
 }
 
+// checkKernelName refuses, in every mode, a cell that names the package
+// through which the runner instruments cells (kernelName): calling its
+// functions would fake the line running, the value shown or the handle pb.
+func (k *kernel) checkKernelName(c Cell, nodes ...ast.Node) error {
+	var err error
+	for _, n := range nodes {
+		if n == nil || err != nil {
+			continue
+		}
+		ast.Inspect(n, func(x ast.Node) bool {
+			if id, ok := x.(*ast.Ident); ok && id.Name == kernelName && err == nil {
+				line := k.in.FileSet().Position(id.Pos()).Line
+				err = &Error{Kind: record.ErrCompile, File: k.file, Line: line, Step: c.Step,
+					Err: fmt.Errorf("%s is the runner's name: a cell cannot use it", kernelName)}
+			}
+			return err == nil
+		})
+	}
+	return err
+}
+
 // ErrCallRefused is the cause of a refused call.
 var ErrCallRefused = errors.New("call not allowed")
 
