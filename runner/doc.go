@@ -35,7 +35,7 @@
 // Cells are fenced blocks whose info string is go followed by attributes:
 //
 //	```go step=identify timeout=2m
-//	best := steps.Identify(pb, params.Experiment, params.Metric)
+//	best := steps.Identify(pb, steps.IdentifyOptions{Experiment: params.Experiment, Metric: params.Metric})
 //	```
 //
 // step=NAME is required (lower-case letters, digits, - and _, starting with a
