@@ -201,7 +201,8 @@ type Exit struct {
 }
 
 // Evidence is what the steps recorded while the run went on. Steps add to
-// it through steps.Playbook; new kinds of evidence are new fields.
+// it through package notebook's functions, which cells cannot call; new kinds
+// of evidence are new fields.
 type Evidence struct {
 	// Calls are the registry calls that changed the registry, in order.
 	Calls []Call `json:"calls"`
