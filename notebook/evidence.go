@@ -31,51 +31,41 @@ func Update(pb *Playbook, f func(r *record.Run)) {
 // RecordCall keeps a registry call in the evidence of pb, stamping its time
 // and step when they are empty.
 func RecordCall(pb *Playbook, c record.Call) {
-	pb.mu.Lock()
-	defer pb.mu.Unlock()
-	if pb.closed {
-		return
-	}
-	if c.Time.IsZero() {
-		c.Time = time.Now()
-	}
-	if c.Step == "" {
-		c.Step = pb.step
-	}
-	pb.run.Evidence.Calls = append(pb.run.Evidence.Calls, c)
+	pb.keep(&c.Time, &c.Step, func(r *record.Run) { r.Evidence.Calls = append(r.Evidence.Calls, c) })
 }
 
 // RecordMetric keeps a metric in the evidence of pb, stamping its step.
 func RecordMetric(pb *Playbook, m record.Metric) {
-	pb.mu.Lock()
-	defer pb.mu.Unlock()
-	if pb.closed {
-		return
-	}
-	if m.Step == "" {
-		m.Step = pb.step
-	}
-	pb.run.Evidence.Metrics = append(pb.run.Evidence.Metrics, m)
+	pb.keep(nil, &m.Step, func(r *record.Run) { r.Evidence.Metrics = append(r.Evidence.Metrics, m) })
 }
 
 // KeepSnapshot keeps a registry snapshot in the evidence of pb, stamped
 // with the current step and, when unset, the time, and shows it under the
 // cell.
 func KeepSnapshot(pb *Playbook, s record.Snapshot) {
-	pb.mu.Lock()
-	defer pb.mu.Unlock()
-	if pb.closed {
+	pb.keep(&s.Time, &s.Step, func(r *record.Run) {
+		r.Evidence.Snapshots = append(r.Evidence.Snapshots, s)
+		shown := s
+		pb.addOutput(record.Output{Kind: record.OutputSnapshot, Title: s.Label, Snapshot: &shown})
+	})
+}
+
+// keep stamps an empty time (when t is not nil) with now and an empty step
+// with the current one, then calls add with the record, holding the lock;
+// once the run has ended, it does nothing.
+func (p *Playbook) keep(t *time.Time, step *string, add func(r *record.Run)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
 		return
 	}
-	if s.Time.IsZero() {
-		s.Time = time.Now()
+	if t != nil && t.IsZero() {
+		*t = time.Now()
 	}
-	if s.Step == "" {
-		s.Step = pb.step
+	if *step == "" {
+		*step = p.step
 	}
-	pb.run.Evidence.Snapshots = append(pb.run.Evidence.Snapshots, s)
-	shown := s
-	pb.addOutput(record.Output{Kind: record.OutputSnapshot, Title: s.Label, Snapshot: &shown})
+	add(p.run)
 }
 
 // Display appends o to the current cell's outputs as it is: the way step
