@@ -33,6 +33,15 @@ type scenarioRun struct {
 
 func newScenarioRun(t *testing.T, c *mlflow.Client, dryRun bool) *scenarioRun {
 	t.Helper()
+	// The capture of the MLflow UI as playbook run wires it; PLAYBOOK_CHROMIUM
+	// turns it on or off (TestMain).
+	capture := &notebook.Capturer{Width: browser.CaptureWidth, Height: browser.CaptureHeight, ModelPage: browser.CaptureModelPage}
+	return newCaptureRun(t, c, dryRun, capture)
+}
+
+// newCaptureRun is newScenarioRun with the given capturer (nil: none).
+func newCaptureRun(t *testing.T, c *mlflow.Client, dryRun bool, capture *notebook.Capturer) *scenarioRun {
+	t.Helper()
 	rec := &record.Run{Schema: record.Schema, Scenario: record.Scenario{Lang: "en"}, Environment: record.Environment{User: "tester", Host: "test-host"}}
 	for _, s := range cellNames {
 		rec.Cells = append(rec.Cells, record.Cell{Step: s})
@@ -41,9 +50,6 @@ func newScenarioRun(t *testing.T, c *mlflow.Client, dryRun bool) *scenarioRun {
 	if c == nil {
 		connect = nil
 	}
-	// The capture of the MLflow UI as playbook run wires it; PLAYBOOK_CHROMIUM
-	// turns it on or off (TestMain).
-	capture := &notebook.Capturer{Width: browser.CaptureWidth, Height: browser.CaptureHeight, ModelPage: browser.CaptureModelPage}
 	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: connect, DryRun: dryRun, Capture: capture})
 	t.Cleanup(ctl.Close)
 	return &scenarioRun{t: t, pb: pb, ctl: ctl, rec: rec}

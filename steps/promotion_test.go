@@ -2,6 +2,7 @@ package steps_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -633,4 +634,62 @@ func TestAliasRefusesProductionAlias(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `the candidate alias "production-live" is also the production alias`)
 	assert.Empty(t, rec.Evidence.Calls)
+}
+
+// TestVerifyCapture: verify asks the run's capturer for the model's page,
+// aliases to wait for sorted, and keeps the PNG; without a capturer, or
+// when the capture fails, the evidence says why there is none.
+func TestVerifyCapture(t *testing.T) {
+	c := newClient(t)
+	ctx := t.Context()
+	model := uniqueName("Capture")
+	r := newScenarioRun(t, c, false)
+	var (
+		best *steps.BestRun
+		v    *steps.Version
+		cand *steps.Candidate
+		prom *steps.Promotion
+	)
+	r.must("identify", func() {
+		best = steps.Identify(r.pb, steps.IdentifyOptions{Experiment: trainedExperiment(t, c, "weak")})
+	})
+	r.must("register", func() { v = steps.Register(r.pb, best, steps.RegisterOptions{Model: model}) })
+	r.must("alias", func() { cand = steps.Alias(r.pb, v, "") })
+	require.NoError(t, c.SetModelVersionTag(ctx, model, v.Version, steps.TagValidationStatus, steps.StatusPassed))
+	r.must("promote", func() { prom = steps.Promote(r.pb, cand, steps.PromoteOptions{}) })
+
+	var asked []string
+	png := []byte("\x89PNG fake")
+	tests := []struct {
+		name    string
+		capture *notebook.Capturer
+		reason  string // "" when a PNG is kept
+	}{
+		{name: "OK", capture: &notebook.Capturer{Width: 10, Height: 20, ModelPage: func(_ context.Context, url, model string, aliases []string) ([]byte, error) {
+			asked = append([]string{url, model}, aliases...)
+			return png, nil
+		}}},
+		{name: "NoCapturer", reason: "this run has no browser to capture the MLflow UI with"},
+		{name: "Fails", capture: &notebook.Capturer{Width: 10, Height: 20, ModelPage: func(context.Context, string, string, []string) ([]byte, error) {
+			return nil, errors.New("browser: no Chromium")
+		}}, reason: "no capture of the MLflow UI: browser: no Chromium"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newCaptureRun(t, c, false, tt.capture)
+			var ver *steps.Verification
+			r.must("verify", func() { ver = steps.Verify(r.pb, prom) })
+			require.Len(t, r.rec.Evidence.Captures, 1)
+			got := r.rec.Evidence.Captures[0]
+			assert.Equal(t, ver.ModelURL, got.URL)
+			assert.Equal(t, tt.reason, got.Reason)
+			if tt.reason != "" {
+				assert.Nil(t, got.PNG)
+				return
+			}
+			assert.Equal(t, png, got.PNG)
+			assert.Equal(t, []int{10, 20}, []int{got.Width, got.Height})
+			assert.Equal(t, []string{ver.ModelURL, model, "production-live", "staging-candidate"}, asked)
+		})
+	}
 }
