@@ -30,7 +30,7 @@ type Options struct {
 	DryRun bool
 	// Capture, when set, screenshots the MLflow UI for the verify step's
 	// evidence; nil records that the run has no browser to do it with.
-	Capture *notebook.Capturer
+	Capture *Capturer
 	// Unrestricted lets cells import the whole standard library.
 	Unrestricted bool
 	// Version is playbook's version, recorded in the environment.
@@ -38,6 +38,10 @@ type Options struct {
 	// Progress, when set, is told when each cell starts and ends.
 	Progress func(Event)
 }
+
+// Capturer screenshots pages of the MLflow UI for the verify step's
+// evidence (notebook's type, so that the command line needs only runner).
+type Capturer = notebook.Capturer
 
 // Event reports a cell's progress. Status is "running" when the cell
 // starts, then one of record's Status* values.

@@ -14,7 +14,6 @@ import (
 
 	"github.com/playbook-mlops/playbook/internal/browser"
 	"github.com/playbook-mlops/playbook/mlflow"
-	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
 	"github.com/playbook-mlops/playbook/report"
 	"github.com/playbook-mlops/playbook/runner"
@@ -340,6 +339,6 @@ func checkWritableDir(dir string) error {
 
 // chromiumCapture screenshots the MLflow UI for the verify step with
 // headless Chromium ($PLAYBOOK_CHROMIUM names it, or turns it off).
-var chromiumCapture = &notebook.Capturer{
+var chromiumCapture = &runner.Capturer{
 	Width: browser.CaptureWidth, Height: browser.CaptureHeight, ModelPage: browser.CaptureModelPage,
 }
