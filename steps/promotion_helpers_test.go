@@ -80,6 +80,23 @@ func (r *scenarioRun) outputs(name, kind string) []record.Output {
 	return out
 }
 
+// candidate runs identify (on the "weak" experiment), register (as model)
+// and alias (the default candidate alias), and returns what they returned.
+func (r *scenarioRun) candidate(c *mlflow.Client, model string) (*steps.BestRun, *steps.Version, *steps.Candidate) {
+	r.t.Helper()
+	var (
+		best *steps.BestRun
+		v    *steps.Version
+		cand *steps.Candidate
+	)
+	r.must("identify", func() {
+		best = steps.Identify(r.pb, steps.IdentifyOptions{Experiment: trainedExperiment(r.t, c, "weak")})
+	})
+	r.must("register", func() { v = steps.Register(r.pb, best, steps.RegisterOptions{Model: model}) })
+	r.must("alias", func() { cand = steps.Alias(r.pb, v, "") })
+	return best, v, cand
+}
+
 // catch runs f and returns the error it panicked with.
 func catch(f func()) (err error) {
 	defer func() {

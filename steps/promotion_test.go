@@ -375,17 +375,8 @@ func TestPromoteRefusesWhenProductionMoved(t *testing.T) {
 	ctx := t.Context()
 	model := uniqueName("Moved")
 	r := newScenarioRun(t, c, false)
-	var (
-		best *steps.BestRun
-		v    *steps.Version
-		cand *steps.Candidate
-		prom *steps.Promotion
-	)
-	r.must("identify", func() {
-		best = steps.Identify(r.pb, steps.IdentifyOptions{Experiment: trainedExperiment(t, c, "weak")})
-	})
-	r.must("register", func() { v = steps.Register(r.pb, best, steps.RegisterOptions{Model: model}) })
-	r.must("alias", func() { cand = steps.Alias(r.pb, v, "") })
+	best, _, cand := r.candidate(c, model)
+	var prom *steps.Promotion
 	require.NoError(t, c.SetModelVersionTag(ctx, model, "1", "validation_status", "passed"))
 
 	// Another team registers and promotes version 2 meanwhile.
@@ -644,17 +635,8 @@ func TestVerifyCapture(t *testing.T) {
 	ctx := t.Context()
 	model := uniqueName("Capture")
 	r := newScenarioRun(t, c, false)
-	var (
-		best *steps.BestRun
-		v    *steps.Version
-		cand *steps.Candidate
-		prom *steps.Promotion
-	)
-	r.must("identify", func() {
-		best = steps.Identify(r.pb, steps.IdentifyOptions{Experiment: trainedExperiment(t, c, "weak")})
-	})
-	r.must("register", func() { v = steps.Register(r.pb, best, steps.RegisterOptions{Model: model}) })
-	r.must("alias", func() { cand = steps.Alias(r.pb, v, "") })
+	_, v, cand := r.candidate(c, model)
+	var prom *steps.Promotion
 	require.NoError(t, c.SetModelVersionTag(ctx, model, v.Version, steps.TagValidationStatus, steps.StatusPassed))
 	r.must("promote", func() { prom = steps.Promote(r.pb, cand, steps.PromoteOptions{}) })
 
