@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/playbook-mlops/playbook/churn"
+	"github.com/playbook-mlops/playbook/internal/mlflowtest"
 	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/steps"
@@ -19,7 +20,7 @@ import (
 
 func newClient(t *testing.T) *mlflow.Client {
 	t.Helper()
-	uri := testenv.MLflowURI(t)
+	uri := mlflowtest.URI(t)
 	c, err := mlflow.New(mlflow.DefaultConfig(uri))
 	require.NoError(t, err)
 	return c
