@@ -85,3 +85,20 @@ func TelcoCSV(t testing.TB) string {
 	}
 	return p
 }
+
+// EnvSlowTests names the variable that runs the slow tests outside CI.
+const EnvSlowTests = "PLAYBOOK_SLOW_TESTS"
+
+// Slow skips a slow test (one that takes a minute or more) unless CI=true
+// or PLAYBOOK_SLOW_TESTS=1, so that go test ./... stays quick on a
+// developer's machine; -short skips it always.
+func Slow(t testing.TB) {
+	t.Helper()
+	switch {
+	case testing.Short():
+		t.Skip("-short: a slow test")
+	case InCI() || os.Getenv(EnvSlowTests) == "1":
+	default:
+		t.Skipf("a slow test: set %s=1 to run it (CI=true runs it)", EnvSlowTests)
+	}
+}
