@@ -63,8 +63,8 @@ func TestTrainErrors(t *testing.T) {
 	}
 }
 
-// TestTrainRegisterLoad is issue 2's end-to-end check against a real MLflow
-// server: create an experiment, train 3 runs, search them by f1, register the
+// TestTrainRegisterLoad is issue 2's end-to-end check against a tracking
+// server (mlflowtest.URI): create an experiment, train 3 runs, search them by f1, register the
 // best, move aliases, set and delete tags, download the artifact, load the
 // model, and compare its predictions with the in-memory model's.
 func TestTrainRegisterLoad(t *testing.T) {
