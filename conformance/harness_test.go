@@ -2,7 +2,6 @@ package conformance_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -17,9 +16,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/playbook-mlops/playbook/internal/mlflowtest"
 	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
-	"github.com/playbook-mlops/playbook/server"
 )
 
 // target is one server under test.
@@ -46,9 +45,9 @@ func startTarget(t testing.TB, name string) *target {
 	var uri string
 	switch name {
 	case embedded:
-		uri = startEmbedded(t, t.TempDir())
+		uri = mlflowtest.Embedded(t)
 	case real:
-		uri = strings.TrimRight(testenv.MLflowURI(t), "/")
+		uri = strings.TrimRight(testenv.RealMLflow(t), "/")
 	default:
 		t.Fatalf("unknown target %q", name)
 	}
@@ -58,17 +57,6 @@ func startTarget(t testing.TB, name string) *target {
 	c, err := mlflow.New(cfg)
 	require.NoError(t, err)
 	return &target{name: name, uri: uri, c: c, hc: &http.Client{Timeout: 60 * time.Second}}
-}
-
-// startEmbedded starts an embedded server on dir and returns its URI.
-func startEmbedded(t testing.TB, dir string) string {
-	t.Helper()
-	srv, err := server.Open(context.Background(), server.Config{DataDir: dir})
-	require.NoError(t, err)
-	uri, err := srv.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, srv.Close()) })
-	return uri
 }
 
 // unique returns prefix with a random suffix: the real server is shared

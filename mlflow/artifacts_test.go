@@ -47,7 +47,7 @@ func readTree(t *testing.T, dir string) map[string][]byte {
 
 func TestArtifacts(t *testing.T) {
 	t.Parallel()
-	c := realClient(t)
+	c := serverClient(t)
 	ctx := t.Context()
 	run := newRun(t, c, "artifacts")
 	uri := run.Info.ArtifactURI

@@ -32,7 +32,7 @@ import (
 //	PLAYBOOK_BENCH_RUNS=10000 MLFLOW_TRACKING_URI=$(scripts/mlflow-server uri) \
 //	  go test -run '^$' -bench SearchAllRuns10k -benchtime 5x ./mlflow/
 func BenchmarkSearchAllRuns10k(b *testing.B) {
-	uri := testenv.MLflowURI(b)
+	uri := testenv.RealMLflow(b)
 	v := os.Getenv("PLAYBOOK_BENCH_RUNS")
 	if v == "" {
 		b.Skip("set PLAYBOOK_BENCH_RUNS to the number of runs (10000) to run this benchmark")

@@ -14,7 +14,7 @@ import (
 
 func TestExperiments(t *testing.T) {
 	t.Parallel()
-	c := realClient(t)
+	c := serverClient(t)
 	ctx := t.Context()
 	name := unique("exp")
 
@@ -64,7 +64,7 @@ func TestExperiments(t *testing.T) {
 
 func TestGetOrCreateExperiment(t *testing.T) {
 	t.Parallel()
-	c := realClient(t)
+	c := serverClient(t)
 	ctx := t.Context()
 
 	t.Run("Race", func(t *testing.T) {

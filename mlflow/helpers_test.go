@@ -15,15 +15,16 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/playbook-mlops/playbook/internal/testenv"
+	"github.com/playbook-mlops/playbook/internal/mlflowtest"
 	"github.com/playbook-mlops/playbook/mlflow"
 )
 
-// realClient returns a client of the real MLflow server named by
-// MLFLOW_TRACKING_URI (skipping without one), with short retries.
-func realClient(t testing.TB, opts ...mlflow.Option) *mlflow.Client {
+// serverClient returns a client of a tracking server (mlflowtest.URI: the
+// real MLflow server of MLFLOW_TRACKING_URI, else an embedded one), with
+// short retries.
+func serverClient(t testing.TB, opts ...mlflow.Option) *mlflow.Client {
 	t.Helper()
-	cfg := mlflow.DefaultConfig(testenv.MLflowURI(t))
+	cfg := mlflow.DefaultConfig(mlflowtest.URI(t))
 	cfg.MaxRetries = 3
 	cfg.BackoffFactor = 0.2
 	cfg.BackoffJitter = 0.1
@@ -33,7 +34,7 @@ func realClient(t testing.TB, opts ...mlflow.Option) *mlflow.Client {
 	return c
 }
 
-// unique returns prefix with a random suffix: the server is shared.
+// unique returns prefix with a random suffix: the real server is shared.
 func unique(prefix string) string {
 	return fmt.Sprintf("%s-%s-%s", prefix, time.Now().Format("150405"), strings.ToLower(rand.Text()[:8]))
 }
@@ -82,11 +83,11 @@ func (r *recorder) all() []recorded {
 
 func (r *recorder) count() int { return len(r.all()) }
 
-// recordingClient is realClient with a recorder on its transport.
+// recordingClient is serverClient with a recorder on its transport.
 func recordingClient(t testing.TB) (*mlflow.Client, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	return realClient(t, mlflow.WithHTTPClient(&http.Client{Transport: rec})), rec
+	return serverClient(t, mlflow.WithHTTPClient(&http.Client{Transport: rec})), rec
 }
 
 // basePath is where fake servers mount the MLflow API: a request built with

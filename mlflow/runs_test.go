@@ -188,7 +188,7 @@ func TestRuns(t *testing.T) {
 
 func TestSearchRuns(t *testing.T) {
 	t.Parallel()
-	c := realClient(t)
+	c := serverClient(t)
 	ctx := t.Context()
 	exp, err := c.GetOrCreateExperiment(ctx, unique("search"))
 	require.NoError(t, err)

@@ -10,7 +10,7 @@ import (
 
 func TestServer(t *testing.T) {
 	t.Parallel()
-	c := realClient(t)
+	c := serverClient(t)
 
 	t.Run("Health", func(t *testing.T) {
 		require.NoError(t, c.Health(t.Context()))

@@ -9,8 +9,7 @@ import (
 
 // TestMain turns verify's screenshot of the MLflow UI off (it takes about
 // ten seconds a page against the real server) unless PLAYBOOK_CHROMIUM says
-// otherwise; TestPromotionLifecycle turns it on for its first verify, which
-// asserts the capture.
+// otherwise; TestVerifyCapturesMLflowUI turns it on to assert the capture.
 func TestMain(m *testing.M) {
 	if os.Getenv(browser.EnvChromium) == "" {
 		os.Setenv(browser.EnvChromium, "off")

@@ -120,19 +120,21 @@ func gate(t *testing.T, err error) *steps.GateError {
 	return g
 }
 
-// Training data the tests share: experiment "weak" holds a run that passes
-// the default thresholds; experiment "strong" one that beats it on the
-// validation data (f1 0.594 against 0.566, roc_auc 0.828 against 0.827).
+// Training data the tests on one server share: experiment "weak" holds a
+// run that passes the default thresholds; experiment "strong" one that
+// beats it on the validation data (f1 0.594 against 0.566, roc_auc 0.828
+// against 0.827). Each test's embedded server gets its own.
 var trained struct {
 	mu   sync.Mutex
-	exps map[string]string
+	exps map[string]string // tracking URI + " " + which → experiment
 }
 
 func trainedExperiment(t *testing.T, c *mlflow.Client, which string) string {
 	t.Helper()
 	trained.mu.Lock()
 	defer trained.mu.Unlock()
-	if e, ok := trained.exps[which]; ok {
+	key := c.TrackingURI() + " " + which
+	if e, ok := trained.exps[key]; ok {
 		return e
 	}
 	opts := map[string]training.Options{
@@ -145,7 +147,7 @@ func trainedExperiment(t *testing.T, c *mlflow.Client, which string) string {
 	if trained.exps == nil {
 		trained.exps = map[string]string{}
 	}
-	trained.exps[which] = opts.Experiment
+	trained.exps[key] = opts.Experiment
 	return opts.Experiment
 }
 

@@ -15,8 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/playbook-mlops/playbook/churn"
-	"github.com/playbook-mlops/playbook/internal/browser"
-	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
@@ -222,19 +220,12 @@ func TestPromotionLifecycle(t *testing.T) {
 	}
 	require.Len(t, r.outputs("infer", record.OutputTable), 1)
 
-	// The one verify that captures the model's page in the MLflow UI.
-	chromium := testenv.Chromium(t)
-	t.Setenv(browser.EnvChromium, chromium)
+	// The capture itself (real MLflow UI, Chromium) is TestVerifyCapturesMLflowUI's.
 	r.must("verify", func() { ver = steps.Verify(r.pb, prom) })
-	t.Setenv(browser.EnvChromium, "off")
 	assert.True(t, ver.Passed)
 	assert.Len(t, ver.Checks, 3, "two aliases and the status; no old version to archive")
-	require.Len(t, r.rec.Evidence.Captures, 1)
-	capture := r.rec.Evidence.Captures[0]
-	assert.Empty(t, capture.Reason)
-	assert.Equal(t, ver.ModelURL, capture.URL)
-	require.Greater(t, len(capture.PNG), 1000, "a screenshot of the model page")
-	assert.Equal(t, "\x89PNG", string(capture.PNG[:4]))
+	require.Len(t, r.rec.Evidence.Captures, 1, "a capture, or why there is none")
+	assert.Equal(t, ver.ModelURL, r.rec.Evidence.Captures[0].URL)
 	assert.Equal(t, "after", r.rec.Evidence.Snapshots[len(r.rec.Evidence.Snapshots)-1].Label)
 	assert.Contains(t, r.outputs("verify", record.OutputStdout)[0].Text, "/#/models/"+model)
 
@@ -262,7 +253,7 @@ func TestPromotionLifecycle(t *testing.T) {
 	r2.must("verify", func() { ver = steps.Verify(r2.pb, prom) })
 	require.Len(t, r2.rec.Evidence.Captures, 1)
 	assert.Nil(t, r2.rec.Evidence.Captures[0].PNG)
-	assert.Contains(t, r2.rec.Evidence.Captures[0].Reason, "PLAYBOOK_CHROMIUM=off", "the report says why there is no capture")
+	assert.NotEmpty(t, r2.rec.Evidence.Captures[0].Reason, "the report says why there is no capture")
 	assert.Len(t, ver.Checks, 5, "with the archive tags of version 1")
 	require.NotNil(t, r2.rec.Evidence.Promotion)
 	assert.Equal(t, record.Promotion{

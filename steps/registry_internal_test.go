@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/playbook-mlops/playbook/internal/testenv"
+	"github.com/playbook-mlops/playbook/internal/mlflowtest"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
@@ -165,7 +165,7 @@ func versionsFixture(t *testing.T, c *mlflow.Client, model string, n int) *mlflo
 
 func newTestClient(t *testing.T) (*mlflow.Client, string) {
 	t.Helper()
-	uri := testenv.MLflowURI(t)
+	uri := mlflowtest.URI(t)
 	c, err := mlflow.New(mlflow.DefaultConfig(uri))
 	require.NoError(t, err)
 	return c, uri

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/playbook-mlops/playbook/churn"
+	"github.com/playbook-mlops/playbook/internal/mlflowtest"
 	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/training"
@@ -19,7 +20,7 @@ import (
 
 func newClient(t *testing.T) *mlflow.Client {
 	t.Helper()
-	uri := testenv.MLflowURI(t)
+	uri := mlflowtest.URI(t)
 	c, err := mlflow.New(mlflow.DefaultConfig(uri))
 	require.NoError(t, err)
 	return c
@@ -62,8 +63,8 @@ func TestTrainErrors(t *testing.T) {
 	}
 }
 
-// TestTrainRegisterLoad is issue 2's end-to-end check against a real MLflow
-// server: create an experiment, train 3 runs, search them by f1, register the
+// TestTrainRegisterLoad is issue 2's end-to-end check against a tracking
+// server (mlflowtest.URI): create an experiment, train 3 runs, search them by f1, register the
 // best, move aliases, set and delete tags, download the artifact, load the
 // model, and compare its predictions with the in-memory model's.
 func TestTrainRegisterLoad(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/playbook-mlops/playbook/internal/mlflowtest"
 	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/record"
@@ -37,7 +38,7 @@ func TestScenariosCheck(t *testing.T) {
 	}
 }
 
-// e2e drives playbook against a real MLflow server and reads the registry
+// e2e drives playbook against a tracking server and reads the registry
 // back through the REST API, never through playbook's record.
 type e2e struct {
 	t     *testing.T
@@ -134,10 +135,14 @@ func candidateVersion(rec *record.Run) string {
 }
 
 // TestPromotionEndToEnd is issue 4's "Done when": the French exercise run
-// again and again against a real MLflow server, the registry checked
-// through its REST API after each run.
-func TestPromotionEndToEnd(t *testing.T) {
-	uri := testenv.MLflowURI(t)
+// again and again, the registry checked through its REST API after each
+// run. Against the real MLflow server (TestPromotionEndToEndMLflow, which
+// CI runs) and against the embedded one, the default backend.
+func TestPromotionEndToEnd(t *testing.T) { promotionEndToEnd(t, mlflowtest.Embedded(t)) }
+
+func TestPromotionEndToEndMLflow(t *testing.T) { promotionEndToEnd(t, testenv.RealMLflow(t)) }
+
+func promotionEndToEnd(t *testing.T, uri string) {
 	c, err := mlflow.New(mlflow.DefaultConfig(uri))
 	require.NoError(t, err)
 	stamp := time.Now().UnixNano()

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/playbook-mlops/playbook/internal/testenv"
+	"github.com/playbook-mlops/playbook/internal/mlflowtest"
 )
 
 // runCLI runs playbook with args and returns its exit code and streams.
@@ -25,7 +25,7 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 }
 
 func TestTrainCommand(t *testing.T) {
-	uri := testenv.MLflowURI(t)
+	uri := mlflowtest.URI(t)
 	exp := fmt.Sprintf("cli-train-%d", time.Now().UnixNano())
 	code, stdout, stderr := runCLI(t, "train", "--tracking-uri", uri, "--experiment", exp, "--runs", "2", "--rows", "600")
 	require.Equal(t, ExitOK, code, stderr)
@@ -94,7 +94,7 @@ func TestTrainCommandErrors(t *testing.T) {
 		})
 	}
 	t.Run("ErrBadCSV", func(t *testing.T) {
-		uri := testenv.MLflowURI(t)
+		uri := mlflowtest.URI(t)
 		path := t.TempDir() + "/bad.csv"
 		require.NoError(t, writeFile(path, "customerID,gender\nx,Male\n"))
 		code, _, stderr := runCLI(t, "train", "--tracking-uri", uri, "--data", path)

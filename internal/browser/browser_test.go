@@ -146,7 +146,7 @@ func TestFind(t *testing.T) {
 // drawn by the UI's JavaScript, with the aliases on it.
 func TestScreenshotMLflowModelPage(t *testing.T) {
 	bin := testenv.Chromium(t)
-	uri := testenv.MLflowURI(t)
+	uri := testenv.RealMLflow(t)
 	t.Setenv(browser.EnvChromium, bin)
 	c, err := mlflow.New(mlflow.Config{TrackingURI: uri})
 	require.NoError(t, err)

@@ -1,7 +1,11 @@
-// Package testenv finds the real components tests need (an MLflow server, the
-// project's Python virtualenv, Chromium, the shared Telco data set) and skips
-// a test that cannot find one, except under CI=true, where a missing
-// component fails the test: CI can never pass by skipping.
+// Package testenv finds the real components tests need (a real MLflow
+// server, the project's Python virtualenv, Chromium, the shared Telco data
+// set) and skips a test that cannot find one, except under CI=true, where a
+// missing component fails the test: CI can never pass by skipping.
+//
+// A test that needs only an MLflow-compatible server, not MLflow itself,
+// gets one from package mlflowtest, which falls back to the embedded server
+// and never skips.
 package testenv
 
 import (
@@ -30,9 +34,11 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// MLflowURI returns the tracking URI of a real MLflow server from
-// MLFLOW_TRACKING_URI, or skips (fails under CI) when none is set.
-func MLflowURI(t testing.TB) string {
+// RealMLflow returns the tracking URI of the real MLflow server named by
+// MLFLOW_TRACKING_URI, or skips (fails under CI) when none is set. Only
+// tests that hold the code to MLflow itself (conformance, MLflow's own
+// Python client, the MLflow UI) need it; the others use mlflowtest.URI.
+func RealMLflow(t testing.TB) string {
 	t.Helper()
 	uri := os.Getenv("MLFLOW_TRACKING_URI")
 	if uri == "" {
@@ -78,4 +84,21 @@ func TelcoCSV(t testing.TB) string {
 		t.Skipf("the Telco data set is absent (%s): see ../shared/data/README.md", p)
 	}
 	return p
+}
+
+// EnvSlowTests names the variable that runs the slow tests outside CI.
+const EnvSlowTests = "PLAYBOOK_SLOW_TESTS"
+
+// Slow skips a slow test (one that takes a minute or more) unless CI=true
+// or PLAYBOOK_SLOW_TESTS=1, so that go test ./... stays quick on a
+// developer's machine; -short skips it always.
+func Slow(t testing.TB) {
+	t.Helper()
+	switch {
+	case testing.Short():
+		t.Skip("-short: a slow test")
+	case InCI() || os.Getenv(EnvSlowTests) == "1":
+	default:
+		t.Skipf("a slow test: set %s=1 to run it (CI=true runs it)", EnvSlowTests)
+	}
 }

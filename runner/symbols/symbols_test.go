@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/traefik/yaegi/extract"
+
+	"github.com/playbook-mlops/playbook/internal/testenv"
 )
 
 // fileName is the file yaegi extract writes the table of importPath to.
@@ -25,12 +27,11 @@ func fileName(importPath string) string {
 // TestSymbolsUpToDate regenerates every table in memory, as go generate
 // does, and compares it with the file: run go generate ./runner/symbols
 // when it fails. It type-checks each package and its dependencies from
-// source, which takes a minute or two: -short skips it, and
-// TestSymbolsComplete catches most stale tables in a second.
+// source, which takes a minute or two: it runs under CI=true or with
+// PLAYBOOK_SLOW_TESTS=1 (testenv.Slow), and TestSymbolsComplete catches
+// most stale tables in a second in every run.
 func TestSymbolsUpToDate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: type-checks the project from source, slow")
-	}
+	testenv.Slow(t)
 	ext := extract.Extractor{Dest: "symbols"}
 	for _, p := range Packages {
 		t.Run(p, func(t *testing.T) {

@@ -1,0 +1,75 @@
+// Package mlflowtest gives tests that need an MLflow tracking server one to
+// talk to: the real MLflow server of MLFLOW_TRACKING_URI when a developer
+// names one, else an embedded server (package server) on a fresh data
+// directory, so these tests run on a machine with only Go instead of
+// skipping.
+//
+// Tests that must be held to MLflow itself (the conformance suite, the
+// scripts driving MLflow's own Python client, the MLflow UI capture) call
+// testenv.RealMLflow instead. Under CI=true URI always answers an embedded
+// server: CI holds the code to MLflow through those suites, and tests the
+// embedded server, the default backend, everywhere else.
+//
+// It is a package of its own, not part of testenv, so that testenv stays
+// free of the server (and SQLite) and the server's own tests may use it.
+package mlflowtest
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/playbook-mlops/playbook/internal/testenv"
+	"github.com/playbook-mlops/playbook/server"
+)
+
+// URI returns the tracking URI of a server for a test that needs MLflow's
+// REST API, not MLflow itself: the real server of MLFLOW_TRACKING_URI when
+// it is set outside CI, else a new embedded server (see Embedded). The
+// real server is shared by every test and every run: names must be unique.
+func URI(t testing.TB) string {
+	t.Helper()
+	if uri := os.Getenv("MLFLOW_TRACKING_URI"); uri != "" && !testenv.InCI() {
+		return strings.TrimRight(uri, "/")
+	}
+	return Embedded(t)
+}
+
+// Embedded starts an embedded MLflow-compatible server on a fresh
+// temporary data directory, stops it when the test ends, and returns its
+// tracking URI (http://127.0.0.1:PORT). Its failures are logged to the
+// test's output.
+func Embedded(t testing.TB) string {
+	t.Helper()
+	return EmbeddedWith(t, server.Config{})
+}
+
+// EmbeddedWith is Embedded with cfg (a fresh temporary data directory when
+// cfg.DataDir is empty; the test's output when cfg.Logger is nil), e.g. a
+// Version that /version answers.
+func EmbeddedWith(t testing.TB, cfg server.Config) string {
+	t.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError}))
+	}
+	srv, err := server.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("embedded MLflow server: %v", err)
+	}
+	uri, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		srv.Close()
+		t.Fatalf("embedded MLflow server: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("stopping the embedded MLflow server: %v", err)
+		}
+	})
+	return uri
+}

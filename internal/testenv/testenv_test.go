@@ -1,0 +1,88 @@
+package testenv_test
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/playbook-mlops/playbook/internal/testenv"
+)
+
+// heldToMLflow are the functions of the tests allowed to call RealMLflow,
+// which skips on a machine with only Go: each asserts what only the real
+// MLflow server shows. Every other test that needs a tracking server uses
+// mlflowtest.URI and runs with only Go.
+var heldToMLflow = map[string]string{
+	"conformance.startTarget":                        "the conformance suite's real target: the embedded server is held to it",
+	"cmd/playbook.TestPromotionEndToEndMLflow":       "the French exercise end to end against MLflow itself",
+	"internal/browser.TestScreenshotMLflowModelPage": "the MLflow UI",
+	"steps.TestVerifyCapturesMLflowUI":               "verify's capture of the MLflow UI",
+	"mlflow.BenchmarkSearchAllRuns10k":               "a benchmark of the real server, beside the client",
+}
+
+// TestRealMLflowOnlyWhereHeld: no test skips for want of MLflow on a
+// machine with only Go unless it is listed in heldToMLflow, with why.
+func TestRealMLflowOnlyWhereHeld(t *testing.T) {
+	root := testenv.RepoRoot()
+	fset := token.NewFileSet()
+	var callers []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, filepath.Dir(path))
+		if err != nil {
+			return err
+		}
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if ok && calls(fn, "testenv", "RealMLflow") {
+				callers = append(callers, filepath.ToSlash(rel)+"."+fn.Name.Name)
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	slices.Sort(callers)
+	var want []string
+	for k := range heldToMLflow {
+		want = append(want, k)
+	}
+	slices.Sort(want)
+	assert.Equal(t, want, callers, "a test that needs only a tracking server uses mlflowtest.URI; one held to MLflow itself is listed in heldToMLflow")
+}
+
+// calls reports whether fn's body calls pkg.name.
+func calls(fn *ast.FuncDecl, pkg, name string) bool {
+	found := false
+	ast.Inspect(fn, func(n ast.Node) bool {
+		if sel, ok := n.(*ast.SelectorExpr); ok && sel.Sel.Name == name {
+			if id, ok := sel.X.(*ast.Ident); ok && id.Name == pkg {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}

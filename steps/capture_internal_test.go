@@ -1,0 +1,86 @@
+package steps
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/playbook-mlops/playbook/internal/browser"
+	"github.com/playbook-mlops/playbook/internal/mlflowtest"
+	"github.com/playbook-mlops/playbook/internal/testenv"
+	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/record"
+	"github.com/playbook-mlops/playbook/server"
+)
+
+// promotedFixture registers version 1 of a new model, points both aliases
+// at it and tags it passed: the state verify expects after a first
+// promotion, which it returns.
+func promotedFixture(t *testing.T, c *mlflow.Client, prefix string) *Promotion {
+	t.Helper()
+	model := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
+	versionsFixture(t, c, model, 1)
+	ctx := t.Context()
+	require.NoError(t, c.SetRegisteredModelAlias(ctx, model, DefaultProductionAlias, "1"))
+	require.NoError(t, c.SetRegisteredModelAlias(ctx, model, DefaultCandidateAlias, "1"))
+	require.NoError(t, c.SetModelVersionTag(ctx, model, "1", TagValidationStatus, StatusPassed))
+	return &Promotion{Kind: record.PromotionPromote, Model: model, Alias: DefaultProductionAlias, CandidateAlias: DefaultCandidateAlias, Version: "1", Moved: true}
+}
+
+// verifyCapture runs verify on p and returns the one capture it recorded.
+func verifyCapture(t *testing.T, c *mlflow.Client, p *Promotion) (*Verification, record.Capture) {
+	t.Helper()
+	pb, rec := testPlaybook(t, c, "verify")
+	var v *Verification
+	require.NoError(t, catchErr(func() { v = Verify(pb, p) }))
+	assert.True(t, v.Passed, "failed checks: %v", v.Failed)
+	require.Len(t, rec.Evidence.Captures, 1, "a capture, or why there is none")
+	return v, rec.Evidence.Captures[0]
+}
+
+// TestVerifyCapturesMLflowUI: against the real MLflow server, with
+// Chromium, verify screenshots the model's page in the MLflow UI (about ten
+// seconds) and records it as evidence.
+func TestVerifyCapturesMLflowUI(t *testing.T) {
+	c := clientOf(t, testenv.RealMLflow(t))
+	t.Setenv(browser.EnvChromium, testenv.Chromium(t))
+	v, capture := verifyCapture(t, c, promotedFixture(t, c, "Capture"))
+	assert.Empty(t, capture.Reason)
+	assert.Equal(t, v.ModelURL, capture.URL)
+	require.Greater(t, len(capture.PNG), 1000, "a screenshot of the model page")
+	assert.Equal(t, "\x89PNG", string(capture.PNG[:4]))
+}
+
+// TestVerifyNoCaptureOnEmbedded: the embedded server has no UI; verify
+// does not start a browser (the Chromium named here does not exist), says
+// why there is no capture, and passes.
+func TestVerifyNoCaptureOnEmbedded(t *testing.T) {
+	c := clientOf(t, mlflowtest.Embedded(t))
+	t.Setenv(browser.EnvChromium, "/nonexistent/chromium")
+	v, capture := verifyCapture(t, c, promotedFixture(t, c, "NoCapture"))
+	assert.Equal(t, "embedded registry: it has no MLflow UI to capture", capture.Reason)
+	assert.Nil(t, capture.PNG)
+	assert.Equal(t, v.ModelURL, capture.URL)
+}
+
+// TestVerifyNoCaptureWhenChromiumOff: on a server that says it is MLflow
+// (an embedded one answering /version as MLflow does), PLAYBOOK_CHROMIUM=off
+// turns the capture off, and the record says so.
+func TestVerifyNoCaptureWhenChromiumOff(t *testing.T) {
+	c := clientOf(t, mlflowtest.EmbeddedWith(t, server.Config{Version: "3.18.0"}))
+	t.Setenv(browser.EnvChromium, "off")
+	_, capture := verifyCapture(t, c, promotedFixture(t, c, "CaptureOff"))
+	assert.Contains(t, capture.Reason, "PLAYBOOK_CHROMIUM=off")
+	assert.Nil(t, capture.PNG)
+}
+
+// clientOf returns a client of uri.
+func clientOf(t *testing.T, uri string) *mlflow.Client {
+	t.Helper()
+	c, err := mlflow.New(mlflow.DefaultConfig(uri))
+	require.NoError(t, err)
+	return c
+}
