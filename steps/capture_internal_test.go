@@ -12,6 +12,7 @@ import (
 	"github.com/playbook-mlops/playbook/internal/mlflowtest"
 	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
 	"github.com/playbook-mlops/playbook/server"
 )
@@ -33,7 +34,15 @@ func promotedFixture(t *testing.T, c *mlflow.Client, prefix string) *Promotion {
 // verifyCapture runs verify on p and returns the one capture it recorded.
 func verifyCapture(t *testing.T, c *mlflow.Client, p *Promotion) (*Verification, record.Capture) {
 	t.Helper()
-	pb, rec := testPlaybook(t, c, "verify")
+	rec := &record.Run{Schema: record.Schema, Cells: []record.Cell{{Step: "verify"}}}
+	pb, ctl := notebook.New(notebook.Options{
+		Run: rec, Connect: func() (*mlflow.Client, error) { return c, nil },
+		// What cmd/playbook gives a run: headless Chromium, named or
+		// turned off by $PLAYBOOK_CHROMIUM.
+		Capture: &notebook.Capturer{Width: browser.CaptureWidth, Height: browser.CaptureHeight, ModelPage: browser.CaptureModelPage},
+	})
+	ctl.Begin(t.Context(), "verify")
+	t.Cleanup(ctl.Close)
 	var v *Verification
 	require.NoError(t, catchErr(func() { v = Verify(pb, p) }))
 	assert.True(t, v.Passed, "failed checks: %v", v.Failed)

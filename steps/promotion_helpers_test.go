@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/playbook-mlops/playbook/internal/browser"
-	"github.com/playbook-mlops/playbook/internal/testenv"
+	"github.com/playbook-mlops/playbook/internal/mlflowtest"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
@@ -195,7 +195,7 @@ func readState(t *testing.T, c *mlflow.Client, model string) registryState {
 
 func newClient(t *testing.T) *mlflow.Client {
 	t.Helper()
-	uri := testenv.MLflowURI(t)
+	uri := mlflowtest.URI(t)
 	c, err := mlflow.New(mlflow.DefaultConfig(uri))
 	require.NoError(t, err)
 	return c

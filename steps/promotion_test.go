@@ -15,9 +15,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/playbook-mlops/playbook/churn"
+	"github.com/playbook-mlops/playbook/internal/mlflowtest"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
+	"github.com/playbook-mlops/playbook/server"
 	"github.com/playbook-mlops/playbook/steps"
 )
 
@@ -622,7 +624,10 @@ func TestAliasRefusesProductionAlias(t *testing.T) {
 // aliases to wait for sorted, and keeps the PNG; without a capturer, or
 // when the capture fails, the evidence says why there is none.
 func TestVerifyCapture(t *testing.T) {
-	c := newClient(t)
+	// A server that answers /version as MLflow does: the embedded one has
+	// no UI, so verify would not ask the capturer.
+	c, err := mlflow.New(mlflow.DefaultConfig(mlflowtest.EmbeddedWith(t, server.Config{Version: "3.18.0"})))
+	require.NoError(t, err)
 	ctx := t.Context()
 	model := uniqueName("Capture")
 	r := newScenarioRun(t, c, false)
