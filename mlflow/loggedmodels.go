@@ -412,8 +412,10 @@ type LoggedModelDataset struct {
 // (required). Filter is MLflow's search syntax over attributes (name,
 // model_id, model_type, status, source_run_id, creation_timestamp,
 // last_updated_timestamp), metrics.<key>, params.<key> and tags.<key>,
-// joined by AND, e.g. `source_run_id = 'abc' AND metrics.f1 > 0.5`.
-// MaxResults 0 leaves the server's default.
+// joined by AND, e.g. `source_run_id = 'abc' AND metrics.f1 > 0.5`. A
+// status is written without its JSON prefix: `status = 'READY'` (or
+// PENDING, FAILED), not LOGGED_MODEL_READY. MaxResults 0 leaves the
+// server's default.
 type SearchLoggedModelsRequest struct {
 	ExperimentIDs []string
 	Filter        string
