@@ -10,19 +10,30 @@ and log metrics f1 and roc_auc linked to the run, the model and the
 validation dataset. Each run uses a different regularisation, so the
 models have different scores.
 
-It prints one JSON object on its last line:
+With --register NAME, it then registers the best model by f1 the way
+MLflow 3 users do, mlflow.register_model("runs:/RUN/model", NAME), and
+reports the version's source and model_id. It prints one JSON object on
+its last line:
 
   {"experiment_id": "1", "models": [{"run_id": "...", "model_id": "m-...",
-    "f1": 0.8, "roc_auc": 0.9, "dataset_digest": "..."}, ...]}
+    "f1": 0.8, "roc_auc": 0.9, "dataset_digest": "..."}, ...],
+   "registered": {"name": "...", "version": "1", "source": "models:/m-...",
+   "model_id": "m-...", "run_id": "..."}}
+
+With --load URI instead, it loads that model with mlflow.pyfunc.load_model
+and prints {"flavor": ..., "predictions": [...]} for three customers.
 
   MLFLOW_TRACKING_URI=http://127.0.0.1:5000 python scripts/log_sklearn_models.py \\
-      --experiment lm-interop --runs 3
+      --experiment lm-interop --runs 3 --register ChurnPredictor
+  MLFLOW_TRACKING_URI=http://127.0.0.1:5000 python scripts/log_sklearn_models.py \\
+      --load models:/ChurnPredictor/2
 """
 
 import argparse
 import json
 
 import mlflow
+import mlflow.pyfunc
 import mlflow.sklearn
 import numpy as np
 import pandas as pd
@@ -50,9 +61,16 @@ def churn_data(seed):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--experiment", required=True)
+    parser.add_argument("--experiment")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--register", metavar="NAME", help="register the best model under NAME")
+    parser.add_argument("--load", metavar="URI", help="only load the model at URI and predict")
     args = parser.parse_args()
+    if args.load:
+        load(args.load)
+        return
+    if not args.experiment:
+        parser.error("--experiment is required unless --load is given")
 
     experiment = mlflow.set_experiment(args.experiment)
     data = churn_data(seed=7)
@@ -87,7 +105,24 @@ def main():
                     "dataset_digest": dataset.digest,
                 }
             )
+    if args.register:
+        best = max(out["models"], key=lambda m: m["f1"])
+        mv = mlflow.register_model(f"runs:/{best['run_id']}/model", args.register)
+        out["registered"] = {
+            "name": mv.name,
+            "version": mv.version,
+            "source": mv.source,
+            "model_id": mv.model_id,
+            "run_id": mv.run_id,
+        }
     print(json.dumps(out))
+
+
+def load(uri):
+    model = mlflow.pyfunc.load_model(uri)
+    customers = pd.DataFrame({"tenure": [2, 60, 12], "monthly_charges": [95.0, 25.0, 70.0], "month_to_month": [1, 0, 1]})
+    predictions = [int(p) for p in model.predict(customers)]
+    print(json.dumps({"flavor": model.loader_module, "model_id": model.model_id, "predictions": predictions}))
 
 
 if __name__ == "__main__":
