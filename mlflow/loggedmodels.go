@@ -9,6 +9,11 @@ import (
 	"strings"
 )
 
+// The logged-model endpoints are public in MLflow's service.proto but
+// marked PUBLIC_UNDOCUMENTED, so rest-api.html has no section for them:
+// the doc comments below give the rpc_doc_title each has in service.proto
+// (https://github.com/mlflow/mlflow/blob/master/mlflow/protos/service.proto).
+
 // LoggedModelStatus is the upload status of a logged model, as MLflow
 // writes it in JSON.
 type LoggedModelStatus string
@@ -179,7 +184,7 @@ const maxLoggedModelParamsPerRequest = 100
 // (UploadArtifact, UploadDir). As MLflow's client does, params beyond the
 // first 100 are sent by LogLoggedModelParams and the model read again.
 //
-// MLflow REST API: "Create Logged Model" (POST /api/2.0/mlflow/logged-models).
+// service.proto: "Create Logged Model" (POST /api/2.0/mlflow/logged-models).
 func (c *Client) CreateLoggedModel(ctx context.Context, r CreateLoggedModelRequest) (*LoggedModel, error) {
 	params := paramList(r.Params)
 	first, rest := params, []Param(nil)
@@ -226,7 +231,7 @@ func paramList(m map[string]string) []Param {
 // deleted id is an error matching ErrNotFound (MLflow: 404
 // RESOURCE_DOES_NOT_EXIST).
 //
-// MLflow REST API: "Get Logged Model" (GET /api/2.0/mlflow/logged-models/{model_id}).
+// service.proto: "Get Logged Model" (GET /api/2.0/mlflow/logged-models/{model_id}).
 func (c *Client) GetLoggedModel(ctx context.Context, modelID string) (*LoggedModel, error) {
 	endpoint, err := loggedModelEndpoint(modelID)
 	if err != nil {
@@ -246,7 +251,7 @@ func (c *Client) GetLoggedModel(ctx context.Context, modelID string) (*LoggedMod
 // is refused before sending: MLflow would store an unknown one as
 // LOGGED_MODEL_STATUS_UNSPECIFIED. Finalizing again is accepted.
 //
-// MLflow REST API: "Finalize Logged Model" (PATCH /api/2.0/mlflow/logged-models/{model_id}).
+// service.proto: "Finalize Logged Model" (PATCH /api/2.0/mlflow/logged-models/{model_id}).
 func (c *Client) FinalizeLoggedModel(ctx context.Context, modelID string, status LoggedModelStatus) (*LoggedModel, error) {
 	if status != LoggedModelReady && status != LoggedModelUploadFailed {
 		return nil, fmt.Errorf("%w: logged model status %q: expected %s or %s",
@@ -272,7 +277,7 @@ func (c *Client) FinalizeLoggedModel(ctx context.Context, modelID string, status
 // DeleteLoggedModel deletes a logged model; deleting it again succeeds.
 // Its files stay in the artifact store.
 //
-// MLflow REST API: "Delete Logged Model" (DELETE /api/2.0/mlflow/logged-models/{model_id}).
+// service.proto: "Delete a Logged Model" (DELETE /api/2.0/mlflow/logged-models/{model_id}).
 func (c *Client) DeleteLoggedModel(ctx context.Context, modelID string) error {
 	endpoint, err := loggedModelEndpoint(modelID)
 	if err != nil {
@@ -283,7 +288,7 @@ func (c *Client) DeleteLoggedModel(ctx context.Context, modelID string) error {
 
 // SetLoggedModelTags sets (or overwrites) tags of a logged model.
 //
-// MLflow REST API: "Set Logged Model Tags" (PATCH /api/2.0/mlflow/logged-models/{model_id}/tags).
+// service.proto: "Set Logged Model Tag" (PATCH /api/2.0/mlflow/logged-models/{model_id}/tags).
 func (c *Client) SetLoggedModelTags(ctx context.Context, modelID string, tags map[string]string) error {
 	endpoint, err := loggedModelEndpoint(modelID, "tags")
 	if err != nil {
@@ -302,7 +307,7 @@ func (c *Client) SetLoggedModelTags(ctx context.Context, modelID string, tags ma
 // URL path, where MLflow's router cannot take a "/": such a key is refused
 // before sending.
 //
-// MLflow REST API: "Delete Logged Model Tag" (DELETE /api/2.0/mlflow/logged-models/{model_id}/tags/{tag_key}).
+// service.proto: "Delete Logged Model Tag" (DELETE /api/2.0/mlflow/logged-models/{model_id}/tags/{tag_key}).
 func (c *Client) DeleteLoggedModelTag(ctx context.Context, modelID, key string) error {
 	if key == "" || strings.Contains(key, "/") {
 		return fmt.Errorf("%w: logged model tag key %q: MLflow cannot delete a key that is empty or holds \"/\"", ErrInvalidParameter, key)
@@ -320,7 +325,7 @@ func (c *Client) DeleteLoggedModelTag(ctx context.Context, modelID, key string) 
 // its database), so the call is not retried once the server may have
 // processed it.
 //
-// MLflow REST API: "Log Logged Model Params" (POST /api/2.0/mlflow/logged-models/{model_id}/params).
+// service.proto: "Log Logged Model Params" (POST /api/2.0/mlflow/logged-models/{model_id}/params).
 func (c *Client) LogLoggedModelParams(ctx context.Context, modelID string, params []Param) error {
 	endpoint, err := loggedModelEndpoint(modelID, "params")
 	if err != nil {
@@ -436,7 +441,7 @@ type LoggedModelsPage struct {
 // never returned. A bad filter is an error matching ErrInvalidParameter
 // (MLflow: 400 INVALID_PARAMETER_VALUE).
 //
-// MLflow REST API: "Search Logged Models" (POST /api/2.0/mlflow/logged-models/search).
+// service.proto: "Search LoggedModels" (POST /api/2.0/mlflow/logged-models/search).
 func (c *Client) SearchLoggedModels(ctx context.Context, r SearchLoggedModelsRequest) (*LoggedModelsPage, error) {
 	if len(r.ExperimentIDs) == 0 {
 		return nil, fmt.Errorf("%w: SearchLoggedModels needs at least one experiment id", ErrInvalidParameter)

@@ -319,6 +319,12 @@ func TestResolveArtifactURI(t *testing.T) {
 	res, err = c.ResolveArtifactURI(ctx, "runs:/"+run.Info.RunID)
 	require.NoError(t, err)
 	assert.Equal(t, run.Info.ArtifactURI, res.ArtifactURI)
+	res, err = c.ResolveArtifactURI(ctx, "runs:/"+run.Info.RunID+"/model.pkl")
+	require.NoError(t, err)
+	assert.Nil(t, res.Model, "no logged model can be called model.pkl")
+	assert.Equal(t, run.Info.ArtifactURI+"/model.pkl", res.ArtifactURI)
+	_, err = c.FindRunLoggedModels(ctx, run.Info.RunID, "it's")
+	require.ErrorIs(t, err, mlflow.ErrInvalidParameter)
 
 	// models:/<model_id>.
 	res, err = c.ResolveArtifactURI(ctx, newer.URI())

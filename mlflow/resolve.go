@@ -140,6 +140,9 @@ func (c *Client) resolveRunsURI(ctx context.Context, uri string) (*ResolvedURI, 
 		return res, nil
 	}
 	name, rest, _ := strings.Cut(artifactPath, "/")
+	if strings.ContainsAny(name, loggedModelNameForbidden) {
+		return res, nil // no logged model can have this name, e.g. "model.pkl"
+	}
 	m, err := c.runLoggedModel(ctx, run, name)
 	if err != nil || m == nil {
 		return res, err
@@ -150,8 +153,12 @@ func (c *Client) resolveRunsURI(ctx context.Context, uri string) (*ResolvedURI, 
 
 // FindRunLoggedModels returns the logged models a run produced (their
 // source_run_id is the run), newest first; with name, only those called
-// name.
+// name. A name MLflow would refuse for a logged model (one holding any of
+// / : . % " ') is an error matching ErrInvalidParameter.
 func (c *Client) FindRunLoggedModels(ctx context.Context, runID, name string) ([]LoggedModel, error) {
+	if strings.ContainsAny(name, loggedModelNameForbidden) {
+		return nil, fmt.Errorf("%w: logged model name %q: MLflow refuses the characters %s", ErrInvalidParameter, name, loggedModelNameForbidden)
+	}
 	run, err := c.GetRun(ctx, runID)
 	if err != nil {
 		return nil, err
@@ -210,14 +217,14 @@ func (c *Client) runLoggedModel(ctx context.Context, run *Run, name string) (*Lo
 	return &models[best], nil
 }
 
+// loggedModelNameForbidden are the characters MLflow refuses in a logged
+// model's name (_validate_logged_model_name).
+const loggedModelNameForbidden = `/:.%"'`
+
 // quoteFilterValue quotes s as a string of MLflow's search filter syntax,
-// which has no escapes: single quotes, or double quotes when s holds one.
-func quoteFilterValue(s string) string {
-	if strings.Contains(s, "'") {
-		return `"` + s + `"`
-	}
-	return "'" + s + "'"
-}
+// which has no escapes. The callers pass only run ids from the server and
+// names without quotes.
+func quoteFilterValue(s string) string { return "'" + s + "'" }
 
 // joinArtifactURI appends a relative path to an artifact URI.
 func joinArtifactURI(base, rel string) string {

@@ -81,7 +81,8 @@ func (c *Client) LogInputs(ctx context.Context, runID string, datasets []Dataset
 // from its database), so the call is not retried once the server may have
 // processed it.
 //
-// MLflow REST API: "Log Outputs" (POST /api/2.0/mlflow/runs/outputs).
+// service.proto: "Log Outputs" (POST /api/2.0/mlflow/runs/outputs), not
+// documented on rest-api.html.
 func (c *Client) LogOutputs(ctx context.Context, runID string, models []ModelOutput) error {
 	if len(models) == 0 {
 		return fmt.Errorf("%w: LogOutputs needs at least one model", ErrInvalidParameter)
