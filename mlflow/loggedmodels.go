@@ -346,7 +346,10 @@ func (c *Client) LogLoggedModelParams(ctx context.Context, modelID string, param
 // LogLoggedModelMetrics logs metrics of a logged model through its run:
 // MLflow has no logged-model metrics endpoint, and links a run's metric to
 // a model by its ModelID (set to modelID where empty). The metrics also
-// become the run's. Sent by LogBatch's rules (1000 metrics a request).
+// become the run's. Up to 1000 metrics a request; logging the same metric
+// again is accepted and keeps one, so the call is retried like LogBatch. A
+// model id that does not exist is an error (MLflow: 400 BAD_REQUEST from
+// its database).
 //
 // MLflow REST API: "Log Batch" (POST /api/2.0/mlflow/runs/log-batch).
 func (c *Client) LogLoggedModelMetrics(ctx context.Context, runID, modelID string, metrics []LoggedModelMetric) error {

@@ -209,6 +209,9 @@ func TestSearchLoggedModels(t *testing.T) {
 	}
 	_, err := c.FinalizeLoggedModel(ctx, ids[2], mlflow.LoggedModelReady)
 	require.NoError(t, err)
+	failed, err := c.FinalizeLoggedModel(ctx, ids[0], mlflow.LoggedModelUploadFailed)
+	require.NoError(t, err)
+	assert.Equal(t, mlflow.LoggedModelUploadFailed, failed.Info.Status)
 
 	byF1, err := mlflow.ParseLoggedModelOrderBy("metrics.f1 DESC")
 	require.NoError(t, err)
@@ -230,6 +233,8 @@ func TestSearchLoggedModels(t *testing.T) {
 		{"params.C = '0'", []string{ids[0]}},
 		{"name = 'cand-1'", []string{ids[1]}},
 		{"status = 'READY'", []string{ids[2]}}, // not LOGGED_MODEL_READY, as in JSON
+		{"status = 'FAILED'", []string{ids[0]}},
+		{"status = 'PENDING'", []string{ids[1]}},
 		{fmt.Sprintf("source_run_id = '%s' AND metrics.f1 < 0.8", run.Info.RunID), []string{ids[2], ids[0]}},
 	} {
 		models, err := c.SearchAllLoggedModels(ctx, mlflow.SearchLoggedModelsRequest{ExperimentIDs: exp, Filter: tc.filter, OrderBy: []mlflow.LoggedModelOrderBy{byF1}})
@@ -413,4 +418,30 @@ func TestLoggedModelMetricJSON(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"key": "f1", "value": 0.5, "timestamp": 0, "step": 0}`, string(plain))
 	require.Error(t, json.Unmarshal([]byte(`{"key": "f1", "value": "x"}`), &m))
+}
+
+// TestResolveRunsURIWithoutLoggedModels: a server without logged-model
+// endpoints (MLflow 2, which answers an HTML 404) resolves runs:/ URIs to
+// the run's artifacts. A real MLflow 3.18 server cannot show this.
+func TestResolveRunsURIWithoutLoggedModels(t *testing.T) {
+	t.Parallel()
+	uri := fakeServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case basePath + "/api/2.0/mlflow/runs/get":
+			_, _ = io.WriteString(w, `{"run": {"info": {"run_id": "r1", "experiment_id": "1", "artifact_uri": "mlflow-artifacts:/1/r1/artifacts"}}}`)
+		default:
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, "<!doctype html><title>404 Not Found</title>")
+		}
+	})
+	c, _ := fakeClient(t, uri, nil)
+	res, err := c.ResolveArtifactURI(t.Context(), "runs:/r1/model")
+	require.NoError(t, err)
+	assert.Nil(t, res.Model)
+	assert.Equal(t, "mlflow-artifacts:/1/r1/artifacts/model", res.ArtifactURI)
+	assert.Equal(t, res.ArtifactURI, res.Source())
+
+	_, err = c.FindRunLoggedModels(t.Context(), "r1", "model")
+	require.ErrorIs(t, err, mlflow.ErrNotFound, "asked directly, the missing endpoint is an error")
 }
