@@ -120,7 +120,7 @@ func cutLast(s, sep string) (before, after string, found bool) {
 // ResolveModelURI returns the model version a models:/ URI names: by version
 // number, or through its alias. A logged-model URI (models:/m-...) names no
 // version: it is an error matching ErrInvalidParameter (see
-// ResolveModelArtifactURI).
+// ResolveArtifactURI).
 func (c *Client) ResolveModelURI(ctx context.Context, uri string) (*ModelVersion, error) {
 	u, err := ParseModelURI(uri)
 	if err != nil {

@@ -70,7 +70,10 @@ type ModelVersion struct {
 	UserID               string             `json:"user_id,omitempty"`
 	Tags                 []Tag              `json:"tags"`
 	Aliases              []string           `json:"aliases"`
-	ModelID              string             `json:"model_id,omitempty"` // the logged model (MLflow 3), "" for none
+	// ModelID is the logged model the version was registered from (MLflow
+	// 3). MLflow 3.18's own server does not return it: there, Source
+	// (models:/<model_id>) names the logged model.
+	ModelID string `json:"model_id,omitempty"`
 }
 
 // Tag returns the value of the version's tag key.
