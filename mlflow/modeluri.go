@@ -7,26 +7,34 @@ import (
 )
 
 // ModelURI is a parsed models:/ URI: a registered model's Name and either a
-// Version or an Alias.
+// Version or an Alias, or an MLflow 3 logged model's ModelID alone.
 type ModelURI struct {
 	Name    string
 	Version string
 	Alias   string
+	ModelID string
 }
 
-// String returns models:/NAME/VERSION or models:/NAME@ALIAS.
+// String returns models:/NAME/VERSION, models:/NAME@ALIAS or
+// models:/MODEL_ID.
 func (u ModelURI) String() string {
+	if u.ModelID != "" {
+		return "models:/" + u.ModelID
+	}
 	if u.Alias != "" {
 		return "models:/" + u.Name + "@" + u.Alias
 	}
 	return "models:/" + u.Name + "/" + u.Version
 }
 
-// ParseModelURI parses models:/NAME/VERSION and models:/NAME@ALIAS. Other
-// forms MLflow knows are refused with an error matching ErrInvalidParameter
-// that says what to write instead: stage URIs (models:/NAME/Production, as
-// stages are deprecated), models:/NAME/latest, logged-model ids
-// (models:/m-...), and registry hosts (models://profile@databricks/...).
+// ParseModelURI parses models:/NAME/VERSION, models:/NAME@ALIAS and, for
+// MLflow 3 logged models, models:/m-<id>. Other forms MLflow knows are
+// refused with an error matching ErrInvalidParameter that says what to
+// write instead: stage URIs (models:/NAME/Production, as stages are
+// deprecated), models:/NAME/latest, and registry hosts
+// (models://profile@databricks/...). MLflow reads any models:/X without a
+// version or alias as a logged-model id; this parser takes only ids with
+// MLflow's "m-" prefix, and calls models:/NAME a missing version.
 func ParseModelURI(s string) (ModelURI, error) {
 	bad := func(format string, args ...any) (ModelURI, error) {
 		return ModelURI{}, fmt.Errorf("%w: model URI %q: %s", ErrInvalidParameter, s, fmt.Sprintf(format, args...))
@@ -67,8 +75,8 @@ func ParseModelURI(s string) (ModelURI, error) {
 	}
 	name, alias, ok := cutLast(parts[0], "@")
 	if !ok {
-		if strings.HasPrefix(parts[0], "m-") {
-			return bad("logged-model ids are not supported: use a registered model version or alias")
+		if strings.HasPrefix(parts[0], "m-") && len(parts[0]) > 2 {
+			return ModelURI{ModelID: parts[0]}, nil
 		}
 		return bad("no version or alias: use models:/%s/VERSION or models:/%s@ALIAS", parts[0], parts[0])
 	}
@@ -110,11 +118,16 @@ func cutLast(s, sep string) (before, after string, found bool) {
 }
 
 // ResolveModelURI returns the model version a models:/ URI names: by version
-// number, or through its alias.
+// number, or through its alias. A logged-model URI (models:/m-...) names no
+// version: it is an error matching ErrInvalidParameter (see
+// ResolveArtifactURI).
 func (c *Client) ResolveModelURI(ctx context.Context, uri string) (*ModelVersion, error) {
 	u, err := ParseModelURI(uri)
 	if err != nil {
 		return nil, err
+	}
+	if u.ModelID != "" {
+		return nil, fmt.Errorf("%w: model URI %q names a logged model, not a registered model version", ErrInvalidParameter, uri)
 	}
 	if u.Alias != "" {
 		return c.GetModelVersionByAlias(ctx, u.Name, u.Alias)

@@ -26,7 +26,7 @@ func TestParseModelURI(t *testing.T) {
 		{in: "models:/ChurnPredictor/Staging", wantErr: "use an alias"},
 		{in: "models:/ChurnPredictor/latest", wantErr: "models:/ChurnPredictor/latest is not supported"},
 		{in: "models:/ChurnPredictor", wantErr: "no version or alias"},
-		{in: "models:/m-0123456789abcdef", wantErr: "logged-model ids are not supported"},
+		{in: "models:/m-0123456789abcdef", want: mlflow.ModelURI{ModelID: "m-0123456789abcdef"}},
 		{in: "models://profile@databricks/ChurnPredictor/1", wantErr: "registry hosts"},
 		{in: "models:/a/b/1", wantErr: "too many path segments"},
 		{in: "models:/ChurnPredictor/", wantErr: "no version"},

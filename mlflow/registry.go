@@ -70,6 +70,10 @@ type ModelVersion struct {
 	UserID               string             `json:"user_id,omitempty"`
 	Tags                 []Tag              `json:"tags"`
 	Aliases              []string           `json:"aliases"`
+	// ModelID is the logged model the version was registered from (MLflow
+	// 3). MLflow 3.18's own server does not return it: there, Source
+	// (models:/<model_id>) names the logged model.
+	ModelID string `json:"model_id,omitempty"`
 }
 
 // Tag returns the value of the version's tag key.
@@ -177,7 +181,9 @@ func (c *Client) DeleteRegisteredModelTag(ctx context.Context, name, key string)
 
 // CreateModelVersionRequest describes a model version to register. To
 // register a run's model, Source is the run's ArtifactURI + "/model" and
-// RunID the run's id.
+// RunID the run's id. To register an MLflow 3 logged model, Source is
+// models:/<model_id> (LoggedModel.URI) and ModelID its id, with the run's id
+// as RunID.
 type CreateModelVersionRequest struct {
 	Name        string
 	Source      string
@@ -185,6 +191,7 @@ type CreateModelVersionRequest struct {
 	RunLink     string
 	Tags        map[string]string
 	Description string
+	ModelID     string
 }
 
 // CreateModelVersion registers a new version of a registered model. The
@@ -199,7 +206,8 @@ func (c *Client) CreateModelVersion(ctx context.Context, r CreateModelVersionReq
 		RunLink     string `json:"run_link,omitempty"`
 		Tags        []Tag  `json:"tags,omitempty"`
 		Description string `json:"description,omitempty"`
-	}{r.Name, r.Source, r.RunID, r.RunLink, tagList(r.Tags), r.Description}
+		ModelID     string `json:"model_id,omitempty"`
+	}{r.Name, r.Source, r.RunID, r.RunLink, tagList(r.Tags), r.Description, r.ModelID}
 	var out struct {
 		ModelVersion ModelVersion `json:"model_version"`
 	}

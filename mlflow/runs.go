@@ -37,10 +37,14 @@ const (
 	ViewAll         ViewType = "ALL"
 )
 
-// Run is an MLflow run: its metadata and its latest metrics, params and tags.
+// Run is an MLflow run: its metadata and its latest metrics, params and
+// tags; on MLflow 3, also its inputs (datasets, logged models) and outputs
+// (logged models).
 type Run struct {
-	Info RunInfo `json:"info"`
-	Data RunData `json:"data"`
+	Info    RunInfo    `json:"info"`
+	Data    RunData    `json:"data"`
+	Inputs  RunInputs  `json:"inputs"`
+	Outputs RunOutputs `json:"outputs"`
 }
 
 // RunInfo is a run's metadata. Times are Unix milliseconds.
