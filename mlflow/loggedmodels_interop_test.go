@@ -65,7 +65,7 @@ func TestSklearnLoggedModelsInterop(t *testing.T) {
 	ctx := t.Context()
 	name := unique("SklearnInterop")
 	var logged sklearnModels
-	runSklearnScript(t, testenv.MLflowURI(t), &logged, "--experiment", unique("lm-interop"), "--runs", "3", "--register", name)
+	runSklearnScript(t, testenv.RealMLflow(t), &logged, "--experiment", unique("lm-interop"), "--runs", "3", "--register", name)
 	require.Len(t, logged.Models, 3)
 
 	// Each run produced one logged model called "model", with its files
@@ -178,7 +178,7 @@ func TestSklearnLoggedModelsInterop(t *testing.T) {
 		ModelID     string `json:"model_id"`
 		Predictions []int  `json:"predictions"`
 	}
-	runSklearnScript(t, testenv.MLflowURI(t), &loaded, "--load", "models:/"+name+"/"+mv.Version)
+	runSklearnScript(t, testenv.RealMLflow(t), &loaded, "--load", "models:/"+name+"/"+mv.Version)
 	assert.Equal(t, "mlflow.sklearn", loaded.Flavor)
 	assert.Equal(t, best.Info.ModelID, loaded.ModelID)
 	assert.Len(t, loaded.Predictions, 3)

@@ -28,7 +28,7 @@ func requireAPIError(t *testing.T, err error, status int, code string) *mlflow.A
 
 func TestLoggedModelLifecycle(t *testing.T) {
 	t.Parallel()
-	c, rec := recordingClient(t)
+	c, rec := realRecordingClient(t)
 	ctx := t.Context()
 	run := newRun(t, c, "lm-lifecycle")
 
@@ -143,7 +143,7 @@ func userTags(tags []mlflow.Tag) []mlflow.Tag {
 
 func TestLoggedModelErrors(t *testing.T) {
 	t.Parallel()
-	c, rec := recordingClient(t)
+	c, rec := realRecordingClient(t)
 	ctx := t.Context()
 	run := newRun(t, c, "lm-errors")
 
@@ -191,7 +191,7 @@ func TestLoggedModelErrors(t *testing.T) {
 
 func TestSearchLoggedModels(t *testing.T) {
 	t.Parallel()
-	c, rec := recordingClient(t)
+	c, rec := realRecordingClient(t)
 	ctx := t.Context()
 	run := newRun(t, c, "lm-search")
 	exp := []string{run.Info.ExperimentID}
@@ -263,7 +263,7 @@ func modelIDs(models []mlflow.LoggedModel) []string {
 
 func TestRunInputsOutputs(t *testing.T) {
 	t.Parallel()
-	c, _ := recordingClient(t)
+	c, _ := realRecordingClient(t)
 	ctx := t.Context()
 	run := newRun(t, c, "lm-io")
 	m, err := c.CreateLoggedModel(ctx, mlflow.CreateLoggedModelRequest{ExperimentID: run.Info.ExperimentID, Name: "model", SourceRunID: run.Info.RunID})
