@@ -188,26 +188,6 @@ func badType(field string, v any) *apiError {
 		b, field, pyType(v))
 }
 
-// pyType names v's type as Python would.
-func pyType(v any) string {
-	switch x := v.(type) {
-	case string:
-		return "str"
-	case json.Number:
-		if strings.ContainsAny(x.String(), ".eE") {
-			return "float"
-		}
-		return "int"
-	case bool:
-		return "bool"
-	case []any:
-		return "list"
-	case map[string]any:
-		return "dict"
-	}
-	return "NoneType"
-}
-
 // str returns a string field; "" when absent. A required field that is
 // absent or empty is an error, as is a value that is not a string.
 func (q *request) str(field string, required bool) (string, *apiError) {

@@ -537,35 +537,6 @@ func validateMetric(m requestMetric, path string) *apiError {
 	return nil
 }
 
-// jsonText is a value as Python's json.dumps would show it.
-func jsonText(v any) string {
-	if s, ok := v.(string); ok {
-		return pyJSON(s)
-	}
-	if v == nil {
-		return "null"
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-// pyFloat formats f as Python's str(float).
-func pyFloat(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	s := strconv.FormatFloat(f, 'g', -1, 64)
-	if !strings.ContainsAny(s, ".eEn") {
-		s += ".0"
-	}
-	return s
-}
-
 // sanitize is MLflow's sanitize_metric_value: NaN stored as 0 with a flag,
 // ±Inf as ±MaxFloat64.
 func sanitize(v float64) (float64, bool) {

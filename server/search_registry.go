@@ -97,15 +97,6 @@ func parseRegistryFilter(filter string, attrs, listKeys, numeric []string) ([]re
 	return out, nil
 }
 
-// pySet is the repr of a Python set of str, in the given order.
-func pySet(xs []string) string {
-	parts := make([]string, len(xs))
-	for i, x := range xs {
-		parts[i] = pyRepr(x)
-	}
-	return "{" + strings.Join(parts, ", ") + "}"
-}
-
 // wantsPrompts is _is_querying_prompt.
 func wantsPrompts(clauses []registryClause) bool {
 	for _, c := range clauses {
