@@ -2,8 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -98,15 +96,6 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 // empty is the reply of calls that return nothing: {}.
 type empty struct{}
-
-// writeEmpty runs f in a write transaction and, once it is committed,
-// answers the empty reply of MLflow's write endpoints.
-func (s *Server) writeEmpty(ctx context.Context, f func(tx *sql.Tx) error) (any, error) {
-	if err := s.db.write(ctx, f); err != nil {
-		return nil, err
-	}
-	return empty{}, nil
-}
 
 // maxBodyBytes bounds a JSON request body. MLflow's log-batch limit is
 // 1 MB; anything far beyond is refused before it is read whole.

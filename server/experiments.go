@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"sort"
 	"strconv"
@@ -103,182 +102,6 @@ func getExperimentByID(ctx context.Context, q queryer, id int64) (*experiment, e
 	return e, loadExperimentTags(ctx, q, e)
 }
 
-func (s *Server) createExperiment(ctx context.Context, req *request) (any, error) {
-	name, aerr := req.str("name", true)
-	if aerr != nil {
-		return nil, aerr
-	}
-	location, aerr := req.str("artifact_location", false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	tags, aerr := req.pairs("tags")
-	if aerr != nil {
-		return nil, aerr
-	}
-	if aerr := validateExperimentName(name); aerr != nil {
-		return nil, aerr
-	}
-	if location != "" {
-		return nil, errInvalid("artifact_location is not supported by the embedded server: artifacts live in its data directory")
-	}
-	for _, t := range tags {
-		if aerr := validateExperimentTag(t); aerr != nil {
-			return nil, aerr
-		}
-	}
-	var id int64
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
-		var exists int
-		switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM experiments WHERE name = ?`, name).Scan(&exists); {
-		case err == nil:
-			return errExists("Experiment(name=%s) already exists.", name)
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
-		}
-		now := nowMillis()
-		res, err := tx.ExecContext(ctx, `INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES (?, '', 'active', ?, ?)`, name, now, now)
-		if err != nil {
-			return err
-		}
-		if id, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?`, artifactRootURI+itoa(id), id); err != nil {
-			return err
-		}
-		for _, t := range tags {
-			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)`, id, t.Key, t.Value); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		ExperimentID string `json:"experiment_id"`
-	}{itoa(id)}, nil
-}
-
-// experimentIDArg reads and parses a required experiment_id.
-func experimentIDArg(req *request) (int64, *apiError) {
-	raw, aerr := req.str("experiment_id", true)
-	if aerr != nil {
-		return 0, aerr
-	}
-	return parseExperimentID(raw)
-}
-
-type experimentReply struct {
-	Experiment experimentJSON `json:"experiment"`
-}
-
-func (s *Server) getExperiment(ctx context.Context, req *request) (any, error) {
-	id, aerr := experimentIDArg(req)
-	if aerr != nil {
-		return nil, aerr
-	}
-	var e *experiment
-	err := s.db.read(ctx, func(tx *sql.Tx) (err error) {
-		e, err = getExperimentByID(ctx, tx, id)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return experimentReply{e.json()}, nil
-}
-
-func (s *Server) getExperimentByName(ctx context.Context, req *request) (any, error) {
-	name, aerr := req.str("experiment_name", true)
-	if aerr != nil {
-		return nil, aerr
-	}
-	var e *experiment
-	err := s.db.read(ctx, func(tx *sql.Tx) error {
-		var err error
-		e, err = scanExperiment(tx.QueryRowContext(ctx, `SELECT `+experimentColumns+` FROM experiments WHERE name = ?`, name))
-		if errors.Is(err, sql.ErrNoRows) {
-			return errNotFound("Could not find experiment with name '%s'", name)
-		}
-		if err != nil {
-			return err
-		}
-		return loadExperimentTags(ctx, tx, e)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return experimentReply{e.json()}, nil
-}
-
-func (s *Server) deleteExperiment(ctx context.Context, req *request) (any, error) {
-	return s.setExperimentStage(ctx, req, stageActive, stageDeleted)
-}
-
-func (s *Server) restoreExperiment(ctx context.Context, req *request) (any, error) {
-	return s.setExperimentStage(ctx, req, stageDeleted, stageActive)
-}
-
-// setExperimentStage moves an experiment, and its runs, from one
-// lifecycle stage to the other.
-func (s *Server) setExperimentStage(ctx context.Context, req *request, from, to string) (any, error) {
-	id, aerr := experimentIDArg(req)
-	if aerr != nil {
-		return nil, aerr
-	}
-	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
-		e, err := getExperimentByID(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if e.lifecycleStage != from {
-			if to == stageDeleted {
-				return errNotFound("No Experiment with id=%d exists", id)
-			}
-			return errInvalid("Cannot restore an active experiment.")
-		}
-		if id == 0 && to == stageDeleted {
-			return errInvalid("Cannot delete the default experiment '0'. This is an internally reserved experiment.")
-		}
-		now := nowMillis()
-		if _, err := tx.ExecContext(ctx, `UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?`, to, now, id); err != nil {
-			return err
-		}
-		var deleted any
-		if to == stageDeleted {
-			deleted = now
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ? AND lifecycle_stage = ?`, to, deleted, id, from)
-		return err
-	})
-}
-
-// viewStages returns the lifecycle stages a view_type selects (the enum's
-// name or number); ACTIVE_ONLY when absent.
-func viewStages(req *request, field string) ([]string, *apiError) {
-	var v string
-	if n, ok := req.body[field].(json.Number); ok { // the enum's number
-		v = n.String()
-	} else {
-		var aerr *apiError
-		if v, aerr = req.str(field, false); aerr != nil {
-			return nil, aerr
-		}
-	}
-	switch strings.ToUpper(v) {
-	case "", "ACTIVE_ONLY", "1":
-		return []string{stageActive}, nil
-	case "DELETED_ONLY", "2":
-		return []string{stageDeleted}, nil
-	case "ALL", "3":
-		return []string{stageActive, stageDeleted}, nil
-	}
-	return nil, errInvalid("Invalid value %s for parameter '%s' supplied.", pyJSON(v), field)
-}
-
 func (s *Server) searchExperiments(ctx context.Context, req *request) (any, error) {
 	maxResults, given, aerr := req.int64Field("max_results", false)
 	if aerr != nil {
@@ -299,7 +122,9 @@ func (s *Server) searchExperiments(ctx context.Context, req *request) (any, erro
 	if aerr != nil {
 		return nil, aerr
 	}
-	stages, aerr := viewStages(req, "view_type")
+	d := decode(req)
+	stages := d.viewType("view_type")
+	aerr = d.err
 	if aerr != nil {
 		return nil, aerr
 	}

@@ -358,7 +358,9 @@ func (s *Server) searchRuns(ctx context.Context, req *request) (any, error) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	stages, aerr := viewStages(req, "run_view_type")
+	d := decode(req)
+	stages := d.viewType("run_view_type")
+	aerr = d.err
 	if aerr != nil {
 		return nil, aerr
 	}
