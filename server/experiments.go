@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -100,90 +99,6 @@ func getExperimentByID(ctx context.Context, q queryer, id int64) (*experiment, e
 		return nil, err
 	}
 	return e, loadExperimentTags(ctx, q, e)
-}
-
-func (s *Server) searchExperiments(ctx context.Context, req *request) (any, error) {
-	maxResults, given, aerr := req.int64Field("max_results", false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	if !given {
-		maxResults = 0
-	}
-	filter, aerr := req.str("filter", false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	orderBy, aerr := req.strs("order_by")
-	if aerr != nil {
-		return nil, aerr
-	}
-	token, aerr := req.str("page_token", false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	d := decode(req)
-	stages := d.viewType("view_type")
-	aerr = d.err
-	if aerr != nil {
-		return nil, aerr
-	}
-	if maxResults < 1 {
-		return nil, errInvalid("Invalid value %d for parameter 'max_results' supplied. It must be a positive integer", maxResults)
-	}
-	if maxResults > maxSearchResults {
-		return nil, errInvalid("Invalid value %d for parameter 'max_results' supplied. It must be at most %d", maxResults, maxSearchResults)
-	}
-	match, aerr := parseExperimentFilter(filter)
-	if aerr != nil {
-		return nil, aerr
-	}
-	less, aerr := experimentOrder(orderBy)
-	if aerr != nil {
-		return nil, aerr
-	}
-	offset, aerr := parsePageToken(token)
-	if aerr != nil {
-		return nil, aerr
-	}
-	var exps []*experiment
-	err := s.db.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+experimentColumns+` FROM experiments WHERE lifecycle_stage IN (`+placeholders(len(stages))+`)`, anySlice(stages)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanExperiment(rows)
-			if err != nil {
-				return err
-			}
-			exps = append(exps, e)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return loadExperimentTags(ctx, tx, exps...)
-	})
-	if err != nil {
-		return nil, err
-	}
-	var kept []*experiment
-	for _, e := range exps {
-		if match(e) {
-			kept = append(kept, e)
-		}
-	}
-	sort.SliceStable(kept, func(i, j int) bool { return less(kept[i], kept[j]) })
-	page, next := paginate(kept, offset, int(maxResults))
-	out := struct {
-		Experiments   []experimentJSON `json:"experiments,omitempty"`
-		NextPageToken string           `json:"next_page_token,omitempty"`
-	}{NextPageToken: next}
-	for _, e := range page {
-		out.Experiments = append(out.Experiments, e.json())
-	}
-	return out, nil
 }
 
 // anySlice converts for query arguments.
@@ -284,70 +199,4 @@ func lookup(tags []tagJSON, key string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// experimentOrder is the order_by of experiments/search: creation_time
-// DESC then experiment_id ASC by default; experiment_id DESC breaks ties.
-func experimentOrder(orderBy []string) (func(a, b *experiment) bool, *apiError) {
-	if len(orderBy) == 0 {
-		orderBy = []string{"creation_time DESC", "experiment_id ASC"}
-	}
-	type key struct {
-		name string
-		asc  bool
-	}
-	var keys []key
-	hasID := false
-	for _, ob := range orderBy {
-		name, asc, aerr := parseOrderBy(ob)
-		if aerr != nil {
-			return nil, aerr
-		}
-		kind, k, aerr := splitIdentifier(name, nil)
-		if aerr != nil {
-			return nil, aerr
-		}
-		if kind != kindAttribute {
-			return nil, errInvalid("Invalid order_by entity: %s", kind)
-		}
-		switch k {
-		case "name", "experiment_id", "creation_time", "last_update_time":
-		default:
-			return nil, errInvalid("Invalid attribute key '%s' specified. Valid keys are '%s'", k, "{'name', 'experiment_id', 'creation_time', 'last_update_time'}")
-		}
-		hasID = hasID || k == "experiment_id"
-		keys = append(keys, key{k, asc})
-	}
-	if !hasID {
-		keys = append(keys, key{"experiment_id", false})
-	}
-	return func(a, b *experiment) bool {
-		for _, k := range keys {
-			var c int
-			switch k.name {
-			case "name":
-				c = strings.Compare(a.name, b.name)
-			case "experiment_id":
-				c = cmpInt(a.id, b.id)
-			case "creation_time":
-				c = cmpInt(a.creationTime, b.creationTime)
-			case "last_update_time":
-				c = cmpInt(a.lastUpdateTime, b.lastUpdateTime)
-			}
-			if c != 0 {
-				return (c < 0) == k.asc
-			}
-		}
-		return false
-	}, nil
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

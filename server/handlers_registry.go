@@ -197,3 +197,43 @@ func (s *Server) getLatestVersions(ctx context.Context, req *request) (any, erro
 	}
 	return out, nil
 }
+
+func (s *Server) searchRegisteredModels(ctx context.Context, req *request) (any, error) {
+	d := decode(req)
+	a := d.search(defaultSearchModelsResults, maxSearchModelsResults)
+	if err := d.done(); err != nil {
+		return nil, err
+	}
+	models, next, err := s.db.SearchRegisteredModels(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	out := struct {
+		RegisteredModels []registeredModelJSON `json:"registered_models,omitempty"`
+		NextPageToken    string                `json:"next_page_token,omitempty"`
+	}{NextPageToken: next}
+	for _, m := range models {
+		out.RegisteredModels = append(out.RegisteredModels, m.json())
+	}
+	return out, nil
+}
+
+func (s *Server) searchModelVersions(ctx context.Context, req *request) (any, error) {
+	d := decode(req)
+	a := d.search(defaultSearchVersionResults, maxSearchVersionResults)
+	if err := d.done(); err != nil {
+		return nil, err
+	}
+	versions, next, err := s.db.SearchModelVersions(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	out := struct {
+		ModelVersions []modelVersionJSON `json:"model_versions,omitempty"`
+		NextPageToken string             `json:"next_page_token,omitempty"`
+	}{NextPageToken: next}
+	for _, v := range versions {
+		out.ModelVersions = append(out.ModelVersions, v.json(false))
+	}
+	return out, nil
+}

@@ -209,3 +209,48 @@ func (s *Server) getMetricHistory(ctx context.Context, req *request) (any, error
 	}
 	return out, nil
 }
+
+func (s *Server) searchExperiments(ctx context.Context, req *request) (any, error) {
+	d := decode(req)
+	var a searchArgs
+	a.maxResults, _ = d.int64("max_results")
+	a.filter, a.orderBy, a.pageToken = d.str("filter"), d.strs("order_by"), d.str("page_token")
+	a.stages = d.viewType("view_type")
+	if err := d.done(); err != nil {
+		return nil, err
+	}
+	exps, next, err := s.db.SearchExperiments(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	out := struct {
+		Experiments   []experimentJSON `json:"experiments,omitempty"`
+		NextPageToken string           `json:"next_page_token,omitempty"`
+	}{NextPageToken: next}
+	for _, e := range exps {
+		out.Experiments = append(out.Experiments, e.json())
+	}
+	return out, nil
+}
+
+func (s *Server) searchRuns(ctx context.Context, req *request) (any, error) {
+	d := decode(req)
+	ids := d.strs("experiment_ids")
+	a := d.search(defaultSearchRunsResults, maxSearchResults)
+	a.experiment, a.stages = ids, d.viewType("run_view_type")
+	if err := d.done(); err != nil {
+		return nil, err
+	}
+	runs, next, err := s.db.SearchRuns(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	out := struct {
+		Runs          []runJSON `json:"runs,omitempty"`
+		NextPageToken string    `json:"next_page_token,omitempty"`
+	}{NextPageToken: next}
+	for _, r := range runs {
+		out.Runs = append(out.Runs, r.json(true))
+	}
+	return out, nil
+}
