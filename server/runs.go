@@ -124,6 +124,12 @@ func loadRunsKeys(ctx context.Context, q queryer, keys *runKeys, where string, a
 	if len(runs) == 0 {
 		return nil, nil
 	}
+	return runs, fillRunChildren(ctx, q, keys, byID, where, args)
+}
+
+// fillRunChildren reads the latest metrics, params and tags of the runs
+// in byID (selected by where), only the keys in keys (all when nil).
+func fillRunChildren(ctx context.Context, q queryer, keys *runKeys, byID map[string]*run, where string, args []any) error {
 	// children reads rows of table for the selected runs, keys limited to
 	// only when keys is not nil.
 	children := func(table, columns string, only []string) (*sql.Rows, error) {
@@ -142,14 +148,14 @@ func loadRunsKeys(ctx context.Context, q queryer, keys *runKeys, where string, a
 	if keys == nil || len(only.metrics) > 0 {
 		mrows, err := children("latest_metrics", "key, value, timestamp, step, is_nan", only.metrics)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for mrows.Next() {
 			var id string
 			var m metric
 			if err := mrows.Scan(&id, &m.key, &m.value, &m.timestamp, &m.step, &m.isNaN); err != nil {
 				mrows.Close()
-				return nil, err
+				return err
 			}
 			if r := byID[id]; r != nil {
 				r.metrics = append(r.metrics, m)
@@ -157,7 +163,7 @@ func loadRunsKeys(ctx context.Context, q queryer, keys *runKeys, where string, a
 		}
 		mrows.Close()
 		if err := mrows.Err(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, kv := range []struct {
@@ -173,14 +179,14 @@ func loadRunsKeys(ctx context.Context, q queryer, keys *runKeys, where string, a
 		}
 		rows, err := children(kv.table, "key, value", kv.only)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for rows.Next() {
 			var id string
 			var t tagJSON
 			if err := rows.Scan(&id, &t.Key, &t.Value); err != nil {
 				rows.Close()
-				return nil, err
+				return err
 			}
 			if r := byID[id]; r != nil {
 				*kv.dst(r) = append(*kv.dst(r), t)
@@ -188,10 +194,10 @@ func loadRunsKeys(ctx context.Context, q queryer, keys *runKeys, where string, a
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return runs, nil
+	return nil
 }
 
 // getRunByID reads a run; a missing one is MLflow's 404.

@@ -111,28 +111,34 @@ func parseRunFilter(filter string) ([]runClause, *apiError) {
 		}
 		clauses = append(clauses, rc)
 	}
+	return clauses, checkRunComparators(clauses)
+}
+
+// checkRunComparators translates key aliases and refuses the comparators
+// each kind of identifier does not take, as _get_sqlalchemy_filter_clauses.
+func checkRunComparators(clauses []runClause) *apiError {
 	for i, c := range clauses {
 		c.key = translateKeyAlias(c.key)
 		clauses[i] = c
 		switch {
 		case c.kind == kindMetric && !slices.Contains([]string{">", ">=", "!=", "=", "<", "<="}, c.op):
-			return nil, errInvalid("Invalid comparator '%s' not one of '%s", c.op, metricComparators)
+			return errInvalid("Invalid comparator '%s' not one of '%s", c.op, metricComparators)
 		case (c.kind == kindParam || c.kind == kindTag) && !slices.Contains([]string{"!=", "=", "LIKE", "ILIKE", "IS NULL", "IS NOT NULL"}, c.op):
 			if c.kind == kindParam {
-				return nil, errInvalid("Invalid comparator '%s' not one of '%s'", c.op, paramComparators)
+				return errInvalid("Invalid comparator '%s' not one of '%s'", c.op, paramComparators)
 			}
-			return nil, errInvalid("Invalid comparator '%s' not one of '%s", c.op, paramComparators)
+			return errInvalid("Invalid comparator '%s' not one of '%s", c.op, paramComparators)
 		case c.kind == kindAttribute && (c.key == "start_time" || c.key == "end_time"):
 			if !slices.Contains([]string{">", ">=", "!=", "=", "<", "<="}, c.op) {
-				return nil, errInvalid("Invalid comparator '%s' not one of '%s", c.op, stringComparators)
+				return errInvalid("Invalid comparator '%s' not one of '%s", c.op, stringComparators)
 			}
 		case c.kind == kindAttribute:
 			if !slices.Contains([]string{"!=", "=", "LIKE", "ILIKE", "IN", "NOT IN"}, c.op) {
-				return nil, errInvalid("Invalid comparator '%s' not one of '%s'", c.op, stringComparators)
+				return errInvalid("Invalid comparator '%s' not one of '%s'", c.op, stringComparators)
 			}
 		}
 	}
-	return clauses, nil
+	return nil
 }
 
 // matches applies a clause to a run as MLflow's SQL does: a metric, param
