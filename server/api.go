@@ -239,13 +239,9 @@ func (q *request) strs(field string) ([]string, *apiError) {
 	if q.query != nil {
 		return q.query[field], nil
 	}
-	v, ok := q.body[field]
-	if !ok || v == nil {
-		return nil, nil
-	}
-	list, ok := v.([]any)
-	if !ok {
-		return nil, badType(field, v)
+	list, v, e := q.list(field)
+	if list == nil || e != nil {
+		return nil, e
 	}
 	out := make([]string, 0, len(list))
 	for _, item := range list {
@@ -256,6 +252,20 @@ func (q *request) strs(field string) ([]string, *apiError) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// list returns a JSON array field of the body and its raw value; nil
+// when absent or null.
+func (q *request) list(field string) ([]any, any, *apiError) {
+	v, ok := q.body[field]
+	if !ok || v == nil {
+		return nil, nil, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, v, badType(field, v)
+	}
+	return list, v, nil
 }
 
 // keyValue is an MLflow tag or param in a request.
@@ -269,13 +279,9 @@ func (q *request) pairs(field string) ([]keyValue, *apiError) {
 	if q.query != nil {
 		return nil, nil
 	}
-	v, ok := q.body[field]
-	if !ok || v == nil {
-		return nil, nil
-	}
-	list, ok := v.([]any)
-	if !ok {
-		return nil, badType(field, v)
+	list, v, e := q.list(field)
+	if list == nil || e != nil {
+		return nil, e
 	}
 	out := make([]keyValue, 0, len(list))
 	for _, item := range list {

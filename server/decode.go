@@ -9,8 +9,8 @@ import (
 // decoder reads a request's fields in the order a handler asks for them,
 // as MLflow's _get_request_message checks its schema: field by field, the
 // first failure answered. The first error sticks: later reads are no-ops
-// that return zero values, and done returns it. A handler reads every
-// field, then calls done once.
+// that return zero values, and then returns it. A handler reads every
+// field, then hands the store call to then.
 type decoder struct {
 	req *request
 	err *apiError
@@ -26,12 +26,13 @@ func (d *decoder) fail(e *apiError) {
 	}
 }
 
-// done returns the first error of the reads, or nil.
-func (d *decoder) done() error {
+// then calls the store through call once every read has succeeded, and
+// returns its reply; else it returns the first error of the reads.
+func (d *decoder) then(call func() (any, error)) (any, error) {
 	if d.err != nil {
-		return d.err
+		return nil, d.err
 	}
-	return nil
+	return call()
 }
 
 // str reads an optional string field; "" when absent.

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -405,28 +407,19 @@ func asciiLower(s string) string {
 // compareStrings applies a string comparator as MLflow's SQL does.
 func compareStrings(op, lhs, rhs string) bool {
 	switch op {
-	case "=":
-		return lhs == rhs
-	case "!=":
-		return lhs != rhs
 	case "LIKE":
 		return likeMatch(lhs, rhs)
 	case "ILIKE":
 		return likeMatch(asciiLower(lhs), asciiLower(rhs))
-	case ">":
-		return lhs > rhs
-	case ">=":
-		return lhs >= rhs
-	case "<":
-		return lhs < rhs
-	case "<=":
-		return lhs <= rhs
 	}
-	return false
+	return compareOrdered(op, lhs, rhs)
 }
 
 // compareFloats applies a numeric comparator.
-func compareFloats(op string, lhs, rhs float64) bool {
+func compareFloats(op string, lhs, rhs float64) bool { return compareOrdered(op, lhs, rhs) }
+
+// compareOrdered applies =, !=, <, <=, > or >=; any other is false.
+func compareOrdered[T cmp.Ordered](op string, lhs, rhs T) bool {
 	switch op {
 	case "=":
 		return lhs == rhs
@@ -442,4 +435,16 @@ func compareFloats(op string, lhs, rhs float64) bool {
 		return lhs <= rhs
 	}
 	return false
+}
+
+// matchIn applies a string comparator to v, IN and NOT IN against list
+// included.
+func matchIn(op string, list []string, str, v string) bool {
+	switch op {
+	case "IN":
+		return slices.Contains(list, v)
+	case "NOT IN":
+		return !slices.Contains(list, v)
+	}
+	return compareStrings(op, v, str)
 }

@@ -41,73 +41,49 @@ func emptyReply(err error) (any, error) {
 func (s *Server) createRegisteredModel(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name, tags, description := d.required("name"), d.pairs("tags"), d.str("description")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return modelReply(s.db.CreateRegisteredModel(ctx, name, tags, description))
+	return d.then(func() (any, error) { return modelReply(s.db.CreateRegisteredModel(ctx, name, tags, description)) })
 }
 
 func (s *Server) getRegisteredModel(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name := d.required("name")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return modelReply(s.db.GetRegisteredModel(ctx, name))
+	return d.then(func() (any, error) { return modelReply(s.db.GetRegisteredModel(ctx, name)) })
 }
 
 func (s *Server) updateRegisteredModel(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name, description := d.required("name"), d.str("description")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return modelReply(s.db.UpdateRegisteredModel(ctx, name, description))
+	return d.then(func() (any, error) { return modelReply(s.db.UpdateRegisteredModel(ctx, name, description)) })
 }
 
 func (s *Server) deleteRegisteredModel(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name := d.required("name")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return emptyReply(s.db.DeleteRegisteredModel(ctx, name))
+	return d.then(func() (any, error) { return emptyReply(s.db.DeleteRegisteredModel(ctx, name)) })
 }
 
 func (s *Server) setRegisteredModelTag(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name, key, value := d.required("name"), d.required("key"), d.str("value")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return emptyReply(s.db.SetRegisteredModelTag(ctx, name, key, value))
+	return d.then(func() (any, error) { return emptyReply(s.db.SetRegisteredModelTag(ctx, name, key, value)) })
 }
 
 func (s *Server) deleteRegisteredModelTag(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name, key := d.required("name"), d.required("key")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return emptyReply(s.db.DeleteRegisteredModelTag(ctx, name, key))
+	return d.then(func() (any, error) { return emptyReply(s.db.DeleteRegisteredModelTag(ctx, name, key)) })
 }
 
 func (s *Server) getModelVersion(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name, version := d.required("name"), d.required("version")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return versionReply(s.db.GetModelVersion(ctx, name, version))
+	return d.then(func() (any, error) { return versionReply(s.db.GetModelVersion(ctx, name, version)) })
 }
 
 func (s *Server) updateModelVersion(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name, version, description := d.required("name"), d.required("version"), d.optional("description")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return versionReply(s.db.UpdateModelVersion(ctx, name, version, description))
+	return d.then(func() (any, error) { return versionReply(s.db.UpdateModelVersion(ctx, name, version, description)) })
 }
 
 func (s *Server) getDownloadURI(ctx context.Context, req *request) (any, error) {
@@ -127,113 +103,94 @@ func (s *Server) createModelVersion(ctx context.Context, req *request) (any, err
 	d := decode(req)
 	nv := newModelVersion{name: d.required("name"), source: d.required("source"), runID: d.str("run_id"),
 		tags: d.pairs("tags"), runLink: d.str("run_link"), description: d.str("description")}
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	nv.modelID, _ = req.str("model_id", false)
-	return versionReply(s.db.CreateModelVersion(ctx, nv))
+	return d.then(func() (any, error) {
+		nv.modelID, _ = req.str("model_id", false)
+		return versionReply(s.db.CreateModelVersion(ctx, nv))
+	})
 }
 
 func (s *Server) setModelVersionTag(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name, version, key, value := d.required("name"), d.required("version"), d.required("key"), d.str("value")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return emptyReply(s.db.SetModelVersionTag(ctx, name, version, key, value))
+	return d.then(func() (any, error) { return emptyReply(s.db.SetModelVersionTag(ctx, name, version, key, value)) })
 }
 
 func (s *Server) deleteModelVersionTag(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name, version, key := d.required("name"), d.required("version"), d.required("key")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return emptyReply(s.db.DeleteModelVersionTag(ctx, name, version, key))
+	return d.then(func() (any, error) { return emptyReply(s.db.DeleteModelVersionTag(ctx, name, version, key)) })
 }
 
 func (s *Server) setAlias(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name, alias, version := d.required("name"), d.required("alias"), d.required("version")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return emptyReply(s.db.SetAlias(ctx, name, alias, version))
+	return d.then(func() (any, error) { return emptyReply(s.db.SetAlias(ctx, name, alias, version)) })
 }
 
 func (s *Server) deleteAlias(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name, alias := d.required("name"), d.required("alias")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return emptyReply(s.db.DeleteAlias(ctx, name, alias))
+	return d.then(func() (any, error) { return emptyReply(s.db.DeleteAlias(ctx, name, alias)) })
 }
 
 func (s *Server) getVersionByAlias(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name, alias := d.required("name"), d.required("alias")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return versionReply(s.db.GetVersionByAlias(ctx, name, alias))
+	return d.then(func() (any, error) { return versionReply(s.db.GetVersionByAlias(ctx, name, alias)) })
 }
 
 func (s *Server) getLatestVersions(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name, stages := d.required("name"), d.strs("stages")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	versions, err := s.db.GetLatestVersions(ctx, name, stages)
-	if err != nil {
-		return nil, err
-	}
-	var out struct {
-		ModelVersions []modelVersionJSON `json:"model_versions,omitempty"`
-	}
-	for _, v := range versions {
-		out.ModelVersions = append(out.ModelVersions, v.json(true))
-	}
-	return out, nil
+	return d.then(func() (any, error) {
+		versions, err := s.db.GetLatestVersions(ctx, name, stages)
+		if err != nil {
+			return nil, err
+		}
+		var out struct {
+			ModelVersions []modelVersionJSON `json:"model_versions,omitempty"`
+		}
+		for _, v := range versions {
+			out.ModelVersions = append(out.ModelVersions, v.json(true))
+		}
+		return out, nil
+	})
 }
 
 func (s *Server) searchRegisteredModels(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	a := d.search(defaultSearchModelsResults, maxSearchModelsResults)
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	models, next, err := s.db.SearchRegisteredModels(ctx, a)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		RegisteredModels []registeredModelJSON `json:"registered_models,omitempty"`
-		NextPageToken    string                `json:"next_page_token,omitempty"`
-	}{NextPageToken: next}
-	for _, m := range models {
-		out.RegisteredModels = append(out.RegisteredModels, m.json())
-	}
-	return out, nil
+	return d.then(func() (any, error) {
+		models, next, err := s.db.SearchRegisteredModels(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		out := struct {
+			RegisteredModels []registeredModelJSON `json:"registered_models,omitempty"`
+			NextPageToken    string                `json:"next_page_token,omitempty"`
+		}{NextPageToken: next}
+		for _, m := range models {
+			out.RegisteredModels = append(out.RegisteredModels, m.json())
+		}
+		return out, nil
+	})
 }
 
 func (s *Server) searchModelVersions(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	a := d.search(defaultSearchVersionResults, maxSearchVersionResults)
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	versions, next, err := s.db.SearchModelVersions(ctx, a)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		ModelVersions []modelVersionJSON `json:"model_versions,omitempty"`
-		NextPageToken string             `json:"next_page_token,omitempty"`
-	}{NextPageToken: next}
-	for _, v := range versions {
-		out.ModelVersions = append(out.ModelVersions, v.json(false))
-	}
-	return out, nil
+	return d.then(func() (any, error) {
+		versions, next, err := s.db.SearchModelVersions(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		out := struct {
+			ModelVersions []modelVersionJSON `json:"model_versions,omitempty"`
+			NextPageToken string             `json:"next_page_token,omitempty"`
+		}{NextPageToken: next}
+		for _, v := range versions {
+			out.ModelVersions = append(out.ModelVersions, v.json(false))
+		}
+		return out, nil
+	})
 }

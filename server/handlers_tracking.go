@@ -32,52 +32,39 @@ func runReply(r *run, err error, outputs bool) (any, error) {
 func (s *Server) createExperiment(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name, location, tags := d.required("name"), d.str("artifact_location"), d.pairs("tags")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	id, err := s.db.CreateExperiment(ctx, name, location, tags)
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		ExperimentID string `json:"experiment_id"`
-	}{itoa(id)}, nil
+	return d.then(func() (any, error) {
+		id, err := s.db.CreateExperiment(ctx, name, location, tags)
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			ExperimentID string `json:"experiment_id"`
+		}{itoa(id)}, nil
+	})
 }
 
 func (s *Server) getExperiment(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	id := d.required("experiment_id")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return experimentReplyOf(s.db.GetExperiment(ctx, id))
+	return d.then(func() (any, error) { return experimentReplyOf(s.db.GetExperiment(ctx, id)) })
 }
 
 func (s *Server) getExperimentByName(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name := d.required("experiment_name")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return experimentReplyOf(s.db.GetExperimentByName(ctx, name))
+	return d.then(func() (any, error) { return experimentReplyOf(s.db.GetExperimentByName(ctx, name)) })
 }
 
 func (s *Server) deleteExperiment(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	id := d.required("experiment_id")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return emptyReply(s.db.DeleteExperiment(ctx, id))
+	return d.then(func() (any, error) { return emptyReply(s.db.DeleteExperiment(ctx, id)) })
 }
 
 func (s *Server) restoreExperiment(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	id := d.required("experiment_id")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return emptyReply(s.db.RestoreExperiment(ctx, id))
+	return d.then(func() (any, error) { return emptyReply(s.db.RestoreExperiment(ctx, id)) })
 }
 
 func (s *Server) createRun(ctx context.Context, req *request) (any, error) {
@@ -85,21 +72,19 @@ func (s *Server) createRun(ctx context.Context, req *request) (any, error) {
 	nr := newRun{experimentID: d.str("experiment_id")}
 	nr.startTime, _ = d.int64("start_time")
 	nr.name, nr.userID, nr.tags = d.str("run_name"), d.str("user_id"), d.pairs("tags")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	r, err := s.db.CreateRun(ctx, nr)
-	return runReply(r, err, false)
+	return d.then(func() (any, error) {
+		r, err := s.db.CreateRun(ctx, nr)
+		return runReply(r, err, false)
+	})
 }
 
 func (s *Server) getRun(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	id := d.runID()
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	r, err := s.db.GetRun(ctx, id)
-	return runReply(r, err, true)
+	return d.then(func() (any, error) {
+		r, err := s.db.GetRun(ctx, id)
+		return runReply(r, err, true)
+	})
 }
 
 func (s *Server) updateRun(ctx context.Context, req *request) (any, error) {
@@ -107,38 +92,31 @@ func (s *Server) updateRun(ctx context.Context, req *request) (any, error) {
 	id := d.runID()
 	end, hasEnd := d.int64("end_time")
 	status, name := d.str("status"), d.str("run_name")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	var endTime *int64
-	if hasEnd {
-		endTime = &end
-	}
-	r, err := s.db.UpdateRun(ctx, id, status, endTime, name)
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		RunInfo runInfoJSON `json:"run_info"`
-	}{r.infoJSON()}, nil
+	return d.then(func() (any, error) {
+		var endTime *int64
+		if hasEnd {
+			endTime = &end
+		}
+		r, err := s.db.UpdateRun(ctx, id, status, endTime, name)
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			RunInfo runInfoJSON `json:"run_info"`
+		}{r.infoJSON()}, nil
+	})
 }
 
 func (s *Server) deleteRun(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	id := d.required("run_id")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return emptyReply(s.db.DeleteRun(ctx, id))
+	return d.then(func() (any, error) { return emptyReply(s.db.DeleteRun(ctx, id)) })
 }
 
 func (s *Server) restoreRun(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	id := d.required("run_id")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return emptyReply(s.db.RestoreRun(ctx, id))
+	return d.then(func() (any, error) { return emptyReply(s.db.RestoreRun(ctx, id)) })
 }
 
 func (s *Server) logBatch(ctx context.Context, req *request) (any, error) {
@@ -146,10 +124,7 @@ func (s *Server) logBatch(ctx context.Context, req *request) (any, error) {
 	runID, metrics, params, tags := d.required("run_id"), d.metrics("metrics"), d.pairs("params"), d.pairs("tags")
 	d.keysGiven("params", params)
 	d.keysGiven("tags", tags)
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return emptyReply(s.db.LogBatch(ctx, runID, metrics, params, tags))
+	return d.then(func() (any, error) { return emptyReply(s.db.LogBatch(ctx, runID, metrics, params, tags)) })
 }
 
 func (s *Server) logMetric(ctx context.Context, req *request) (any, error) {
@@ -158,56 +133,43 @@ func (s *Server) logMetric(ctx context.Context, req *request) (any, error) {
 	d.required("key")
 	d.present("value")
 	d.present("timestamp")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return emptyReply(s.db.LogMetric(ctx, runID, parseMetric(req.body)))
+	return d.then(func() (any, error) { return emptyReply(s.db.LogMetric(ctx, runID, parseMetric(req.body))) })
 }
 
 func (s *Server) logParam(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	runID, key, value := d.runID(), d.required("key"), d.str("value")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return emptyReply(s.db.LogParam(ctx, runID, key, value))
+	return d.then(func() (any, error) { return emptyReply(s.db.LogParam(ctx, runID, key, value)) })
 }
 
 func (s *Server) setRunTag(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	runID, key, value := d.runID(), d.required("key"), d.str("value")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return emptyReply(s.db.SetRunTag(ctx, runID, key, value))
+	return d.then(func() (any, error) { return emptyReply(s.db.SetRunTag(ctx, runID, key, value)) })
 }
 
 func (s *Server) deleteRunTag(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	runID, key := d.required("run_id"), d.required("key")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	return emptyReply(s.db.DeleteRunTag(ctx, runID, key))
+	return d.then(func() (any, error) { return emptyReply(s.db.DeleteRunTag(ctx, runID, key)) })
 }
 
 func (s *Server) getMetricHistory(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	runID, key := d.runID(), d.required("metric_key")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	history, err := s.db.GetMetricHistory(ctx, runID, key)
-	if err != nil {
-		return nil, err
-	}
-	var out struct {
-		Metrics []metricJSON `json:"metrics,omitempty"`
-	}
-	for _, m := range history {
-		out.Metrics = append(out.Metrics, m.json())
-	}
-	return out, nil
+	return d.then(func() (any, error) {
+		history, err := s.db.GetMetricHistory(ctx, runID, key)
+		if err != nil {
+			return nil, err
+		}
+		var out struct {
+			Metrics []metricJSON `json:"metrics,omitempty"`
+		}
+		for _, m := range history {
+			out.Metrics = append(out.Metrics, m.json())
+		}
+		return out, nil
+	})
 }
 
 func (s *Server) searchExperiments(ctx context.Context, req *request) (any, error) {
@@ -216,21 +178,20 @@ func (s *Server) searchExperiments(ctx context.Context, req *request) (any, erro
 	a.maxResults, _ = d.int64("max_results")
 	a.filter, a.orderBy, a.pageToken = d.str("filter"), d.strs("order_by"), d.str("page_token")
 	a.stages = d.viewType("view_type")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	exps, next, err := s.db.SearchExperiments(ctx, a)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		Experiments   []experimentJSON `json:"experiments,omitempty"`
-		NextPageToken string           `json:"next_page_token,omitempty"`
-	}{NextPageToken: next}
-	for _, e := range exps {
-		out.Experiments = append(out.Experiments, e.json())
-	}
-	return out, nil
+	return d.then(func() (any, error) {
+		exps, next, err := s.db.SearchExperiments(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		out := struct {
+			Experiments   []experimentJSON `json:"experiments,omitempty"`
+			NextPageToken string           `json:"next_page_token,omitempty"`
+		}{NextPageToken: next}
+		for _, e := range exps {
+			out.Experiments = append(out.Experiments, e.json())
+		}
+		return out, nil
+	})
 }
 
 func (s *Server) searchRuns(ctx context.Context, req *request) (any, error) {
@@ -238,19 +199,18 @@ func (s *Server) searchRuns(ctx context.Context, req *request) (any, error) {
 	ids := d.strs("experiment_ids")
 	a := d.search(defaultSearchRunsResults, maxSearchResults)
 	a.experiment, a.stages = ids, d.viewType("run_view_type")
-	if err := d.done(); err != nil {
-		return nil, err
-	}
-	runs, next, err := s.db.SearchRuns(ctx, a)
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		Runs          []runJSON `json:"runs,omitempty"`
-		NextPageToken string    `json:"next_page_token,omitempty"`
-	}{NextPageToken: next}
-	for _, r := range runs {
-		out.Runs = append(out.Runs, r.json(true))
-	}
-	return out, nil
+	return d.then(func() (any, error) {
+		runs, next, err := s.db.SearchRuns(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		out := struct {
+			Runs          []runJSON `json:"runs,omitempty"`
+			NextPageToken string    `json:"next_page_token,omitempty"`
+		}{NextPageToken: next}
+		for _, r := range runs {
+			out.Runs = append(out.Runs, r.json(true))
+		}
+		return out, nil
+	})
 }

@@ -105,15 +105,7 @@ func wantsPrompts(clauses []registryClause) bool {
 }
 
 // matchString applies a string comparator, IN lists included.
-func (c registryClause) matchString(v string) bool {
-	switch c.op {
-	case "IN":
-		return slices.Contains(c.list, v)
-	case "NOT IN":
-		return !slices.Contains(c.list, v)
-	}
-	return compareStrings(c.op, v, c.str)
-}
+func (c registryClause) matchString(v string) bool { return matchIn(c.op, c.list, c.str, v) }
 
 // matchTags applies a tag clause; the prompt tag is dropped from the
 // filter, as MLflow does.

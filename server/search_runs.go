@@ -189,13 +189,7 @@ func (c runClause) matches(r *run) bool {
 	case "artifact_uri":
 		v = r.artifactURI
 	}
-	switch c.op {
-	case "IN":
-		return slices.Contains(c.list, v)
-	case "NOT IN":
-		return !slices.Contains(c.list, v)
-	}
-	return compareStrings(c.op, v, c.str)
+	return matchIn(c.op, c.list, c.str, v)
 }
 
 // sortValue is a run's value for an order_by key: rank 0 when present, 1
