@@ -30,6 +30,18 @@ func versionReply(v *modelVersion, err error) (any, error) {
 	return modelVersionReply{v.json(true)}, nil
 }
 
+// jsonOf converts the items of a reply to their JSON shapes.
+func jsonOf[T, J any](items []T, conv func(T) J) []J {
+	if len(items) == 0 {
+		return nil
+	}
+	out := make([]J, len(items))
+	for i, it := range items {
+		out[i] = conv(it)
+	}
+	return out
+}
+
 // emptyReply is the reply of a write that returns nothing: {}.
 func emptyReply(err error) (any, error) {
 	if err != nil {
@@ -144,16 +156,9 @@ func (s *Server) getLatestVersions(ctx context.Context, req *request) (any, erro
 	name, stages := d.required("name"), d.strs("stages")
 	return d.then(func() (any, error) {
 		versions, err := s.db.GetLatestVersions(ctx, name, stages)
-		if err != nil {
-			return nil, err
-		}
-		var out struct {
+		return struct {
 			ModelVersions []modelVersionJSON `json:"model_versions,omitempty"`
-		}
-		for _, v := range versions {
-			out.ModelVersions = append(out.ModelVersions, v.json(true))
-		}
-		return out, nil
+		}{jsonOf(versions, (*modelVersion).withAliases)}, err
 	})
 }
 
@@ -162,17 +167,10 @@ func (s *Server) searchRegisteredModels(ctx context.Context, req *request) (any,
 	a := d.search(defaultSearchModelsResults, maxSearchModelsResults)
 	return d.then(func() (any, error) {
 		models, next, err := s.db.SearchRegisteredModels(ctx, a)
-		if err != nil {
-			return nil, err
-		}
-		out := struct {
+		return struct {
 			RegisteredModels []registeredModelJSON `json:"registered_models,omitempty"`
 			NextPageToken    string                `json:"next_page_token,omitempty"`
-		}{NextPageToken: next}
-		for _, m := range models {
-			out.RegisteredModels = append(out.RegisteredModels, m.json())
-		}
-		return out, nil
+		}{jsonOf(models, (*registeredModel).json), next}, err
 	})
 }
 
@@ -181,16 +179,9 @@ func (s *Server) searchModelVersions(ctx context.Context, req *request) (any, er
 	a := d.search(defaultSearchVersionResults, maxSearchVersionResults)
 	return d.then(func() (any, error) {
 		versions, next, err := s.db.SearchModelVersions(ctx, a)
-		if err != nil {
-			return nil, err
-		}
-		out := struct {
+		return struct {
 			ModelVersions []modelVersionJSON `json:"model_versions,omitempty"`
 			NextPageToken string             `json:"next_page_token,omitempty"`
-		}{NextPageToken: next}
-		for _, v := range versions {
-			out.ModelVersions = append(out.ModelVersions, v.json(false))
-		}
-		return out, nil
+		}{jsonOf(versions, (*modelVersion).withoutAliases), next}, err
 	})
 }

@@ -159,16 +159,9 @@ func (s *Server) getMetricHistory(ctx context.Context, req *request) (any, error
 	runID, key := d.runID(), d.required("metric_key")
 	return d.then(func() (any, error) {
 		history, err := s.db.GetMetricHistory(ctx, runID, key)
-		if err != nil {
-			return nil, err
-		}
-		var out struct {
+		return struct {
 			Metrics []metricJSON `json:"metrics,omitempty"`
-		}
-		for _, m := range history {
-			out.Metrics = append(out.Metrics, m.json())
-		}
-		return out, nil
+		}{jsonOf(history, metric.json)}, err
 	})
 }
 
@@ -180,17 +173,10 @@ func (s *Server) searchExperiments(ctx context.Context, req *request) (any, erro
 	a.stages = d.viewType("view_type")
 	return d.then(func() (any, error) {
 		exps, next, err := s.db.SearchExperiments(ctx, a)
-		if err != nil {
-			return nil, err
-		}
-		out := struct {
+		return struct {
 			Experiments   []experimentJSON `json:"experiments,omitempty"`
 			NextPageToken string           `json:"next_page_token,omitempty"`
-		}{NextPageToken: next}
-		for _, e := range exps {
-			out.Experiments = append(out.Experiments, e.json())
-		}
-		return out, nil
+		}{jsonOf(exps, (*experiment).json), next}, err
 	})
 }
 
@@ -201,16 +187,9 @@ func (s *Server) searchRuns(ctx context.Context, req *request) (any, error) {
 	a.experiment, a.stages = ids, d.viewType("run_view_type")
 	return d.then(func() (any, error) {
 		runs, next, err := s.db.SearchRuns(ctx, a)
-		if err != nil {
-			return nil, err
-		}
-		out := struct {
+		return struct {
 			Runs          []runJSON `json:"runs,omitempty"`
 			NextPageToken string    `json:"next_page_token,omitempty"`
-		}{NextPageToken: next}
-		for _, r := range runs {
-			out.Runs = append(out.Runs, r.json(true))
-		}
-		return out, nil
+		}{jsonOf(runs, func(r *run) runJSON { return r.json(true) }), next}, err
 	})
 }

@@ -69,6 +69,10 @@ func (v *modelVersion) json(withAliases bool) modelVersionJSON {
 	return out
 }
 
+// withAliases and withoutAliases are json(true) and json(false).
+func (v *modelVersion) withAliases() modelVersionJSON    { return v.json(true) }
+func (v *modelVersion) withoutAliases() modelVersionJSON { return v.json(false) }
+
 const modelVersionColumns = `name, version, creation_time, last_updated_time, description, user_id, current_stage, source, storage_location, run_id, run_link, status, status_message`
 
 // loadVersions reads the versions a WHERE clause selects, with their tags
