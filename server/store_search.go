@@ -24,11 +24,7 @@ func (st *store) SearchExperiments(ctx context.Context, a searchArgs) ([]*experi
 	if e != nil {
 		return nil, "", e
 	}
-	keys, e := parseOrder(a.orderBy, experimentOrder)
-	if e != nil {
-		return nil, "", e
-	}
-	offset, e := parsePageToken(a.pageToken)
+	keys, offset, e := orderAndOffset(a, experimentOrder)
 	if e != nil {
 		return nil, "", e
 	}
@@ -44,6 +40,16 @@ func (st *store) SearchExperiments(ctx context.Context, a searchArgs) ([]*experi
 	sortByKeys(kept, keys, attributeField(experimentFields))
 	page, next := paginate(kept, offset, int(a.maxResults))
 	return page, next, nil
+}
+
+// orderAndOffset parses a search's order_by, then its page token.
+func orderAndOffset(a searchArgs, spec orderSpec) ([]orderKey, int, *apiError) {
+	keys, e := parseOrder(a.orderBy, spec)
+	if e != nil {
+		return nil, 0, e
+	}
+	offset, e := parsePageToken(a.pageToken)
+	return keys, offset, e
 }
 
 // loadExperiments reads the experiments a WHERE clause selects, with
@@ -78,11 +84,7 @@ func (st *store) SearchRuns(ctx context.Context, a searchArgs) ([]*run, string, 
 	if e != nil {
 		return nil, "", e
 	}
-	keys, e := parseOrder(a.orderBy, runOrder)
-	if e != nil {
-		return nil, "", e
-	}
-	offset, e := parsePageToken(a.pageToken)
+	keys, offset, e := orderAndOffset(a, runOrder)
 	if e != nil {
 		return nil, "", e
 	}
@@ -223,11 +225,7 @@ func (st *store) SearchModelVersions(ctx context.Context, a searchArgs) ([]*mode
 	if err := firstError(checkVersionComparators(clauses)); err != nil {
 		return nil, "", err
 	}
-	keys, e := parseOrder(a.orderBy, versionOrder)
-	if e != nil {
-		return nil, "", e
-	}
-	offset, e := parsePageToken(a.pageToken)
+	keys, offset, e := orderAndOffset(a, versionOrder)
 	if e != nil {
 		return nil, "", e
 	}
