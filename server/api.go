@@ -2,8 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -99,15 +97,6 @@ func writeJSON(w http.ResponseWriter, v any) {
 // empty is the reply of calls that return nothing: {}.
 type empty struct{}
 
-// writeEmpty runs f in a write transaction and, once it is committed,
-// answers the empty reply of MLflow's write endpoints.
-func (s *Server) writeEmpty(ctx context.Context, f func(tx *sql.Tx) error) (any, error) {
-	if err := s.db.write(ctx, f); err != nil {
-		return nil, err
-	}
-	return empty{}, nil
-}
-
 // maxBodyBytes bounds a JSON request body. MLflow's log-batch limit is
 // 1 MB; anything far beyond is refused before it is read whole.
 const maxBodyBytes = 16 << 20
@@ -188,26 +177,6 @@ func badType(field string, v any) *apiError {
 		b, field, pyType(v))
 }
 
-// pyType names v's type as Python would.
-func pyType(v any) string {
-	switch x := v.(type) {
-	case string:
-		return "str"
-	case json.Number:
-		if strings.ContainsAny(x.String(), ".eE") {
-			return "float"
-		}
-		return "int"
-	case bool:
-		return "bool"
-	case []any:
-		return "list"
-	case map[string]any:
-		return "dict"
-	}
-	return "NoneType"
-}
-
 // str returns a string field; "" when absent. A required field that is
 // absent or empty is an error, as is a value that is not a string.
 func (q *request) str(field string, required bool) (string, *apiError) {
@@ -270,13 +239,9 @@ func (q *request) strs(field string) ([]string, *apiError) {
 	if q.query != nil {
 		return q.query[field], nil
 	}
-	v, ok := q.body[field]
-	if !ok || v == nil {
-		return nil, nil
-	}
-	list, ok := v.([]any)
-	if !ok {
-		return nil, badType(field, v)
+	list, v, e := q.list(field)
+	if list == nil || e != nil {
+		return nil, e
 	}
 	out := make([]string, 0, len(list))
 	for _, item := range list {
@@ -287,6 +252,20 @@ func (q *request) strs(field string) ([]string, *apiError) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// list returns a JSON array field of the body and its raw value; nil
+// when absent or null.
+func (q *request) list(field string) ([]any, any, *apiError) {
+	v, ok := q.body[field]
+	if !ok || v == nil {
+		return nil, nil, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, v, badType(field, v)
+	}
+	return list, v, nil
 }
 
 // keyValue is an MLflow tag or param in a request.
@@ -300,13 +279,9 @@ func (q *request) pairs(field string) ([]keyValue, *apiError) {
 	if q.query != nil {
 		return nil, nil
 	}
-	v, ok := q.body[field]
-	if !ok || v == nil {
-		return nil, nil
-	}
-	list, ok := v.([]any)
-	if !ok {
-		return nil, badType(field, v)
+	list, v, e := q.list(field)
+	if list == nil || e != nil {
+		return nil, e
 	}
 	out := make([]keyValue, 0, len(list))
 	for _, item := range list {

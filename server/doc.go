@@ -11,4 +11,35 @@
 // reached only through an os.Root. playbook server serves it on
 // 127.0.0.1; playbook run starts one in-process when no tracking URI is
 // given.
+//
+// # Layers
+//
+// The code follows MLflow's own split between mlflow/server/handlers.py
+// and the SQLAlchemy stores:
+//
+//   - Handlers (handlers_registry.go, handlers_tracking.go) decode the
+//     request, call one store method and build the reply, nothing else.
+//     Server.api adapts them to net/http: it reads the request
+//     (readRequest) and writes the reply or MLflow's error reply.
+//   - The decoder (decode.go) reads a request's fields in the order the
+//     handler asks for them, as MLflow's _get_request_message checks its
+//     schema. Its first error sticks and later reads are no-ops, so a
+//     handler reads every field and then hands the store call to
+//     decoder.then, which makes it only when every read succeeded.
+//   - The store (store.go for the database and its schema;
+//     store_registry.go, store_tracking.go and store_search.go for the
+//     typed methods such as SetAlias, CreateModelVersion, GetRun or
+//     SearchModelVersions) validates its arguments in MLflow's order
+//     (validate.go), runs its SQL in one transaction and answers with
+//     MLflow's error codes (*apiError), so it is testable without HTTP.
+//     Like MLflow's store, it takes model versions as strings and parses
+//     them after checking the names.
+//   - The searches share one order_by parser and one comparator table
+//     (order.go), one page token format (search.go) and one filter
+//     grammar (filter.go). Registry searches select their attribute
+//     comparisons (name, and for versions run_id, source and version) in
+//     SQL, then apply the whole filter in Go where MLflow's semantics need
+//     it (case-sensitive LIKE, tags, prompts).
+//   - python.go holds the helpers that reproduce Python's str(), repr()
+//     and json.dumps in MLflow's messages.
 package server

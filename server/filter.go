@@ -1,6 +1,8 @@
 package server
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -224,53 +226,12 @@ func parseFilter(filter string) statement {
 		}
 	}
 	var st statement
-	isValue := func(t token) bool {
-		return t.kind == tokString || t.kind == tokSymbol || t.kind == tokName || t.kind == tokInt || t.kind == tokFloat
-	}
-	isLeft := func(t token) bool { return t.kind == tokName || t.kind == tokSymbol }
 	for i := 0; i < len(toks); {
 		t := toks[i]
-		up := func(k int) string {
-			if i+k < len(toks) {
-				return strings.ToUpper(toks[i+k].text)
-			}
-			return ""
-		}
-		if isLeft(t) && i+1 < len(toks) {
-			next := toks[i+1]
-			switch {
-			case next.kind == tokCompare && i+2 < len(toks) && isValue(toks[i+2]):
-				st.comparisons = append(st.comparisons, comparison{left: t.text, op: next.text, right: toks[i+2]})
-				i += 3
-				continue
-			case (up(1) == "LIKE" || up(1) == "ILIKE") && i+2 < len(toks) && isValue(toks[i+2]):
-				st.comparisons = append(st.comparisons, comparison{left: t.text, op: next.text, right: toks[i+2]})
-				i += 3
-				continue
-			case up(1) == "NOT" && (up(2) == "LIKE" || up(2) == "ILIKE") && i+3 < len(toks) && isValue(toks[i+3]):
-				st.comparisons = append(st.comparisons, comparison{left: t.text, op: next.text + " " + toks[i+2].text, right: toks[i+3]})
-				i += 4
-				continue
-			case up(1) == "IS" && up(2) == "NULL":
-				st.comparisons = append(st.comparisons, comparison{left: t.text, op: "IS NULL"})
-				i += 3
-				continue
-			case up(1) == "IS" && up(2) == "NOT" && up(3) == "NULL":
-				st.comparisons = append(st.comparisons, comparison{left: t.text, op: "IS NOT NULL"})
-				i += 4
-				continue
-			case up(1) == "IN" || up(1) == "NOT" && up(2) == "IN":
-				at := i + 2
-				op := "IN"
-				if up(1) == "NOT" {
-					at, op = i+3, "NOT IN"
-				}
-				if items, end, ok := parseList(toks, at); ok {
-					st.comparisons = append(st.comparisons, comparison{left: t.text, op: op, list: items, isList: true})
-					i = end
-					continue
-				}
-			}
+		if c, next, ok := comparisonAt(toks, i); ok {
+			st.comparisons = append(st.comparisons, c)
+			i = next
+			continue
 		}
 		if t.kind == tokKeyword && strings.EqualFold(t.text, "AND") {
 			i++
@@ -300,6 +261,46 @@ func parseFilter(filter string) statement {
 		i++
 	}
 	return st
+}
+
+// comparisonAt reads the comparison that starts at toks[i], if one does,
+// and returns the index after it.
+func comparisonAt(toks []token, i int) (comparison, int, bool) {
+	isValue := func(t token) bool {
+		return t.kind == tokString || t.kind == tokSymbol || t.kind == tokName || t.kind == tokInt || t.kind == tokFloat
+	}
+	up := func(k int) string {
+		if i+k < len(toks) {
+			return strings.ToUpper(toks[i+k].text)
+		}
+		return ""
+	}
+	t := toks[i]
+	if (t.kind == tokName || t.kind == tokSymbol) && i+1 < len(toks) {
+		next := toks[i+1]
+		switch {
+		case next.kind == tokCompare && i+2 < len(toks) && isValue(toks[i+2]):
+			return comparison{left: t.text, op: next.text, right: toks[i+2]}, i + 3, true
+		case (up(1) == "LIKE" || up(1) == "ILIKE") && i+2 < len(toks) && isValue(toks[i+2]):
+			return comparison{left: t.text, op: next.text, right: toks[i+2]}, i + 3, true
+		case up(1) == "NOT" && (up(2) == "LIKE" || up(2) == "ILIKE") && i+3 < len(toks) && isValue(toks[i+3]):
+			return comparison{left: t.text, op: next.text + " " + toks[i+2].text, right: toks[i+3]}, i + 4, true
+		case up(1) == "IS" && up(2) == "NULL":
+			return comparison{left: t.text, op: "IS NULL"}, i + 3, true
+		case up(1) == "IS" && up(2) == "NOT" && up(3) == "NULL":
+			return comparison{left: t.text, op: "IS NOT NULL"}, i + 4, true
+		case up(1) == "IN" || up(1) == "NOT" && up(2) == "IN":
+			at := i + 2
+			op := "IN"
+			if up(1) == "NOT" {
+				at, op = i+3, "NOT IN"
+			}
+			if items, end, ok := parseList(toks, at); ok {
+				return comparison{left: t.text, op: op, list: items, isList: true}, end, true
+			}
+		}
+	}
+	return comparison{}, 0, false
 }
 
 // parseList reads "( item , item ... )" starting at toks[at].
@@ -406,28 +407,19 @@ func asciiLower(s string) string {
 // compareStrings applies a string comparator as MLflow's SQL does.
 func compareStrings(op, lhs, rhs string) bool {
 	switch op {
-	case "=":
-		return lhs == rhs
-	case "!=":
-		return lhs != rhs
 	case "LIKE":
 		return likeMatch(lhs, rhs)
 	case "ILIKE":
 		return likeMatch(asciiLower(lhs), asciiLower(rhs))
-	case ">":
-		return lhs > rhs
-	case ">=":
-		return lhs >= rhs
-	case "<":
-		return lhs < rhs
-	case "<=":
-		return lhs <= rhs
 	}
-	return false
+	return compareOrdered(op, lhs, rhs)
 }
 
 // compareFloats applies a numeric comparator.
-func compareFloats(op string, lhs, rhs float64) bool {
+func compareFloats(op string, lhs, rhs float64) bool { return compareOrdered(op, lhs, rhs) }
+
+// compareOrdered applies =, !=, <, <=, > or >=; any other is false.
+func compareOrdered[T cmp.Ordered](op string, lhs, rhs T) bool {
 	switch op {
 	case "=":
 		return lhs == rhs
@@ -443,4 +435,16 @@ func compareFloats(op string, lhs, rhs float64) bool {
 		return lhs <= rhs
 	}
 	return false
+}
+
+// matchIn applies a string comparator to v, IN and NOT IN against list
+// included.
+func matchIn(op string, list []string, str, v string) bool {
+	switch op {
+	case "IN":
+		return slices.Contains(list, v)
+	case "NOT IN":
+		return !slices.Contains(list, v)
+	}
+	return compareStrings(op, v, str)
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"slices"
 	"sort"
 	"strconv"
@@ -125,6 +124,12 @@ func loadRunsKeys(ctx context.Context, q queryer, keys *runKeys, where string, a
 	if len(runs) == 0 {
 		return nil, nil
 	}
+	return runs, fillRunChildren(ctx, q, keys, byID, where, args)
+}
+
+// fillRunChildren reads the latest metrics, params and tags of the runs
+// in byID (selected by where), only the keys in keys (all when nil).
+func fillRunChildren(ctx context.Context, q queryer, keys *runKeys, byID map[string]*run, where string, args []any) error {
 	// children reads rows of table for the selected runs, keys limited to
 	// only when keys is not nil.
 	children := func(table, columns string, only []string) (*sql.Rows, error) {
@@ -143,14 +148,14 @@ func loadRunsKeys(ctx context.Context, q queryer, keys *runKeys, where string, a
 	if keys == nil || len(only.metrics) > 0 {
 		mrows, err := children("latest_metrics", "key, value, timestamp, step, is_nan", only.metrics)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for mrows.Next() {
 			var id string
 			var m metric
 			if err := mrows.Scan(&id, &m.key, &m.value, &m.timestamp, &m.step, &m.isNaN); err != nil {
 				mrows.Close()
-				return nil, err
+				return err
 			}
 			if r := byID[id]; r != nil {
 				r.metrics = append(r.metrics, m)
@@ -158,7 +163,7 @@ func loadRunsKeys(ctx context.Context, q queryer, keys *runKeys, where string, a
 		}
 		mrows.Close()
 		if err := mrows.Err(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, kv := range []struct {
@@ -174,14 +179,14 @@ func loadRunsKeys(ctx context.Context, q queryer, keys *runKeys, where string, a
 		}
 		rows, err := children(kv.table, "key, value", kv.only)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for rows.Next() {
 			var id string
 			var t tagJSON
 			if err := rows.Scan(&id, &t.Key, &t.Value); err != nil {
 				rows.Close()
-				return nil, err
+				return err
 			}
 			if r := byID[id]; r != nil {
 				*kv.dst(r) = append(*kv.dst(r), t)
@@ -189,10 +194,10 @@ func loadRunsKeys(ctx context.Context, q queryer, keys *runKeys, where string, a
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return runs, nil
+	return nil
 }
 
 // getRunByID reads a run; a missing one is MLflow's 404.
@@ -224,23 +229,6 @@ func activeRun(ctx context.Context, tx *sql.Tx, id string) (experimentID int64, 
 	return experimentID, nil
 }
 
-// runIDArg reads run_id, or the older run_uuid.
-func runIDArg(req *request) (string, *apiError) {
-	id, aerr := req.str("run_id", false)
-	if aerr != nil {
-		return "", aerr
-	}
-	if id == "" {
-		if id, aerr = req.str("run_uuid", false); aerr != nil {
-			return "", aerr
-		}
-	}
-	if id == "" {
-		return "", missing("run_id")
-	}
-	return id, nil
-}
-
 // newRunID is a random 32-hex-digit id, as uuid4().hex.
 func newRunID() string {
 	var b [16]byte
@@ -250,158 +238,6 @@ func newRunID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func (s *Server) createRun(ctx context.Context, req *request) (any, error) {
-	expID, aerr := req.str("experiment_id", false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	startTime, _, aerr := req.int64Field("start_time", false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	runName, aerr := req.str("run_name", false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	userID, aerr := req.str("user_id", false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	tags, aerr := req.pairs("tags")
-	if aerr != nil {
-		return nil, aerr
-	}
-	// Without an experiment_id, MLflow checks the run against the Default
-	// experiment, then fails to insert it (experiment_id ""): a 400
-	// BAD_REQUEST.
-	noExperiment := expID == ""
-	if noExperiment {
-		expID = "0"
-	}
-	eid, aerr := parseExperimentID(expID)
-	if aerr != nil {
-		return nil, aerr
-	}
-	var r *run
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
-		exp, err := getExperimentByID(ctx, tx, eid)
-		if err != nil {
-			return err
-		}
-		if exp.lifecycleStage != stageActive {
-			return errInvalid("The experiment %d must be in the 'active' state. Current state is %s.", exp.id, exp.lifecycleStage)
-		}
-		tagName := ""
-		for _, t := range tags {
-			if t.Key == runNameTag {
-				tagName = t.Value
-			}
-		}
-		if runName != "" && tagName != "" && runName != tagName {
-			return errInvalid("Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='%s', mlflow.runName='%s').", runName, tagName)
-		}
-		name := runName
-		if name == "" {
-			name = tagName
-		}
-		if name == "" {
-			name = randomRunName()
-		}
-		if tagName == "" {
-			tags = append(tags, keyValue{runNameTag, name})
-		}
-		if noExperiment {
-			return &apiError{Status: http.StatusBadRequest, Code: "BAD_REQUEST", Message: "FOREIGN KEY constraint failed: runs/create needs an experiment_id"}
-		}
-		id := newRunID()
-		uri := strings.TrimSuffix(exp.artifactLocation, "/") + "/" + id + "/artifacts"
-		if _, err := tx.ExecContext(ctx, `INSERT INTO runs (`+runColumns+`) VALUES (?, ?, ?, ?, 'RUNNING', ?, NULL, ?, 'active')`,
-			id, name, eid, userID, startTime, uri); err != nil {
-			return err
-		}
-		for _, t := range tags {
-			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO tags (run_uuid, key, value) VALUES (?, ?, ?)`, id, t.Key, t.Value); err != nil {
-				return err
-			}
-		}
-		r, err = getRunByID(ctx, tx, id)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		Run runJSON `json:"run"`
-	}{r.json(false)}, nil
-}
-
-func (s *Server) getRun(ctx context.Context, req *request) (any, error) {
-	id, aerr := runIDArg(req)
-	if aerr != nil {
-		return nil, aerr
-	}
-	var r *run
-	err := s.db.read(ctx, func(tx *sql.Tx) (err error) {
-		r, err = getRunByID(ctx, tx, id)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		Run runJSON `json:"run"`
-	}{r.json(true)}, nil
-}
-
-func (s *Server) updateRun(ctx context.Context, req *request) (any, error) {
-	id, aerr := runIDArg(req)
-	if aerr != nil {
-		return nil, aerr
-	}
-	endTime, hasEnd, aerr := req.int64Field("end_time", false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	status, aerr := req.str("status", false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	runName, aerr := req.str("run_name", false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	var r *run
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
-		if _, err := activeRun(ctx, tx, id); err != nil {
-			return err
-		}
-		if runStatuses[status] { // MLflow ignores a status it cannot parse
-			if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = ? WHERE run_uuid = ?`, status, id); err != nil {
-				return err
-			}
-		}
-		if hasEnd {
-			if _, err := tx.ExecContext(ctx, `UPDATE runs SET end_time = ? WHERE run_uuid = ?`, endTime, id); err != nil {
-				return err
-			}
-		}
-		if runName != "" {
-			if err := renameRun(ctx, tx, id, runName); err != nil {
-				return err
-			}
-		}
-		var err error
-		r, err = getRunByID(ctx, tx, id)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		RunInfo runInfoJSON `json:"run_info"`
-	}{r.infoJSON()}, nil
-}
-
 // renameRun sets a run's name and its mlflow.runName tag.
 func renameRun(ctx context.Context, tx *sql.Tx, id, name string) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE runs SET name = ? WHERE run_uuid = ?`, name, id); err != nil {
@@ -409,35 +245,6 @@ func renameRun(ctx context.Context, tx *sql.Tx, id, name string) error {
 	}
 	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO tags (run_uuid, key, value) VALUES (?, ?, ?)`, id, runNameTag, name)
 	return err
-}
-
-func (s *Server) deleteRun(ctx context.Context, req *request) (any, error) {
-	return s.setRunStage(ctx, req, stageDeleted)
-}
-
-func (s *Server) restoreRun(ctx context.Context, req *request) (any, error) {
-	return s.setRunStage(ctx, req, stageActive)
-}
-
-func (s *Server) setRunStage(ctx context.Context, req *request, to string) (any, error) {
-	id, aerr := req.str("run_id", true)
-	if aerr != nil {
-		return nil, aerr
-	}
-	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
-		var deleted any
-		if to == stageDeleted {
-			deleted = nowMillis()
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_uuid = ?`, to, deleted, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return errNotFound("Run with id=%s not found", id)
-		}
-		return nil
-	})
 }
 
 // requestMetric is a metric as a request gives it, before validation.
@@ -535,35 +342,6 @@ func validateMetric(m requestMetric, path string) *apiError {
 		return exceedsLength("Metric name", maxEntityKeyLength)
 	}
 	return nil
-}
-
-// jsonText is a value as Python's json.dumps would show it.
-func jsonText(v any) string {
-	if s, ok := v.(string); ok {
-		return pyJSON(s)
-	}
-	if v == nil {
-		return "null"
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-// pyFloat formats f as Python's str(float).
-func pyFloat(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	s := strconv.FormatFloat(f, 'g', -1, 64)
-	if !strings.ContainsAny(s, ".eEn") {
-		s += ".0"
-	}
-	return s
 }
 
 // sanitize is MLflow's sanitize_metric_value: NaN stored as 0 with a flag,
@@ -707,91 +485,6 @@ func setTags(ctx context.Context, tx *sql.Tx, runID string, tags []keyValue) err
 	return nil
 }
 
-func (s *Server) logBatch(ctx context.Context, req *request) (any, error) {
-	runID, aerr := req.str("run_id", true)
-	if aerr != nil {
-		return nil, aerr
-	}
-	var metrics []requestMetric
-	if v, ok := req.body["metrics"]; ok && v != nil {
-		list, ok := v.([]any)
-		if !ok {
-			return nil, badType("metrics", v)
-		}
-		for i, item := range list {
-			m, _ := item.(map[string]any)
-			for _, f := range []string{"key", "value", "timestamp"} {
-				if x, ok := m[f]; !ok || x == nil || x == "" {
-					return nil, missing(fmt.Sprintf("metrics[%d].%s", i, f))
-				}
-			}
-			metrics = append(metrics, parseMetric(m))
-		}
-	}
-	params, aerr := req.pairs("params")
-	if aerr != nil {
-		return nil, aerr
-	}
-	tags, aerr := req.pairs("tags")
-	if aerr != nil {
-		return nil, aerr
-	}
-	for i, p := range params {
-		if p.Key == "" {
-			return nil, missing(fmt.Sprintf("params[%d].key", i))
-		}
-	}
-	for i, t := range tags {
-		if t.Key == "" {
-			return nil, missing(fmt.Sprintf("tags[%d].key", i))
-		}
-	}
-	if !runIDRegexp.MatchString(runID) {
-		return nil, invalidValue("run_id", runID, "")
-	}
-	for i, m := range metrics {
-		if aerr := validateMetric(m, fmt.Sprintf("metrics[%d]", i)); aerr != nil {
-			return nil, aerr
-		}
-	}
-	for i := range params {
-		if params[i], aerr = validateParam(params[i], fmt.Sprintf("params[%d]", i)); aerr != nil {
-			return nil, aerr
-		}
-	}
-	for i := range tags {
-		if tags[i], aerr = validateRunTag(tags[i], fmt.Sprintf("tags[%d]", i)); aerr != nil {
-			return nil, aerr
-		}
-	}
-	if aerr := batchLimits(len(metrics), len(params), len(tags)); aerr != nil {
-		return nil, aerr
-	}
-	seen := map[string]bool{}
-	var dupes []string
-	for _, p := range params {
-		if seen[p.Key] {
-			dupes = append(dupes, p.Key)
-		}
-		seen[p.Key] = true
-	}
-	if len(dupes) > 0 {
-		return nil, errInvalid("Duplicate parameter keys have been submitted: %s. Please ensure the request contains only one param value per param key.", pyList(dupes))
-	}
-	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
-		if _, err := activeRun(ctx, tx, runID); err != nil {
-			return err
-		}
-		if err := insertParams(ctx, tx, runID, params); err != nil {
-			return err
-		}
-		if err := insertMetrics(ctx, tx, runID, metrics); err != nil {
-			return err
-		}
-		return setTags(ctx, tx, runID, tags)
-	})
-}
-
 // batchLimits is _validate_batch_log_limits.
 func batchLimits(nMetrics, nParams, nTags int) *apiError {
 	for _, l := range []struct {
@@ -810,148 +503,4 @@ func batchLimits(nMetrics, nParams, nTags int) *apiError {
 		}
 	}
 	return nil
-}
-
-func (s *Server) logMetric(ctx context.Context, req *request) (any, error) {
-	runID, aerr := runIDArg(req)
-	if aerr != nil {
-		return nil, aerr
-	}
-	if _, aerr := req.str("key", true); aerr != nil {
-		return nil, aerr
-	}
-	for _, f := range []string{"value", "timestamp"} {
-		if v, ok := req.body[f]; !ok || v == nil || v == "" {
-			return nil, missing(f)
-		}
-	}
-	m := parseMetric(req.body)
-	if aerr := validateMetric(m, ""); aerr != nil {
-		return nil, aerr
-	}
-	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
-		if _, err := activeRun(ctx, tx, runID); err != nil {
-			return err
-		}
-		return insertMetrics(ctx, tx, runID, []requestMetric{m})
-	})
-}
-
-func (s *Server) logParam(ctx context.Context, req *request) (any, error) {
-	runID, aerr := runIDArg(req)
-	if aerr != nil {
-		return nil, aerr
-	}
-	key, aerr := req.str("key", true)
-	if aerr != nil {
-		return nil, aerr
-	}
-	value, aerr := req.str("value", false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	p, aerr := validateParam(keyValue{key, value}, "")
-	if aerr != nil {
-		return nil, aerr
-	}
-	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
-		if _, err := activeRun(ctx, tx, runID); err != nil {
-			return err
-		}
-		var old string
-		switch err := tx.QueryRowContext(ctx, `SELECT value FROM params WHERE run_uuid = ? AND key = ?`, runID, p.Key).Scan(&old); {
-		case err == nil:
-			if old != p.Value {
-				return errInvalid("Changing param values is not allowed. Param with key='%s' was already logged with value='%s' for run ID='%s'. Attempted logging new value '%s'.",
-					p.Key, old, runID, p.Value)
-			}
-			return nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?)`, runID, p.Key, p.Value)
-		return err
-	})
-}
-
-func (s *Server) setRunTag(ctx context.Context, req *request) (any, error) {
-	runID, aerr := runIDArg(req)
-	if aerr != nil {
-		return nil, aerr
-	}
-	key, aerr := req.str("key", true)
-	if aerr != nil {
-		return nil, aerr
-	}
-	value, aerr := req.str("value", false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	t, aerr := validateRunTag(keyValue{key, value}, "")
-	if aerr != nil {
-		return nil, aerr
-	}
-	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
-		if _, err := activeRun(ctx, tx, runID); err != nil {
-			return err
-		}
-		return setTags(ctx, tx, runID, []keyValue{t})
-	})
-}
-
-func (s *Server) deleteRunTag(ctx context.Context, req *request) (any, error) {
-	runID, aerr := req.str("run_id", true)
-	if aerr != nil {
-		return nil, aerr
-	}
-	key, aerr := req.str("key", true)
-	if aerr != nil {
-		return nil, aerr
-	}
-	return s.writeEmpty(ctx, func(tx *sql.Tx) error {
-		if _, err := activeRun(ctx, tx, runID); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE run_uuid = ? AND key = ?`, runID, key)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return errNotFound("No tag with name: %s in run with id %s", key, runID)
-		}
-		return nil
-	})
-}
-
-func (s *Server) getMetricHistory(ctx context.Context, req *request) (any, error) {
-	runID, aerr := runIDArg(req)
-	if aerr != nil {
-		return nil, aerr
-	}
-	key, aerr := req.str("metric_key", true)
-	if aerr != nil {
-		return nil, aerr
-	}
-	var out struct {
-		Metrics []metricJSON `json:"metrics,omitempty"`
-	}
-	err := s.db.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY timestamp, step, value`, runID, key)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			m := metric{key: key}
-			if err := rows.Scan(&m.value, &m.timestamp, &m.step, &m.isNaN); err != nil {
-				return err
-			}
-			out.Metrics = append(out.Metrics, m.json())
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }

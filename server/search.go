@@ -164,27 +164,6 @@ func parseOrderBy(clause string) (string, bool, *apiError) {
 	return "", false, errInvalid("Invalid ordering key in order_by clause '%s'.", clause)
 }
 
-// shlexJoin is what shlex.split does to one word with backticks turned
-// into double quotes: the quotes go, their content stays.
-func shlexJoin(s string) string {
-	var b strings.Builder
-	var q rune
-	for _, r := range s {
-		switch {
-		case q == 0 && (r == '`' || r == '"' || r == '\''):
-			q = r
-			if r == '`' {
-				q = '"'
-			}
-		case q != 0 && (r == q || q == '"' && r == '`'):
-			q = 0
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
 // pageToken is MLflow's page token: base64 of {"offset": N}.
 func pageToken(offset int) string {
 	return base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf(`{"offset": %d}`, offset)))
@@ -241,13 +220,4 @@ func paginate[T any](items []T, offset, n int) ([]T, string) {
 		return items[offset:], ""
 	}
 	return items[offset:end], pageToken(end)
-}
-
-// pyList is the repr of a Python list of str, for messages.
-func pyList(xs []string) string {
-	parts := make([]string, len(xs))
-	for i, x := range xs {
-		parts[i] = pyRepr(x)
-	}
-	return "[" + strings.Join(parts, ", ") + "]"
 }

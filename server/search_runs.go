@@ -1,10 +1,7 @@
 package server
 
 import (
-	"context"
-	"database/sql"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -114,28 +111,34 @@ func parseRunFilter(filter string) ([]runClause, *apiError) {
 		}
 		clauses = append(clauses, rc)
 	}
+	return clauses, checkRunComparators(clauses)
+}
+
+// checkRunComparators translates key aliases and refuses the comparators
+// each kind of identifier does not take, as _get_sqlalchemy_filter_clauses.
+func checkRunComparators(clauses []runClause) *apiError {
 	for i, c := range clauses {
 		c.key = translateKeyAlias(c.key)
 		clauses[i] = c
 		switch {
 		case c.kind == kindMetric && !slices.Contains([]string{">", ">=", "!=", "=", "<", "<="}, c.op):
-			return nil, errInvalid("Invalid comparator '%s' not one of '%s", c.op, metricComparators)
+			return errInvalid("Invalid comparator '%s' not one of '%s", c.op, metricComparators)
 		case (c.kind == kindParam || c.kind == kindTag) && !slices.Contains([]string{"!=", "=", "LIKE", "ILIKE", "IS NULL", "IS NOT NULL"}, c.op):
 			if c.kind == kindParam {
-				return nil, errInvalid("Invalid comparator '%s' not one of '%s'", c.op, paramComparators)
+				return errInvalid("Invalid comparator '%s' not one of '%s'", c.op, paramComparators)
 			}
-			return nil, errInvalid("Invalid comparator '%s' not one of '%s", c.op, paramComparators)
+			return errInvalid("Invalid comparator '%s' not one of '%s", c.op, paramComparators)
 		case c.kind == kindAttribute && (c.key == "start_time" || c.key == "end_time"):
 			if !slices.Contains([]string{">", ">=", "!=", "=", "<", "<="}, c.op) {
-				return nil, errInvalid("Invalid comparator '%s' not one of '%s", c.op, stringComparators)
+				return errInvalid("Invalid comparator '%s' not one of '%s", c.op, stringComparators)
 			}
 		case c.kind == kindAttribute:
 			if !slices.Contains([]string{"!=", "=", "LIKE", "ILIKE", "IN", "NOT IN"}, c.op) {
-				return nil, errInvalid("Invalid comparator '%s' not one of '%s'", c.op, stringComparators)
+				return errInvalid("Invalid comparator '%s' not one of '%s'", c.op, stringComparators)
 			}
 		}
 	}
-	return clauses, nil
+	return nil
 }
 
 // matches applies a clause to a run as MLflow's SQL does: a metric, param
@@ -186,51 +189,7 @@ func (c runClause) matches(r *run) bool {
 	case "artifact_uri":
 		v = r.artifactURI
 	}
-	switch c.op {
-	case "IN":
-		return slices.Contains(c.list, v)
-	case "NOT IN":
-		return !slices.Contains(c.list, v)
-	}
-	return compareStrings(c.op, v, c.str)
-}
-
-// runOrderKey is one parsed order_by item.
-type runOrderKey struct {
-	kind entityKind
-	key  string
-	asc  bool
-}
-
-// parseRunOrderBy is _get_orderby_clauses' parsing: duplicates are a 500,
-// as in MLflow.
-func parseRunOrderBy(orderBy []string) ([]runOrderKey, *apiError) {
-	var keys []runOrderKey
-	seen := map[string]bool{}
-	for _, ob := range orderBy {
-		name, asc, aerr := parseOrderBy(ob)
-		if aerr != nil {
-			return nil, aerr
-		}
-		kind, key, aerr := splitIdentifier(strings.TrimSpace(name), nil)
-		if aerr != nil {
-			return nil, aerr
-		}
-		if kind == kindAttribute && !runOrderAttributes[key] {
-			return nil, errInvalid("Invalid attribute key '%s' specified. Valid keys are '%s'", key, runOrderAttributesText)
-		}
-		if kind == kindDataset {
-			return nil, errInvalid("Invalid identifier type '%s'", kind)
-		}
-		key = translateKeyAlias(key)
-		id := string(kind) + "\x00" + key
-		if seen[id] {
-			return nil, errInternal("`order_by` contains duplicate fields: %s", pyList(orderBy))
-		}
-		seen[id] = true
-		keys = append(keys, runOrderKey{kind, key, asc})
-	}
-	return keys, nil
+	return matchIn(c.op, c.list, c.str, v)
 }
 
 // sortValue is a run's value for an order_by key: rank 0 when present, 1
@@ -243,203 +202,9 @@ type sortValue struct {
 	text bool
 }
 
-func (k runOrderKey) value(r *run) sortValue {
-	switch k.kind {
-	case kindMetric:
-		m, ok := r.metric(k.key)
-		switch {
-		case !ok:
-			return sortValue{rank: 2}
-		case m.isNaN:
-			return sortValue{rank: 1}
-		}
-		return sortValue{num: m.value}
-	case kindParam, kindTag:
-		list := r.params
-		if k.kind == kindTag {
-			list = r.tags
-		}
-		v, ok := lookup(list, k.key)
-		if !ok {
-			return sortValue{rank: 1, text: true}
-		}
-		return sortValue{str: v, text: true}
-	}
-	switch k.key {
-	case "start_time":
-		return sortValue{num: float64(r.startTime)}
-	case "end_time":
-		if !r.endTime.Valid {
-			return sortValue{rank: 1}
-		}
-		return sortValue{num: float64(r.endTime.Int64)}
-	case "run_id":
-		return sortValue{str: r.id, text: true}
-	case "run_name":
-		return sortValue{str: r.name, text: true}
-	case "status":
-		return sortValue{str: r.status, text: true}
-	case "user_id":
-		return sortValue{str: r.userID, text: true}
-	case "artifact_uri":
-		return sortValue{str: r.artifactURI, text: true}
-	}
-	return sortValue{rank: 1}
-}
-
-// sortRuns orders runs as MLflow's SQL: each key's presence rank, then its
-// value; then start_time DESC (unless ordered by it) and run id.
-func sortRuns(runs []*run, keys []runOrderKey) {
-	byStart := false
-	for _, k := range keys {
-		byStart = byStart || (k.kind == kindAttribute && k.key == "start_time")
-	}
-	sort.SliceStable(runs, func(i, j int) bool {
-		a, b := runs[i], runs[j]
-		for _, k := range keys {
-			va, vb := k.value(a), k.value(b)
-			if va.rank != vb.rank {
-				return va.rank < vb.rank
-			}
-			if va.rank != 0 {
-				continue
-			}
-			var c int
-			if va.text {
-				c = strings.Compare(va.str, vb.str)
-			} else {
-				c = cmpFloat(va.num, vb.num)
-			}
-			if c != 0 {
-				return (c < 0) == k.asc
-			}
-		}
-		if !byStart && a.startTime != b.startTime {
-			return a.startTime > b.startTime
-		}
-		return a.id < b.id
-	})
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func (s *Server) searchRuns(ctx context.Context, req *request) (any, error) {
-	expIDs, aerr := req.strs("experiment_ids")
-	if aerr != nil {
-		return nil, aerr
-	}
-	filter, aerr := req.str("filter", false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	maxResults, given, aerr := req.int64Field("max_results", false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	if !given {
-		maxResults = defaultSearchRunsResults
-	}
-	if maxResults > maxSearchResults {
-		return nil, errInvalid("Invalid value %d for parameter 'max_results' supplied:  Hint: Value was of type 'int'. See the API docs for more information about request parameters.", maxResults)
-	}
-	orderBy, aerr := req.strs("order_by")
-	if aerr != nil {
-		return nil, aerr
-	}
-	token, aerr := req.str("page_token", false)
-	if aerr != nil {
-		return nil, aerr
-	}
-	stages, aerr := viewStages(req, "run_view_type")
-	if aerr != nil {
-		return nil, aerr
-	}
-	if maxResults < 1 {
-		return nil, errInvalid("Invalid value %d for parameter 'max_results' supplied. It must be a positive integer", maxResults)
-	}
-	clauses, aerr := parseRunFilter(filter)
-	if aerr != nil {
-		return nil, aerr
-	}
-	keys, aerr := parseRunOrderBy(orderBy)
-	if aerr != nil {
-		return nil, aerr
-	}
-	offset, aerr := parsePageToken(token)
-	if aerr != nil {
-		return nil, aerr
-	}
-	ids := make([]any, 0, len(expIDs))
-	for _, e := range expIDs {
-		id, aerr := parseExperimentID(e)
-		if aerr != nil {
-			return nil, aerr
-		}
-		ids = append(ids, id)
-	}
-	// Filter and sort on the keys the search names, then read the page's
-	// runs whole, all in one snapshot.
-	var runs, page []*run
-	var next string
-	if len(ids) > 0 {
-		err := s.db.read(ctx, func(tx *sql.Tx) (err error) {
-			args := append(ids, anySlice(stages)...)
-			runs, err = loadRunsKeys(ctx, tx, searchKeys(clauses, keys),
-				`experiment_id IN (`+placeholders(len(ids))+`) AND lifecycle_stage IN (`+placeholders(len(stages))+`)`, args...)
-			if err != nil {
-				return err
-			}
-			runs = filterRuns(runs, clauses)
-			sortRuns(runs, keys)
-			page, next = paginate(runs, offset, int(maxResults))
-			if len(page) == 0 {
-				return nil
-			}
-			// In chunks: SQLite bounds the parameters of one statement.
-			byID := map[string]*run{}
-			for chunk := range slices.Chunk(page, 500) {
-				ids := make([]any, len(chunk))
-				for i, r := range chunk {
-					ids[i] = r.id
-				}
-				full, err := loadRuns(ctx, tx, `run_uuid IN (`+placeholders(len(ids))+`)`, ids...)
-				if err != nil {
-					return err
-				}
-				for _, r := range full {
-					byID[r.id] = r
-				}
-			}
-			for i, r := range page {
-				page[i] = byID[r.id]
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	out := struct {
-		Runs          []runJSON `json:"runs,omitempty"`
-		NextPageToken string    `json:"next_page_token,omitempty"`
-	}{NextPageToken: next}
-	for _, r := range page {
-		out.Runs = append(out.Runs, r.json(true))
-	}
-	return out, nil
-}
-
 // searchKeys are the metrics, params and tags a search's filter and order
 // name.
-func searchKeys(clauses []runClause, order []runOrderKey) *runKeys {
+func searchKeys(clauses []runClause, order []orderKey) *runKeys {
 	var k runKeys
 	add := func(kind entityKind, key string) {
 		switch kind {

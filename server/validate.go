@@ -1,12 +1,9 @@
 package server
 
 import (
-	"fmt"
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -31,9 +28,6 @@ var (
 	aliasVersionRegexp = regexp.MustCompile(`^[vV]\d+$`)
 )
 
-// isWord reports whether r matches Python's \w on str patterns.
-func isWord(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r) }
-
 // validEntityName is validate_param_and_metric_name on POSIX: letters,
 // digits, "_", "-", ".", " ", ":" and "/".
 func validEntityName(name string) bool {
@@ -45,90 +39,11 @@ func validEntityName(name string) bool {
 	return true
 }
 
-// pyNormpath is Python's posixpath.normpath.
-func pyNormpath(p string) string {
-	if p == "" {
-		return "."
-	}
-	c := path.Clean(p)
-	// POSIX keeps exactly two leading slashes; Python does too.
-	if strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "///") {
-		c = "/" + c
-	}
-	return c
-}
-
 // pathNotUnique is MLflow's path_not_unique: a name that resolves to
 // another name when treated as a file path.
 func pathNotUnique(name string) bool {
 	norm := pyNormpath(name)
 	return norm != name || norm == "." || strings.HasPrefix(norm, "..") || strings.HasPrefix(norm, "/")
-}
-
-// pyRepr is Python's repr of a str (the common cases).
-func pyRepr(s string) string {
-	q := "'"
-	if strings.Contains(s, "'") && !strings.Contains(s, `"`) {
-		q = `"`
-	}
-	var b strings.Builder
-	b.WriteString(q)
-	for _, r := range s {
-		switch {
-		case r == '\\':
-			b.WriteString(`\\`)
-		case string(r) == q:
-			b.WriteString(`\` + q)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteString(q)
-	return b.String()
-}
-
-// pyJSON is Python's json.dumps of a str (ensure_ascii).
-func pyJSON(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20 || r > 0x7e:
-			if r > 0xffff {
-				r1, r2 := utf16Surrogates(r)
-				fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
-			} else {
-				fmt.Fprintf(&b, `\u%04x`, r)
-			}
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
-}
-
-func utf16Surrogates(r rune) (rune, rune) {
-	r -= 0x10000
-	return 0xd800 + (r>>10)&0x3ff, 0xdc00 + r&0x3ff
 }
 
 // invalidValue is MLflow's invalid_value message.
