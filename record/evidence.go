@@ -14,6 +14,8 @@ type Leaderboard struct {
 	Metric       string `json:"metric"`
 	// Direction is "max" (greater is better) or "min".
 	Direction string `json:"direction"`
+	// Over is what was ranked: "runs" or "logged_models" (MLflow 3).
+	Over string `json:"over,omitempty"`
 	// TieBreak says how runs with equal metric values are ordered.
 	TieBreak string `json:"tie_break"`
 	// Finished counts the experiment's FINISHED runs; Considered those of
@@ -28,9 +30,11 @@ type Leaderboard struct {
 
 // LeaderboardRow is one run of a Leaderboard.
 type LeaderboardRow struct {
-	Rank      int                `json:"rank"`
-	RunID     string             `json:"run_id"`
-	RunName   string             `json:"run_name"`
+	Rank    int    `json:"rank"`
+	RunID   string `json:"run_id"`
+	RunName string `json:"run_name"`
+	// ModelID is the logged model ranked, when logged models were.
+	ModelID   string             `json:"model_id,omitempty"`
 	Value     float64            `json:"value"`
 	StartTime time.Time          `json:"start_time"`
 	Metrics   map[string]float64 `json:"metrics,omitempty"`

@@ -3,7 +3,6 @@ package steps
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/playbook-mlops/playbook/mlflow"
@@ -14,6 +13,20 @@ const (
 	DefaultModelName = "ChurnPredictor"
 	// DefaultReadyTimeout bounds the wait for a new version to be READY.
 	DefaultReadyTimeout = 5 * time.Minute
+	// DefaultModelPath is where a run's model is: the name of its MLflow 3
+	// logged model, or the folder of its artifacts (MLflow 2, playbook's
+	// training), as in runs:/RUN_ID/model.
+	DefaultModelPath = "model"
+)
+
+// Kinds of source a version is registered from (Version.SourceKind).
+const (
+	// SourceLoggedModel: an MLflow 3 logged model, registered by
+	// models:/<model_id> with its model_id.
+	SourceLoggedModel = "logged_model"
+	// SourceRunArtifacts: a folder of the run's own artifacts (MLflow 2,
+	// playbook's training), registered by its artifact URI.
+	SourceRunArtifacts = "run_artifacts"
 )
 
 // RegisterOptions configures [Register].
@@ -29,6 +42,12 @@ type RegisterOptions struct {
 	// ReadyTimeout bounds the wait for the version to be READY; 0 means
 	// DefaultReadyTimeout.
 	ReadyTimeout time.Duration
+	// Path is where the run's model is, as in runs:/RUN_ID/PATH: the name
+	// of the run's logged model (MLflow 3) or a folder of the run's
+	// artifacts; "" means DefaultModelPath. It must be "" or the logged
+	// model's name when the run was chosen by its logged model (Identify
+	// over OverLoggedModels).
+	Path string
 }
 
 // Version is a registered model version, as Register left it.
@@ -36,9 +55,16 @@ type Version struct {
 	Model   string
 	Version string
 	Source  string
-	RunID   string
-	RunLink string
-	Status  string
+	// SourceKind is SourceLoggedModel or SourceRunArtifacts; ModelID the
+	// logged model's id ("" for run artifacts); ArtifactURI where the
+	// source's files are (the logged model's artifact location, or the
+	// run's artifact folder).
+	SourceKind  string
+	ModelID     string
+	ArtifactURI string
+	RunID       string
+	RunLink     string
+	Status      string
 	// Reused says the version was already registered from the same run and
 	// source; Created that Register created it.
 	Reused  bool
@@ -76,8 +102,14 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 	r := openRegistry(pb)
 	defer r.showCalls()
 	r.before(opts.Model)
+	// Checked before anything is created: a run without a model at the
+	// path fails here, the registry unchanged.
+	src := r.resolveSource(run, opts.Path)
 
-	res := &Version{Model: opts.Model, Source: run.ModelSource, RunID: run.RunID, RunLink: run.RunURL, DryRun: pb.DryRun(), Run: run}
+	res := &Version{
+		Model: opts.Model, Source: src.source, SourceKind: src.kind, ModelID: src.modelID, ArtifactURI: src.artifactURI,
+		RunID: run.RunID, RunLink: run.RunURL, DryRun: pb.DryRun(), Run: run,
+	}
 	_, err := r.c.GetRegisteredModel(r.ctx, opts.Model)
 	switch {
 	case errors.Is(err, mlflow.ErrNotFound):
@@ -97,7 +129,7 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 
 	var existing *mlflow.ModelVersion
 	if !opts.NewVersion && !res.ModelCreated {
-		existing = findVersion(r, opts.Model, run)
+		existing = findVersion(r, opts.Model, run.RunID, src.source)
 	}
 	note := ""
 	switch {
@@ -115,8 +147,8 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 		)
 	default:
 		mv, err := r.createVersion(mlflow.CreateModelVersionRequest{
-			Name: opts.Model, Source: run.ModelSource, RunID: run.RunID, RunLink: run.RunURL,
-		})
+			Name: opts.Model, Source: src.source, RunID: run.RunID, RunLink: run.RunURL, ModelID: src.modelID,
+		}, src.artifactURI)
 		if err != nil {
 			failf("registering run %s as a version of %q: %w", run.RunID, opts.Model, err)
 		}
@@ -141,6 +173,7 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 		"version", res.Version,
 		"status", res.Status,
 		"source", res.Source,
+		tr(pb, "source kind", "type de source"), sourceKindText(pb, src),
 		"run_id", res.RunID,
 		"run_link", res.RunLink,
 		tr(pb, "decision", "décision"), note,
@@ -148,20 +181,29 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 	return res
 }
 
-// findVersion returns the newest version of model registered from run with
-// its model source, or nil.
-func findVersion(r *registry, model string, run *BestRun) *mlflow.ModelVersion {
-	if strings.ContainsAny(run.RunID, `'"\`) {
-		failf("run id %q: not a run id", run.RunID)
+// sourceKindText says what kind of source a version is registered from.
+func sourceKindText(pb *Playbook, src modelSource) string {
+	if src.kind == SourceLoggedModel {
+		return tr(pb,
+			fmt.Sprintf("%s: the run's logged model %s, called %q (MLflow 3)", src.kind, src.modelID, src.modelName),
+			fmt.Sprintf("%s : le modèle journalisé %s du run, nommé %q (MLflow 3)", src.kind, src.modelID, src.modelName))
 	}
-	mvs, err := r.c.SearchAllModelVersions(r.ctx, "run_id = '"+run.RunID+"'")
+	return tr(pb,
+		fmt.Sprintf("%s: the run's artifacts, folder %q", src.kind, src.path),
+		fmt.Sprintf("%s : les artefacts du run, dossier %q", src.kind, src.path))
+}
+
+// findVersion returns the newest version of model registered from run
+// runID with source, or nil.
+func findVersion(r *registry, model, runID, source string) *mlflow.ModelVersion {
+	mvs, err := r.c.SearchAllModelVersions(r.ctx, "run_id = '"+runID+"'")
 	if err != nil {
-		failf("searching the versions of %q registered from run %s: %w", model, run.RunID, err)
+		failf("searching the versions of %q registered from run %s: %w", model, runID, err)
 	}
 	var best *mlflow.ModelVersion
 	for i := range mvs {
 		mv := &mvs[i]
-		if mv.Name != model || mv.RunID != run.RunID || mv.Source != run.ModelSource || mv.Status == mlflow.ModelVersionFailedRegistration {
+		if mv.Name != model || mv.RunID != runID || mv.Source != source || mv.Status == mlflow.ModelVersionFailedRegistration {
 			continue
 		}
 		if best == nil || versionLess(best.Version, mv.Version) {
