@@ -166,10 +166,10 @@ func Identify(pb *Playbook, opts IdentifyOptions) *BestRun {
 	if opts.Direction == DirectionMin {
 		order = "ascending"
 	}
-	best := cands[0]
 	if opts.Over == OverLoggedModels {
 		fillRuns(r, cands[:min(opts.Top, len(cands))])
 	}
+	best := cands[0]
 	res := &BestRun{
 		Experiment: opts.Experiment, ExperimentID: exp.ExperimentID,
 		RunID: best.run.Info.RunID, RunName: best.run.Info.RunName,

@@ -115,6 +115,25 @@ func TestRegisterRefusesWithoutModel(t *testing.T) {
 	checkRegisterRefusesWithoutModel(t, c)
 }
 
+// TestIdentifyLoggedModelsWithoutMLflow3: a server without MLflow 3's
+// logged models (the embedded one today) cannot rank them, and says so.
+func TestIdentifyLoggedModelsWithoutMLflow3(t *testing.T) {
+	c, err := mlflow.New(mlflow.DefaultConfig(mlflowtest.Embedded(t)))
+	require.NoError(t, err)
+	exp := trainedExperiment(t, c, "weak")
+	r := newScenarioRun(t, c, false)
+	err = r.step("identify", func() {
+		steps.Identify(r.pb, steps.IdentifyOptions{Experiment: exp, Over: steps.OverLoggedModels})
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "has no logged models")
+	assert.Contains(t, err.Error(), `rank runs instead (Over: "runs")`)
+
+	err = r.step("identify", func() { steps.Identify(r.pb, steps.IdentifyOptions{Experiment: exp, Over: "models"}) })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `over "models": want "runs" or "logged_models"`)
+}
+
 // TestRegisterRunArtifacts: a model logged as the run's own artifacts
 // (playbook's training) is registered by its folder, and reused.
 func TestRegisterRunArtifacts(t *testing.T) {
@@ -184,8 +203,8 @@ func checkRegisterRefusesWithoutModel(t *testing.T, c *mlflow.Client) {
 		{"Escape", other, "../x", []string{`path "../x"`}},
 	}
 	for _, tt := range tests {
-		for _, model := range []string{existing, fresh} {
-			t.Run(tt.name, func(t *testing.T) {
+		for kind, model := range map[string]string{"ExistingModel": existing, "NewModel": fresh} {
+			t.Run(tt.name+"/"+kind, func(t *testing.T) {
 				before := registrySnapshot(t, c)
 				r := newScenarioRun(t, c, false)
 				run := &steps.BestRun{RunID: tt.run.Info.RunID, RunName: tt.run.Info.RunName, ArtifactURI: tt.run.Info.ArtifactURI}
