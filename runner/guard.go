@@ -32,8 +32,10 @@ var deniedMethods = map[string]string{
 	"Save":        "writes a file anywhere (gonum/plot's Plot.Save): show plots with pb.Plot",
 	"SaveModel":   "writes a folder anywhere",
 	"DownloadDir": "writes files anywhere",
-	"UploadDir":   "reads a local folder and uploads it",
-	"WriteFile":   "writes a file anywhere: use pb.WriteFile, confined to the run's output folder",
+	// mlflow.Client's download of a logged model's files into a local folder.
+	"DownloadLoggedModelArtifacts": "writes files anywhere",
+	"UploadDir":                    "reads a local folder and uploads it",
+	"WriteFile":                    "writes a file anywhere: use pb.WriteFile, confined to the run's output folder",
 }
 
 // checkKernelName refuses, in every mode, a cell that names the package

@@ -30,6 +30,8 @@ func TestRestrictedCalls(t *testing.T) {
 			err: ".Save: call not allowed in a cell", line: 5},
 		{name: "DownloadDir", code: "c, _ := pb.Client()\n_ = c.DownloadDir(pb.Context(), \"mlflow-artifacts:/x\", \"\", %q)",
 			err: ".DownloadDir: call not allowed in a cell: it writes files anywhere", line: 5},
+		{name: "DownloadLoggedModelArtifacts", code: "c, _ := pb.Client()\n_ = c.DownloadLoggedModelArtifacts(pb.Context(), \"m-x\", \"\", %q)",
+			err: ".DownloadLoggedModelArtifacts: call not allowed in a cell: it writes files anywhere", line: 5},
 		{name: "RecordWriteFile", code: "var r record.Run\n_ = r.WriteFile(%q)",
 			err: ".WriteFile: call not allowed in a cell: it writes a file anywhere: use pb.WriteFile", line: 5},
 		{name: "SaveModel", code: "_ = churn.SaveModel(%q, nil, churn.ArtifactMeta{})",
