@@ -186,11 +186,11 @@ func sourceKindText(pb *Playbook, src modelSource) string {
 	if src.kind == SourceLoggedModel {
 		return tr(pb,
 			fmt.Sprintf("%s: the run's logged model %s, called %q (MLflow 3)", src.kind, src.modelID, src.modelName),
-			fmt.Sprintf("%s : le modèle journalisé %s du run, nommé %q (MLflow 3)", src.kind, src.modelID, src.modelName))
+			fmt.Sprintf("%s : le modèle journalisé %s du run, nommé « %s » (MLflow 3)", src.kind, src.modelID, src.modelName))
 	}
 	return tr(pb,
 		fmt.Sprintf("%s: the run's artifacts, folder %q", src.kind, src.path),
-		fmt.Sprintf("%s : les artefacts du run, dossier %q", src.kind, src.path))
+		fmt.Sprintf("%s : les artefacts du run, dossier « %s »", src.kind, src.path))
 }
 
 // findVersion returns the newest version of model registered from run
