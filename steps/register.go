@@ -77,12 +77,22 @@ type Version struct {
 	Run *BestRun
 }
 
-// Register registers the model of run as a version of a registered model,
-// created when missing (another client creating it at the same moment is
-// fine). When a version was already registered from the same run and the
-// same source, it is reused, unless opts.NewVersion; otherwise a new version
-// is created with the source, the run id and the run's page in the MLflow
-// UI, and Register waits until it is READY.
+// Register registers the model of run as a version of a registered model.
+// The source is found as MLflow 3's mlflow.register_model("runs:/RUN_ID/PATH")
+// finds it (opts.Path, DefaultModelPath by default): the run's artifacts at
+// the path when they hold an MLmodel file, else the run's logged model of
+// that name, registered by models:/<model_id> with its model_id; when
+// Identify ranked logged models, the logged model it chose. Before anything
+// is created, Register checks that the source holds an MLmodel file, and
+// otherwise fails with an error naming the run, the path and what is
+// there, the registry unchanged.
+//
+// The registered model is created when missing (another client creating it
+// at the same moment is fine). When a version was already registered from
+// the same run and the same source, it is reused, unless opts.NewVersion;
+// otherwise a new version is created with the source, the run id, the
+// logged model's id and the run's page in the MLflow UI, and Register
+// waits until it is READY. It shows the kind of source used.
 //
 // The first time the run reads the model, Register shows and keeps its
 // state: the "before" snapshot (aliases → versions, tags per version).
