@@ -202,7 +202,7 @@ func Identify(pb *Playbook, opts IdentifyOptions) *BestRun {
 			row.ModelID = c.model.Info.ModelID
 		}
 		for k, v := range c.metrics {
-			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			if finite(v) {
 				row.Metrics[k] = v
 			}
 		}
@@ -251,15 +251,12 @@ func runCandidates(r *registry, expID string, opts IdentifyOptions) ([]rankedEnt
 			continue
 		}
 		seen[run.Info.RunID] = true
-		if v, ok := run.Metric(opts.Metric); ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
-			e := rankedEntry{run: run, value: v, time: run.Info.StartTime, id: run.Info.RunID, metrics: map[string]float64{}, params: map[string]string{}}
+		if v, ok := run.Metric(opts.Metric); ok && finite(v) {
+			metrics := map[string]float64{}
 			for _, m := range run.Data.Metrics {
-				e.metrics[m.Key] = m.Value
+				metrics[m.Key] = m.Value
 			}
-			for _, p := range run.Data.Params {
-				e.params[p.Key] = p.Value
-			}
-			cands = append(cands, e)
+			cands = append(cands, rankedEntry{run: run, value: v, time: run.Info.StartTime, id: run.Info.RunID, metrics: metrics, params: paramMap(run.Data.Params)})
 		}
 	}
 	if len(seen) == 0 {
@@ -302,15 +299,12 @@ func loggedModelCandidates(r *registry, expID string, opts IdentifyOptions) ([]r
 		for _, x := range m.Data.Metrics {
 			names[x.Key] = true
 		}
-		if v, ok := m.Metric(opts.Metric); ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
-			e := rankedEntry{model: m, value: v, time: m.Info.CreationTimestampMs, id: m.Info.ModelID, metrics: map[string]float64{}, params: map[string]string{}}
+		if v, ok := m.Metric(opts.Metric); ok && finite(v) {
+			metrics := map[string]float64{}
 			for _, x := range m.Data.Metrics {
-				e.metrics[x.Key], _ = m.Metric(x.Key)
+				metrics[x.Key], _ = m.Metric(x.Key) // its latest value
 			}
-			for _, p := range m.Data.Params {
-				e.params[p.Key] = p.Value
-			}
-			cands = append(cands, e)
+			cands = append(cands, rankedEntry{model: m, value: v, time: m.Info.CreationTimestampMs, id: m.Info.ModelID, metrics: metrics, params: paramMap(m.Data.Params)})
 		}
 	}
 	if len(seen) == 0 {
@@ -325,6 +319,18 @@ func loggedModelCandidates(r *registry, expID string, opts IdentifyOptions) ([]r
 			opts.Experiment, opts.Metric, len(seen), strings.Join(logged, ", "))
 	}
 	return cands, len(seen)
+}
+
+// finite says v is neither NaN nor infinite.
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// paramMap turns params into a map.
+func paramMap(params []mlflow.Param) map[string]string {
+	out := map[string]string{}
+	for _, p := range params {
+		out[p.Key] = p.Value
+	}
+	return out
 }
 
 // fillRuns reads the run of each logged model of cands.
