@@ -105,6 +105,41 @@ func TestRegisterSklearnLoggedModelsMLflow3(t *testing.T) {
 		})
 	}
 	t.Run("NoModel", func(t *testing.T) { checkRegisterRefusesWithoutModel(t, c) })
+
+	// A logged model without files, READY or still PENDING, is refused too.
+	t.Run("EmptyLoggedModel", func(t *testing.T) {
+		ctx := t.Context()
+		run, err := c.CreateRun(ctx, mlflow.CreateRunRequest{ExperimentID: logged.ExperimentID, RunName: "empty-logged-model"})
+		require.NoError(t, err)
+		for _, tt := range []struct {
+			status mlflow.LoggedModelStatus
+			want   string
+		}{
+			{mlflow.LoggedModelReady, "has no MLmodel file: its files (mlflow-artifacts:/"},
+			{mlflow.LoggedModelPending, "is LOGGED_MODEL_PENDING, not READY"},
+		} {
+			t.Run(string(tt.status), func(t *testing.T) {
+				name := "m" + strings.ToLower(string(tt.status)[len("LOGGED_MODEL_"):])
+				m, err := c.CreateLoggedModel(ctx, mlflow.CreateLoggedModelRequest{ExperimentID: logged.ExperimentID, Name: name, SourceRunID: run.Info.RunID})
+				require.NoError(t, err)
+				if tt.status == mlflow.LoggedModelReady {
+					_, err = c.FinalizeLoggedModel(ctx, m.Info.ModelID, tt.status)
+					require.NoError(t, err)
+				}
+				before := registrySnapshot(t, c)
+				r := newScenarioRun(t, c, false)
+				best := &steps.BestRun{RunID: run.Info.RunID}
+				err = r.step("register", func() {
+					steps.Register(r.pb, best, steps.RegisterOptions{Model: uniqueName("EmptyLogged"), Path: name})
+				})
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "the logged model "+m.Info.ModelID+` ("`+name+`") of run `+run.Info.RunID+` ("empty-logged-model")`)
+				assert.Contains(t, err.Error(), tt.want)
+				assert.Empty(t, r.rec.Evidence.Calls)
+				assert.Equal(t, before, registrySnapshot(t, c), "the registry did not change")
+			})
+		}
+	})
 }
 
 // TestRegisterRefusesWithoutModel: on the embedded server, registering a
