@@ -18,11 +18,12 @@ type Leaderboard struct {
 	Over string `json:"over,omitempty"`
 	// TieBreak says how runs with equal metric values are ordered.
 	TieBreak string `json:"tie_break"`
-	// Finished counts the experiment's FINISHED runs; Considered those of
-	// them that logged the metric (a finite value).
+	// Finished counts the experiment's FINISHED runs (READY logged models
+	// when Over is "logged_models"); Considered those of them that logged
+	// the metric (a finite value).
 	Finished   int `json:"finished"`
 	Considered int `json:"considered"`
-	// Tied counts the runs that share the best value.
+	// Tied counts the runs (logged models) that share the best value.
 	Tied int `json:"tied"`
 	// Rows are the top runs, best first; the first is the one selected.
 	Rows []LeaderboardRow `json:"rows"`

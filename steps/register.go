@@ -109,12 +109,13 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 	if _, err := modelFilter(opts.Model); err != nil {
 		fail(err)
 	}
+	path := registerPath(run, opts.Path)
 	r := openRegistry(pb)
 	defer r.showCalls()
 	r.before(opts.Model)
 	// Checked before anything is created: a run without a model at the
 	// path fails here, the registry unchanged.
-	src := r.resolveSource(run, opts.Path)
+	src := r.resolveSource(run, path)
 
 	res := &Version{
 		Model: opts.Model, Source: src.source, SourceKind: src.kind, ModelID: src.modelID, ArtifactURI: src.artifactURI,

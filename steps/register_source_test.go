@@ -169,6 +169,37 @@ func TestIdentifyLoggedModelsWithoutMLflow3(t *testing.T) {
 	assert.Contains(t, err.Error(), `over "models": want "runs" or "logged_models"`)
 }
 
+// TestRegisterBadInput: a bad run or path is refused before anything is
+// read or sent, with an error that says what is wrong.
+func TestRegisterBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		run  *steps.BestRun
+		path string
+		want string
+		is   error
+	}{
+		{"ErrNoRunID", &steps.BestRun{}, "", `run id "": not a run id`, nil},
+		{"ErrQuotedRunID", &steps.BestRun{RunID: "x' OR '1"}, "", `not a run id`, nil},
+		{"ErrEscape", &steps.BestRun{RunID: "abc"}, "model/../../other", `path "model/../../other" of run abc`, mlflow.ErrPathEscape},
+		{"ErrAbsolute", &steps.BestRun{RunID: "abc"}, "/etc", `path "/etc" of run abc`, nil},
+		{"ErrOtherModel", &steps.BestRun{RunID: "abc", ModelID: "m-1", ModelName: "model"}, "other",
+			`run abc was chosen by its logged model m-1, called "model": Path "other" names another model`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newScenarioRun(t, nil, false) // no server: nothing may be read
+			err := r.step("register", func() { steps.Register(r.pb, tt.run, steps.RegisterOptions{Path: tt.path}) })
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.NotErrorIs(t, err, steps.ErrNoServer, "refused before reaching the registry")
+			if tt.is != nil {
+				assert.ErrorIs(t, err, tt.is)
+			}
+		})
+	}
+}
+
 // TestRegisterRunArtifacts: a model logged as the run's own artifacts
 // (playbook's training) is registered by its folder, and reused.
 func TestRegisterRunArtifacts(t *testing.T) {

@@ -25,16 +25,14 @@ type modelSource struct {
 	path        string // the path in the run, "" for a logged model chosen by id
 }
 
-// resolveSource finds the model of run at p as mlflow.register_model
+// resolveSource finds the model of run at p (checked by registerPath) as
+// mlflow.register_model
 // ("runs:/RUN_ID/PATH") does on MLflow 3 — the run's artifacts at p when
 // they hold an MLmodel file, else the run's logged model called p — or the
 // logged model Identify chose, and checks that its files hold an MLmodel
 // file. It only reads: a run without a model at p fails the step, naming
 // the run, the path and what is there, before anything is created.
 func (r *registry) resolveSource(run *BestRun, p string) modelSource {
-	if run.RunID == "" || strings.ContainsAny(run.RunID, `'"\/`) {
-		failf("register: run id %q: not a run id", run.RunID)
-	}
 	mr, err := r.c.GetRun(r.ctx, run.RunID)
 	if errors.Is(err, mlflow.ErrNotFound) {
 		failf("register: run %s not found on %s", run.RunID, r.c.TrackingURI())
@@ -45,9 +43,6 @@ func (r *registry) resolveSource(run *BestRun, p string) modelSource {
 	who := fmt.Sprintf("run %s (%q)", run.RunID, mr.Info.RunName)
 
 	if run.ModelID != "" {
-		if p != "" && p != run.ModelName {
-			failf("register: %s was chosen by its logged model %s, called %q: Path %q names another model; leave Path empty", who, run.ModelID, run.ModelName, p)
-		}
 		m, err := r.c.GetLoggedModel(r.ctx, run.ModelID)
 		if err != nil {
 			failf("register: reading logged model %s of %s: %w", run.ModelID, who, err)
@@ -58,39 +53,55 @@ func (r *registry) resolveSource(run *BestRun, p string) modelSource {
 		return r.checkLoggedModel(who, m, "")
 	}
 
-	if p == "" {
-		p = DefaultModelPath
-	}
-	_, clean, err := mlflow.ParseRunsURI("runs:/" + run.RunID + "/" + p)
-	if err != nil {
-		failf("register: path %q of %s: %w", p, who, err)
-	}
 	dir := mr.Info.ArtifactURI
-	if clean != "" {
-		dir = strings.TrimRight(dir, "/") + "/" + clean
+	if p != "" {
+		dir = strings.TrimRight(dir, "/") + "/" + p
 	}
-	files, err := r.c.ListArtifacts(r.ctx, mr.Info.ArtifactURI, clean)
+	files, err := r.c.ListArtifacts(r.ctx, mr.Info.ArtifactURI, p)
 	if err != nil {
-		failf("register: listing the artifacts of %s at %q (%s): %w", who, clean, dir, err)
+		failf("register: listing the artifacts of %s at %q (%s): %w", who, p, dir, err)
 	}
 	if hasMLmodel(files) {
-		return modelSource{source: dir, kind: SourceRunArtifacts, artifactURI: dir, path: clean}
+		return modelSource{source: dir, kind: SourceRunArtifacts, artifactURI: dir, path: p}
 	}
 	var m *mlflow.LoggedModel
-	if clean != "" {
-		res, err := r.c.ResolveArtifactURI(r.ctx, "runs:/"+run.RunID+"/"+clean)
+	if p != "" {
+		res, err := r.c.ResolveArtifactURI(r.ctx, "runs:/"+run.RunID+"/"+p)
 		if err != nil {
-			failf("register: looking for the logged model %q of %s: %w", clean, who, err)
+			failf("register: looking for the logged model %q of %s: %w", p, who, err)
 		}
-		if res.Model != nil && res.Model.Info.Name == clean {
+		if res.Model != nil && res.Model.Info.Name == p {
 			m = res.Model
 		}
 	}
 	if m == nil {
 		failf("register: %s has no model at path %q: its artifacts there (%s) hold %s, with no %s file, and it has no logged model called %q; nothing was registered",
-			who, clean, dir, listing(files), mlmodelFile, clean)
+			who, p, dir, listing(files), mlmodelFile, p)
 	}
-	return r.checkLoggedModel(who, m, clean)
+	return r.checkLoggedModel(who, m, p)
+}
+
+// registerPath checks Register's input before anything is read: the run
+// id, and the path (DefaultModelPath when ""), returned cleaned ("" for a
+// run chosen by its logged model).
+func registerPath(run *BestRun, p string) string {
+	if run.RunID == "" || strings.ContainsAny(run.RunID, `'"\/`) {
+		failf("register: run id %q: not a run id", run.RunID)
+	}
+	if run.ModelID != "" {
+		if p != "" && p != run.ModelName {
+			failf("register: run %s was chosen by its logged model %s, called %q: Path %q names another model; leave Path empty", run.RunID, run.ModelID, run.ModelName, p)
+		}
+		return ""
+	}
+	if p == "" {
+		p = DefaultModelPath
+	}
+	_, clean, err := mlflow.ParseRunsURI("runs:/" + run.RunID + "/" + p)
+	if err != nil {
+		failf("register: path %q of run %s: %w", p, run.RunID, err)
+	}
+	return clean
 }
 
 // checkLoggedModel checks that a logged model is READY and its files hold
