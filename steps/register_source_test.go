@@ -1,8 +1,10 @@
 package steps_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -105,6 +107,39 @@ func TestRegisterSklearnLoggedModelsMLflow3(t *testing.T) {
 		})
 	}
 	t.Run("NoModel", func(t *testing.T) { checkRegisterRefusesWithoutModel(t, c) })
+
+	// Equal values: the most recent logged model first, as MLflow orders them.
+	t.Run("Ties", func(t *testing.T) {
+		ctx := t.Context()
+		e, err := c.GetOrCreateExperiment(ctx, uniqueName("lm-ties"))
+		require.NoError(t, err)
+		run, err := c.CreateRun(ctx, mlflow.CreateRunRequest{ExperimentID: e.ExperimentID, RunName: "ties"})
+		require.NoError(t, err)
+		var ids []string
+		for i, f1 := range []float64{0.7, 0.7, 0.5} {
+			m, err := c.CreateLoggedModel(ctx, mlflow.CreateLoggedModelRequest{ExperimentID: e.ExperimentID, Name: fmt.Sprintf("tie%d", i), SourceRunID: run.Info.RunID})
+			require.NoError(t, err)
+			require.NoError(t, c.LogLoggedModelMetrics(ctx, run.Info.RunID, m.Info.ModelID, []mlflow.LoggedModelMetric{{Metric: mlflow.Metric{Key: "f1", Value: f1}}}))
+			_, err = c.FinalizeLoggedModel(ctx, m.Info.ModelID, mlflow.LoggedModelReady)
+			require.NoError(t, err)
+			ids = append(ids, m.Info.ModelID)
+			time.Sleep(20 * time.Millisecond) // distinct creation times
+		}
+		r := newScenarioRun(t, c, false)
+		var best *steps.BestRun
+		r.must("identify", func() {
+			best = steps.Identify(r.pb, steps.IdentifyOptions{Experiment: e.Name, Over: steps.OverLoggedModels, PageSize: 1})
+		})
+		assert.Equal(t, ids[1], best.ModelID, "the most recent of the tied models")
+		assert.Equal(t, 2, best.Tied)
+		assert.Equal(t, 3, best.Considered)
+		assert.Equal(t, run.Info.RunID, best.RunID)
+		assert.Equal(t, "ties", best.RunName)
+		r.must("identify", func() {
+			best = steps.Identify(r.pb, steps.IdentifyOptions{Experiment: e.Name, Over: steps.OverLoggedModels, Direction: steps.DirectionMin})
+		})
+		assert.Equal(t, ids[2], best.ModelID)
+	})
 
 	// A logged model without files, READY or still PENDING, is refused too.
 	t.Run("EmptyLoggedModel", func(t *testing.T) {
