@@ -1,15 +1,10 @@
 package mlflow_test
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -43,16 +38,7 @@ type sklearnModels struct {
 // uri and decodes its last line of output into v.
 func runSklearnScript(t *testing.T, uri string, v any, args ...string) {
 	t.Helper()
-	py := testenv.Python(t)
-	script := filepath.Join(testenv.RepoRoot(), "scripts", "log_sklearn_models.py")
-	cmd := exec.CommandContext(t.Context(), py, append([]string{script}, args...)...)
-	cmd.Env = append(os.Environ(), "MLFLOW_TRACKING_URI="+uri,
-		"MLFLOW_ENABLE_ASYNC_LOGGING=false", "MLFLOW_DISABLE_TELEMETRY=true", "DO_NOT_TRACK=true")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	require.NoError(t, cmd.Run(), "%s %v failed:\n%s", script, args, stderr.String())
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), v), "stdout:\n%s", stdout.String())
+	testenv.SklearnModels(t, uri, v, args...)
 }
 
 // TestSklearnLoggedModelsInterop: models logged by MLflow's Python client

@@ -14,13 +14,16 @@ type Leaderboard struct {
 	Metric       string `json:"metric"`
 	// Direction is "max" (greater is better) or "min".
 	Direction string `json:"direction"`
+	// Over is what was ranked: "runs" or "logged_models" (MLflow 3).
+	Over string `json:"over,omitempty"`
 	// TieBreak says how runs with equal metric values are ordered.
 	TieBreak string `json:"tie_break"`
-	// Finished counts the experiment's FINISHED runs; Considered those of
-	// them that logged the metric (a finite value).
+	// Finished counts the experiment's FINISHED runs (READY logged models
+	// when Over is "logged_models"); Considered those of them that logged
+	// the metric (a finite value).
 	Finished   int `json:"finished"`
 	Considered int `json:"considered"`
-	// Tied counts the runs that share the best value.
+	// Tied counts the runs (logged models) that share the best value.
 	Tied int `json:"tied"`
 	// Rows are the top runs, best first; the first is the one selected.
 	Rows []LeaderboardRow `json:"rows"`
@@ -28,9 +31,11 @@ type Leaderboard struct {
 
 // LeaderboardRow is one run of a Leaderboard.
 type LeaderboardRow struct {
-	Rank      int                `json:"rank"`
-	RunID     string             `json:"run_id"`
-	RunName   string             `json:"run_name"`
+	Rank    int    `json:"rank"`
+	RunID   string `json:"run_id"`
+	RunName string `json:"run_name"`
+	// ModelID is the logged model ranked, when logged models were.
+	ModelID   string             `json:"model_id,omitempty"`
 	Value     float64            `json:"value"`
 	StartTime time.Time          `json:"start_time"`
 	Metrics   map[string]float64 `json:"metrics,omitempty"`

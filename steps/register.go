@@ -3,7 +3,6 @@ package steps
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/playbook-mlops/playbook/mlflow"
@@ -14,6 +13,20 @@ const (
 	DefaultModelName = "ChurnPredictor"
 	// DefaultReadyTimeout bounds the wait for a new version to be READY.
 	DefaultReadyTimeout = 5 * time.Minute
+	// DefaultModelPath is where a run's model is: the name of its MLflow 3
+	// logged model, or the folder of its artifacts (MLflow 2, playbook's
+	// training), as in runs:/RUN_ID/model.
+	DefaultModelPath = "model"
+)
+
+// Kinds of source a version is registered from (Version.SourceKind).
+const (
+	// SourceLoggedModel: an MLflow 3 logged model, registered by
+	// models:/<model_id> with its model_id.
+	SourceLoggedModel = "logged_model"
+	// SourceRunArtifacts: a folder of the run's own artifacts (MLflow 2,
+	// playbook's training), registered by its artifact URI.
+	SourceRunArtifacts = "run_artifacts"
 )
 
 // RegisterOptions configures [Register].
@@ -29,6 +42,12 @@ type RegisterOptions struct {
 	// ReadyTimeout bounds the wait for the version to be READY; 0 means
 	// DefaultReadyTimeout.
 	ReadyTimeout time.Duration
+	// Path is where the run's model is, as in runs:/RUN_ID/PATH: the name
+	// of the run's logged model (MLflow 3) or a folder of the run's
+	// artifacts; "" means DefaultModelPath. It must be "" or the logged
+	// model's name when the run was chosen by its logged model (Identify
+	// over OverLoggedModels).
+	Path string
 }
 
 // Version is a registered model version, as Register left it.
@@ -36,9 +55,16 @@ type Version struct {
 	Model   string
 	Version string
 	Source  string
-	RunID   string
-	RunLink string
-	Status  string
+	// SourceKind is SourceLoggedModel or SourceRunArtifacts; ModelID the
+	// logged model's id ("" for run artifacts); ArtifactURI where the
+	// source's files are (the logged model's artifact location, or the
+	// run's artifact folder).
+	SourceKind  string
+	ModelID     string
+	ArtifactURI string
+	RunID       string
+	RunLink     string
+	Status      string
 	// Reused says the version was already registered from the same run and
 	// source; Created that Register created it.
 	Reused  bool
@@ -51,12 +77,22 @@ type Version struct {
 	Run *BestRun
 }
 
-// Register registers the model of run as a version of a registered model,
-// created when missing (another client creating it at the same moment is
-// fine). When a version was already registered from the same run and the
-// same source, it is reused, unless opts.NewVersion; otherwise a new version
-// is created with the source, the run id and the run's page in the MLflow
-// UI, and Register waits until it is READY.
+// Register registers the model of run as a version of a registered model.
+// The source is found as MLflow 3's mlflow.register_model("runs:/RUN_ID/PATH")
+// finds it (opts.Path, DefaultModelPath by default): the run's artifacts at
+// the path when they hold an MLmodel file, else the run's logged model of
+// that name, registered by models:/<model_id> with its model_id; when
+// Identify ranked logged models, the logged model it chose. Before anything
+// is created, Register checks that the source holds an MLmodel file, and
+// otherwise fails with an error naming the run, the path and what is
+// there, the registry unchanged.
+//
+// The registered model is created when missing (another client creating it
+// at the same moment is fine). When a version was already registered from
+// the same run and the same source, it is reused, unless opts.NewVersion;
+// otherwise a new version is created with the source, the run id, the
+// logged model's id and the run's page in the MLflow UI, and Register
+// waits until it is READY. It shows the kind of source used.
 //
 // The first time the run reads the model, Register shows and keeps its
 // state: the "before" snapshot (aliases → versions, tags per version).
@@ -73,11 +109,18 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 	if _, err := modelFilter(opts.Model); err != nil {
 		fail(err)
 	}
+	path := registerPath(run, opts.Path)
 	r := openRegistry(pb)
 	defer r.showCalls()
 	r.before(opts.Model)
+	// Checked before anything is created: a run without a model at the
+	// path fails here, the registry unchanged.
+	src := r.resolveSource(run, path)
 
-	res := &Version{Model: opts.Model, Source: run.ModelSource, RunID: run.RunID, RunLink: run.RunURL, DryRun: pb.DryRun(), Run: run}
+	res := &Version{
+		Model: opts.Model, Source: src.source, SourceKind: src.kind, ModelID: src.modelID, ArtifactURI: src.artifactURI,
+		RunID: run.RunID, RunLink: run.RunURL, DryRun: pb.DryRun(), Run: run,
+	}
 	_, err := r.c.GetRegisteredModel(r.ctx, opts.Model)
 	switch {
 	case errors.Is(err, mlflow.ErrNotFound):
@@ -97,7 +140,7 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 
 	var existing *mlflow.ModelVersion
 	if !opts.NewVersion && !res.ModelCreated {
-		existing = findVersion(r, opts.Model, run)
+		existing = findVersion(r, opts.Model, run.RunID, src.source)
 	}
 	note := ""
 	switch {
@@ -115,8 +158,8 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 		)
 	default:
 		mv, err := r.createVersion(mlflow.CreateModelVersionRequest{
-			Name: opts.Model, Source: run.ModelSource, RunID: run.RunID, RunLink: run.RunURL,
-		})
+			Name: opts.Model, Source: src.source, RunID: run.RunID, RunLink: run.RunURL, ModelID: src.modelID,
+		}, src.artifactURI)
 		if err != nil {
 			failf("registering run %s as a version of %q: %w", run.RunID, opts.Model, err)
 		}
@@ -141,6 +184,7 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 		"version", res.Version,
 		"status", res.Status,
 		"source", res.Source,
+		tr(pb, "source kind", "type de source"), sourceKindText(pb, src),
 		"run_id", res.RunID,
 		"run_link", res.RunLink,
 		tr(pb, "decision", "décision"), note,
@@ -148,20 +192,29 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 	return res
 }
 
-// findVersion returns the newest version of model registered from run with
-// its model source, or nil.
-func findVersion(r *registry, model string, run *BestRun) *mlflow.ModelVersion {
-	if strings.ContainsAny(run.RunID, `'"\`) {
-		failf("run id %q: not a run id", run.RunID)
+// sourceKindText says what kind of source a version is registered from.
+func sourceKindText(pb *Playbook, src modelSource) string {
+	if src.kind == SourceLoggedModel {
+		return tr(pb,
+			fmt.Sprintf("%s: the run's logged model %s, called %q (MLflow 3)", src.kind, src.modelID, src.modelName),
+			fmt.Sprintf("%s : le modèle journalisé %s du run, nommé « %s » (MLflow 3)", src.kind, src.modelID, src.modelName))
 	}
-	mvs, err := r.c.SearchAllModelVersions(r.ctx, "run_id = '"+run.RunID+"'")
+	return tr(pb,
+		fmt.Sprintf("%s: the run's artifacts, folder %q", src.kind, src.path),
+		fmt.Sprintf("%s : les artefacts du run, dossier « %s »", src.kind, src.path))
+}
+
+// findVersion returns the newest version of model registered from run
+// runID with source, or nil.
+func findVersion(r *registry, model, runID, source string) *mlflow.ModelVersion {
+	mvs, err := r.c.SearchAllModelVersions(r.ctx, "run_id = '"+runID+"'")
 	if err != nil {
-		failf("searching the versions of %q registered from run %s: %w", model, run.RunID, err)
+		failf("searching the versions of %q registered from run %s: %w", model, runID, err)
 	}
 	var best *mlflow.ModelVersion
 	for i := range mvs {
 		mv := &mvs[i]
-		if mv.Name != model || mv.RunID != run.RunID || mv.Source != run.ModelSource || mv.Status == mlflow.ModelVersionFailedRegistration {
+		if mv.Name != model || mv.RunID != runID || mv.Source != source || mv.Status == mlflow.ModelVersionFailedRegistration {
 			continue
 		}
 		if best == nil || versionLess(best.Version, mv.Version) {

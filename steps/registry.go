@@ -119,10 +119,14 @@ func (r *registry) createModel(name, description string) (bool, error) {
 	return true, nil
 }
 
-// createVersion registers a model version. A dry run returns the version it
-// would have created, numbered DryRunVersion.
-func (r *registry) createVersion(req mlflow.CreateModelVersionRequest) (*mlflow.ModelVersion, error) {
+// createVersion registers a model version whose files are at artifactURI.
+// A dry run returns the version it would have created, numbered
+// DryRunVersion, and plans its files for the steps after.
+func (r *registry) createVersion(req mlflow.CreateModelVersionRequest, artifactURI string) (*mlflow.ModelVersion, error) {
 	args := map[string]any{"name": req.Name, "source": req.Source, "run_id": req.RunID, "run_link": req.RunLink}
+	if req.ModelID != "" {
+		args["model_id"] = req.ModelID
+	}
 	var mv *mlflow.ModelVersion
 	err := r.change("POST", "model-versions/create", args, func(ctx context.Context) error {
 		var err error
@@ -135,9 +139,9 @@ func (r *registry) createVersion(req mlflow.CreateModelVersionRequest) (*mlflow.
 	if r.pb.DryRun() {
 		mv = &mlflow.ModelVersion{
 			Name: req.Name, Version: DryRunVersion, Source: req.Source, RunID: req.RunID, RunLink: req.RunLink,
-			Status: mlflow.ModelVersionReady,
+			Status: mlflow.ModelVersionReady, ModelID: req.ModelID,
 		}
-		r.lock(func() { r.s.plan(req.Name).versions[DryRunVersion] = req.Source })
+		r.lock(func() { r.s.plan(req.Name).versions[DryRunVersion] = artifactURI })
 	}
 	return mv, nil
 }
@@ -214,7 +218,7 @@ func (r *registry) plannedAlias(model, alias string) (string, bool) {
 	return v, ok
 }
 
-// plannedSource returns the source of a version a dry run planned.
+// plannedSource returns where the files of a version a dry run planned are.
 func (r *registry) plannedSource(model, version string) (string, bool) {
 	var src string
 	var ok bool

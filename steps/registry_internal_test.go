@@ -151,6 +151,8 @@ func versionsFixture(t *testing.T, c *mlflow.Client, model string, n int) *mlflo
 	require.NoError(t, err)
 	run, err := c.CreateRun(ctx, mlflow.CreateRunRequest{ExperimentID: exp.ExperimentID})
 	require.NoError(t, err)
+	// A model folder, which Register checks for before registering.
+	require.NoError(t, c.UploadArtifact(ctx, run.Info.ArtifactURI, "model/MLmodel", strings.NewReader("flavors: {}\n")))
 	if n == 0 {
 		return run
 	}

@@ -9,10 +9,13 @@
 package testenv
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -100,5 +103,27 @@ func Slow(t testing.TB) {
 	case InCI() || os.Getenv(EnvSlowTests) == "1":
 	default:
 		t.Skipf("a slow test: set %s=1 to run it (CI=true runs it)", EnvSlowTests)
+	}
+}
+
+// SklearnModels runs scripts/log_sklearn_models.py (see its flags) with the
+// project's virtualenv Python against the tracking server uri, and decodes
+// the JSON object it prints on its last line into v. It skips (fails under
+// CI) without the virtualenv.
+func SklearnModels(t testing.TB, uri string, v any, args ...string) {
+	t.Helper()
+	py := Python(t)
+	script := filepath.Join(RepoRoot(), "scripts", "log_sklearn_models.py")
+	cmd := exec.CommandContext(t.Context(), py, append([]string{script}, args...)...)
+	cmd.Env = append(os.Environ(), "MLFLOW_TRACKING_URI="+uri,
+		"MLFLOW_ENABLE_ASYNC_LOGGING=false", "MLFLOW_DISABLE_TELEMETRY=true", "DO_NOT_TRACK=true")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", script, args, err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), v); err != nil {
+		t.Fatalf("%s %v: decoding its last line: %v\nstdout:\n%s", script, args, err, stdout.String())
 	}
 }

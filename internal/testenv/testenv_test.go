@@ -25,6 +25,7 @@ var heldToMLflow = map[string]string{
 	"cmd/playbook.TestPromotionEndToEndMLflow":       "the French exercise end to end against MLflow itself",
 	"internal/browser.TestScreenshotMLflowModelPage": "the MLflow UI",
 	"steps.TestVerifyCapturesMLflowUI":               "verify's capture of the MLflow UI",
+	"steps.TestRegisterSklearnLoggedModelsMLflow3":   "register of models logged by MLflow's own Python client the MLflow 3 way (logged models, models:/m-... sources), loaded back in Python",
 	"mlflow.BenchmarkSearchAllRuns10k":               "a benchmark of the real server, beside the client",
 	"mlflow.realClient":                              "MLflow 3's logged-model API, which the embedded server does not serve yet (issue 10)",
 	"mlflow.TestSklearnLoggedModelsInterop":          "models logged by MLflow's own Python client the MLflow 3 way",
