@@ -188,3 +188,21 @@ func TestTrainRunArtifactsEmbedded(t *testing.T) {
 		assert.Equal(t, run.Info.ArtifactURI+"/model", resolved.Source())
 	}
 }
+
+// TestTrainRunArtifactsRegisterPythonEmbedded: on the embedded server,
+// MLflow's own Python register_model("runs:/RUN/model") finds the model in
+// the run's artifacts and registers their URI, as on MLflow 2.
+func TestTrainRunArtifactsRegisterPythonEmbedded(t *testing.T) {
+	testenv.Python(t)
+	uri := mlflowtest.Embedded(t)
+	c, err := mlflow.New(mlflow.DefaultConfig(uri))
+	require.NoError(t, err)
+	res, err := training.Train(t.Context(), c, training.Options{Experiment: uniqueName("train-run-artifacts-py"), Runs: 1, Rows: 300, Seed: 6})
+	require.NoError(t, err)
+	run, err := c.GetRun(t.Context(), res.Runs[0].RunID)
+	require.NoError(t, err)
+	got := registerWithPython(t, uri, run.Info.RunID, "EmbeddedRunArtifacts")
+	assert.Equal(t, run.Info.ArtifactURI+"/model", got.Source)
+	assert.Equal(t, run.Info.RunID, got.RunID)
+	assert.Equal(t, "READY", got.Status)
+}
