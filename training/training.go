@@ -142,7 +142,8 @@ func HyperparameterGrid(n int, seed uint64) []Hyperparameters {
 //     tags mlflow.user, mlflow.source.name and mlflow.source.type), recorded
 //     as the run's output at step 0, the run's metrics linked to it, its
 //     files uploaded under its artifact location, then finalized READY
-//     (UPLOAD_FAILED when the upload fails). The run's own artifacts stay
+//     (UPLOAD_FAILED when a step after its creation, the upload included,
+//     fails; the run then ends FAILED). The run's own artifacts stay
 //     empty; mlflow.register_model("runs:/RUN/model") registers
 //     models:/m-....
 //   - On a server without them (the search answers 404 without an MLflow
