@@ -46,7 +46,11 @@ type ArtifactMeta struct {
 	// ModelUUID identifies the saved model; SaveModel draws a random one
 	// (32 hex digits, like MLflow) when it is empty.
 	ModelUUID string `json:"model_uuid"`
-	// ArtifactPath is the model's folder within the run's artifacts;
+	// ModelID is the MLflow 3 logged model (m-...) whose files these are,
+	// empty for a model logged as run artifacts (MLflow 2).
+	ModelID string `json:"model_id,omitempty"`
+	// ArtifactPath is the model's folder within the run's artifacts, or
+	// for a logged model its artifact location, as MLflow 3 writes it;
 	// DefaultArtifactPath when empty.
 	ArtifactPath string `json:"artifact_path"`
 	// Created is the time of saving (UTC); SaveModel uses the current time
@@ -75,6 +79,7 @@ type mlmodel struct {
 	ArtifactPath            string                    `yaml:"artifact_path,omitempty"`
 	Flavors                 map[string]map[string]any `yaml:"flavors"`
 	IsSignatureFromTypeHint bool                      `yaml:"is_signature_from_type_hint"`
+	ModelID                 string                    `yaml:"model_id,omitempty"`
 	ModelUUID               string                    `yaml:"model_uuid"`
 	RunID                   string                    `yaml:"run_id,omitempty"`
 	SavedInputExampleInfo   *inputExampleInfo         `yaml:"saved_input_example_info,omitempty"`
@@ -144,7 +149,7 @@ const signatureOutputs = `[{"type": "double", "name": "probability", "required":
 // SaveModel writes m as an MLflow model folder dir (created if needed):
 //
 //   - MLmodel: artifact_path, the playbook_churn flavor (model_file
-//     model.json, format_version 1), model_uuid, run_id,
+//     model.json, format_version 1), model_id (when set), model_uuid, run_id,
 //     utc_time_created, the signature (19 typed input columns, a double
 //     "probability" output) and saved_input_example_info;
 //   - model.json: the encoder, coefficients, threshold and training
@@ -190,6 +195,7 @@ func SaveModel(dir string, m *Model, meta ArtifactMeta) error {
 			"format_version": FormatVersion,
 			"model_type":     "logistic_regression",
 		}},
+		ModelID:   meta.ModelID,
 		ModelUUID: meta.ModelUUID,
 		RunID:     meta.RunID,
 		SavedInputExampleInfo: &inputExampleInfo{
@@ -353,6 +359,7 @@ func LoadModelFS(fsys fs.FS) (*Model, *ArtifactMeta, error) {
 	var mlm struct {
 		ArtifactPath          string               `yaml:"artifact_path"`
 		Flavors               map[string]yaml.Node `yaml:"flavors"`
+		ModelID               string               `yaml:"model_id"`
 		ModelUUID             string               `yaml:"model_uuid"`
 		RunID                 string               `yaml:"run_id"`
 		UTCTimeCreated        string               `yaml:"utc_time_created"`
@@ -361,7 +368,7 @@ func LoadModelFS(fsys fs.FS) (*Model, *ArtifactMeta, error) {
 	if err := yaml.Unmarshal(data, &mlm); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", MLmodelFile, err)
 	}
-	meta := &ArtifactMeta{RunID: mlm.RunID, ModelUUID: mlm.ModelUUID, ArtifactPath: mlm.ArtifactPath}
+	meta := &ArtifactMeta{RunID: mlm.RunID, ModelID: mlm.ModelID, ModelUUID: mlm.ModelUUID, ArtifactPath: mlm.ArtifactPath}
 	for name := range mlm.Flavors {
 		meta.Flavors = append(meta.Flavors, name)
 	}

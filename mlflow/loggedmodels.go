@@ -3,6 +3,7 @@ package mlflow
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -488,4 +489,32 @@ func (c *Client) ListLoggedModelArtifacts(ctx context.Context, modelID, relPath 
 		return nil, err
 	}
 	return c.ListArtifacts(ctx, m.Info.ArtifactURI, relPath)
+}
+
+// isMissingEndpoint reports whether err is the answer of a server that does
+// not know the endpoint at all: a 404 without an MLflow error code (MLflow
+// 2's "Not Found" page, a plain-text "404 page not found", an empty body).
+// MLflow's own 404s for missing entities carry RESOURCE_DOES_NOT_EXIST.
+func isMissingEndpoint(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.Code == "" && errors.Is(err, ErrNotFound)
+}
+
+// LoggedModelsSupported reports whether the server has MLflow 3's logged
+// models, by asking the logged-model search for one model of the
+// experiment experimentID (which should exist). It answers true when the
+// search succeeds and false when the server does not know the endpoint (a
+// 404 without an MLflow error code: MLflow 2, the embedded server today,
+// other MLflow-compatible servers); any other failure is returned as an
+// error, for the caller cannot tell. The server's /version does not tell:
+// an MLflow-compatible server may answer 3.x without the endpoints.
+func (c *Client) LoggedModelsSupported(ctx context.Context, experimentID string) (bool, error) {
+	_, err := c.SearchLoggedModels(ctx, SearchLoggedModelsRequest{ExperimentIDs: []string{experimentID}, MaxResults: 1})
+	switch {
+	case err == nil:
+		return true, nil
+	case isMissingEndpoint(err):
+		return false, nil
+	}
+	return false, err
 }

@@ -445,3 +445,52 @@ func TestResolveRunsURIWithoutLoggedModels(t *testing.T) {
 	_, err = c.FindRunLoggedModels(t.Context(), "r1", "model")
 	require.ErrorIs(t, err, mlflow.ErrNotFound, "asked directly, the missing endpoint is an error")
 }
+
+// TestLoggedModelsSupported: the logged-model search answering says yes; a
+// 404 without an MLflow error code (an unknown endpoint: MLflow 2, the
+// embedded server, servers such as Azure ML's) says no; any other failure,
+// a 404 that names a missing entity included, is an error.
+func TestLoggedModelsSupported(t *testing.T) {
+	for name, tc := range map[string]struct {
+		status  int
+		ctype   string
+		body    string
+		want    bool
+		wantErr bool
+	}{
+		"MLflow3":          {http.StatusOK, "application/json", `{}`, true, false},
+		"MLflow2HTML":      {http.StatusNotFound, "text/html", "<!doctype html><title>404 Not Found</title><h1>Not Found</h1>", false, false},
+		"PlainText":        {http.StatusNotFound, "text/plain", "404 page not found\n", false, false},
+		"EmptyBody":        {http.StatusNotFound, "", "", false, false},
+		"ErrMissingEntity": {http.StatusNotFound, "application/json", `{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"no experiment"}`, false, true},
+		"ErrForbidden":     {http.StatusForbidden, "application/json", `{"error_code":"PERMISSION_DENIED","message":"no"}`, false, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			uri := fakeServer(t, func(w http.ResponseWriter, r *http.Request) {
+				assert.Equal(t, basePath+"/api/2.0/mlflow/logged-models/search", r.URL.Path)
+				assert.Equal(t, http.MethodPost, r.Method)
+				var in struct {
+					ExperimentIDs []string `json:"experiment_ids"`
+					MaxResults    int      `json:"max_results"`
+				}
+				assert.NoError(t, json.NewDecoder(r.Body).Decode(&in))
+				assert.Equal(t, []string{"7"}, in.ExperimentIDs)
+				assert.Equal(t, 1, in.MaxResults)
+				if tc.ctype != "" {
+					w.Header().Set("Content-Type", tc.ctype)
+				}
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, tc.body)
+			})
+			c, err := mlflow.New(mlflow.DefaultConfig(uri))
+			require.NoError(t, err)
+			got, err := c.LoggedModelsSupported(t.Context(), "7")
+			if tc.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}

@@ -2,7 +2,6 @@ package mlflow
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -193,8 +192,7 @@ func (c *Client) runLoggedModels(ctx context.Context, run *Run, name string) ([]
 // when there is none or the server has no logged models.
 func (c *Client) runLoggedModel(ctx context.Context, run *Run, name string) (*LoggedModel, error) {
 	models, err := c.runLoggedModels(ctx, run, name)
-	var apiErr *APIError
-	if errors.As(err, &apiErr) && apiErr.Code == "" && errors.Is(err, ErrNotFound) {
+	if isMissingEndpoint(err) {
 		return nil, nil // no logged-models endpoint: an MLflow 2 server
 	}
 	if err != nil || len(models) == 0 {

@@ -28,8 +28,9 @@ type TrainResult = training.Result
 // TrainRuns logs opts.Runs training runs of the churn model to an
 // experiment, against the run's tracking server and under the current
 // cell's context: each run has its hyperparameters as params, validation
-// metrics, tags, and the model artifact under "model/". It shows one row per
-// run. A failed run fails the step. Under --dry-run, it logs nothing and
+// metrics, tags, and its model, which runs:/RUN/model names (see
+// training.Train: a logged model on MLflow 3, run artifacts under "model/"
+// otherwise). It shows one row per run. A failed run fails the step. Under --dry-run, it logs nothing and
 // says so: training runs are not registry changes, but a dry run changes
 // nothing.
 func TrainRuns(pb *Playbook, opts TrainOptions) *TrainResult {

@@ -23,6 +23,13 @@ type Tracker interface {
 	LogBatch(ctx context.Context, runID string, metrics []mlflow.Metric, params []mlflow.Param, tags []mlflow.Tag) error
 	UpdateRun(ctx context.Context, runID string, status mlflow.RunStatus, endTime int64) (*mlflow.RunInfo, error)
 	UploadDir(ctx context.Context, artifactURI, localDir, relPrefix string) error
+
+	// MLflow 3's logged models (see [Train]).
+	LoggedModelsSupported(ctx context.Context, experimentID string) (bool, error)
+	CreateLoggedModel(ctx context.Context, r mlflow.CreateLoggedModelRequest) (*mlflow.LoggedModel, error)
+	FinalizeLoggedModel(ctx context.Context, modelID string, status mlflow.LoggedModelStatus) (*mlflow.LoggedModel, error)
+	LogLoggedModelMetrics(ctx context.Context, runID, modelID string, metrics []mlflow.LoggedModelMetric) error
+	LogOutputs(ctx context.Context, runID string, models []mlflow.ModelOutput) error
 }
 
 // Training defaults.
@@ -30,7 +37,8 @@ const (
 	DefaultRows      = 5000
 	DefaultValidFrac = 0.25
 	// ModelArtifactPath is the folder, within a run's artifacts, that holds
-	// the model.
+	// the model on a server without logged models, and the name of the
+	// logged model on one with them: runs:/RUN/model names it either way.
 	ModelArtifactPath = "model"
 	// TagFailureReason is the run tag that says why a training run FAILED.
 	TagFailureReason = "playbook.failure_reason"
@@ -61,8 +69,11 @@ type Hyperparameters struct {
 
 // TrainedRun is the outcome of one training run.
 type TrainedRun struct {
-	RunID    string             `json:"run_id"`
-	RunName  string             `json:"run_name"`
+	RunID   string `json:"run_id"`
+	RunName string `json:"run_name"`
+	// ModelID is the run's logged model (m-...) when the models were
+	// logged as logged models, empty otherwise.
+	ModelID  string             `json:"model_id,omitempty"`
 	Hyper    Hyperparameters    `json:"hyperparameters"`
 	Metrics  map[string]float64 `json:"metrics"`
 	Status   mlflow.RunStatus   `json:"status"`
@@ -75,8 +86,11 @@ type TrainedRun struct {
 
 // Result is what [Train] did.
 type Result struct {
-	ExperimentID string       `json:"experiment_id"`
-	Experiment   string       `json:"experiment"`
+	ExperimentID string `json:"experiment_id"`
+	Experiment   string `json:"experiment"`
+	// LoggedModels says how the models were logged: as MLflow 3 logged
+	// models (true) or as run artifacts under "model/" (false).
+	LoggedModels bool         `json:"logged_models"`
 	Data         string       `json:"data"`
 	TrainRows    int          `json:"train_rows"`
 	ValidRows    int          `json:"valid_rows"`
@@ -114,10 +128,31 @@ func HyperparameterGrid(n int, seed uint64) []Hyperparameters {
 
 // Train logs opts.Runs training runs of the churn model to an experiment:
 // each run has its hyperparameters as params, validation metrics (f1,
-// roc_auc, precision, recall, accuracy, log_loss, brier), tags, and the
-// model artifact under "model/". Every run ends FINISHED, or FAILED with
-// the reason in the tag playbook.failure_reason; Train goes on after a
+// roc_auc, precision, recall, accuracy, log_loss, brier), tags, and its
+// model, which runs:/RUN/model names. Every run ends FINISHED, or FAILED
+// with the reason in the tag playbook.failure_reason; Train goes on after a
 // failed run and returns an error naming every failed one.
+//
+// How the model is logged depends on the server, asked once per Train by
+// LoggedModelsSupported (a logged-model search in the experiment):
+//
+//   - On a server with MLflow 3's logged models (the search answers), as
+//     mlflow.<flavor>.log_model(..., name="model") does in MLflow 3.18: a
+//     logged model called "model" (source_run_id the run, the run's params,
+//     tags mlflow.user, mlflow.source.name and mlflow.source.type), recorded
+//     as the run's output at step 0, the run's metrics linked to it, its
+//     files uploaded under its artifact location, then finalized READY
+//     (UPLOAD_FAILED when a step after its creation, the upload included,
+//     fails; the run then ends FAILED). The run's own artifacts stay
+//     empty; mlflow.register_model("runs:/RUN/model") registers
+//     models:/m-....
+//   - On a server without them (the search answers 404 without an MLflow
+//     error code: MLflow 2, the embedded server today), as MLflow 2 did:
+//     the files as the run's artifacts under "model/".
+//
+// The server's /version is not the rule: the embedded server answers an
+// MLflow 3 version without serving logged models. Any other failure of the
+// probe stops Train before it creates a run.
 func Train(ctx context.Context, t Tracker, opts Options) (*Result, error) {
 	if opts.Experiment == "" {
 		return nil, errors.New("train: no experiment name")
@@ -154,13 +189,17 @@ func Train(ctx context.Context, t Tracker, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: experiment %q: %w", opts.Experiment, err)
 	}
+	logged, err := t.LoggedModelsSupported(ctx, exp.ExperimentID)
+	if err != nil {
+		return nil, fmt.Errorf("train: asking whether the server has logged models: %w", err)
+	}
 	res := &Result{
-		ExperimentID: exp.ExperimentID, Experiment: opts.Experiment, Data: dataName,
+		ExperimentID: exp.ExperimentID, Experiment: opts.Experiment, LoggedModels: logged, Data: dataName,
 		TrainRows: train.Len(), ValidRows: valid.Len(),
 	}
 	var failed []string
 	for i, h := range HyperparameterGrid(opts.Runs, opts.Seed) {
-		tr, err := trainOne(ctx, t, exp.ExperimentID, i, h, train, valid, dataName, opts)
+		tr, err := trainOne(ctx, t, exp.ExperimentID, logged, i, h, train, valid, dataName, opts)
 		if tr != nil {
 			res.Runs = append(res.Runs, *tr)
 			if opts.Progress != nil {
@@ -196,7 +235,7 @@ func trainingData(opts Options) (*churn.Dataset, string, error) {
 
 // trainOne creates, trains and ends one run. It returns a nil TrainedRun
 // only when the run could not be created.
-func trainOne(ctx context.Context, t Tracker, expID string, i int, h Hyperparameters,
+func trainOne(ctx context.Context, t Tracker, expID string, logged bool, i int, h Hyperparameters,
 	train, valid *churn.Dataset, dataName string, opts Options) (*TrainedRun, error) {
 	start := time.Now()
 	name := fmt.Sprintf("churn-logreg-%02d-l2=%g-t=%g", i+1, h.L2, h.Threshold)
@@ -217,8 +256,8 @@ func trainOne(ctx context.Context, t Tracker, expID string, i int, h Hyperparame
 		return nil, err
 	}
 	tr := &TrainedRun{RunID: run.Info.RunID, RunName: name, Hyper: h, Status: mlflow.RunStatusRunning}
-	model, metrics, err := fitAndLog(ctx, t, run, h, train, valid, dataName, opts)
-	tr.Model, tr.Metrics = model, metrics
+	model, metrics, err := fitAndLog(ctx, t, run, logged, h, train, valid, dataName, opts)
+	tr.Model, tr.Metrics, tr.ModelID = model, metrics.values, metrics.modelID
 	tr.Duration = time.Since(start)
 
 	// End the run even when ctx is cancelled: a run left RUNNING lies.
@@ -240,8 +279,17 @@ func trainOne(ctx context.Context, t Tracker, expID string, i int, h Hyperparame
 	return tr, err
 }
 
-func fitAndLog(ctx context.Context, t Tracker, run *mlflow.Run, h Hyperparameters,
-	train, valid *churn.Dataset, dataName string, opts Options) (*churn.Model, map[string]float64, error) {
+// fitted is what fitAndLog logged besides the model: the metrics' values
+// and the logged model's id ("" when the model went to the run's
+// artifacts).
+type fitted struct {
+	values  map[string]float64
+	modelID string
+}
+
+func fitAndLog(ctx context.Context, t Tracker, run *mlflow.Run, logged bool, h Hyperparameters,
+	train, valid *churn.Dataset, dataName string, opts Options) (*churn.Model, fitted, error) {
+	var out fitted
 	params := []mlflow.Param{
 		{Key: "l2", Value: strconv.FormatFloat(h.L2, 'g', -1, 64)},
 		{Key: "threshold", Value: strconv.FormatFloat(h.Threshold, 'g', -1, 64)},
@@ -253,51 +301,118 @@ func fitAndLog(ctx context.Context, t Tracker, run *mlflow.Run, h Hyperparameter
 		{Key: "seed", Value: strconv.FormatUint(opts.Seed, 10)},
 	}
 	if err := t.LogBatch(ctx, run.Info.RunID, nil, params, nil); err != nil {
-		return nil, nil, fmt.Errorf("logging params: %w", err)
+		return nil, out, fmt.Errorf("logging params: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, nil, err
+		return nil, out, err
 	}
 	model, err := churn.Fit(train, churn.TrainOptions{L2: h.L2, MaxIterations: h.MaxIterations})
 	if err != nil {
-		return nil, nil, fmt.Errorf("fitting: %w", err)
+		return nil, out, fmt.Errorf("fitting: %w", err)
 	}
 	model.Threshold = h.Threshold
 	m, err := model.Evaluate(valid)
 	if err != nil {
-		return model, nil, fmt.Errorf("evaluating: %w", err)
+		return model, out, fmt.Errorf("evaluating: %w", err)
 	}
-	metrics := m.Map()
-	keys := make([]string, 0, len(metrics))
-	for k := range metrics {
+	out.values = m.Map()
+	keys := make([]string, 0, len(out.values))
+	for k := range out.values {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	now := time.Now().UnixMilli()
 	ms := make([]mlflow.Metric, 0, len(keys))
 	for _, k := range keys {
-		if math.IsInf(metrics[k], 0) {
+		if math.IsInf(out.values[k], 0) {
 			continue
 		}
-		ms = append(ms, mlflow.Metric{Key: k, Value: metrics[k], Timestamp: now})
+		ms = append(ms, mlflow.Metric{Key: k, Value: out.values[k], Timestamp: now})
 	}
 	if err := t.LogBatch(ctx, run.Info.RunID, ms, nil, nil); err != nil {
-		return model, metrics, fmt.Errorf("logging metrics: %w", err)
+		return model, out, fmt.Errorf("logging metrics: %w", err)
 	}
 
 	dir, err := os.MkdirTemp("", "playbook-model-")
 	if err != nil {
-		return model, metrics, err
+		return model, out, err
 	}
 	defer os.RemoveAll(dir)
 	modelDir := filepath.Join(dir, ModelArtifactPath)
-	if err := churn.SaveModel(modelDir, model, churn.ArtifactMeta{
+	meta := churn.ArtifactMeta{
 		RunID: run.Info.RunID, ArtifactPath: ModelArtifactPath, InputExample: valid.Customers[:min(3, valid.Len())],
-	}); err != nil {
-		return model, metrics, fmt.Errorf("saving the model: %w", err)
 	}
-	if err := t.UploadDir(ctx, run.Info.ArtifactURI, modelDir, ModelArtifactPath); err != nil {
-		return model, metrics, fmt.Errorf("uploading the model: %w", err)
+	if !logged {
+		if err := churn.SaveModel(modelDir, model, meta); err != nil {
+			return model, out, fmt.Errorf("saving the model: %w", err)
+		}
+		if err := t.UploadDir(ctx, run.Info.ArtifactURI, modelDir, ModelArtifactPath); err != nil {
+			return model, out, fmt.Errorf("uploading the model: %w", err)
+		}
+		return model, out, nil
 	}
-	return model, metrics, nil
+	out.modelID, err = logModel(ctx, t, run, model, meta, modelDir, params, ms, opts)
+	return model, out, err
+}
+
+// logModel logs model as an MLflow 3 logged model of run, in the order of
+// MLflow 3.18's Model.log: create it (PENDING) with the run's params, record
+// it as the run's output, link the run's metrics to it, save and upload its
+// files under its artifact location, and finalize it READY, or
+// UPLOAD_FAILED when anything after its creation fails. It returns the
+// model's id once created, even with an error.
+func logModel(ctx context.Context, t Tracker, run *mlflow.Run, model *churn.Model, meta churn.ArtifactMeta,
+	modelDir string, params []mlflow.Param, metrics []mlflow.Metric, opts Options) (string, error) {
+	ps := make(map[string]string, len(params))
+	for _, p := range params {
+		ps[p.Key] = p.Value
+	}
+	lm, err := t.CreateLoggedModel(ctx, mlflow.CreateLoggedModelRequest{
+		ExperimentID: run.Info.ExperimentID,
+		Name:         ModelArtifactPath,
+		SourceRunID:  run.Info.RunID,
+		Params:       ps,
+		Tags: map[string]string{
+			"mlflow.user":        opts.User,
+			"mlflow.source.name": opts.Source,
+			"mlflow.source.type": "LOCAL",
+		},
+	})
+	if err != nil {
+		return "", fmt.Errorf("creating the logged model: %w", err)
+	}
+	id := lm.Info.ModelID
+	err = func() error {
+		if err := t.LogOutputs(ctx, run.Info.RunID, []mlflow.ModelOutput{{ModelID: id, Step: 0}}); err != nil {
+			return fmt.Errorf("logging the model %s as the run's output: %w", id, err)
+		}
+		linked := make([]mlflow.LoggedModelMetric, len(metrics))
+		for i, m := range metrics {
+			linked[i] = mlflow.LoggedModelMetric{Metric: m}
+		}
+		if err := t.LogLoggedModelMetrics(ctx, run.Info.RunID, id, linked); err != nil {
+			return fmt.Errorf("linking the metrics to the model %s: %w", id, err)
+		}
+		// As MLflow 3 writes it: artifact_path is the artifact location,
+		// model_uuid the model's id.
+		meta.ModelID, meta.ModelUUID, meta.ArtifactPath = id, id, lm.Info.ArtifactURI
+		if err := churn.SaveModel(modelDir, model, meta); err != nil {
+			return fmt.Errorf("saving the model: %w", err)
+		}
+		if err := t.UploadDir(ctx, lm.Info.ArtifactURI, modelDir, ""); err != nil {
+			return fmt.Errorf("uploading the model: %w", err)
+		}
+		return nil
+	}()
+	status := mlflow.LoggedModelReady
+	if err != nil {
+		status = mlflow.LoggedModelUploadFailed
+	}
+	// Finalize even when ctx is cancelled: a model left PENDING lies.
+	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if _, ferr := t.FinalizeLoggedModel(endCtx, id, status); ferr != nil {
+		return id, errors.Join(err, fmt.Errorf("finalizing the model %s as %s: %w", id, status, ferr))
+	}
+	return id, err
 }

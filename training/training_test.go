@@ -117,18 +117,14 @@ func TestTrainRegisterLoad(t *testing.T) {
 	name := uniqueName("ChurnPredictor-e2e")
 	_, err = c.CreateRegisteredModel(ctx, name, nil, "issue 2 end-to-end")
 	require.NoError(t, err)
-	mv, err := c.CreateModelVersion(ctx, mlflow.CreateModelVersionRequest{
-		Name: name, Source: best.Info.ArtifactURI + "/" + training.ModelArtifactPath, RunID: best.Info.RunID,
-	})
+	mv, err := c.CreateModelVersion(ctx, registerRequest(t, c, name, best.Info.RunID))
 	require.NoError(t, err)
 	mv, err = c.WaitModelVersionReady(ctx, name, mv.Version, time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, mlflow.ModelVersionReady, mv.Status)
 
 	// A second version, so aliases have somewhere to move.
-	mv2, err := c.CreateModelVersion(ctx, mlflow.CreateModelVersionRequest{
-		Name: name, Source: found[1].Info.ArtifactURI + "/" + training.ModelArtifactPath, RunID: found[1].Info.RunID,
-	})
+	mv2, err := c.CreateModelVersion(ctx, registerRequest(t, c, name, found[1].Info.RunID))
 	require.NoError(t, err)
 	_, err = c.WaitModelVersionReady(ctx, name, mv2.Version, time.Minute)
 	require.NoError(t, err)
@@ -184,6 +180,16 @@ func TestTrainRegisterLoad(t *testing.T) {
 		require.Equal(t, wantP[i], gotP[i], "customer %d", i)
 	}
 	assert.Equal(t, bestModel.Predict(customers), loaded.Predict(customers))
+}
+
+// registerRequest is the version mlflow.register_model("runs:/RUN/model",
+// name) creates: from the run's logged model "model" (source
+// models:/m-...) on MLflow 3, from the run's model/ artifacts elsewhere.
+func registerRequest(t *testing.T, c *mlflow.Client, name, runID string) mlflow.CreateModelVersionRequest {
+	t.Helper()
+	res, err := c.ResolveArtifactURI(t.Context(), "runs:/"+runID+"/"+training.ModelArtifactPath)
+	require.NoError(t, err)
+	return mlflow.CreateModelVersionRequest{Name: name, Source: res.Source(), RunID: runID, ModelID: res.ModelID()}
 }
 
 // TestTrainFailedRun: a run whose artifact upload fails ends FAILED with the

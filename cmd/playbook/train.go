@@ -32,7 +32,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: playbook train [flags]")
 		fmt.Fprintln(stderr, "\nLogs training runs of the churn model, each with distinct hyperparameters,")
-		fmt.Fprintln(stderr, "its validation metrics and its model artifact under model/.")
+		fmt.Fprintln(stderr, "its validation metrics and its model, which runs:/RUN/model names: an MLflow 3")
+		fmt.Fprintln(stderr, "logged model called \"model\" on a server with logged models, the run's")
+		fmt.Fprintln(stderr, "artifacts under model/ on one without (MLflow 2, the embedded server).")
 		fmt.Fprintln(stderr, "\nflags:")
 		fs.PrintDefaults()
 	}

@@ -21,14 +21,16 @@ import (
 // MLflow server shows. Every other test that needs a tracking server uses
 // mlflowtest.URI and runs with only Go.
 var heldToMLflow = map[string]string{
-	"conformance.startTarget":                        "the conformance suite's real target: the embedded server is held to it",
-	"cmd/playbook.TestPromotionEndToEndMLflow":       "the French exercise end to end against MLflow itself",
-	"internal/browser.TestScreenshotMLflowModelPage": "the MLflow UI",
-	"steps.TestVerifyCapturesMLflowUI":               "verify's capture of the MLflow UI",
-	"steps.TestRegisterSklearnLoggedModelsMLflow3":   "register of models logged by MLflow's own Python client the MLflow 3 way (logged models, models:/m-... sources), loaded back in Python",
-	"mlflow.BenchmarkSearchAllRuns10k":               "a benchmark of the real server, beside the client",
-	"mlflow.realClient":                              "MLflow 3's logged-model API, which the embedded server does not serve yet (issue 10)",
-	"mlflow.TestSklearnLoggedModelsInterop":          "models logged by MLflow's own Python client the MLflow 3 way",
+	"conformance.startTarget":                         "the conformance suite's real target: the embedded server is held to it",
+	"cmd/playbook.TestPromotionEndToEndMLflow":        "the French exercise end to end against MLflow itself",
+	"internal/browser.TestScreenshotMLflowModelPage":  "the MLflow UI",
+	"steps.TestVerifyCapturesMLflowUI":                "verify's capture of the MLflow UI",
+	"steps.TestRegisterSklearnLoggedModelsMLflow3":    "register of models logged by MLflow's own Python client the MLflow 3 way (logged models, models:/m-... sources), loaded back in Python",
+	"mlflow.BenchmarkSearchAllRuns10k":                "a benchmark of the real server, beside the client",
+	"mlflow.realClient":                               "MLflow 3's logged-model API, which the embedded server does not serve yet (issue 10)",
+	"mlflow.TestSklearnLoggedModelsInterop":           "models logged by MLflow's own Python client the MLflow 3 way",
+	"training.TestTrainLoggedModelsMLflow":            "training's MLflow 3 logged models, registered by MLflow's own Python client (the embedded server has no logged models yet)",
+	"training.TestTrainLoggedModelUploadFailedMLflow": "a logged model finalized UPLOAD_FAILED (the embedded server has no logged models yet)",
 }
 
 // TestRealMLflowOnlyWhereHeld: no test skips for want of MLflow on a
