@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -193,14 +192,8 @@ func readState(t *testing.T, c *mlflow.Client, model string) registryState {
 	return s
 }
 
-func newClient(t *testing.T) *mlflow.Client {
-	t.Helper()
-	uri := mlflowtest.URI(t)
-	c, err := mlflow.New(mlflow.DefaultConfig(uri))
-	require.NoError(t, err)
-	return c
-}
+// newClient returns a client of the test server (mlflowtest.URI).
+func newClient(t *testing.T) *mlflow.Client { return mlflowtest.Client(t) }
 
-func uniqueName(prefix string) string {
-	return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
-}
+// uniqueName returns a name no other test takes.
+func uniqueName(prefix string) string { return mlflowtest.Unique(prefix) }

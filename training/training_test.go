@@ -18,17 +18,11 @@ import (
 	"github.com/playbook-mlops/playbook/training"
 )
 
-func newClient(t *testing.T) *mlflow.Client {
-	t.Helper()
-	uri := mlflowtest.URI(t)
-	c, err := mlflow.New(mlflow.DefaultConfig(uri))
-	require.NoError(t, err)
-	return c
-}
+// newClient returns a client of the test server (mlflowtest.URI).
+func newClient(t *testing.T) *mlflow.Client { return mlflowtest.Client(t) }
 
-func uniqueName(prefix string) string {
-	return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
-}
+// uniqueName returns a name no other test takes.
+func uniqueName(prefix string) string { return mlflowtest.Unique(prefix) }
 
 func TestHyperparameterGrid(t *testing.T) {
 	for _, n := range []int{1, 3, 8, 60, 100} {

@@ -16,12 +16,16 @@ package mlflowtest
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/playbook-mlops/playbook/internal/testenv"
+	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/server"
 )
 
@@ -73,3 +77,21 @@ func EmbeddedWith(t testing.TB, cfg server.Config) string {
 	})
 	return uri
 }
+
+// Client returns a client of URI(t) with MLflow's default settings.
+func Client(t testing.TB) *mlflow.Client {
+	t.Helper()
+	c, err := mlflow.New(mlflow.DefaultConfig(URI(t)))
+	if err != nil {
+		t.Fatalf("mlflowtest: a client of the test server: %v", err)
+	}
+	return c
+}
+
+// Unique returns prefix with a suffix no other name of this process takes,
+// for the experiments and models of a test on a shared server.
+func Unique(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano(), uniqueSeq.Add(1))
+}
+
+var uniqueSeq atomic.Int64
