@@ -72,8 +72,17 @@ func TestServer(t *testing.T) {
 			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 		}},
 		{"ErrUnknownEndpoint", func(t *testing.T, s *target) {
-			r := s.api(t, http.MethodGet, "no-such-endpoint", nil)
-			assert.Equal(t, http.StatusNotFound, r.Status)
+			// Flask's HTML 404 page, without an MLflow error code, for every
+			// prefix and method: mlflow.isMissingEndpoint relies on it.
+			for _, path := range []string{"/api/2.0/mlflow/no-such-endpoint", "/api/3.0/mlflow/no-such-endpoint", "/ajax-api/2.0/mlflow/no-such-endpoint", "/api/2.0/mlflow/experiments/create/more", "/no-such-page"} {
+				for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+					r := s.do(t, method, path, nil, map[string]any{})
+					assert.Equal(t, http.StatusNotFound, r.Status, "%s %s", method, path)
+					assert.Equal(t, "text/html; charset=utf-8", r.ContentType, "%s %s", method, path)
+					assert.Contains(t, string(r.Body), "<title>404 Not Found</title>", "%s %s", method, path)
+					assert.NotContains(t, string(r.Body), "error_code", "%s %s", method, path)
+				}
+			}
 		}},
 		{"ErrMethodNotAllowed", func(t *testing.T, s *target) {
 			r := s.api(t, http.MethodGet, "experiments/create", nil)

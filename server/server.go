@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -227,8 +228,14 @@ type handlerFunc func(ctx context.Context, req *request) (any, error)
 // routes builds the mux: MLflow's paths, each with its methods.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	paths := map[string]bool{} // every path served, with some method
+	handle := func(pattern string, h http.Handler) {
+		_, path, _ := strings.Cut(pattern, " ")
+		paths[path] = true
+		mux.Handle(pattern, h)
+	}
 	api := func(method, path string, h handlerFunc) {
-		mux.Handle(method+" /api/2.0/mlflow/"+path, s.api(h))
+		handle(method+" /api/2.0/mlflow/"+path, s.api(h))
 	}
 	api("POST", "experiments/create", s.createExperiment)
 	api("GET", "experiments/get", s.getExperiment)
@@ -272,19 +279,19 @@ func (s *Server) routes() http.Handler {
 	api("DELETE", "model-versions/delete-tag", s.deleteModelVersionTag)
 	api("GET", "model-versions/get-download-uri", s.getDownloadURI)
 
-	mux.HandleFunc("GET "+artifactsPrefix, s.listArtifacts)
+	handle("GET "+artifactsPrefix, http.HandlerFunc(s.listArtifacts))
 
-	mux.HandleFunc("GET /api/3.0/mlflow/server-info", func(w http.ResponseWriter, _ *http.Request) {
+	handle("GET /api/3.0/mlflow/server-info", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, serverInfo)
-	})
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
+	}))
+	handle("GET /health", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "OK")
-	})
-	mux.HandleFunc("GET /version", func(w http.ResponseWriter, _ *http.Request) {
+	}))
+	handle("GET /version", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, s.version)
-	})
+	}))
 	return s.logged(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Artifact paths go to their handlers as sent: ServeMux would clean
 		// "a/../b" into a redirect, where MLflow answers "Invalid path".
@@ -300,8 +307,29 @@ func (s *Server) routes() http.Handler {
 			}
 			return
 		}
+		if _, pattern := mux.Handler(r); pattern == "" && !paths[r.URL.Path] {
+			notFound(w) // ServeMux would answer its own plain-text 404
+			return
+		}
 		mux.ServeHTTP(w, r)
 	}))
+}
+
+// notFoundPage is the page MLflow's server (Flask, through uvicorn)
+// answers with a 404 for a path it does not serve, under /api/2.0/mlflow/
+// as anywhere else: HTML, no MLflow error code.
+const notFoundPage = `<!doctype html>
+<html lang=en>
+<title>404 Not Found</title>
+<h1>Not Found</h1>
+<p>The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.</p>
+`
+
+// notFound answers a path the server does not serve as MLflow does.
+func notFound(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = io.WriteString(w, notFoundPage)
 }
 
 // api adapts an endpoint to http: reads the request, runs the endpoint,
