@@ -82,6 +82,52 @@ func TestRegisteredModels(t *testing.T) {
 			_, err = s.c.GetModelVersion(t.Context(), name, "1")
 			require.ErrorIs(t, err, mlflow.ErrNotFound, "its versions go with it")
 		}},
+		{"Rename", func(t *testing.T, s *target) {
+			name, _ := s.newModel(t, "ren", 1)
+			s.ok(t, http.MethodPost, "registered-models/set-tag", map[string]any{"name": name, "key": "team", "value": "churn"})
+			s.ok(t, http.MethodPost, "model-versions/set-tag", map[string]any{"name": name, "version": "1", "key": "vk", "value": "vv"})
+			s.ok(t, http.MethodPost, "registered-models/alias", map[string]any{"name": name, "alias": "champion", "version": "1"})
+			before := obj(s.ok(t, http.MethodGet, "registered-models/get", map[string]any{"name": name}), "registered_model")
+			same := obj(s.ok(t, http.MethodPost, "registered-models/rename", map[string]any{"name": name, "new_name": name}), "registered_model")
+			assert.Equal(t, name, same["name"], "renaming to the same name succeeds")
+			newName := name + "-new"
+			got := obj(s.ok(t, http.MethodPost, "registered-models/rename", map[string]any{"name": name, "new_name": newName}), "registered_model")
+			assert.Equal(t, []string{"aliases", "creation_timestamp", "last_updated_timestamp", "latest_versions", "name", "tags"}, keys(got))
+			assert.Equal(t, newName, got["name"])
+			assert.Equal(t, before["creation_timestamp"], got["creation_timestamp"])
+			assert.Equal(t, []any{map[string]any{"alias": "champion", "version": "1"}}, got["aliases"])
+			assert.Equal(t, []any{map[string]any{"key": "team", "value": "churn"}}, got["tags"])
+			latest := list(got, "latest_versions")
+			require.Len(t, latest, 1)
+			assert.Equal(t, newName, latest[0]["name"])
+			assert.Equal(t, got["last_updated_timestamp"], latest[0]["last_updated_timestamp"], "the versions' update time is the rename's")
+			mv := obj(s.ok(t, http.MethodGet, "registered-models/alias", map[string]any{"name": newName, "alias": "champion"}), "model_version")
+			assert.Equal(t, []any{map[string]any{"key": "vk", "value": "vv"}}, mv["tags"])
+			_, err := s.c.GetRegisteredModel(t.Context(), name)
+			require.ErrorIs(t, err, mlflow.ErrNotFound, "the old name is gone")
+		}},
+		{"ErrRename", func(t *testing.T, s *target) {
+			name, _ := s.newModel(t, "ren", 0)
+			taken, _ := s.newModel(t, "ren", 0)
+			missing := unique("missing")
+			for _, tc := range []struct {
+				name, newName string
+				status        int
+				code, msg     string
+			}{
+				{name, taken, 400, "RESOURCE_ALREADY_EXISTS", fmt.Sprintf("Registered Model (name=%s) already exists. Error: …", taken)},
+				{missing, unique("free"), 404, "RESOURCE_DOES_NOT_EXIST", fmt.Sprintf("Registered Model with name=%s not found", missing)},
+				{missing, "a/b", 400, "INVALID_PARAMETER_VALUE", "Invalid model name 'a/b'. Names cannot contain '/' or ':'."},
+				{"a:b", unique("free"), 400, "INVALID_PARAMETER_VALUE", "Invalid model name 'a:b'. Names cannot contain '/' or ':'."},
+				{name, "", 400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'new_name'. See the API docs for more information about request parameters."},
+				{"", "", 400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'name'. See the API docs for more information about request parameters."},
+			} {
+				r := s.api(t, http.MethodPost, "registered-models/rename", map[string]any{"name": tc.name, "new_name": tc.newName})
+				wantError(t, r, tc.status, tc.code, tc.msg)
+			}
+			r := s.api(t, http.MethodGet, "registered-models/rename", map[string]any{"name": name, "new_name": "x"})
+			assert.Equal(t, http.StatusMethodNotAllowed, r.Status)
+		}},
 		{"Search", func(t *testing.T, s *target) {
 			prefix := unique("Search")
 			for _, suffix := range []string{"-c", "-a", "-b"} {

@@ -68,6 +68,12 @@ func (s *Server) updateRegisteredModel(ctx context.Context, req *request) (any, 
 	return d.then(func() (any, error) { return modelReply(s.db.UpdateRegisteredModel(ctx, name, description)) })
 }
 
+func (s *Server) renameRegisteredModel(ctx context.Context, req *request) (any, error) {
+	d := decode(req)
+	name, newName := d.required("name"), d.required("new_name")
+	return d.then(func() (any, error) { return modelReply(s.db.RenameRegisteredModel(ctx, name, newName)) })
+}
+
 func (s *Server) deleteRegisteredModel(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name := d.required("name")

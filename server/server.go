@@ -262,6 +262,7 @@ func (s *Server) routes() http.Handler {
 	api("GET", "registered-models/get", s.getRegisteredModel)
 	api("GET", "registered-models/search", s.searchRegisteredModels)
 	api("PATCH", "registered-models/update", s.updateRegisteredModel)
+	api("POST", "registered-models/rename", s.renameRegisteredModel)
 	api("DELETE", "registered-models/delete", s.deleteRegisteredModel)
 	api("POST", "registered-models/set-tag", s.setRegisteredModelTag)
 	api("DELETE", "registered-models/delete-tag", s.deleteRegisteredModelTag)

@@ -122,6 +122,39 @@ func (st *store) UpdateRegisteredModel(ctx context.Context, name, description st
 	return m, err
 }
 
+// RenameRegisteredModel renames a registered model, new name checked
+// first as MLflow's _validate_model_renaming does; its versions (whose
+// last update time it sets), tags and aliases follow it (ON UPDATE
+// CASCADE). A name taken is RESOURCE_ALREADY_EXISTS with the start of the
+// SQLite error MLflow quotes.
+func (st *store) RenameRegisteredModel(ctx context.Context, name, newName string) (*registeredModel, error) {
+	if err := firstError(validateModelName(newName), validateModelName(name)); err != nil {
+		return nil, err
+	}
+	var m *registeredModel
+	err := st.write(ctx, func(tx *sql.Tx) error {
+		if err := modelExists(ctx, tx, name); err != nil {
+			return err
+		}
+		if err := modelExists(ctx, tx, newName); err == nil && newName != name {
+			return errExists("Registered Model (name=%s) already exists. Error: (sqlite3.IntegrityError) UNIQUE constraint failed: registered_models.workspace, registered_models.name", newName)
+		} else if err != nil && !isNotFound(err) {
+			return err
+		}
+		now := nowMillis()
+		if _, err := tx.ExecContext(ctx, `UPDATE registered_models SET name = ?, last_updated_time = ? WHERE name = ?`, newName, now, name); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE model_versions SET last_updated_time = ? WHERE name = ?`, now, newName); err != nil {
+			return err
+		}
+		var err error
+		m, err = getModel(ctx, tx, newName)
+		return err
+	})
+	return m, err
+}
+
 // modelWrite validates name, then runs query in a write transaction once
 // the registered model is known to exist.
 func (st *store) modelWrite(ctx context.Context, name string, check *apiError, query string, args ...any) error {
