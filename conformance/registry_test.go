@@ -257,6 +257,60 @@ func TestModelVersions(t *testing.T) {
 			r := s.api(t, http.MethodPost, "model-versions/create", map[string]any{"name": name, "source": "runs:/" + f.run.Info.RunID + "/model", "run_id": f.run.Info.RunID})
 			require.Equal(t, http.StatusOK, r.Status, "a runs:/ source of the same run: %s", r.Body)
 		}},
+		{"Delete", func(t *testing.T, s *target) {
+			name, _ := s.newModel(t, "del", 3)
+			s.ok(t, http.MethodPost, "model-versions/set-tag", map[string]any{"name": name, "version": "3", "key": "vk", "value": "vv"})
+			s.ok(t, http.MethodPost, "registered-models/alias", map[string]any{"name": name, "alias": "champion", "version": "3"})
+			s.ok(t, http.MethodPost, "registered-models/alias", map[string]any{"name": name, "alias": "first", "version": "1"})
+			before := obj(s.ok(t, http.MethodGet, "registered-models/get", map[string]any{"name": name}), "registered_model")
+			assert.Empty(t, s.ok(t, http.MethodDelete, "model-versions/delete", map[string]any{"name": name, "version": "3"}))
+
+			missing := fmt.Sprintf("Model Version (name=%s, version=3) not found", name)
+			wantError(t, s.api(t, http.MethodDelete, "model-versions/delete", map[string]any{"name": name, "version": "3"}), 404, "RESOURCE_DOES_NOT_EXIST", missing)
+			wantError(t, s.api(t, http.MethodGet, "model-versions/get", map[string]any{"name": name, "version": "3"}), 404, "RESOURCE_DOES_NOT_EXIST", missing)
+			wantError(t, s.api(t, http.MethodPost, "model-versions/set-tag", map[string]any{"name": name, "version": "3", "key": "k", "value": "v"}), 404, "RESOURCE_DOES_NOT_EXIST", missing)
+			wantError(t, s.api(t, http.MethodPatch, "model-versions/update", map[string]any{"name": name, "version": "3", "description": "d"}), 404, "RESOURCE_DOES_NOT_EXIST", missing)
+			wantError(t, s.api(t, http.MethodPost, "registered-models/alias", map[string]any{"name": name, "alias": "x", "version": "3"}), 404, "RESOURCE_DOES_NOT_EXIST", missing)
+			wantError(t, s.api(t, http.MethodGet, "registered-models/alias", map[string]any{"name": name, "alias": "champion"}), 400, "INVALID_PARAMETER_VALUE", "Registered model alias champion not found.")
+			latest := obj(s.ok(t, http.MethodGet, "registered-models/alias", map[string]any{"name": name, "alias": "latest"}), "model_version")
+			assert.Equal(t, "2", latest["version"], "alias latest skips the deleted version")
+
+			m := obj(s.ok(t, http.MethodGet, "registered-models/get", map[string]any{"name": name}), "registered_model")
+			assert.Equal(t, []any{map[string]any{"alias": "first", "version": "1"}}, m["aliases"], "only the deleted version's aliases go")
+			assert.Equal(t, "2", list(m, "latest_versions")[0]["version"])
+			assert.Greater(t, m["last_updated_timestamp"], before["last_updated_timestamp"])
+			found := list(s.ok(t, http.MethodGet, "model-versions/search", map[string]any{"filter": fmt.Sprintf("name = '%s'", name)}), "model_versions")
+			var versions []any
+			for _, v := range found {
+				versions = append(versions, v["version"])
+			}
+			assert.ElementsMatch(t, []any{"1", "2"}, versions)
+
+			next := obj(s.ok(t, http.MethodPost, "model-versions/create", map[string]any{"name": name, "source": "s3://bucket/model"}), "model_version")
+			assert.Equal(t, "4", next["version"], "a deleted version's number is not given again")
+			assert.Nil(t, next["tags"], "nor its tags")
+		}},
+		{"ErrDelete", func(t *testing.T, s *target) {
+			name, _ := s.newModel(t, "del", 1)
+			missing := unique("missing")
+			for _, tc := range []struct {
+				in     map[string]any
+				status int
+				code   string
+				msg    string
+			}{
+				{map[string]any{"name": missing, "version": "1"}, 404, "RESOURCE_DOES_NOT_EXIST", fmt.Sprintf("Model Version (name=%s, version=1) not found", missing)},
+				{map[string]any{"name": name, "version": "9"}, 404, "RESOURCE_DOES_NOT_EXIST", fmt.Sprintf("Model Version (name=%s, version=9) not found", name)},
+				{map[string]any{"name": "a/b", "version": "x"}, 400, "INVALID_PARAMETER_VALUE", "Parameter 'version' must be an integer, got 'x'."},
+				{map[string]any{"name": "a/b", "version": "1"}, 400, "INVALID_PARAMETER_VALUE", "Invalid model name 'a/b'. Names cannot contain '/' or ':'."},
+				{map[string]any{"name": name}, 400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'version'. See the API docs for more information about request parameters."},
+				{map[string]any{"version": "1"}, 400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'name'. See the API docs for more information about request parameters."},
+			} {
+				wantError(t, s.api(t, http.MethodDelete, "model-versions/delete", tc.in), tc.status, tc.code, tc.msg)
+			}
+			r := s.api(t, http.MethodPost, "model-versions/delete", map[string]any{"name": name, "version": "1"})
+			assert.Equal(t, http.StatusMethodNotAllowed, r.Status)
+		}},
 		{"ErrNotFound", func(t *testing.T, s *target) {
 			name, _ := s.newModel(t, "nf", 1)
 			r := s.api(t, http.MethodGet, "model-versions/get", map[string]any{"name": name, "version": "9"})

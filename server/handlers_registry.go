@@ -92,6 +92,12 @@ func (s *Server) deleteRegisteredModelTag(ctx context.Context, req *request) (an
 	return d.then(func() (any, error) { return emptyReply(s.db.DeleteRegisteredModelTag(ctx, name, key)) })
 }
 
+func (s *Server) deleteModelVersion(ctx context.Context, req *request) (any, error) {
+	d := decode(req)
+	name, version := d.required("name"), d.required("version")
+	return d.then(func() (any, error) { return emptyReply(s.db.DeleteModelVersion(ctx, name, version)) })
+}
+
 func (s *Server) getModelVersion(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name, version := d.required("name"), d.required("version")

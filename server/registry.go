@@ -10,6 +10,14 @@ import (
 // stages, which the embedded server does not implement.
 const stageNone = "None"
 
+// stageDeletedInternal marks a deleted model version, which MLflow keeps
+// (redacted, with its tags) so that its number is not given again; every
+// read leaves it out (live).
+const stageDeletedInternal = "Deleted_Internal"
+
+// live selects the model versions that are not deleted.
+const live = "current_stage <> '" + stageDeletedInternal + "'"
+
 type registeredModel struct {
 	name         string
 	creationTime int64
@@ -78,6 +86,7 @@ const modelVersionColumns = `name, version, creation_time, last_updated_time, de
 // loadVersions reads the versions a WHERE clause selects, with their tags
 // and aliases.
 func loadVersions(ctx context.Context, q queryer, where string, args ...any) ([]*modelVersion, error) {
+	where = "(" + where + ") AND " + live
 	rows, err := q.QueryContext(ctx, `SELECT `+modelVersionColumns+` FROM model_versions WHERE `+where, args...)
 	if err != nil {
 		return nil, err
@@ -253,7 +262,7 @@ func modelExists(ctx context.Context, q queryer, name string) error {
 // versionExists refuses a version that is not there.
 func versionExists(ctx context.Context, q queryer, name string, version int64) error {
 	var one int
-	err := q.QueryRowContext(ctx, `SELECT 1 FROM model_versions WHERE name = ? AND version = ?`, name, version).Scan(&one)
+	err := q.QueryRowContext(ctx, `SELECT 1 FROM model_versions WHERE name = ? AND version = ? AND `+live, name, version).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return errNotFound("Model Version (name=%s, version=%d) not found", name, version)
 	}

@@ -275,6 +275,7 @@ func (s *Server) routes() http.Handler {
 	api("POST", "model-versions/create", s.createModelVersion)
 	api("GET", "model-versions/get", s.getModelVersion)
 	api("PATCH", "model-versions/update", s.updateModelVersion)
+	api("DELETE", "model-versions/delete", s.deleteModelVersion)
 	api("GET", "model-versions/search", s.searchModelVersions)
 	api("POST", "model-versions/set-tag", s.setModelVersionTag)
 	api("DELETE", "model-versions/delete-tag", s.deleteModelVersionTag)

@@ -255,6 +255,39 @@ func (st *store) GetDownloadURI(ctx context.Context, name, version string) (stri
 	return mv.source, nil
 }
 
+// DeleteModelVersion deletes a model version as MLflow does: the version
+// number is parsed before the name is checked; the aliases that name the
+// version go, the registered model's last update time is set, and the
+// version stays, redacted and marked deleted (its tags kept), so its
+// number is not given again.
+func (st *store) DeleteModelVersion(ctx context.Context, name, version string) error {
+	v, e := parseVersion(version)
+	if err := firstError(e, validateModelName(name)); err != nil {
+		return err
+	}
+	return st.write(ctx, func(tx *sql.Tx) error {
+		if err := versionExists(ctx, tx, name, v); err != nil {
+			return err
+		}
+		now := nowMillis()
+		for _, q := range []struct {
+			query string
+			args  []any
+		}{
+			{`UPDATE registered_models SET last_updated_time = ? WHERE name = ?`, []any{now, name}},
+			{`DELETE FROM registered_model_aliases WHERE name = ? AND version = ?`, []any{name, v}},
+			{`UPDATE model_versions SET current_stage = ?, last_updated_time = ?, description = '', user_id = NULL,
+				source = 'REDACTED-SOURCE-PATH', run_id = 'REDACTED-RUN-ID', run_link = 'REDACTED-RUN-LINK', status_message = NULL
+				WHERE name = ? AND version = ?`, []any{stageDeletedInternal, now, name, v}},
+		} {
+			if _, err := tx.ExecContext(ctx, q.query, q.args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // newModelVersion is what CreateModelVersion needs.
 type newModelVersion struct {
 	name, source, runID, runLink, description, modelID string
@@ -365,7 +398,7 @@ func (st *store) GetVersionByAlias(ctx context.Context, model, alias string) (*m
 func aliasVersion(ctx context.Context, tx *sql.Tx, model, alias string) (int64, error) {
 	if strings.EqualFold(alias, "latest") {
 		var last sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT MAX(version) FROM model_versions WHERE name = ?`, model).Scan(&last); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT MAX(version) FROM model_versions WHERE name = ? AND `+live, model).Scan(&last); err != nil {
 			return 0, err
 		}
 		if !last.Valid {
