@@ -156,6 +156,47 @@ func TestExperiments(t *testing.T) {
 			wantError(t, r, http.StatusBadRequest, "INVALID_PARAMETER_VALUE",
 				"Missing value for required parameter 'experiment_name'. See the API docs for more information about request parameters.")
 		}},
+		{"Update", func(t *testing.T, s *target) {
+			name := unique("exp")
+			id := s.ok(t, http.MethodPost, "experiments/create", map[string]any{"name": name})["experiment_id"]
+			before := obj(s.ok(t, http.MethodGet, "experiments/get", map[string]any{"experiment_id": id}), "experiment")
+			assert.Empty(t, s.ok(t, http.MethodPost, "experiments/update", map[string]any{"experiment_id": id, "new_name": name + "-new"}))
+			assert.Empty(t, s.ok(t, http.MethodPost, "experiments/update", map[string]any{"experiment_id": id, "new_name": name + "-new"}), "its own name is no conflict")
+			e := obj(s.ok(t, http.MethodGet, "experiments/get", map[string]any{"experiment_id": id}), "experiment")
+			assert.Equal(t, name+"-new", e["name"])
+			assert.Equal(t, before["artifact_location"], e["artifact_location"])
+			assert.GreaterOrEqual(t, e["last_update_time"], before["last_update_time"])
+			got, err := s.c.GetExperimentByName(t.Context(), name+"-new")
+			require.NoError(t, err)
+			assert.Equal(t, id, got.ExperimentID)
+			_, err = s.c.GetExperimentByName(t.Context(), name)
+			require.ErrorIs(t, err, mlflow.ErrNotFound)
+		}},
+		{"ErrUpdate", func(t *testing.T, s *target) {
+			name, taken, deleted := unique("exp"), unique("exp"), unique("exp")
+			id := s.ok(t, http.MethodPost, "experiments/create", map[string]any{"name": name})["experiment_id"]
+			s.ok(t, http.MethodPost, "experiments/create", map[string]any{"name": taken})
+			gone := s.ok(t, http.MethodPost, "experiments/create", map[string]any{"name": deleted})["experiment_id"]
+			s.ok(t, http.MethodPost, "experiments/delete", map[string]any{"experiment_id": gone})
+			const conflict = "(sqlite3.IntegrityError) UNIQUE constraint failed: experiments.workspace, experiments.name…"
+			for _, tc := range []struct {
+				in     map[string]any
+				status int
+				code   string
+				msg    string
+			}{
+				{map[string]any{"experiment_id": id, "new_name": taken}, 400, "BAD_REQUEST", conflict},
+				{map[string]any{"experiment_id": id, "new_name": deleted}, 400, "BAD_REQUEST", conflict},
+				{map[string]any{"experiment_id": gone, "new_name": name + "-free"}, 500, "INVALID_STATE", "Cannot rename a non-active experiment."},
+				{map[string]any{"experiment_id": "987654321", "new_name": "x"}, 404, "RESOURCE_DOES_NOT_EXIST", "No Experiment with id=987654321 exists"},
+				{map[string]any{"experiment_id": "abc", "new_name": "x"}, 400, "INVALID_PARAMETER_VALUE", "Invalid experiment ID 'abc'. Experiment ID must be a valid integer."},
+				{map[string]any{"experiment_id": "abc", "new_name": "   "}, 400, "INVALID_PARAMETER_VALUE", "Invalid experiment name: '   '"},
+				{map[string]any{"experiment_id": id, "new_name": ""}, 400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'new_name'. See the API docs for more information about request parameters."},
+				{map[string]any{"new_name": "x"}, 400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'experiment_id'. See the API docs for more information about request parameters."},
+			} {
+				wantError(t, s.api(t, http.MethodPost, "experiments/update", tc.in), tc.status, tc.code, tc.msg)
+			}
+		}},
 		{"GetByNameReturnsDeleted", func(t *testing.T, s *target) {
 			name := unique("deleted")
 			id := s.ok(t, http.MethodPost, "experiments/create", map[string]any{"name": name})["experiment_id"]

@@ -65,6 +65,7 @@ var errorClasses = map[string][2]string{
 	codeAlreadyExists:    {"RESOURCE_ALREADY_EXISTS", "KAM00"},
 	codeInternal:         {"CLIENT_INTERNAL_ERROR", "XXM00"},
 	"BAD_REQUEST":        {"INVALID_PARAMETER_VALUE", "KAM00"},
+	"INVALID_STATE":      {"CLIENT_INTERNAL_ERROR", "XXM00"},
 }
 
 // writeError writes e as MLflow does.

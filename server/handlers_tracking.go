@@ -55,6 +55,12 @@ func (s *Server) getExperimentByName(ctx context.Context, req *request) (any, er
 	return d.then(func() (any, error) { return experimentReplyOf(s.db.GetExperimentByName(ctx, name)) })
 }
 
+func (s *Server) updateExperiment(ctx context.Context, req *request) (any, error) {
+	d := decode(req)
+	id, newName := d.required("experiment_id"), d.required("new_name")
+	return d.then(func() (any, error) { return emptyReply(s.db.RenameExperiment(ctx, id, newName)) })
+}
+
 func (s *Server) deleteExperiment(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	id := d.required("experiment_id")

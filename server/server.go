@@ -242,6 +242,7 @@ func (s *Server) routes() http.Handler {
 	api("GET", "experiments/get-by-name", s.getExperimentByName)
 	api("POST", "experiments/search", s.searchExperiments)
 	api("GET", "experiments/search", s.searchExperiments)
+	api("POST", "experiments/update", s.updateExperiment)
 	api("POST", "experiments/delete", s.deleteExperiment)
 	api("POST", "experiments/restore", s.restoreExperiment)
 

@@ -97,6 +97,46 @@ func (st *store) GetExperimentByName(ctx context.Context, name string) (*experim
 	return e, err
 }
 
+// RenameExperiment renames an active experiment, checked in MLflow's
+// order: the new name, the id, the experiment's stage (INVALID_STATE, a
+// 500), then the name taken by another experiment, active or deleted (a
+// 400 BAD_REQUEST that starts as the SQLite error MLflow quotes).
+func (st *store) RenameExperiment(ctx context.Context, rawID, newName string) error {
+	if err := firstError(validateExperimentName(newName)); err != nil {
+		return err
+	}
+	return st.experimentWrite(ctx, rawID, func(tx *sql.Tx, id int64, e *experiment) error {
+		if e.lifecycleStage != stageActive {
+			return &apiError{Status: http.StatusInternalServerError, Code: "INVALID_STATE", Message: "Cannot rename a non-active experiment."}
+		}
+		var other int64
+		switch err := tx.QueryRowContext(ctx, `SELECT experiment_id FROM experiments WHERE name = ?`, newName).Scan(&other); {
+		case err == nil && other != id:
+			return &apiError{Status: http.StatusBadRequest, Code: "BAD_REQUEST", Message: "(sqlite3.IntegrityError) UNIQUE constraint failed: experiments.workspace, experiments.name"}
+		case err != nil && !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?`, newName, nowMillis(), id)
+		return err
+	})
+}
+
+// experimentWrite parses rawID, then runs fn in a write transaction with
+// the experiment, once it is known to exist.
+func (st *store) experimentWrite(ctx context.Context, rawID string, fn func(tx *sql.Tx, id int64, e *experiment) error) error {
+	id, perr := parseExperimentID(rawID)
+	if err := firstError(perr); err != nil {
+		return err
+	}
+	return st.write(ctx, func(tx *sql.Tx) error {
+		e, err := getExperimentByID(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return fn(tx, id, e)
+	})
+}
+
 // DeleteExperiment marks an experiment and its active runs deleted.
 func (st *store) DeleteExperiment(ctx context.Context, id string) error {
 	return st.setExperimentStage(ctx, id, stageActive, stageDeleted)
@@ -110,15 +150,7 @@ func (st *store) RestoreExperiment(ctx context.Context, id string) error {
 // setExperimentStage moves an experiment, and its runs, from one
 // lifecycle stage to the other.
 func (st *store) setExperimentStage(ctx context.Context, rawID, from, to string) error {
-	id, perr := parseExperimentID(rawID)
-	if err := firstError(perr); err != nil {
-		return err
-	}
-	return st.write(ctx, func(tx *sql.Tx) error {
-		e, err := getExperimentByID(ctx, tx, id)
-		if err != nil {
-			return err
-		}
+	return st.experimentWrite(ctx, rawID, func(tx *sql.Tx, id int64, e *experiment) error {
 		if e.lifecycleStage != from {
 			if to == stageDeleted {
 				return errNotFound("No Experiment with id=%d exists", id)
@@ -136,7 +168,7 @@ func (st *store) setExperimentStage(ctx context.Context, rawID, from, to string)
 		if to == stageDeleted {
 			deleted = now
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ? AND lifecycle_stage = ?`, to, deleted, id, from)
+		_, err := tx.ExecContext(ctx, `UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE experiment_id = ? AND lifecycle_stage = ?`, to, deleted, id, from)
 		return err
 	})
 }
