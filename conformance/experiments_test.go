@@ -197,6 +197,57 @@ func TestExperiments(t *testing.T) {
 				wantError(t, s.api(t, http.MethodPost, "experiments/update", tc.in), tc.status, tc.code, tc.msg)
 			}
 		}},
+		{"Tags", func(t *testing.T, s *target) {
+			name := unique("exp")
+			id := s.ok(t, http.MethodPost, "experiments/create", map[string]any{"name": name})["experiment_id"]
+			for _, kv := range [][2]string{{"b", "2"}, {"a", "1"}, {"a", "3"}} {
+				assert.Empty(t, s.ok(t, http.MethodPost, "experiments/set-experiment-tag", map[string]any{"experiment_id": id, "key": kv[0], "value": kv[1]}))
+			}
+			s.ok(t, http.MethodPost, "experiments/set-experiment-tag", map[string]any{"experiment_id": id, "key": "e"})
+			// MLflow lists tags in insertion order, the embedded server by
+			// key: compare them as sets.
+			tags := func() []any {
+				return obj(s.ok(t, http.MethodGet, "experiments/get", map[string]any{"experiment_id": id}), "experiment")["tags"].([]any)
+			}
+			tag := func(k, v string) any { return map[string]any{"key": k, "value": v} }
+			assert.ElementsMatch(t, []any{tag("a", "3"), tag("b", "2"), tag("e", "")}, tags())
+			assert.Empty(t, s.ok(t, http.MethodPost, "experiments/delete-experiment-tag", map[string]any{"experiment_id": id, "key": "b"}))
+			assert.ElementsMatch(t, []any{tag("a", "3"), tag("e", "")}, tags())
+			found := list(s.ok(t, http.MethodPost, "experiments/search", map[string]any{"filter": fmt.Sprintf("name = '%s'", name), "max_results": 10}), "experiments")
+			require.Len(t, found, 1)
+			assert.ElementsMatch(t, []any{tag("a", "3"), tag("e", "")}, found[0]["tags"])
+		}},
+		{"ErrTags", func(t *testing.T, s *target) {
+			id := s.ok(t, http.MethodPost, "experiments/create", map[string]any{"name": unique("exp")})["experiment_id"]
+			gone := s.ok(t, http.MethodPost, "experiments/create", map[string]any{"name": unique("exp")})["experiment_id"]
+			s.ok(t, http.MethodPost, "experiments/delete", map[string]any{"experiment_id": gone})
+			notActive := fmt.Sprintf("The experiment %s must be in the 'active' state. Current state is deleted.", gone)
+			missing := func(field string) string {
+				return "Missing value for required parameter '" + field + "'. See the API docs for more information about request parameters."
+			}
+			for _, tc := range []struct {
+				endpoint string
+				in       map[string]any
+				status   int
+				code     string
+				msg      string
+			}{
+				{"set-experiment-tag", map[string]any{"experiment_id": gone, "key": "k", "value": "v"}, 400, "INVALID_PARAMETER_VALUE", notActive},
+				{"delete-experiment-tag", map[string]any{"experiment_id": gone, "key": "k"}, 400, "INVALID_PARAMETER_VALUE", notActive},
+				{"delete-experiment-tag", map[string]any{"experiment_id": id, "key": "nope"}, 404, "RESOURCE_DOES_NOT_EXIST", fmt.Sprintf("No tag with name: nope in experiment with id %s", id)},
+				{"set-experiment-tag", map[string]any{"experiment_id": "987654321", "key": "k", "value": "v"}, 404, "RESOURCE_DOES_NOT_EXIST", "No Experiment with id=987654321 exists"},
+				{"delete-experiment-tag", map[string]any{"experiment_id": "987654321", "key": "k"}, 404, "RESOURCE_DOES_NOT_EXIST", "No Experiment with id=987654321 exists"},
+				{"set-experiment-tag", map[string]any{"experiment_id": "abc", "key": "a/../b", "value": "v"}, 400, "INVALID_PARAMETER_VALUE",
+					`Invalid value "a/../b" for parameter 'key' supplied: Names may be treated as files in certain cases, and must not resolve to other names when treated as such. This name would resolve to 'b'`},
+				{"set-experiment-tag", map[string]any{"experiment_id": "abc", "key": "k", "value": "v"}, 400, "INVALID_PARAMETER_VALUE", "Invalid experiment ID 'abc'. Experiment ID must be a valid integer."},
+				{"delete-experiment-tag", map[string]any{"experiment_id": "abc", "key": "k"}, 400, "INVALID_PARAMETER_VALUE", "Invalid experiment ID 'abc'. Experiment ID must be a valid integer."},
+				{"set-experiment-tag", map[string]any{"experiment_id": id, "value": "v"}, 400, "INVALID_PARAMETER_VALUE", missing("key")},
+				{"delete-experiment-tag", map[string]any{"experiment_id": id}, 400, "INVALID_PARAMETER_VALUE", missing("key")},
+				{"set-experiment-tag", map[string]any{"key": "k"}, 400, "INVALID_PARAMETER_VALUE", missing("experiment_id")},
+			} {
+				wantError(t, s.api(t, http.MethodPost, "experiments/"+tc.endpoint, tc.in), tc.status, tc.code, tc.msg)
+			}
+		}},
 		{"GetByNameReturnsDeleted", func(t *testing.T, s *target) {
 			name := unique("deleted")
 			id := s.ok(t, http.MethodPost, "experiments/create", map[string]any{"name": name})["experiment_id"]

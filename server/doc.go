@@ -1,9 +1,29 @@
 // Package server is the embedded MLflow-compatible tracking server: the
-// part of MLflow's REST API that playbook and the churn exercise use
-// (experiments, runs and run search, the model registry with tags and
-// aliases, proxied artifacts, /health and /version), with MLflow's own
-// statuses, error codes and messages, held to MLflow 3.18.0 by the
-// conformance suite in ../conformance.
+// part of MLflow's REST API that playbook and the churn exercise use,
+// with MLflow's own statuses, error codes and messages, held to MLflow
+// 3.18.0 by the conformance suite in ../conformance.
+//
+// # What is served
+//
+//   - Experiments: create, get, get-by-name, search, update (rename),
+//     delete, restore, set-experiment-tag, delete-experiment-tag.
+//   - Runs: create, get, update, delete, restore, log-batch, log-metric,
+//     log-parameter, set-tag, delete-tag, search; metrics/get-history.
+//   - The model registry: registered models (create, get, search,
+//     update, rename, delete, set-tag, delete-tag, aliases,
+//     get-latest-versions) and model versions (create, get, update,
+//     delete, search, set-tag, delete-tag, get-download-uri). A deleted
+//     version is kept redacted and hidden, as MLflow keeps it.
+//   - Proxied artifacts (mlflow-artifacts), /api/3.0/mlflow/server-info,
+//     /health and /version.
+//
+// Not served: logged models, traces, prompts and other MLflow 3 (3.0 API)
+// endpoints, model-version stage transitions (every version has stage
+// None), datasets and inputs, the GraphQL and ajax-api UI endpoints, and
+// multipart or presigned artifact transfers. A path that is not served is
+// answered, as MLflow answers it, with Flask's HTML 404 page and no error
+// code (mlflow.LoggedModelsSupported relies on this). Experiment tags are
+// listed by key, where MLflow lists them in the order they were set.
 //
 // A data directory holds everything: mlflow.db, a SQLite database (WAL,
 // synchronous=FULL: a write is committed before its reply), and

@@ -61,6 +61,18 @@ func (s *Server) updateExperiment(ctx context.Context, req *request) (any, error
 	return d.then(func() (any, error) { return emptyReply(s.db.RenameExperiment(ctx, id, newName)) })
 }
 
+func (s *Server) setExperimentTag(ctx context.Context, req *request) (any, error) {
+	d := decode(req)
+	id, key, value := d.required("experiment_id"), d.required("key"), d.str("value")
+	return d.then(func() (any, error) { return emptyReply(s.db.SetExperimentTag(ctx, id, key, value)) })
+}
+
+func (s *Server) deleteExperimentTag(ctx context.Context, req *request) (any, error) {
+	d := decode(req)
+	id, key := d.required("experiment_id"), d.required("key")
+	return d.then(func() (any, error) { return emptyReply(s.db.DeleteExperimentTag(ctx, id, key)) })
+}
+
 func (s *Server) deleteExperiment(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	id := d.required("experiment_id")

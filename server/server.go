@@ -243,6 +243,8 @@ func (s *Server) routes() http.Handler {
 	api("POST", "experiments/search", s.searchExperiments)
 	api("GET", "experiments/search", s.searchExperiments)
 	api("POST", "experiments/update", s.updateExperiment)
+	api("POST", "experiments/set-experiment-tag", s.setExperimentTag)
+	api("POST", "experiments/delete-experiment-tag", s.deleteExperimentTag)
 	api("POST", "experiments/delete", s.deleteExperiment)
 	api("POST", "experiments/restore", s.restoreExperiment)
 

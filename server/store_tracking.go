@@ -121,6 +121,50 @@ func (st *store) RenameExperiment(ctx context.Context, rawID, newName string) er
 	})
 }
 
+// checkActive refuses an experiment that is not active, as MLflow's
+// _check_experiment_is_active.
+func (e *experiment) checkActive() error {
+	if e.lifecycleStage != stageActive {
+		return errInvalid("The experiment %d must be in the 'active' state. Current state is %s.", e.id, e.lifecycleStage)
+	}
+	return nil
+}
+
+// SetExperimentTag sets (or replaces) a tag of an active experiment; the
+// tag is validated before the id is parsed, as MLflow does.
+func (st *store) SetExperimentTag(ctx context.Context, rawID, key, value string) error {
+	if err := firstError(validateExperimentTag(keyValue{key, value})); err != nil {
+		return err
+	}
+	return st.experimentWrite(ctx, rawID, func(tx *sql.Tx, id int64, e *experiment) error {
+		if err := e.checkActive(); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)`, id, key, value)
+		return err
+	})
+}
+
+// DeleteExperimentTag deletes a tag of an active experiment; a tag that
+// is not there is RESOURCE_DOES_NOT_EXIST (naming the id as given).
+func (st *store) DeleteExperimentTag(ctx context.Context, rawID, key string) error {
+	return st.experimentWrite(ctx, rawID, func(tx *sql.Tx, id int64, e *experiment) error {
+		if err := e.checkActive(); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?`, id, key)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return errNotFound("No tag with name: %s in experiment with id %s", key, rawID)
+		}
+		return nil
+	})
+}
+
 // experimentWrite parses rawID, then runs fn in a write transaction with
 // the experiment, once it is known to exist.
 func (st *store) experimentWrite(ctx context.Context, rawID string, fn func(tx *sql.Tx, id int64, e *experiment) error) error {
@@ -198,8 +242,8 @@ func (st *store) CreateRun(ctx context.Context, nr newRun) (*run, error) {
 		if err != nil {
 			return err
 		}
-		if exp.lifecycleStage != stageActive {
-			return errInvalid("The experiment %d must be in the 'active' state. Current state is %s.", exp.id, exp.lifecycleStage)
+		if err := exp.checkActive(); err != nil {
+			return err
 		}
 		if err := nameRun(&nr); err != nil {
 			return err
