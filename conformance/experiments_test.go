@@ -179,12 +179,7 @@ func TestExperiments(t *testing.T) {
 			gone := s.ok(t, http.MethodPost, "experiments/create", map[string]any{"name": deleted})["experiment_id"]
 			s.ok(t, http.MethodPost, "experiments/delete", map[string]any{"experiment_id": gone})
 			const conflict = "(sqlite3.IntegrityError) UNIQUE constraint failed: experiments.workspace, experiments.name…"
-			for _, tc := range []struct {
-				in     map[string]any
-				status int
-				code   string
-				msg    string
-			}{
+			for _, tc := range []errCase{
 				{map[string]any{"experiment_id": id, "new_name": taken}, 400, "BAD_REQUEST", conflict},
 				{map[string]any{"experiment_id": id, "new_name": deleted}, 400, "BAD_REQUEST", conflict},
 				{map[string]any{"experiment_id": gone, "new_name": name + "-free"}, 500, "INVALID_STATE", "Cannot rename a non-active experiment."},

@@ -162,6 +162,14 @@ func wantError(t testing.TB, r reply, status int, code, msg string) {
 	}
 }
 
+// errCase is a request to an endpoint and the MLflow error it answers.
+type errCase struct {
+	in     map[string]any
+	status int
+	code   string
+	msg    string
+}
+
 // keys returns the sorted keys of a JSON object.
 func keys(m any) []string {
 	obj, _ := m.(map[string]any)

@@ -293,12 +293,7 @@ func TestModelVersions(t *testing.T) {
 		{"ErrDelete", func(t *testing.T, s *target) {
 			name, _ := s.newModel(t, "del", 1)
 			missing := unique("missing")
-			for _, tc := range []struct {
-				in     map[string]any
-				status int
-				code   string
-				msg    string
-			}{
+			for _, tc := range []errCase{
 				{map[string]any{"name": missing, "version": "1"}, 404, "RESOURCE_DOES_NOT_EXIST", fmt.Sprintf("Model Version (name=%s, version=1) not found", missing)},
 				{map[string]any{"name": name, "version": "9"}, 404, "RESOURCE_DOES_NOT_EXIST", fmt.Sprintf("Model Version (name=%s, version=9) not found", name)},
 				{map[string]any{"name": "a/b", "version": "x"}, 400, "INVALID_PARAMETER_VALUE", "Parameter 'version' must be an integer, got 'x'."},
@@ -310,6 +305,48 @@ func TestModelVersions(t *testing.T) {
 			}
 			r := s.api(t, http.MethodPost, "model-versions/delete", map[string]any{"name": name, "version": "1"})
 			assert.Equal(t, http.StatusMethodNotAllowed, r.Status)
+		}},
+		{"TransitionStage", func(t *testing.T, s *target) {
+			name, _ := s.newModel(t, "stage", 3)
+			transition := func(version, stage string, archive bool) map[string]any {
+				return obj(s.ok(t, http.MethodPost, "model-versions/transition-stage", map[string]any{
+					"name": name, "version": version, "stage": stage, "archive_existing_versions": archive}), "model_version")
+			}
+			s.ok(t, http.MethodPost, "registered-models/alias", map[string]any{"name": name, "alias": "champion", "version": "1"})
+			mv := transition("1", "production", false)
+			assert.Equal(t, "Production", mv["current_stage"], "the stage is spelt as MLflow spells it")
+			assert.Equal(t, []any{"champion"}, mv["aliases"])
+			transition("2", "Production", false)
+			assert.Equal(t, "Production", obj(s.ok(t, http.MethodGet, "model-versions/get", map[string]any{"name": name, "version": "1"}), "model_version")["current_stage"])
+			transition("3", "Production", true)
+			stages := map[string]any{}
+			for _, v := range []string{"1", "2", "3"} {
+				stages[v] = obj(s.ok(t, http.MethodGet, "model-versions/get", map[string]any{"name": name, "version": v}), "model_version")["current_stage"]
+			}
+			assert.Equal(t, map[string]any{"1": "Archived", "2": "Archived", "3": "Production"}, stages, "archive_existing_versions archives the others in the stage")
+			latest := list(s.ok(t, http.MethodPost, "registered-models/get-latest-versions", map[string]any{"name": name, "stages": []string{"Production"}}), "model_versions")
+			require.Len(t, latest, 1)
+			assert.Equal(t, "3", latest[0]["version"])
+			transition("3", "Staging", false)
+			assert.Equal(t, "Staging", obj(s.ok(t, http.MethodGet, "model-versions/get", map[string]any{"name": name, "version": "3"}), "model_version")["current_stage"])
+		}},
+		{"ErrTransitionStage", func(t *testing.T, s *target) {
+			name, _ := s.newModel(t, "stage", 1)
+			missing := unique("missing")
+			for _, tc := range []errCase{
+				{map[string]any{"name": "a/b", "version": "1", "stage": "x"}, 400, "INVALID_PARAMETER_VALUE", "Invalid Model Version stage: x. Value must be one of None, Staging, Production, Archived."},
+				{map[string]any{"name": name, "version": "1", "stage": "none", "archive_existing_versions": true}, 500, "INTERNAL_ERROR",
+					"Model version transition cannot archive existing model versions because 'none' is not an Active stage. Valid stages are ['Staging', 'Production']"},
+				{map[string]any{"name": name, "version": "1", "stage": "Production", "archive_existing_versions": "yes"}, 400, "INVALID_PARAMETER_VALUE",
+					`Invalid value "yes" for parameter 'archive_existing_versions' supplied:  Hint: Value was of type 'str'. See the API docs for more information about request parameters.`},
+				{map[string]any{"name": "a/b", "version": "x", "stage": "Production"}, 400, "INVALID_PARAMETER_VALUE", "Invalid model name 'a/b'. Names cannot contain '/' or ':'."},
+				{map[string]any{"name": name, "version": "x", "stage": "Production"}, 400, "INVALID_PARAMETER_VALUE", "Parameter 'version' must be an integer, got 'x'."},
+				{map[string]any{"name": missing, "version": "1", "stage": "Production"}, 404, "RESOURCE_DOES_NOT_EXIST", fmt.Sprintf("Model Version (name=%s, version=1) not found", missing)},
+				{map[string]any{"name": name, "version": "9", "stage": "Production"}, 404, "RESOURCE_DOES_NOT_EXIST", fmt.Sprintf("Model Version (name=%s, version=9) not found", name)},
+				{map[string]any{"name": name, "version": "1"}, 400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'stage'. See the API docs for more information about request parameters."},
+			} {
+				wantError(t, s.api(t, http.MethodPost, "model-versions/transition-stage", tc.in), tc.status, tc.code, tc.msg)
+			}
 		}},
 		{"ErrNotFound", func(t *testing.T, s *target) {
 			name, _ := s.newModel(t, "nf", 1)

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -67,6 +68,29 @@ func (d *decoder) int64(field string) (int64, bool) {
 	n, given, e := d.req.int64Field(field, false)
 	d.fail(e)
 	return n, given
+}
+
+// bool reads an optional boolean field (a JSON boolean; "true" or
+// "false" in a query string); false when absent.
+func (d *decoder) bool(field string) bool {
+	if d.err != nil || !d.req.has(field) {
+		return false
+	}
+	var v any
+	if d.req.query != nil {
+		v = d.req.query.Get(field)
+		if b, err := strconv.ParseBool(v.(string)); err == nil {
+			return b
+		}
+	} else if b, ok := d.req.body[field].(bool); ok {
+		return b
+	} else {
+		v = d.req.body[field]
+	}
+	// _assert_bool's message, with two spaces after "supplied:".
+	b, _ := json.Marshal(v)
+	d.fail(errInvalid("Invalid value %s for parameter '%s' supplied:  Hint: Value was of type '%s'. See the API docs for more information about request parameters.", b, field, pyType(v)))
+	return false
 }
 
 // strs reads a repeated string field.

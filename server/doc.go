@@ -12,14 +12,14 @@
 //   - The model registry: registered models (create, get, search,
 //     update, rename, delete, set-tag, delete-tag, aliases,
 //     get-latest-versions) and model versions (create, get, update,
-//     delete, search, set-tag, delete-tag, get-download-uri). A deleted
-//     version is kept redacted and hidden, as MLflow keeps it.
+//     delete, search, set-tag, delete-tag, get-download-uri, and
+//     transition-stage for MLflow's deprecated stages). A deleted version
+//     is kept redacted and hidden, as MLflow keeps it.
 //   - Proxied artifacts (mlflow-artifacts), /api/3.0/mlflow/server-info,
 //     /health and /version.
 //
 // Not served: logged models, traces, prompts and other MLflow 3 (3.0 API)
-// endpoints, model-version stage transitions (every version has stage
-// None), datasets and inputs, the GraphQL and ajax-api UI endpoints, and
+// endpoints, datasets and inputs, the GraphQL and ajax-api UI endpoints, and
 // multipart or presigned artifact transfers. A path that is not served is
 // answered, as MLflow answers it, with Flask's HTML 404 page and no error
 // code (mlflow.LoggedModelsSupported relies on this). Experiment tags are

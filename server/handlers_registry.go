@@ -98,6 +98,14 @@ func (s *Server) deleteModelVersion(ctx context.Context, req *request) (any, err
 	return d.then(func() (any, error) { return emptyReply(s.db.DeleteModelVersion(ctx, name, version)) })
 }
 
+func (s *Server) transitionStage(ctx context.Context, req *request) (any, error) {
+	d := decode(req)
+	name, version, stage, archive := d.required("name"), d.required("version"), d.required("stage"), d.bool("archive_existing_versions")
+	return d.then(func() (any, error) {
+		return versionReply(s.db.TransitionModelVersionStage(ctx, name, version, stage, archive))
+	})
+}
+
 func (s *Server) getModelVersion(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	name, version := d.required("name"), d.required("version")

@@ -4,11 +4,28 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 )
 
-// stageNone is the (deprecated) stage of every version: aliases replace
-// stages, which the embedded server does not implement.
-const stageNone = "None"
+// MLflow's (deprecated) model version stages, replaced by aliases: a new
+// version has stage None; model-versions/transition-stage moves it.
+const (
+	stageNone       = "None"
+	stageStaging    = "Staging"
+	stageProduction = "Production"
+	stageArchived   = "Archived"
+)
+
+// canonicalStage is MLflow's get_canonical_stage: a stage named in any
+// case, spelt as MLflow spells it.
+func canonicalStage(stage string) (string, *apiError) {
+	for _, s := range []string{stageNone, stageStaging, stageProduction, stageArchived} {
+		if strings.EqualFold(s, stage) {
+			return s, nil
+		}
+	}
+	return "", errInvalid("Invalid Model Version stage: %s. Value must be one of None, Staging, Production, Archived.", stage)
+}
 
 // stageDeletedInternal marks a deleted model version, which MLflow keeps
 // (redacted, with its tags) so that its number is not given again; every
@@ -226,7 +243,7 @@ func loadModels(ctx context.Context, q queryer, where string, args ...any) ([]*r
 	if err := arows.Err(); err != nil {
 		return nil, err
 	}
-	// The latest version of each stage; every version has stage None.
+	// The latest version of each stage (deleted versions left out).
 	latest, err := loadVersions(ctx, q, `(name, version) IN (SELECT name, MAX(version) FROM model_versions WHERE name IN (`+sub+`) GROUP BY name, current_stage)`, args...)
 	if err != nil {
 		return nil, err

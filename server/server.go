@@ -279,6 +279,7 @@ func (s *Server) routes() http.Handler {
 	api("GET", "model-versions/get", s.getModelVersion)
 	api("PATCH", "model-versions/update", s.updateModelVersion)
 	api("DELETE", "model-versions/delete", s.deleteModelVersion)
+	api("POST", "model-versions/transition-stage", s.transitionStage)
 	api("GET", "model-versions/search", s.searchModelVersions)
 	api("POST", "model-versions/set-tag", s.setModelVersionTag)
 	api("DELETE", "model-versions/delete-tag", s.deleteModelVersionTag)
@@ -297,9 +298,15 @@ func (s *Server) routes() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, s.version)
 	}))
-	return s.logged(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Artifact paths go to their handlers as sent: ServeMux would clean
-		// "a/../b" into a redirect, where MLflow answers "Invalid path".
+	return s.logged(s.dispatch(mux, paths))
+}
+
+// dispatch sends artifact paths to their handlers as sent (ServeMux would
+// clean "a/../b" into a redirect, where MLflow answers "Invalid path"),
+// a path mux does not serve with any method to MLflow's 404 page (where
+// ServeMux would answer its own plain-text 404), and the rest to mux.
+func (s *Server) dispatch(mux *http.ServeMux, paths map[string]bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := rawArtifactPath(r); ok {
 			switch r.Method {
 			case http.MethodGet, http.MethodHead:
@@ -313,11 +320,11 @@ func (s *Server) routes() http.Handler {
 			return
 		}
 		if _, pattern := mux.Handler(r); pattern == "" && !paths[r.URL.Path] {
-			notFound(w) // ServeMux would answer its own plain-text 404
+			notFound(w)
 			return
 		}
 		mux.ServeHTTP(w, r)
-	}))
+	})
 }
 
 // notFoundPage is the page MLflow's server (Flask, through uvicorn)

@@ -220,6 +220,20 @@ func (st *store) GetModelVersion(ctx context.Context, name, version string) (*mo
 // UpdateModelVersion sets a version's description when description is
 // not nil.
 func (st *store) UpdateModelVersion(ctx context.Context, name, version string, description *string) (*modelVersion, error) {
+	return st.versionUpdate(ctx, name, version, func(tx *sql.Tx, n int64) error {
+		if description == nil {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE model_versions SET description = ?, last_updated_time = ? WHERE name = ? AND version = ?`,
+			*description, nowMillis(), name, n)
+		return err
+	})
+}
+
+// versionUpdate checks name and version, then runs fn in a write
+// transaction once the version is known to exist, and returns the version
+// as fn left it.
+func (st *store) versionUpdate(ctx context.Context, name, version string, fn func(tx *sql.Tx, n int64) error) (*modelVersion, error) {
 	n, err := checkVersion(name, version)
 	if err != nil {
 		return nil, err
@@ -229,11 +243,8 @@ func (st *store) UpdateModelVersion(ctx context.Context, name, version string, d
 		if err := versionExists(ctx, tx, name, n); err != nil {
 			return err
 		}
-		if description != nil {
-			if _, err := tx.ExecContext(ctx, `UPDATE model_versions SET description = ?, last_updated_time = ? WHERE name = ? AND version = ?`,
-				*description, nowMillis(), name, n); err != nil {
-				return err
-			}
+		if err := fn(tx, n); err != nil {
+			return err
 		}
 		var err error
 		v, err = getVersion(ctx, tx, name, n)
@@ -285,6 +296,34 @@ func (st *store) DeleteModelVersion(ctx context.Context, name, version string) e
 			}
 		}
 		return nil
+	})
+}
+
+// TransitionModelVersionStage moves a version to a stage (MLflow's
+// deprecated stages, case-insensitive); with archive, the model's other
+// versions in that stage, which must be Staging or Production, move to
+// Archived.
+func (st *store) TransitionModelVersionStage(ctx context.Context, name, version, stage string, archive bool) (*modelVersion, error) {
+	canonical, e := canonicalStage(stage)
+	if e != nil {
+		return nil, e
+	}
+	if archive && canonical != stageStaging && canonical != stageProduction {
+		return nil, errInternal("Model version transition cannot archive existing model versions because '%s' is not an Active stage. Valid stages are ['Staging', 'Production']", stage)
+	}
+	return st.versionUpdate(ctx, name, version, func(tx *sql.Tx, n int64) error {
+		now := nowMillis()
+		if archive {
+			if _, err := tx.ExecContext(ctx, `UPDATE model_versions SET current_stage = ?, last_updated_time = ? WHERE name = ? AND version <> ? AND current_stage = ?`,
+				stageArchived, now, name, n, canonical); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE model_versions SET current_stage = ?, last_updated_time = ? WHERE name = ? AND version = ?`, canonical, now, name, n); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE registered_models SET last_updated_time = ? WHERE name = ?`, now, name)
+		return err
 	})
 }
 
