@@ -327,6 +327,18 @@ func TestModelVersions(t *testing.T) {
 			latest := list(s.ok(t, http.MethodPost, "registered-models/get-latest-versions", map[string]any{"name": name, "stages": []string{"Production"}}), "model_versions")
 			require.Len(t, latest, 1)
 			assert.Equal(t, "3", latest[0]["version"])
+			all := list(s.ok(t, http.MethodPost, "registered-models/get-latest-versions", map[string]any{"name": name}), "model_versions")
+			byStage := map[any]any{}
+			for _, v := range all {
+				byStage[v["current_stage"]] = v["version"]
+			}
+			assert.Equal(t, map[any]any{"Archived": "2", "Production": "3"}, byStage, "without stages: the latest of each stage")
+			m := obj(s.ok(t, http.MethodGet, "registered-models/get", map[string]any{"name": name}), "registered_model")
+			byStage = map[any]any{}
+			for _, v := range list(m, "latest_versions") {
+				byStage[v["current_stage"]] = v["version"]
+			}
+			assert.Equal(t, map[any]any{"Archived": "2", "Production": "3"}, byStage)
 			transition("3", "Staging", false)
 			assert.Equal(t, "Staging", obj(s.ok(t, http.MethodGet, "model-versions/get", map[string]any{"name": name, "version": "3"}), "model_version")["current_stage"])
 		}},
