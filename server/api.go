@@ -174,7 +174,7 @@ func missing(field string) *apiError {
 // badType is MLflow's message for a parameter of the wrong JSON type.
 func badType(field string, v any) *apiError {
 	b, _ := json.Marshal(v)
-	return errInvalid("Invalid value %s for parameter '%s' supplied: Hint: Value was of type '%s'. See the API docs for more information about request parameters.",
+	return errInvalid("Invalid value %s for parameter '%s' supplied:  Hint: Value was of type '%s'. See the API docs for more information about request parameters.",
 		b, field, pyType(v))
 }
 

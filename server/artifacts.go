@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -288,31 +289,86 @@ func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) {
 	var out struct {
 		Files []fileInfoJSON `json:"files,omitempty"`
 	}
-	dir := localName(p)
-	f, err := s.artifacts.Open(dir)
-	if err == nil {
-		defer f.Close()
-		if fi, serr := f.Stat(); serr == nil && fi.IsDir() {
-			entries, err := f.ReadDir(-1)
-			if err != nil {
-				s.fail(w, r, fmt.Errorf("listing artifacts %s: %w", p, err))
-				return
-			}
-			sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-			for _, e := range entries {
-				if strings.HasPrefix(e.Name(), ".upload-") && strings.HasSuffix(e.Name(), ".tmp") {
-					continue // an upload in progress, or left by a crash
-				}
-				info := fileInfoJSON{Path: e.Name(), IsDir: e.IsDir()}
-				if !e.IsDir() {
-					if fi, err := e.Info(); err == nil {
-						size := fi.Size()
-						info.FileSize = &size
-					}
-				}
-				out.Files = append(out.Files, info)
-			}
-		}
+	if out.Files, err = s.listDir(p); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	writeJSON(w, out)
+}
+
+// listDir lists the folder p of the artifact root (a safe path), sorted
+// by name, each entry named by its base name; nothing when p is not a
+// folder.
+func (s *Server) listDir(p string) ([]fileInfoJSON, error) {
+	f, err := s.artifacts.Open(localName(p))
+	if err != nil {
+		return nil, nil
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.IsDir() {
+		return nil, nil
+	}
+	entries, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, fmt.Errorf("listing artifacts %s: %w", p, err)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	var out []fileInfoJSON
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".upload-") && strings.HasSuffix(e.Name(), ".tmp") {
+			continue // an upload in progress, or left by a crash
+		}
+		info := fileInfoJSON{Path: e.Name(), IsDir: e.IsDir()}
+		if !e.IsDir() {
+			if fi, err := e.Info(); err == nil {
+				size := fi.Size()
+				info.FileSize = &size
+			}
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// listRunArtifacts is MLflow's artifacts/list: the artifacts of a run
+// under path (relative to the run's artifact root), named by their path
+// from that root, with the root's URI.
+func (s *Server) listRunArtifacts(ctx context.Context, req *request) (any, error) {
+	d := decode(req)
+	runID, rel := d.runID(), d.optional("path")
+	d.str("page_token")
+	return d.then(func() (any, error) {
+		p := ""
+		if rel != nil {
+			var aerr *apiError
+			if p, aerr = safeArtifactPath(*rel); aerr != nil {
+				return nil, aerr
+			}
+		}
+		r, err := s.db.GetRun(ctx, runID)
+		if err != nil {
+			return nil, err
+		}
+		root := strings.TrimPrefix(r.artifactURI, artifactRootURI)
+		files, err := s.listDir(path.Join(root, p))
+		for i := range files {
+			files[i].Path = pyJoin(p, files[i].Path)
+		}
+		return struct {
+			RootURI string         `json:"root_uri"`
+			Files   []fileInfoJSON `json:"files,omitempty"`
+		}{r.artifactURI, files}, err
+	})
+}
+
+// pyJoin is posixpath.join(dir, name) for a relative name, dir when not
+// empty.
+func pyJoin(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	if strings.HasSuffix(dir, "/") {
+		return dir + name
+	}
+	return dir + "/" + name
 }

@@ -227,3 +227,12 @@ type searchArgs struct {
 	stages     []string // lifecycle stages (experiments and runs)
 	experiment []string // experiment ids (runs)
 }
+
+// int64Ptr reads an optional integer field; nil when absent.
+func (d *decoder) int64Ptr(field string) *int64 {
+	n, given := d.int64(field)
+	if !given || d.err != nil {
+		return nil
+	}
+	return &n
+}

@@ -71,10 +71,51 @@ type runDataJSON struct {
 }
 
 type runJSON struct {
-	Info    runInfoJSON `json:"info"`
-	Data    runDataJSON `json:"data"`
-	Inputs  empty       `json:"inputs"`
-	Outputs *empty      `json:"outputs,omitempty"`
+	Info    runInfoJSON     `json:"info"`
+	Data    runDataJSON     `json:"data"`
+	Inputs  runInputsJSON   `json:"inputs"`
+	Outputs *runOutputsJSON `json:"outputs,omitempty"`
+}
+
+type datasetJSON struct {
+	Name       string  `json:"name"`
+	Digest     string  `json:"digest"`
+	SourceType string  `json:"source_type"`
+	Source     string  `json:"source"`
+	Schema     *string `json:"schema,omitempty"`
+	Profile    *string `json:"profile,omitempty"`
+}
+
+type datasetInputJSON struct {
+	Tags    []tagJSON   `json:"tags,omitempty"`
+	Dataset datasetJSON `json:"dataset"`
+}
+
+type modelInputJSON struct {
+	ModelID string `json:"model_id"`
+}
+
+type modelOutputJSON struct {
+	ModelID string `json:"model_id"`
+	Step    int64  `json:"step"`
+}
+
+type runInputsJSON struct {
+	DatasetInputs []datasetInputJSON `json:"dataset_inputs,omitempty"`
+	ModelInputs   []modelInputJSON   `json:"model_inputs,omitempty"`
+}
+
+type runOutputsJSON struct {
+	ModelOutputs []modelOutputJSON `json:"model_outputs,omitempty"`
+}
+
+// metricWithRunJSON is a metric point of get-history-bulk-interval.
+type metricWithRunJSON struct {
+	Key       string      `json:"key"`
+	Value     metricValue `json:"value"`
+	Timestamp int64       `json:"timestamp"`
+	Step      int64       `json:"step"`
+	RunID     string      `json:"run_id"`
 }
 
 type aliasJSON struct {

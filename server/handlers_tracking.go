@@ -211,3 +211,49 @@ func (s *Server) searchRuns(ctx context.Context, req *request) (any, error) {
 		}{jsonOf(runs, func(r *run) runJSON { return r.json(true) }), next}, err
 	})
 }
+
+func (s *Server) logInputs(ctx context.Context, req *request) (any, error) {
+	d := decode(req)
+	runID, datasets, models := d.required("run_id"), d.datasetInputs("datasets"), d.modelInputs("models")
+	return d.then(func() (any, error) { return emptyReply(s.db.LogInputs(ctx, runID, datasets, models)) })
+}
+
+func (s *Server) logOutputs(ctx context.Context, req *request) (any, error) {
+	d := decode(req)
+	runID := d.required("run_id")
+	d.present("models")
+	models := d.modelOutputs("models")
+	return d.then(func() (any, error) { return emptyReply(s.db.LogOutputs(ctx, runID, models)) })
+}
+
+// Limits of get-history-bulk-interval (mlflow/server/handlers.py).
+const (
+	maxBulkIntervalRuns    = 100
+	maxBulkIntervalResults = 2500
+)
+
+func (s *Server) getMetricHistoryBulkInterval(ctx context.Context, req *request) (any, error) {
+	d := decode(req)
+	a := bulkInterval{runIDs: d.strs("run_ids")}
+	if d.err == nil && !req.has("run_ids") {
+		d.fail(missing("run_ids"))
+	}
+	if n := len(a.runIDs); n > maxBulkIntervalRuns {
+		d.fail(errInvalid("GetMetricHistoryBulkInterval request must specify at most %d run_ids. Received %d run_ids. See the API docs for more information about request parameters.", maxBulkIntervalRuns, n))
+	}
+	a.key = d.required("metric_key")
+	a.start, a.end = d.int64Ptr("start_step"), d.int64Ptr("end_step")
+	n, given := d.int64("max_results")
+	if !given {
+		n = maxBulkIntervalResults
+	} else if n < 1 || n > maxBulkIntervalResults {
+		d.fail(errInvalid("max_results must be between 1 and %d. See the API docs for more information about request parameters.", maxBulkIntervalResults))
+	}
+	a.maxResults = n
+	return d.then(func() (any, error) {
+		points, err := s.db.GetMetricHistoryBulkInterval(ctx, a)
+		return struct {
+			Metrics []metricWithRunJSON `json:"metrics,omitempty"`
+		}{points}, err
+	})
+}

@@ -50,6 +50,8 @@ type run struct {
 	metrics      []metric
 	params       []tagJSON
 	tags         []tagJSON
+	inputs       runInputsJSON  // read by GetRun and SearchRuns only
+	outputs      runOutputsJSON // read by GetRun and SearchRuns only
 }
 
 func (r *run) infoJSON() runInfoJSON {
@@ -70,8 +72,9 @@ func (r *run) json(outputs bool) runJSON {
 		out.Data.Metrics = append(out.Data.Metrics, m.json())
 	}
 	out.Data.Params, out.Data.Tags = r.params, r.tags
+	out.Inputs = r.inputs
 	if outputs {
-		out.Outputs = &empty{}
+		out.Outputs = &r.outputs
 	}
 	return out
 }

@@ -260,6 +260,12 @@ func (s *Server) routes() http.Handler {
 	api("POST", "runs/delete-tag", s.deleteRunTag)
 	api("POST", "runs/search", s.searchRuns)
 	api("GET", "metrics/get-history", s.getMetricHistory)
+	api("GET", "metrics/get-history-bulk-interval", s.getMetricHistoryBulkInterval)
+	// MLflow's UI calls it under /ajax-api/ too (mlflow/server/__init__.py).
+	handle("GET /ajax-api/2.0/mlflow/metrics/get-history-bulk-interval", s.api(s.getMetricHistoryBulkInterval))
+	api("POST", "runs/log-inputs", s.logInputs)
+	api("POST", "runs/outputs", s.logOutputs)
+	api("GET", "artifacts/list", s.listRunArtifacts)
 
 	api("POST", "registered-models/create", s.createRegisteredModel)
 	api("GET", "registered-models/get", s.getRegisteredModel)

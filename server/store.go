@@ -213,6 +213,47 @@ CREATE TABLE registered_model_aliases (
 	PRIMARY KEY (name, alias)
 ) WITHOUT ROWID;
 `,
+	// 2: run inputs (datasets, kept once per experiment, name and digest;
+	// logged models) and outputs (logged models), as MLflow's datasets,
+	// inputs and input_tags tables. Dataset inputs keep the order they
+	// were logged in (rowid); model ids are opaque strings.
+	`
+CREATE TABLE datasets (
+	dataset_id    INTEGER PRIMARY KEY,
+	experiment_id INTEGER NOT NULL REFERENCES experiments ON DELETE CASCADE,
+	name          TEXT NOT NULL,
+	digest        TEXT NOT NULL,
+	source_type   TEXT NOT NULL,
+	source        TEXT NOT NULL,
+	schema        TEXT,
+	profile       TEXT,
+	UNIQUE (experiment_id, name, digest)
+);
+CREATE TABLE run_datasets (
+	run_uuid   TEXT NOT NULL REFERENCES runs ON DELETE CASCADE,
+	dataset_id INTEGER NOT NULL REFERENCES datasets ON DELETE CASCADE,
+	UNIQUE (run_uuid, dataset_id)
+);
+CREATE TABLE run_dataset_tags (
+	run_uuid   TEXT NOT NULL,
+	dataset_id INTEGER NOT NULL,
+	key        TEXT NOT NULL,
+	value      TEXT NOT NULL,
+	PRIMARY KEY (run_uuid, dataset_id, key),
+	FOREIGN KEY (run_uuid, dataset_id) REFERENCES run_datasets (run_uuid, dataset_id) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE TABLE run_model_inputs (
+	run_uuid TEXT NOT NULL REFERENCES runs ON DELETE CASCADE,
+	model_id TEXT NOT NULL,
+	PRIMARY KEY (run_uuid, model_id)
+) WITHOUT ROWID;
+CREATE TABLE run_model_outputs (
+	run_uuid TEXT NOT NULL REFERENCES runs ON DELETE CASCADE,
+	model_id TEXT NOT NULL,
+	step     INTEGER NOT NULL,
+	PRIMARY KEY (run_uuid, model_id)
+) WITHOUT ROWID;
+`,
 }
 
 // migrate applies the migrations the database has not seen, each in its

@@ -112,7 +112,10 @@ func (st *store) SearchRuns(ctx context.Context, a searchArgs) ([]*run, string, 
 		runs = filterRuns(runs, clauses)
 		sortByKeys(runs, keys, runField)
 		page, next = paginate(runs, offset, int(a.maxResults))
-		return loadWhole(ctx, tx, page)
+		if err := loadWhole(ctx, tx, page); err != nil {
+			return err
+		}
+		return loadRunIO(ctx, tx, page, false)
 	})
 	return page, next, err
 }

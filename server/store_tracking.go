@@ -293,12 +293,15 @@ func nameRun(nr *newRun) error {
 	return nil
 }
 
-// GetRun reads a run with its latest metrics, params and tags.
+// GetRun reads a run with its latest metrics, params and tags, its
+// inputs and its outputs.
 func (st *store) GetRun(ctx context.Context, id string) (*run, error) {
 	var r *run
 	err := st.read(ctx, func(tx *sql.Tx) (err error) {
-		r, err = getRunByID(ctx, tx, id)
-		return err
+		if r, err = getRunByID(ctx, tx, id); err != nil {
+			return err
+		}
+		return loadRunIO(ctx, tx, []*run{r}, true)
 	})
 	return r, err
 }
