@@ -8,21 +8,38 @@
 //   - Experiments: create, get, get-by-name, search, update (rename),
 //     delete, restore, set-experiment-tag, delete-experiment-tag.
 //   - Runs: create, get, update, delete, restore, log-batch, log-metric,
-//     log-parameter, set-tag, delete-tag, search; metrics/get-history.
+//     log-parameter, set-tag, delete-tag, search; metrics/get-history and
+//     metrics/get-history-bulk-interval (also under /ajax-api/2.0/, where
+//     MLflow's UI calls it), sampled as MLflow's SQL store samples it.
+//   - Run inputs and outputs: runs/log-inputs (datasets, kept once per
+//     experiment, name and digest, with input tags; logged models) and
+//     runs/outputs (logged models at a step), returned by runs/get (and,
+//     without model inputs, runs/search) as MLflow returns them. Model ids
+//     are opaque strings: MLflow does not check that the model exists.
 //   - The model registry: registered models (create, get, search,
 //     update, rename, delete, set-tag, delete-tag, aliases,
 //     get-latest-versions) and model versions (create, get, update,
 //     delete, search, set-tag, delete-tag, get-download-uri, and
 //     transition-stage for MLflow's deprecated stages). A deleted version
 //     is kept redacted and hidden, as MLflow keeps it.
-//   - Proxied artifacts (mlflow-artifacts), /api/3.0/mlflow/server-info,
+//   - Proxied artifacts (mlflow-artifacts), artifacts/list (a run's
+//     artifacts, paths relative to its root), /api/3.0/mlflow/server-info,
 //     /health and /version.
 //
-// Not served: logged models, traces, prompts and other MLflow 3 (3.0 API)
-// endpoints, datasets and inputs, the GraphQL and ajax-api UI endpoints, and
-// multipart or presigned artifact transfers. A path that is not served is
-// answered, as MLflow answers it, with Flask's HTML 404 page and no error
-// code (mlflow.LoggedModelsSupported relies on this). Experiment tags are
+// Not served: logged models, prompts and other MLflow 3 (3.0 API)
+// endpoints, dataset search, the GraphQL and ajax-api UI endpoints (but
+// get-history-bulk-interval), and multipart or presigned artifact
+// transfers. A path that is not served is answered, as MLflow answers it,
+// with Flask's HTML 404 page and no error code (mlflow.LoggedModelsSupported
+// relies on this). Traces are the exception: every path under
+// /api/2.0/mlflow/traces, /api/3.0/mlflow/traces and /v1/traces is
+// refused with MLflow's NOT_IMPLEMENTED (501) and a message saying that
+// this server does not keep traces. MLflow's Python client reports that
+// message as is (a trace export logs "Failed to send trace to MLflow
+// backend: NOT_IMPLEMENTED: ...", and the traced code goes on), where a
+// 404 makes it retry the deprecated v2 API and then quote an HTML page.
+// Only traced code (mlflow.trace, GenAI autologging, mlflow.genai) calls
+// them: mlflow.sklearn.autolog and mlflow.models.evaluate do not. Experiment tags are
 // listed by key, where MLflow lists them in the order they were set.
 //
 // A data directory holds everything: mlflow.db, a SQLite database (WAL,

@@ -325,6 +325,10 @@ func (s *Server) dispatch(mux *http.ServeMux, paths map[string]bool) http.Handle
 			}
 			return
 		}
+		if isTracePath(r.URL.Path) {
+			writeError(w, errTracesNotServed)
+			return
+		}
 		if _, pattern := mux.Handler(r); pattern == "" && !paths[r.URL.Path] {
 			notFound(w)
 			return
@@ -332,6 +336,27 @@ func (s *Server) dispatch(mux *http.ServeMux, paths map[string]bool) http.Handle
 		mux.ServeHTTP(w, r)
 	})
 }
+
+// tracePrefixes are the trace endpoints of MLflow 3 clients: the REST
+// API (v3, and v2 which clients fall back to) and OTLP ingestion.
+var tracePrefixes = []string{"/api/2.0/mlflow/traces", "/api/3.0/mlflow/traces", "/v1/traces"}
+
+// isTracePath reports whether p is a trace endpoint.
+func isTracePath(p string) bool {
+	for _, prefix := range tracePrefixes {
+		if p == prefix || strings.HasPrefix(p, prefix+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// errTracesNotServed answers the trace endpoints: MLflow's NOT_IMPLEMENTED
+// (501), which MLflow's client reports as is (a trace export logs "Failed
+// to send trace to MLflow backend: NOT_IMPLEMENTED: ..."), where a 404
+// would make it retry the v2 API and then quote an HTML page.
+var errTracesNotServed = &apiError{Status: http.StatusNotImplemented, Code: "NOT_IMPLEMENTED",
+	Message: "Traces are not supported by playbook's embedded tracking server (it serves experiments, runs, the model registry and artifacts); log traces to an MLflow tracking server."}
 
 // notFoundPage is the page MLflow's server (Flask, through uvicorn)
 // answers with a 404 for a path it does not serve, under /api/2.0/mlflow/
