@@ -185,6 +185,9 @@ func integrityError(columns, insert string, rows [][]any) *apiError {
 				parts[j] = fmt.Sprint(x)
 			}
 		}
+		if len(parts) == 1 {
+			parts[0] += "," // Python's 1-tuple
+		}
 		tuples[i] = "(" + strings.Join(parts, ", ") + ")"
 	}
 	params := tuples[0]
