@@ -39,7 +39,13 @@
 // backend: NOT_IMPLEMENTED: ...", and the traced code goes on), where a
 // 404 makes it retry the deprecated v2 API and then quote an HTML page.
 // Only traced code (mlflow.trace, GenAI autologging, mlflow.genai) calls
-// them: mlflow.sklearn.autolog and mlflow.models.evaluate do not. Experiment tags are
+// them: mlflow.sklearn.autolog and mlflow.models.evaluate do not.
+//
+// Where MLflow's protobuf parser fails on a member of the wrong JSON type
+// inside log-inputs' datasets or log-outputs' models and MLflow goes on
+// with what it parsed before the failure (which depends on the order of
+// the request's keys), the server refuses the request with MLflow's
+// type-mismatch message for the whole field. Experiment tags are
 // listed by key, where MLflow lists them in the order they were set.
 //
 // A data directory holds everything: mlflow.db, a SQLite database (WAL,

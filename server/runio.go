@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -245,7 +246,7 @@ func insertDatasetInputs(ctx context.Context, tx *sql.Tx, experimentID int64, ru
 func datasetID(ctx context.Context, tx *sql.Tx, experimentID int64, ds datasetJSON) (int64, error) {
 	var id int64
 	err := tx.QueryRowContext(ctx, `SELECT dataset_id FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?`, experimentID, ds.Name, ds.Digest).Scan(&id)
-	if err != sql.ErrNoRows {
+	if !errors.Is(err, sql.ErrNoRows) {
 		return id, err
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO datasets (experiment_id, name, digest, source_type, source, schema, profile) VALUES (?, ?, ?, ?, ?, ?, ?)`,

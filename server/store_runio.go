@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"math"
 )
 
@@ -52,7 +53,7 @@ func (st *store) LogOutputs(ctx context.Context, runID string, models []modelOut
 		for i, m := range models {
 			var one int
 			err := tx.QueryRowContext(ctx, `SELECT 1 FROM run_model_outputs WHERE run_uuid = ? AND model_id = ?`, runID, m.ModelID).Scan(&one)
-			if err != nil && err != sql.ErrNoRows {
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
 			dup = dup || err == nil || seen[m.ModelID]
