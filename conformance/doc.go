@@ -7,8 +7,10 @@
 // disagree, the real one is right.
 //
 // The package also holds what compares the two servers as a whole: the
-// exercise run with MLflow's own Python client, and the request-mix
-// benchmark.
+// exercise run with MLflow's own Python client, the suite of what MLflow 3
+// users do with that client (scripts/python_client_suite.py, one named
+// check each), Python's register_model on runs trained by playbook, and
+// the request-mix and log-model/register benchmarks.
 //
 //	go test ./conformance                                  # embedded only
 //	MLFLOW_TRACKING_URI=$(scripts/mlflow-server start) go test ./conformance

@@ -3,7 +3,10 @@
 
 Calls mlflow.register_model("runs:/RUN/model", NAME) with MLflow's own
 Python client against MLFLOW_TRACKING_URI and prints one JSON object on its
-last line: the created version's name, version, source, run_id and status.
+last line: the created version's name, version, source, run_id, status and
+model_id (ModelVersion.model_id as the client returns it: MLflow 3.18's
+REST replies carry no model_id on model versions, so it stays null even
+when the source is models:/m-...).
 On an MLflow 3 server where the run logged a LoggedModel called "model"
 (and left its own artifacts empty), the source is models:/m-...; where the
 run holds the model as run artifacts under model/, it is that folder's URI.
@@ -28,6 +31,7 @@ def main():
         "source": mv.source,
         "run_id": mv.run_id,
         "status": mv.status,
+        "model_id": mv.model_id,
     }))
 
 
