@@ -50,7 +50,9 @@ func FindPython(explicit string) (string, error) {
 		}
 		candidate, from = p, "PATH"
 	}
-	out, err := exec.Command(candidate, "-c", "import mlflow, pyarrow").CombinedOutput()
+	check := exec.Command(candidate, "-c", "import mlflow, pyarrow")
+	check.Env = Environ()
+	out, err := check.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("%w: %s (from %s) cannot import mlflow and pyarrow (%v: %s); install them (pip install mlflow) or choose another interpreter with --python or %s",
 			ErrNoPython, candidate, from, err, lastLine(out), EnvPython)
@@ -61,6 +63,24 @@ func FindPython(explicit string) (string, error) {
 func lastLine(b []byte) string {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	return lines[len(lines)-1]
+}
+
+// keptEnv are the variables of playbook's environment the worker keeps:
+// what Python and its packages need to start, nothing that may hold a
+// secret (tokens, passwords, cloud credentials stay in playbook).
+var keptEnv = []string{"PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ",
+	"VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH", "PYTHONHOME", "PYENV_ROOT", "PYENV_VERSION"}
+
+// Environ returns the worker's environment: keptEnv from the current one,
+// and MLflow's telemetry off.
+func Environ() []string {
+	var env []string
+	for _, k := range keptEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return append(env, "MLFLOW_DISABLE_TELEMETRY=true", "DO_NOT_TRACK=true")
 }
 
 // Info describes the worker's interpreter.
