@@ -3,8 +3,10 @@ package churn
 import (
 	"bytes"
 	"crypto/rand"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -32,6 +34,56 @@ const (
 	// DefaultArtifactPath is the artifact_path written when ArtifactMeta
 	// gives none: the model folder of a run is "model".
 	DefaultArtifactPath = "model"
+)
+
+// The python_function flavor: MLflow's mlflow.pyfunc.load_model loads the
+// model with the loader module in CodeDir, which reads model.json with
+// numpy and pandas only.
+const (
+	// PyfuncFlavor is MLflow's generic flavor name.
+	PyfuncFlavor = "python_function"
+	// PyfuncLoaderModule is the module pyfunc imports from CodeDir.
+	PyfuncLoaderModule = "playbook_churn_pyfunc"
+	// CodeDir is the model folder's code folder, which pyfunc puts on
+	// sys.path.
+	CodeDir = "code"
+	// PythonVersion is the Python of the model's environment files.
+	PythonVersion = "3.11"
+
+	PythonEnvFile   = "python_env.yaml"
+	CondaEnvFile    = "conda.yaml"
+	RequirementFile = "requirements.txt"
+)
+
+// pyfuncLoader is the loader module, written to CodeDir.
+//
+//go:embed pyfunc/playbook_churn_pyfunc.py
+var pyfuncLoader []byte
+
+// pyfuncRequirements are the loader's Python requirements.
+const pyfuncRequirements = "mlflow>=3,<4\nnumpy\npandas\n"
+
+// pythonEnv and condaEnv are MLflow's two environment files for them.
+const (
+	pythonEnv = "python: " + PythonVersion + `
+build_dependencies:
+- pip
+- setuptools
+- wheel
+dependencies:
+- -r requirements.txt
+`
+	condaEnv = `channels:
+- conda-forge
+dependencies:
+- python=` + PythonVersion + `
+- pip
+- pip:
+  - mlflow>=3,<4
+  - numpy
+  - pandas
+name: mlflow-env
+`
 )
 
 // mlflowTimeLayout is the format of MLmodel's utc_time_created (Python's
@@ -142,23 +194,32 @@ func SignatureInputs() string {
 	return b.String()
 }
 
-// signatureOutputs is the model's MLflow output signature: the probability
-// of churn.
-const signatureOutputs = `[{"type": "double", "name": "probability", "required": true}]`
+// signatureOutputs is the output signature of the model's pyfunc predict:
+// one label (0 or 1) per row, as MLflow writes a classifier's.
+const signatureOutputs = `[{"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}]`
+
+// signatureParams declares pyfunc predict's one parameter: MLflow passes
+// only declared params to the model.
+const signatureParams = `[{"name": "predict_method", "default": "predict", "shape": null, "type": "string"}]`
 
 // SaveModel writes m as an MLflow model folder dir (created if needed):
 //
-//   - MLmodel: artifact_path, the playbook_churn flavor (model_file
-//     model.json, format_version 1), model_id (when set), model_uuid, run_id,
-//     utc_time_created, the signature (19 typed input columns, a double
-//     "probability" output) and saved_input_example_info;
+//   - MLmodel: artifact_path, two flavors (playbook_churn: model_file
+//     model.json, format_version 1; python_function: the loader module in
+//     code/, data model.json, the environment files), model_id (when set),
+//     model_uuid, run_id, utc_time_created, the signature (19 typed input
+//     columns, an int64 label output, the predict_method parameter) and
+//     saved_input_example_info;
 //   - model.json: the encoder, coefficients, threshold and training
 //     options, which LoadModel reads back bit for bit;
 //   - input_example.json and serving_input_example.json: meta.InputExample
-//     in MLflow's pandas split format.
+//     in MLflow's pandas split format;
+//   - code/playbook_churn_pyfunc.py, python_env.yaml, conda.yaml and
+//     requirements.txt: what mlflow.pyfunc.load_model and `mlflow models
+//     serve` need to score the model in Python (numpy and pandas only).
 //
-// It writes those four names only, inside dir (through os.Root, so a
-// symbolic link cannot lead it elsewhere).
+// It writes those names only, inside dir (through os.Root, so a symbolic
+// link cannot lead it elsewhere).
 func SaveModel(dir string, m *Model, meta ArtifactMeta) error {
 	if err := m.validate(); err != nil {
 		return fmt.Errorf("churn: save model: %w", err)
@@ -188,13 +249,23 @@ func SaveModel(dir string, m *Model, meta ArtifactMeta) error {
 	if err != nil {
 		return fmt.Errorf("churn: save model: %w", err)
 	}
+	params := signatureParams
 	mlm := mlmodel{
 		ArtifactPath: meta.ArtifactPath,
-		Flavors: map[string]map[string]any{Flavor: {
-			"model_file":     ModelFile,
-			"format_version": FormatVersion,
-			"model_type":     "logistic_regression",
-		}},
+		Flavors: map[string]map[string]any{
+			Flavor: {
+				"model_file":     ModelFile,
+				"format_version": FormatVersion,
+				"model_type":     "logistic_regression",
+			},
+			PyfuncFlavor: {
+				"loader_module":  PyfuncLoaderModule,
+				"code":           CodeDir,
+				"data":           ModelFile,
+				"env":            map[string]string{"conda": CondaEnvFile, "virtualenv": PythonEnvFile},
+				"python_version": PythonVersion,
+			},
+		},
 		ModelID:   meta.ModelID,
 		ModelUUID: meta.ModelUUID,
 		RunID:     meta.RunID,
@@ -204,7 +275,7 @@ func SaveModel(dir string, m *Model, meta ArtifactMeta) error {
 			ServingInputPath: ServingExampleFile,
 			Type:             "dataframe",
 		},
-		Signature:      &mlmodelSignature{Inputs: SignatureInputs(), Outputs: signatureOutputs},
+		Signature:      &mlmodelSignature{Inputs: SignatureInputs(), Outputs: signatureOutputs, Params: &params},
 		UTCTimeCreated: formatMLflowTime(meta.Created),
 	}
 	var mlmodelYAML bytes.Buffer
@@ -225,6 +296,9 @@ func SaveModel(dir string, m *Model, meta ArtifactMeta) error {
 		return fmt.Errorf("churn: save model: %w", err)
 	}
 	defer root.Close()
+	if err := root.Mkdir(CodeDir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("churn: save model: %w", err)
+	}
 	for _, f := range []struct {
 		name string
 		data []byte
@@ -232,6 +306,10 @@ func SaveModel(dir string, m *Model, meta ArtifactMeta) error {
 		{ModelFile, append(modelJSON, '\n')},
 		{InputExampleFile, exampleJSON},
 		{ServingExampleFile, servingJSON},
+		{CodeDir + "/" + PyfuncLoaderModule + ".py", pyfuncLoader},
+		{PythonEnvFile, []byte(pythonEnv)},
+		{CondaEnvFile, []byte(condaEnv)},
+		{RequirementFile, []byte(pyfuncRequirements)},
 		{MLmodelFile, mlmodelYAML.Bytes()}, // last: a folder with MLmodel is complete
 	} {
 		if err := root.WriteFile(f.name, f.data, 0o644); err != nil {
@@ -267,6 +345,15 @@ func exampleSplit(customers []Customer) split {
 		s.Data[i] = row
 	}
 	return s
+}
+
+// FeatureFrame returns the model's 19 input columns of customers in
+// MLflow's pandas "split" form: the column names, and one row of values
+// (strings, integers for SeniorCitizen and tenure, floats for the charges)
+// per customer, as MLflow's pyfunc and scoring server take them.
+func FeatureFrame(customers []Customer) (columns []string, rows [][]any) {
+	s := exampleSplit(customers)
+	return s.Columns, s.Data
 }
 
 // customersFromSplit reads customers back from split form (columns may be

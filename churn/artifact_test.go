@@ -52,7 +52,7 @@ func TestSaveLoadModelRoundTripIsExact(t *testing.T) {
 	assert.Equal(t, DefaultArtifactPath, gotMeta.ArtifactPath)
 	assert.Regexp(t, `^[0-9a-f]{32}$`, gotMeta.ModelUUID)
 	assert.Equal(t, created.Truncate(time.Microsecond), gotMeta.Created)
-	assert.Equal(t, []string{Flavor}, gotMeta.Flavors)
+	assert.Equal(t, []string{Flavor, PyfuncFlavor}, gotMeta.Flavors)
 	// The example keeps the 19 feature columns (no ID, no label).
 	require.Len(t, gotMeta.InputExample, 2)
 	for i, c := range gotMeta.InputExample {
@@ -73,7 +73,11 @@ func TestSaveModelWritesAnMLflowModel(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	assert.ElementsMatch(t, []string{"MLmodel", "model.json", "input_example.json", "serving_input_example.json"}, names)
+	assert.ElementsMatch(t, []string{"MLmodel", "model.json", "input_example.json", "serving_input_example.json",
+		"code", "python_env.yaml", "conda.yaml", "requirements.txt"}, names)
+	loader, err := os.ReadFile(filepath.Join(dir, "code", "playbook_churn_pyfunc.py"))
+	require.NoError(t, err)
+	assert.Contains(t, string(loader), "def _load_pyfunc(")
 
 	raw, err := os.ReadFile(filepath.Join(dir, "MLmodel"))
 	require.NoError(t, err)
@@ -82,9 +86,16 @@ func TestSaveModelWritesAnMLflowModel(t *testing.T) {
 	assert.Equal(t, "churn-model", mlm["artifact_path"])
 	assert.Equal(t, "r1", mlm["run_id"])
 	assert.Equal(t, "u1", mlm["model_uuid"])
-	assert.Equal(t, map[string]any{"playbook_churn": map[string]any{
-		"model_file": "model.json", "format_version": 1, "model_type": "logistic_regression",
-	}}, mlm["flavors"])
+	assert.Equal(t, map[string]any{
+		"playbook_churn": map[string]any{
+			"model_file": "model.json", "format_version": 1, "model_type": "logistic_regression",
+		},
+		"python_function": map[string]any{
+			"loader_module": "playbook_churn_pyfunc", "code": "code", "data": "model.json",
+			"env":            map[string]any{"conda": "conda.yaml", "virtualenv": "python_env.yaml"},
+			"python_version": "3.11",
+		},
+	}, mlm["flavors"])
 	assert.Regexp(t, regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?$`), mlm["utc_time_created"])
 	assert.Equal(t, map[string]any{
 		"artifact_path": "input_example.json", "pandas_orient": "split",
@@ -111,7 +122,8 @@ func TestSaveModelWritesAnMLflowModel(t *testing.T) {
 	assert.Equal(t, "double", types["TotalCharges"])
 	assert.Equal(t, "string", types["PaymentMethod"])
 	assert.True(t, strings.HasPrefix(sig["inputs"].(string), `[{"type": "string", "name": "gender", "required": true}, `))
-	assert.JSONEq(t, `[{"type": "double", "name": "probability", "required": true}]`, sig["outputs"].(string))
+	assert.JSONEq(t, `[{"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}]`, sig["outputs"].(string))
+	assert.JSONEq(t, `[{"name": "predict_method", "default": "predict", "shape": null, "type": "string"}]`, sig["params"].(string))
 
 	var example struct {
 		Columns []string `json:"columns"`
@@ -314,9 +326,6 @@ func TestSaveModelStaysInsideItsFolder(t *testing.T) {
 func TestSavedModelLoadsInMLflow(t *testing.T) {
 	t.Parallel() // mostly waiting for Python
 	py := testenv.Python(t)
-	if err := exec.Command(py, "-c", "import mlflow").Run(); err != nil {
-		t.Skipf("mlflow is not importable in %s: %v", py, err)
-	}
 	m, valid := fittedModel(t)
 	dir := t.TempDir()
 	require.NoError(t, SaveModel(dir, m, ArtifactMeta{RunID: "abc", InputExample: valid.Customers[:4]}))
@@ -330,7 +339,8 @@ print(json.dumps({
     "run_id": m.run_id,
     "inputs": m.signature.inputs.input_names(),
     "types": [t.name for t in m.signature.inputs.input_types()],
-    "outputs": m.signature.outputs.input_names(),
+    "outputs": [t.to_dict() for t in m.signature.outputs.inputs],
+    "params": m.signature.params.to_dict(),
     "example_shape": list(ex.shape),
     "example_columns": list(ex.columns),
 }))
@@ -343,19 +353,21 @@ print(json.dumps({
 	}
 	require.NoError(t, err)
 	var got struct {
-		Flavors        []string `json:"flavors"`
-		RunID          string   `json:"run_id"`
-		Inputs         []string `json:"inputs"`
-		Types          []string `json:"types"`
-		Outputs        []string `json:"outputs"`
-		ExampleShape   []int    `json:"example_shape"`
-		ExampleColumns []string `json:"example_columns"`
+		Flavors        []string         `json:"flavors"`
+		RunID          string           `json:"run_id"`
+		Inputs         []string         `json:"inputs"`
+		Types          []string         `json:"types"`
+		Outputs        []map[string]any `json:"outputs"`
+		Params         []map[string]any `json:"params"`
+		ExampleShape   []int            `json:"example_shape"`
+		ExampleColumns []string         `json:"example_columns"`
 	}
 	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
-	assert.Equal(t, []string{Flavor}, got.Flavors)
+	assert.Equal(t, []string{Flavor, PyfuncFlavor}, got.Flavors)
 	assert.Equal(t, "abc", got.RunID)
 	assert.Equal(t, FeatureColumns(), got.Inputs)
-	assert.Equal(t, []string{"probability"}, got.Outputs)
+	assert.Equal(t, []map[string]any{{"type": "tensor", "tensor-spec": map[string]any{"dtype": "int64", "shape": []any{-1.0}}}}, got.Outputs)
+	assert.Equal(t, []map[string]any{{"name": "predict_method", "type": "string", "default": "predict", "shape": nil}}, got.Params)
 	assert.Equal(t, []int{4, 19}, got.ExampleShape)
 	assert.Equal(t, FeatureColumns(), got.ExampleColumns)
 	require.Len(t, got.Types, 19)
@@ -369,4 +381,60 @@ print(json.dumps({
 		}
 		assert.Equal(t, want, got.Types[i], name)
 	}
+}
+
+// pyfuncScript loads a model folder with MLflow's mlflow.pyfunc.load_model
+// and scores the rows of a split-format JSON file both ways.
+const pyfuncScript = `
+import json, sys
+import mlflow.pyfunc, pandas as pd
+model = mlflow.pyfunc.load_model(sys.argv[1])
+with open(sys.argv[2]) as f:
+    rows = json.load(f)
+df = pd.DataFrame(rows["data"], columns=rows["columns"])
+labels = model.predict(df)
+proba = model.predict(df, params={"predict_method": "predict_proba"})
+try:
+    model.predict(df, params={"predict_method": "decision_function"})
+    bad = ""
+except Exception as e:
+    bad = str(e)
+print(json.dumps({"labels": [int(v) for v in labels], "proba": [float(v) for v in proba], "bad_method": bad}))
+`
+
+// TestSavedModelScoresInPyfunc loads a saved model with MLflow's own
+// mlflow.pyfunc (the python_function flavor's loader module, numpy only) and
+// compares its labels and probabilities with the Go model's.
+func TestSavedModelScoresInPyfunc(t *testing.T) {
+	t.Parallel() // mostly waiting for Python
+	py := testenv.Python(t)
+	m, valid := fittedModel(t)
+	m.Threshold = 0.37
+	dir := filepath.Join(t.TempDir(), "model")
+	require.NoError(t, SaveModel(dir, m, ArtifactMeta{}))
+	rows, err := json.Marshal(exampleSplit(valid.Customers))
+	require.NoError(t, err)
+	input := filepath.Join(t.TempDir(), "rows.json")
+	require.NoError(t, os.WriteFile(input, rows, 0o644))
+
+	cmd := exec.CommandContext(t.Context(), py, "-c", pyfuncScript, dir, input)
+	cmd.Env = append(os.Environ(), "MLFLOW_DISABLE_TELEMETRY=true", "DO_NOT_TRACK=true")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "stderr: %s", stderr.String())
+	var got struct {
+		Labels    []int     `json:"labels"`
+		Proba     []float64 `json:"proba"`
+		BadMethod string    `json:"bad_method"`
+	}
+	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+
+	want := m.PredictProba(valid)
+	require.Len(t, got.Proba, len(want))
+	for i := range want {
+		require.InDelta(t, want[i], got.Proba[i], 1e-12, "row %d", i)
+	}
+	assert.Equal(t, m.Predict(valid), got.Labels, "labels at the model's threshold")
+	assert.Contains(t, got.BadMethod, "predict_method 'decision_function': want one of predict, predict_proba")
 }

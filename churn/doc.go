@@ -29,7 +29,12 @@
 // 1/(C·n) gives scikit-learn's LogisticRegression(C). A [Model] bundles
 // encoder, coefficients and decision threshold; [SaveModel] writes it as an
 // MLflow model folder with the "playbook_churn" flavor, [LoadModel] reads it
-// back bit for bit.
+// back bit for bit. The folder has MLflow's "python_function" flavor too:
+// a loader module (pyfunc/playbook_churn_pyfunc.py, numpy and pandas only)
+// that mlflow.pyfunc.load_model and `mlflow models serve` use to score the
+// model in Python, to 1e-12 of the Go model's probabilities. Its predict
+// returns labels at the model's threshold; params={"predict_method":
+// "predict_proba"} returns probabilities.
 //
 // # Metrics
 //

@@ -33,12 +33,14 @@ func (c *Controller) End() {
 	p.cell, p.step, p.ctx = nil, "", context.Background()
 }
 
-// Close ends the run: the record may be read once Close returns.
+// Close ends the run: the record may be read once Close returns, and the
+// Python worker, if one was started, has stopped.
 func (c *Controller) Close() {
 	p := c.pb
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.closed, p.cell = true, nil
+	p.mu.Unlock()
+	_ = closePython(p)
 }
 
 // Stdout and Stderr return the writers of the current cell's printed output,

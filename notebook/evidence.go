@@ -1,8 +1,10 @@
 package notebook
 
 import (
+	"errors"
 	"time"
 
+	"github.com/playbook-mlops/playbook/pyworker"
 	"github.com/playbook-mlops/playbook/record"
 )
 
@@ -74,3 +76,35 @@ func Display(pb *Playbook, o record.Output) { pb.display(o) }
 
 // CapturerOf returns the Capturer the run of pb was given, or nil.
 func CapturerOf(pb *Playbook) *Capturer { return pb.capture }
+
+// ErrNoPythonWorker is PythonOf's error for a run given no Options.Python.
+var ErrNoPythonWorker = errors.New("this run has no Python worker")
+
+// PythonOf returns the run's Python worker, starting it on first use (see
+// Options.Python); its error is the same at every call.
+func PythonOf(pb *Playbook) (*pyworker.Worker, error) {
+	pb.pyMu.Lock()
+	defer pb.pyMu.Unlock()
+	if !pb.pyStarted {
+		pb.pyStarted = true
+		if pb.python == nil {
+			pb.pyErr = ErrNoPythonWorker
+		} else {
+			pb.py, pb.pyErr = pb.python()
+		}
+	}
+	return pb.py, pb.pyErr
+}
+
+// closePython stops the worker PythonOf started, if any.
+func closePython(pb *Playbook) error {
+	pb.pyMu.Lock()
+	defer pb.pyMu.Unlock()
+	pb.pyStarted = true // no start after the run
+	if pb.py == nil {
+		return nil
+	}
+	w := pb.py
+	pb.py, pb.pyErr = nil, errors.New("the run has ended")
+	return w.Close()
+}

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/pyworker"
 	"github.com/playbook-mlops/playbook/record"
 )
 
@@ -47,6 +48,10 @@ type Options struct {
 	// evidence (the verify step's capture); cmd/playbook gives one backed
 	// by headless Chromium. Nil means the run has none.
 	Capture *Capturer
+	// Python starts the run's Python worker, once, on first use, for
+	// models of a python_function flavor; nil means the run has none.
+	// Controller.Close stops the worker it started.
+	Python func() (*pyworker.Worker, error)
 }
 
 // A Capturer screenshots pages of the MLflow UI.
@@ -84,11 +89,17 @@ type Playbook struct {
 	outDir  string
 	dryRun  bool
 	capture *Capturer
+
+	python    func() (*pyworker.Worker, error)
+	pyMu      sync.Mutex
+	py        *pyworker.Worker
+	pyErr     error
+	pyStarted bool
 }
 
 // New returns a Playbook for one run and its Controller.
 func New(opts Options) (*Playbook, *Controller) {
-	pb := &Playbook{run: opts.Run, connect: opts.Connect, outDir: opts.OutDir, dryRun: opts.DryRun, capture: opts.Capture, ctx: context.Background()}
+	pb := &Playbook{run: opts.Run, connect: opts.Connect, outDir: opts.OutDir, dryRun: opts.DryRun, capture: opts.Capture, python: opts.Python, ctx: context.Background()}
 	if pb.run == nil {
 		pb.run = &record.Run{Schema: record.Schema}
 	}

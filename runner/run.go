@@ -12,6 +12,7 @@ import (
 
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/notebook"
+	"github.com/playbook-mlops/playbook/pyworker"
 	"github.com/playbook-mlops/playbook/record"
 )
 
@@ -31,6 +32,9 @@ type Options struct {
 	// Capture, when set, screenshots the MLflow UI for the verify step's
 	// evidence; nil records that the run has no browser to do it with.
 	Capture *Capturer
+	// Python, when set, starts the Python worker that scores models of a
+	// python_function flavor, on first use; the run stops it at its end.
+	Python func() (*pyworker.Worker, error)
 	// Unrestricted lets cells import the whole standard library.
 	Unrestricted bool
 	// Version is playbook's version, recorded in the environment.
@@ -70,7 +74,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*record.Run, error) {
 		return nil, err
 	}
 	rec := newRecord(sc, params, opts)
-	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: opts.Connect, OutDir: opts.OutDir, DryRun: opts.DryRun, Capture: opts.Capture})
+	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: opts.Connect, OutDir: opts.OutDir, DryRun: opts.DryRun, Capture: opts.Capture, Python: opts.Python})
 	defer ctl.Close()
 	k, err := newKernel(sc.Path, pb, ctl, params, opts.Unrestricted)
 	if err != nil {

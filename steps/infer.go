@@ -37,7 +37,7 @@ type Prediction struct {
 // Infer predicts, with the loaded model, the probability of churn and the
 // label of a few customers, and shows them as a table.
 func Infer(pb *Playbook, m *LoadedModel, opts InferOptions) []Prediction {
-	if m == nil || m.Predictor == nil {
+	if m == nil || (m.Predictor == nil && m.py == nil) {
 		failf("infer: no model: pass the result of steps.Load")
 	}
 	customers := opts.Customers
@@ -66,7 +66,7 @@ func Infer(pb *Playbook, m *LoadedModel, opts InferOptions) []Prediction {
 	}, Rows: [][]string{}}
 	for i, c := range customers {
 		label := 0
-		if probs[i] >= m.Predictor.Threshold {
+		if probs[i] >= m.Threshold {
 			label = 1
 		}
 		out[i] = Prediction{CustomerID: c.CustomerID, Probability: probs[i], Label: label, Customer: c}
@@ -80,8 +80,8 @@ func Infer(pb *Playbook, m *LoadedModel, opts InferOptions) []Prediction {
 		})
 	}
 	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb,
-		fmt.Sprintf("Predictions of %s (version %s, threshold %.2f)", m.URI, m.Version, m.Predictor.Threshold),
-		fmt.Sprintf("Prédictions de %s (version %s, seuil %.2f)", m.URI, m.Version, m.Predictor.Threshold),
+		fmt.Sprintf("Predictions of %s (version %s, threshold %.2f)", m.URI, m.Version, m.Threshold),
+		fmt.Sprintf("Prédictions de %s (version %s, seuil %.2f)", m.URI, m.Version, m.Threshold),
 	), Table: t})
 	return out
 }

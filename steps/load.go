@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/playbook-mlops/playbook/churn"
@@ -23,21 +24,50 @@ type LoadedModel struct {
 	ArtifactURI string
 	// Flavors are the flavors its MLmodel file lists.
 	Flavors []string
-	// Predictor is the model itself.
+	// Predictor is the model itself when it is playbook's own (the
+	// playbook_churn flavor), nil for a model scored in Python.
 	Predictor *churn.Model
+	// Threshold is the probability at or above which it predicts churn:
+	// the Go model's own, 0.5 for a Python model.
+	Threshold float64
+	// Python says the model is scored by MLflow's pyfunc in the run's
+	// Python worker; LabelsOnly that it gives labels, not probabilities
+	// (then its "probabilities" are its labels, 1 or 0).
+	Python, LabelsOnly bool
+	py                 *pythonModel
 	// Planned says the version is a dry run's plan: its alias was not
 	// moved, and it was loaded from its source.
 	Planned bool
 }
 
-// PredictProba returns each customer's probability of churn.
+// PredictProba returns each customer's probability of churn (a
+// labels-only model's labels).
 func (m *LoadedModel) PredictProba(customers []churn.Customer) []float64 {
-	return m.Predictor.PredictProba(&churn.Dataset{Customers: customers})
+	p, err := m.scores(customers)
+	if err != nil {
+		fail(err)
+	}
+	return p
 }
 
 // Predict returns each customer's predicted label: 1 (churn) or 0.
 func (m *LoadedModel) Predict(customers []churn.Customer) []int {
-	return m.Predictor.Predict(&churn.Dataset{Customers: customers})
+	return churn.Threshold(m.PredictProba(customers), m.Threshold)
+}
+
+// scores is PredictProba with its error.
+func (m *LoadedModel) scores(customers []churn.Customer) ([]float64, error) {
+	switch {
+	case m.py != nil:
+		p, err := m.py.scores(customers)
+		if err != nil {
+			return nil, fmt.Errorf("%s (version %s), scored in Python: %w", m.URI, m.Version, err)
+		}
+		return p, nil
+	case m.Predictor != nil:
+		return m.Predictor.PredictProba(&churn.Dataset{Customers: customers}), nil
+	}
+	return nil, errors.New("no model: pass the result of steps.Load")
 }
 
 // Load resolves uri, models:/NAME@ALIAS (or models:/NAME/VERSION), to a
@@ -57,7 +87,14 @@ func Load(pb *Playbook, uri string) *LoadedModel {
 		"run_id", m.RunID,
 		tr(pb, "artifacts", "artefacts"), m.ArtifactURI,
 		tr(pb, "flavors", "saveurs"), strings.Join(m.Flavors, ", "),
-		tr(pb, "decision threshold", "seuil de décision"), m.Predictor.Threshold,
+		tr(pb, "decision threshold", "seuil de décision"), m.Threshold,
+	}
+	if m.Python {
+		how := tr(pb, "probabilities (predict_proba)", "probabilités (predict_proba)")
+		if m.LabelsOnly {
+			how = tr(pb, "labels only (no predict_proba)", "étiquettes seulement (pas de predict_proba)")
+		}
+		kv = append(kv, tr(pb, "scored by", "évalué par"), tr(pb, "MLflow's pyfunc in Python: ", "le pyfunc de MLflow en Python : ")+how)
 	}
 	switch {
 	case m.Planned && m.Version == DryRunVersion:
@@ -121,15 +158,22 @@ func (r *registry) load(uri string) (*LoadedModel, error) {
 	model, meta, err := churn.LoadModel(dir)
 	var fe *churn.FlavorError
 	switch {
+	case errors.As(err, &fe) && slices.Contains(fe.Flavors, churn.PyfuncFlavor):
+		py, err := r.loadPython(dir, fe.Flavors)
+		if err != nil {
+			return nil, fmt.Errorf("%s (version %s): %w", m.URI, m.Version, err)
+		}
+		m.py, m.Python, m.LabelsOnly, m.Flavors, m.Threshold = py, true, !py.m.Proba, fe.Flavors, churn.DefaultThreshold
+		return m, nil
 	case errors.As(err, &fe):
-		return nil, fmt.Errorf("%s (version %s) has flavor %s: playbook can load only the %q flavor: %w",
-			m.URI, m.Version, strings.Join(fe.Flavors, ", "), churn.Flavor, fe)
+		return nil, fmt.Errorf("%s (version %s) has flavor %s: playbook loads its own %q models, or any model with MLflow's %q flavor: %w",
+			m.URI, m.Version, strings.Join(fe.Flavors, ", "), churn.Flavor, churn.PyfuncFlavor, fe)
 	case errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("%s (version %s): %s holds no MLmodel file: is it a model's folder? %w", m.URI, m.Version, m.ArtifactURI, err)
 	case err != nil:
 		return nil, fmt.Errorf("%s (version %s): %w", m.URI, m.Version, err)
 	}
-	m.Predictor, m.Flavors = model, meta.Flavors
+	m.Predictor, m.Flavors, m.Threshold = model, meta.Flavors, model.Threshold
 	if m.RunID == "" {
 		m.RunID = meta.RunID
 	}

@@ -3,6 +3,7 @@ package steps_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 
@@ -10,8 +11,10 @@ import (
 
 	"github.com/playbook-mlops/playbook/internal/browser"
 	"github.com/playbook-mlops/playbook/internal/mlflowtest"
+	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/notebook"
+	"github.com/playbook-mlops/playbook/pyworker"
 	"github.com/playbook-mlops/playbook/record"
 	"github.com/playbook-mlops/playbook/steps"
 	"github.com/playbook-mlops/playbook/training"
@@ -49,7 +52,12 @@ func newCaptureRun(t *testing.T, c *mlflow.Client, dryRun bool, capture *noteboo
 	if c == nil {
 		connect = nil
 	}
-	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: connect, DryRun: dryRun, Capture: capture})
+	// The Python worker as playbook run wires it, with the project's
+	// virtualenv (a test that reaches it without one skips).
+	python := func() (*pyworker.Worker, error) {
+		return pyworker.Start(testenv.Python(t), io.Discard, pyworker.Environ())
+	}
+	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: connect, DryRun: dryRun, Capture: capture, Python: python})
 	t.Cleanup(ctl.Close)
 	return &scenarioRun{t: t, pb: pb, ctl: ctl, rec: rec}
 }

@@ -486,18 +486,23 @@ func TestLoadErrors(t *testing.T) {
 	_, err := c.CreateRegisteredModel(ctx, model, nil, "")
 	require.NoError(t, err)
 
-	// A version whose MLmodel has other flavors.
+	// A version whose MLmodel has neither playbook's flavor nor pyfunc,
+	// and one whose pyfunc flavor does not load.
 	exp, err := c.GetOrCreateExperiment(ctx, uniqueName("load-flavor"))
 	require.NoError(t, err)
 	run, err := c.CreateRun(ctx, mlflow.CreateRunRequest{ExperimentID: exp.ExperimentID})
 	require.NoError(t, err)
-	mlmodel := "flavors:\n  python_function:\n    loader_module: mlflow.sklearn\n  sklearn:\n    pickled_model: model.pkl\n"
-	require.NoError(t, c.UploadArtifact(ctx, run.Info.ArtifactURI, "model/MLmodel", bytes.NewReader([]byte(mlmodel))))
-	mv, err := c.CreateModelVersion(ctx, mlflow.CreateModelVersionRequest{Name: model, Source: run.Info.ArtifactURI + "/model", RunID: run.Info.RunID})
-	require.NoError(t, err)
-	_, err = c.WaitModelVersionReady(ctx, model, mv.Version, time.Minute)
-	require.NoError(t, err)
-	require.NoError(t, c.SetRegisteredModelAlias(ctx, model, "sk", mv.Version))
+	for alias, mlmodel := range map[string]string{
+		"keras": "flavors:\n  keras:\n    data: data\n  onnx:\n    data: model.onnx\n",
+		"sk":    "flavors:\n  python_function:\n    loader_module: mlflow.sklearn\n  sklearn:\n    pickled_model: model.pkl\n",
+	} {
+		require.NoError(t, c.UploadArtifact(ctx, run.Info.ArtifactURI, alias+"/MLmodel", bytes.NewReader([]byte(mlmodel))))
+		mv, err := c.CreateModelVersion(ctx, mlflow.CreateModelVersionRequest{Name: model, Source: run.Info.ArtifactURI + "/" + alias, RunID: run.Info.RunID})
+		require.NoError(t, err)
+		_, err = c.WaitModelVersionReady(ctx, model, mv.Version, time.Minute)
+		require.NoError(t, err)
+		require.NoError(t, c.SetRegisteredModelAlias(ctx, model, alias, mv.Version))
+	}
 
 	tests := []struct {
 		name string
@@ -509,7 +514,8 @@ func TestLoadErrors(t *testing.T) {
 		{"ErrMissingAlias", "models:/" + model + "@production-live", []string{`model "` + model + `" has no alias "production-live"`}, mlflow.ErrNotFound},
 		{"ErrMissingVersion", "models:/" + model + "/42", []string{`model "` + model + `" has no version 42`}, mlflow.ErrNotFound},
 		{"ErrStage", "models:/" + model + "/Production", []string{"stages", "deprecated"}, mlflow.ErrInvalidParameter},
-		{"ErrFlavor", "models:/" + model + "@sk", []string{"has flavor python_function, sklearn", `only the "playbook_churn" flavor`}, nil},
+		{"ErrFlavor", "models:/" + model + "@keras", []string{"has flavor keras, onnx", `its own "playbook_churn" models, or any model with MLflow's "python_function" flavor`}, nil},
+		{"ErrPyfuncLoad", "models:/" + model + "@sk", []string{"models:/" + model + "@sk (version ", "in Python: KeyError: 'model_path'"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -525,7 +531,7 @@ func TestLoadErrors(t *testing.T) {
 			if tt.name == "ErrFlavor" {
 				var fe *churn.FlavorError
 				require.ErrorAs(t, err, &fe)
-				assert.Equal(t, []string{"python_function", "sklearn"}, fe.Flavors)
+				assert.Equal(t, []string{"keras", "onnx"}, fe.Flavors)
 			}
 		})
 	}

@@ -116,6 +116,7 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 	// Checked before anything is created: a run without a model at the
 	// path fails here, the registry unchanged.
 	src := r.resolveSource(run, path)
+	r.checkScorable(src)
 
 	res := &Version{
 		Model: opts.Model, Source: src.source, SourceKind: src.kind, ModelID: src.modelID, ArtifactURI: src.artifactURI,

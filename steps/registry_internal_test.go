@@ -152,7 +152,7 @@ func versionsFixture(t *testing.T, c *mlflow.Client, model string, n int) *mlflo
 	run, err := c.CreateRun(ctx, mlflow.CreateRunRequest{ExperimentID: exp.ExperimentID})
 	require.NoError(t, err)
 	// A model folder, which Register checks for before registering.
-	require.NoError(t, c.UploadArtifact(ctx, run.Info.ArtifactURI, "model/MLmodel", strings.NewReader("flavors: {}\n")))
+	require.NoError(t, c.UploadArtifact(ctx, run.Info.ArtifactURI, "model/MLmodel", strings.NewReader("flavors:\n  playbook_churn: {}\n")))
 	if n == 0 {
 		return run
 	}

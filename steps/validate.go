@@ -21,6 +21,9 @@ const (
 	DefaultValidationSeed = 2024
 )
 
+// scoreMetrics are the metrics that need probabilities, not labels.
+var scoreMetrics = map[string]bool{"roc_auc": true, "log_loss": true, "brier": true}
+
 // ValidateOptions configures [Validate].
 type ValidateOptions struct {
 	// Data is a CSV file in the Telco schema; "" means Rows customers
@@ -127,17 +130,29 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 		fail(Refuse("validate", "%s resolved to version %s while loading, not %s: someone moved it meanwhile", cand.URI(), model.Version, cand.Version))
 	}
 
+	if model.LabelsOnly {
+		for _, k := range slices.Sorted(maps.Keys(opts.Thresholds)) {
+			if scoreMetrics[k] {
+				failf("validate: %s (version %s): a threshold on %s needs scores, but %w: drop that threshold or log the model with probabilities",
+					cand.URI(), cand.Version, k, errLabelsOnly)
+			}
+		}
+	}
+
 	res := &ValidationResult{Candidate: cand, Data: dataName, Rows: data.Len()}
 	labels := data.Labels()
-	scores := model.Predictor.PredictProba(data)
-	res.Metrics, err = churn.Evaluate(labels, scores, model.Predictor.Threshold)
+	scores, err := model.scores(data.Customers)
+	if err != nil {
+		fail(err)
+	}
+	res.Metrics, err = churn.Evaluate(labels, scores, model.Threshold)
 	if errors.Is(err, churn.ErrOneClass) {
 		failf("validation data %s holds one class only: the metrics need churners and non-churners", dataName)
 	}
 	if err != nil {
 		failf("evaluating %s on %s: %w", cand.URI(), dataName, err)
 	}
-	preds := churn.Threshold(scores, model.Predictor.Threshold)
+	preds := churn.Threshold(scores, model.Threshold)
 	for _, attr := range opts.Attributes {
 		f, err := churn.FairnessOf(data, preds, attr)
 		if err != nil {
@@ -163,8 +178,11 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 		if err != nil {
 			failf("loading the champion: %w", err)
 		}
-		cs := champ.Predictor.PredictProba(data)
-		cm, err := churn.Evaluate(labels, cs, champ.Predictor.Threshold)
+		cs, err := champ.scores(data.Customers)
+		if err != nil {
+			failf("scoring the champion: %w", err)
+		}
+		cm, err := churn.Evaluate(labels, cs, champ.Threshold)
 		if err != nil {
 			failf("evaluating the champion %s on %s: %w", champURI, dataName, err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/playbook-mlops/playbook/internal/browser"
 	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/pyworker"
 	"github.com/playbook-mlops/playbook/record"
 	"github.com/playbook-mlops/playbook/report"
 	"github.com/playbook-mlops/playbook/runner"
@@ -33,6 +34,7 @@ type runOptions struct {
 	Quiet        bool
 	Unrestricted bool
 	DryRun       bool
+	Python       string
 	Scenarios    []string
 	// Progress is where progress goes (stderr); Terminal says it is one.
 	Progress io.Writer
@@ -92,6 +94,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&o.Quiet, "quiet", false, "print no progress")
 	fs.BoolVar(&o.Unrestricted, "unrestricted", false, "let cells import the whole standard library (os, os/exec, net, ...)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "ask steps to read the registry but not change it")
+	fs.StringVar(&o.Python, "python", "", "Python `interpreter` (with mlflow) that scores models of a python_function flavor (default $"+pyworker.EnvPython+", else python3 on PATH)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagError(err)
@@ -162,7 +165,7 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 		opts := runner.Options{
 			Params: overrides[i], Connect: connect, TrackingURI: uri, OutDir: dirs[i],
 			DryRun: o.DryRun, Unrestricted: o.Unrestricted, Version: Version(),
-			Capture: chromiumCapture,
+			Capture: chromiumCapture, Python: pythonWorker(o.Python, o.Progress),
 		}
 		if p != nil {
 			opts.Progress = p.event
@@ -335,6 +338,20 @@ func checkWritableDir(dir string) error {
 	name := f.Name()
 	f.Close()
 	return os.Remove(name)
+}
+
+// pythonWorker returns the function that starts a run's Python worker
+// with the interpreter of --python (see pyworker.FindPython), in an
+// environment without playbook's secrets; the worker's own messages go to
+// stderr.
+func pythonWorker(python string, stderr io.Writer) func() (*pyworker.Worker, error) {
+	return func() (*pyworker.Worker, error) {
+		py, err := pyworker.FindPython(python)
+		if err != nil {
+			return nil, err
+		}
+		return pyworker.Start(py, stderr, pyworker.Environ())
+	}
 }
 
 // chromiumCapture screenshots the MLflow UI for the verify step with

@@ -1,0 +1,299 @@
+// Package pyworker scores MLflow models in Python with MLflow's own pyfunc:
+// a worker process (worker.py, embedded) started once and kept for a whole
+// run, fed rows as Arrow IPC streams and answering with float64 columns.
+// It is how playbook validates and infers with models of any
+// python_function flavor (scikit-learn, xgboost, a PythonModel...), while
+// metrics, fairness and plots stay in Go.
+package pyworker
+
+import (
+	"bufio"
+	"bytes"
+	_ "embed"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+//go:embed worker.py
+var workerSource string
+
+// EnvPython names the variable that chooses the worker's interpreter when
+// no --python is given.
+const EnvPython = "PLAYBOOK_PYTHON"
+
+// ErrNoPython is returned by FindPython when no interpreter that imports
+// mlflow can be found.
+var ErrNoPython = errors.New("no Python that imports mlflow")
+
+// FindPython returns the interpreter to run the worker with: explicit when
+// given, else $PLAYBOOK_PYTHON, else a python3 on PATH; the one chosen must
+// import mlflow. The error says what was tried and what to do.
+func FindPython(explicit string) (string, error) {
+	candidate, from := explicit, "--python"
+	if candidate == "" {
+		candidate, from = os.Getenv(EnvPython), EnvPython
+	}
+	if candidate == "" {
+		p, err := exec.LookPath("python3")
+		if err != nil {
+			return "", fmt.Errorf("%w: no python3 on PATH; install Python with mlflow (pip install mlflow) and pass --python or set %s", ErrNoPython, EnvPython)
+		}
+		candidate, from = p, "PATH"
+	}
+	check := exec.Command(candidate, "-c", "import mlflow, pyarrow")
+	check.Env = Environ()
+	out, err := check.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%w: %s (from %s) cannot import mlflow and pyarrow (%v: %s); install them (pip install mlflow) or choose another interpreter with --python or %s",
+			ErrNoPython, candidate, from, err, lastLine(out), EnvPython)
+	}
+	return candidate, nil
+}
+
+func lastLine(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
+}
+
+// keptEnv are the variables of playbook's environment the worker keeps:
+// what Python and its packages need to start, nothing that may hold a
+// secret (tokens, passwords, cloud credentials stay in playbook).
+var keptEnv = []string{"PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ",
+	"VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH", "PYTHONHOME", "PYENV_ROOT", "PYENV_VERSION"}
+
+// Environ returns the worker's environment: keptEnv from the current one,
+// and MLflow's telemetry off.
+func Environ() []string {
+	var env []string
+	for _, k := range keptEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return append(env, "MLFLOW_DISABLE_TELEMETRY=true", "DO_NOT_TRACK=true")
+}
+
+// Info describes the worker's interpreter.
+type Info struct {
+	Python string `json:"python"`
+	MLflow string `json:"mlflow"`
+}
+
+// Worker is a running Python worker. Its methods are safe for concurrent
+// use; requests are answered one at a time.
+type Worker struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *bufio.Reader
+	info   Info
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// Start starts a worker with the interpreter python (see FindPython).
+// Its stderr (tracebacks, what models print) goes to stderr when not nil.
+// Env, when not nil, is the worker's environment (else the current one).
+func Start(python string, stderr io.Writer, env []string) (*Worker, error) {
+	cmd := exec.Command(python, "-u", "-c", workerSource)
+	cmd.Env = env
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("pyworker: starting %s: %w", python, err)
+	}
+	w := &Worker{cmd: cmd, stdin: stdin, stdout: bufio.NewReaderSize(stdout, 1<<16)}
+	var info Info
+	if _, err := w.call(map[string]any{"op": "hello"}, nil, &info); err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("pyworker: %s: %w", python, err)
+	}
+	w.info = info
+	return w, nil
+}
+
+// Info returns the worker's Python and MLflow versions.
+func (w *Worker) Info() Info { return w.info }
+
+// Close asks the worker to stop and waits for it.
+func (w *Worker) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	_ = writeFrame(w.stdin, map[string]any{"op": "close"}, nil)
+	_ = w.stdin.Close()
+	return w.cmd.Wait()
+}
+
+// reply is the common part of the worker's answers.
+type reply struct {
+	Error   string `json:"error"`
+	Payload int    `json:"payload"`
+}
+
+// call sends one request and decodes the answer's header into v,
+// returning its payload.
+func (w *Worker) call(req map[string]any, payload []byte, v any) ([]byte, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, errors.New("pyworker: the worker is closed")
+	}
+	if err := writeFrame(w.stdin, req, payload); err != nil {
+		return nil, fmt.Errorf("the worker stopped: %w", err)
+	}
+	header, body, err := readFrame(w.stdout)
+	if err != nil {
+		return nil, fmt.Errorf("the worker stopped: %w", err)
+	}
+	var r reply
+	if err := json.Unmarshal(header, &r); err != nil {
+		return nil, fmt.Errorf("the worker's answer: %w", err)
+	}
+	if r.Error != "" {
+		return nil, errors.New(r.Error)
+	}
+	if v != nil {
+		if err := json.Unmarshal(header, v); err != nil {
+			return nil, fmt.Errorf("the worker's answer: %w", err)
+		}
+	}
+	return body, nil
+}
+
+// maxFrame bounds a header or payload read from the worker.
+const maxFrame = 1 << 31
+
+func writeFrame(w io.Writer, header map[string]any, payload []byte) error {
+	if len(payload) > 0 {
+		header["payload"] = len(payload)
+	}
+	h, err := json.Marshal(header)
+	if err != nil {
+		return err
+	}
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(h)))
+	if _, err := w.Write(append(n[:], h...)); err != nil {
+		return err
+	}
+	if len(payload) > 0 {
+		_, err = w.Write(payload)
+	}
+	return err
+}
+
+func readFrame(r *bufio.Reader) (header, payload []byte, err error) {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return nil, nil, err
+	}
+	header = make([]byte, binary.BigEndian.Uint32(n[:]))
+	if _, err := io.ReadFull(r, header); err != nil {
+		return nil, nil, err
+	}
+	var p struct {
+		Payload int64 `json:"payload"`
+	}
+	if err := json.Unmarshal(header, &p); err != nil {
+		return nil, nil, err
+	}
+	if p.Payload < 0 || p.Payload > maxFrame {
+		return nil, nil, fmt.Errorf("payload of %d bytes", p.Payload)
+	}
+	if p.Payload > 0 {
+		payload = make([]byte, p.Payload)
+		if _, err := io.ReadFull(r, payload); err != nil {
+			return nil, nil, err
+		}
+	}
+	return header, payload, nil
+}
+
+// Model is a model loaded in the worker.
+type Model struct {
+	w *Worker
+	// ID is the model's number in the worker.
+	ID string `json:"model"`
+	// Flavors are the flavors of its MLmodel file, sorted.
+	Flavors []string `json:"flavors"`
+	// Proba says the model gives probabilities (PredictProba works).
+	Proba bool `json:"proba"`
+	// Classes are a classifier's classes as strings, when known.
+	Classes []string `json:"classes"`
+	// Inputs are the named input columns of its signature ([name, type]),
+	// nil without one.
+	Inputs [][2]string `json:"inputs"`
+
+	last atomic.Int64 // ns inside the model's predict, last call
+}
+
+// LastPredictTime returns the time the last PredictProba or PredictLabels
+// spent inside the model's own predict in Python: the rest of the call is
+// the transport's overhead.
+func (m *Model) LastPredictTime() time.Duration { return time.Duration(m.last.Load()) }
+
+// Load loads the MLflow model folder dir with mlflow.pyfunc.load_model
+// (and mlflow.sklearn.load_model for the sklearn flavor).
+func (w *Worker) Load(dir string) (*Model, error) {
+	m := &Model{w: w}
+	if _, err := w.call(map[string]any{"op": "load", "path": dir}, nil, m); err != nil {
+		return nil, fmt.Errorf("loading %s in Python: %w", dir, err)
+	}
+	return m, nil
+}
+
+// PredictProba returns each row's probability of the class positive.
+func (m *Model) PredictProba(f *Frame, positive string) ([]float64, error) {
+	return m.predict(f, "proba", positive)
+}
+
+// PredictLabels returns 1 for each row predicted positive, else 0.
+func (m *Model) PredictLabels(f *Frame, positive string) ([]float64, error) {
+	return m.predict(f, "labels", positive)
+}
+
+func (m *Model) predict(f *Frame, method, positive string) ([]float64, error) {
+	var buf bytes.Buffer
+	if err := f.WriteArrow(&buf); err != nil {
+		return nil, err
+	}
+	var r struct {
+		Rows    int     `json:"rows"`
+		Kind    string  `json:"kind"`
+		Seconds float64 `json:"seconds"`
+	}
+	body, err := m.w.call(map[string]any{"op": "predict", "model": m.ID, "method": method, "positive": positive}, buf.Bytes(), &r)
+	if err != nil {
+		return nil, err
+	}
+	if len(body) != 8*r.Rows || r.Rows != f.Rows() {
+		return nil, fmt.Errorf("the worker answered %d values (%d bytes) for %d rows", r.Rows, len(body), f.Rows())
+	}
+	m.last.Store(int64(r.Seconds * 1e9))
+	out := make([]float64, r.Rows)
+	for i := range out {
+		out[i] = math.Float64frombits(binary.LittleEndian.Uint64(body[8*i:]))
+	}
+	return out, nil
+}

@@ -1,0 +1,152 @@
+package steps
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/playbook-mlops/playbook/churn"
+	"github.com/playbook-mlops/playbook/notebook"
+	"github.com/playbook-mlops/playbook/pyworker"
+)
+
+// pythonModel is a model of a python_function flavor (scikit-learn,
+// xgboost, a PythonModel...) scored by MLflow's own pyfunc in the run's
+// Python worker.
+type pythonModel struct {
+	m *pyworker.Model
+	// positive is the class that means churn, as the model spells it.
+	positive string
+	// inputs are the columns sent to the model: its signature's, else
+	// the 19 feature columns.
+	inputs []string
+}
+
+// loadPython loads the model folder dir (flavors listed) in the run's
+// worker, starting it on first use.
+func (r *registry) loadPython(dir string, flavors []string) (*pythonModel, error) {
+	w, err := notebook.PythonOf(r.pb)
+	if err != nil {
+		return nil, fmt.Errorf("its flavors (%s) are scored with MLflow's pyfunc in Python: %w", strings.Join(flavors, ", "), err)
+	}
+	m, err := w.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	p := &pythonModel{m: m, inputs: churn.FeatureColumns()}
+	if p.positive, err = positiveClass(m.Classes); err != nil {
+		return nil, err
+	}
+	if m.Inputs != nil {
+		p.inputs = p.inputs[:0:0]
+		for _, in := range m.Inputs {
+			if !slices.Contains(churn.FeatureColumns(), in[0]) {
+				return nil, fmt.Errorf("its signature wants a column %q, which the Telco schema's feature columns (%s) do not have",
+					in[0], strings.Join(churn.FeatureColumns(), ", "))
+			}
+			p.inputs = append(p.inputs, in[0])
+		}
+	}
+	return p, nil
+}
+
+// positiveClass returns the class of a classifier that means churn: 1,
+// "Yes" or True as the model spells it. Without known classes (a model
+// that is not scikit-learn's), it is 1.
+func positiveClass(classes []string) (string, error) {
+	if len(classes) == 0 {
+		return "1", nil
+	}
+	for _, c := range classes {
+		switch c {
+		case "1", "1.0", churn.Yes, "True", "true":
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("its classes are %q: playbook reads churn as 1, %q or True", classes, churn.Yes)
+}
+
+// scores returns each customer's probability of churn, or, for a model
+// that gives labels only, its label (1 or 0).
+func (p *pythonModel) scores(customers []churn.Customer) ([]float64, error) {
+	if len(customers) == 0 {
+		return []float64{}, nil
+	}
+	f := featureFrame(customers, p.inputs)
+	if p.m.Proba {
+		return p.m.PredictProba(f, p.positive)
+	}
+	return p.m.PredictLabels(f, p.positive)
+}
+
+// featureFrame returns the columns of customers the model reads, typed as
+// the model's signature has them (strings, int64, float64).
+func featureFrame(customers []churn.Customer, columns []string) *pyworker.Frame {
+	names, rows := churn.FeatureFrame(customers)
+	f := &pyworker.Frame{}
+	for _, want := range columns {
+		j := slices.Index(names, want)
+		c := pyworker.Column{Name: want}
+		switch rows[0][j].(type) {
+		case string:
+			c.String = make([]string, len(rows))
+			for i := range rows {
+				c.String[i] = rows[i][j].(string)
+			}
+		case int:
+			c.Int = make([]int64, len(rows))
+			for i := range rows {
+				c.Int[i] = int64(rows[i][j].(int))
+			}
+		default:
+			c.Float = make([]float64, len(rows))
+			for i := range rows {
+				c.Float[i] = rows[i][j].(float64)
+			}
+		}
+		f.Columns = append(f.Columns, c)
+	}
+	return f
+}
+
+// checkScorable fails register, before anything is created, for a model
+// that playbook could not score later: one with neither playbook's flavor
+// nor MLflow's python_function, or a python_function model when the run's
+// Python worker cannot start (it is started now, and kept for the run).
+func (r *registry) checkScorable(src modelSource) {
+	body, err := r.c.DownloadArtifact(r.ctx, src.artifactURI, mlmodelFile)
+	if err != nil {
+		failf("register: reading the %s file of %s: %w", mlmodelFile, src.source, err)
+	}
+	data, err := io.ReadAll(io.LimitReader(body, 1<<20))
+	body.Close()
+	if err != nil {
+		failf("register: reading the %s file of %s: %w", mlmodelFile, src.source, err)
+	}
+	var mlm struct {
+		Flavors map[string]any `yaml:"flavors"`
+	}
+	if err := yaml.Unmarshal(data, &mlm); err != nil {
+		failf("register: the %s file of %s: %w; nothing was registered", mlmodelFile, src.source, err)
+	}
+	flavors := slices.Sorted(maps.Keys(mlm.Flavors))
+	switch {
+	case slices.Contains(flavors, churn.Flavor):
+	case slices.Contains(flavors, churn.PyfuncFlavor):
+		if _, err := notebook.PythonOf(r.pb); err != nil {
+			failf("register: %s has flavors %s, scored with MLflow's pyfunc in Python: %w; nothing was registered",
+				src.source, strings.Join(flavors, ", "), err)
+		}
+	default:
+		failf("register: %s has flavors %q: playbook scores its own %q models, or any model with MLflow's %q flavor; nothing was registered",
+			src.source, flavors, churn.Flavor, churn.PyfuncFlavor)
+	}
+}
+
+// errLabelsOnly is validate's refusal of a metric that needs scores.
+var errLabelsOnly = errors.New("the model gives labels only (no predict_proba)")
