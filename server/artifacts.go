@@ -285,34 +285,65 @@ func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var out struct {
-		Files []fileInfoJSON `json:"files,omitempty"`
+	files, err := s.listDir(p, "")
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
-	dir := localName(p)
-	f, err := s.artifacts.Open(dir)
-	if err == nil {
-		defer f.Close()
-		if fi, serr := f.Stat(); serr == nil && fi.IsDir() {
-			entries, err := f.ReadDir(-1)
-			if err != nil {
-				s.fail(w, r, fmt.Errorf("listing artifacts %s: %w", p, err))
-				return
-			}
-			sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-			for _, e := range entries {
-				if strings.HasPrefix(e.Name(), ".upload-") && strings.HasSuffix(e.Name(), ".tmp") {
-					continue // an upload in progress, or left by a crash
-				}
-				info := fileInfoJSON{Path: e.Name(), IsDir: e.IsDir()}
-				if !e.IsDir() {
-					if fi, err := e.Info(); err == nil {
-						size := fi.Size()
-						info.FileSize = &size
-					}
-				}
-				out.Files = append(out.Files, info)
+	writeJSON(w, struct {
+		Files []fileInfoJSON `json:"files,omitempty"`
+	}{files})
+}
+
+// listDir lists the artifact directory p (relative to the artifact
+// root), each entry's path prefixed with prefix and "/" when it is not
+// empty. A directory that is not there lists nothing.
+func (s *Server) listDir(p, prefix string) ([]fileInfoJSON, error) {
+	var files []fileInfoJSON
+	f, err := s.artifacts.Open(localName(p))
+	if err != nil {
+		return nil, nil
+	}
+	defer f.Close()
+	if fi, serr := f.Stat(); serr != nil || !fi.IsDir() {
+		return nil, nil
+	}
+	entries, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, fmt.Errorf("listing artifacts %s: %w", p, err)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".upload-") && strings.HasSuffix(e.Name(), ".tmp") {
+			continue // an upload in progress, or left by a crash
+		}
+		info := fileInfoJSON{Path: e.Name(), IsDir: e.IsDir()}
+		if prefix != "" {
+			info.Path = prefix + "/" + e.Name()
+		}
+		if !e.IsDir() {
+			if fi, err := e.Info(); err == nil {
+				size := fi.Size()
+				info.FileSize = &size
 			}
 		}
+		files = append(files, info)
 	}
-	writeJSON(w, out)
+	return files, nil
 }
+
+// listUnder lists dir (nil: the root) under a proxied artifact location
+// (mlflow-artifacts:/...), as MLflow's ListLoggedModelArtifacts replies.
+func (s *Server) listUnder(location string, dir *string) (any, error) {
+	root := strings.TrimPrefix(location, artifactRootURI)
+	rel := ""
+	if dir != nil {
+		rel = *dir
+	}
+	files, err := s.listDir(strings.TrimSuffix(root+"/"+rel, "/"), rel)
+	return struct {
+		RootURI string         `json:"root_uri"`
+		Files   []fileInfoJSON `json:"files,omitempty"`
+	}{location, files}, err
+}
+

@@ -151,6 +151,9 @@ func (s *Server) logMetric(ctx context.Context, req *request) (any, error) {
 	d.required("key")
 	d.present("value")
 	d.present("timestamp")
+	d.str("model_id")
+	d.str("dataset_name")
+	d.str("dataset_digest")
 	return d.then(func() (any, error) { return emptyReply(s.db.LogMetric(ctx, runID, parseMetric(req.body))) })
 }
 

@@ -285,6 +285,16 @@ func (s *Server) routes() http.Handler {
 	api("DELETE", "model-versions/delete-tag", s.deleteModelVersionTag)
 	api("GET", "model-versions/get-download-uri", s.getDownloadURI)
 
+	api("POST", "logged-models", s.createLoggedModel)
+	api("POST", "logged-models/search", s.searchLoggedModels)
+	api("GET", "logged-models/{model_id}", s.getLoggedModel)
+	api("PATCH", "logged-models/{model_id}", s.finalizeLoggedModel)
+	api("DELETE", "logged-models/{model_id}", s.deleteLoggedModel)
+	api("PATCH", "logged-models/{model_id}/tags", s.setLoggedModelTags)
+	api("DELETE", "logged-models/{model_id}/tags/{tag_key}", s.deleteLoggedModelTag)
+	api("POST", "logged-models/{model_id}/params", s.logLoggedModelParams)
+	api("GET", "logged-models/{model_id}/artifacts/directories", s.listLoggedModelArtifacts)
+
 	handle("GET "+artifactsPrefix, http.HandlerFunc(s.listArtifacts))
 
 	handle("GET /api/3.0/mlflow/server-info", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -353,6 +363,7 @@ func (s *Server) api(h handlerFunc) http.Handler {
 			writeError(w, aerr)
 			return
 		}
+		req.pathValue = r.PathValue
 		out, err := h(r.Context(), req)
 		if err != nil {
 			s.fail(w, r, err)
