@@ -346,4 +346,3 @@ func (s *Server) listUnder(location string, dir *string) (any, error) {
 		Files   []fileInfoJSON `json:"files,omitempty"`
 	}{location, files}, err
 }
-

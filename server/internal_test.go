@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -199,7 +200,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	require.NoError(t, db.Close())
 	_, err = Open(context.Background(), Config{DataDir: dir})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "schema version 99 is newer than this playbook knows (1)")
+	assert.Contains(t, err.Error(), fmt.Sprintf("schema version 99 is newer than this playbook knows (%d)", len(migrations)))
 	assert.Contains(t, err.Error(), filepath.Join(dir, dbFile), "the error names the database")
 }
 
@@ -280,4 +281,22 @@ func FuzzSafeArtifactPath(f *testing.F) {
 			t.Fatalf("%q accepted as %q, which is not local", p, got)
 		}
 	})
+}
+
+// A database of the first schema (before logged models) is brought up to
+// date, its data kept.
+func TestMigrateFromFirstSchema(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", filepath.Join(dir, dbFile))
+	require.NoError(t, err)
+	_, err = db.Exec(migrations[0] + `; INSERT INTO experiments VALUES (0, 'Default', 'mlflow-artifacts:/0', 'active', 1, 1); PRAGMA user_version = 1`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	s, err := Open(context.Background(), Config{DataDir: dir})
+	require.NoError(t, err)
+	defer s.Close()
+	m, err := s.db.CreateLoggedModel(context.Background(), newLoggedModel{experimentID: "0", name: "after-upgrade"})
+	require.NoError(t, err)
+	assert.Equal(t, "mlflow-artifacts:/0/models/"+m.id+"/artifacts", m.artifactLocation)
+	assert.Regexp(t, `^m-[0-9a-f]{32}$`, m.id)
 }
