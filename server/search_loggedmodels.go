@@ -164,6 +164,12 @@ func (q *lmQuery) cond(column string, c lmClause, value any) string {
 	case "ILIKE":
 		q.args = append(q.args, value)
 		return "lower(" + column + ") LIKE lower(?)"
+	case "LIKE":
+		// MLflow's SQLite connections set case_sensitive_like: GLOB is
+		// SQLite's case-sensitive LIKE.
+		pattern, _ := value.(string)
+		q.args = append(q.args, likeToGlob(pattern))
+		return column + " GLOB ?"
 	case "IN", "NOT IN":
 		vals, _ := value.([]any)
 		q.args = append(q.args, vals...)
@@ -513,6 +519,25 @@ func pyJSONSeparators(compact string) string {
 			inString = !inString
 		case !inString && (r == ',' || r == ':'):
 			b.WriteRune(' ')
+		}
+	}
+	return b.String()
+}
+
+// likeToGlob turns a LIKE pattern into the GLOB pattern that matches the
+// same strings, case-sensitively.
+func likeToGlob(pattern string) string {
+	var b strings.Builder
+	for _, r := range pattern {
+		switch r {
+		case '%':
+			b.WriteByte('*')
+		case '_':
+			b.WriteByte('?')
+		case '*', '?', '[':
+			b.WriteString("[" + string(r) + "]")
+		default:
+			b.WriteRune(r)
 		}
 	}
 	return b.String()
