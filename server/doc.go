@@ -15,15 +15,32 @@
 //     delete, search, set-tag, delete-tag, get-download-uri, and
 //     transition-stage for MLflow's deprecated stages). A deleted version
 //     is kept redacted and hidden, as MLflow keeps it.
+//   - MLflow 3's logged models (/api/2.0/mlflow/logged-models): create,
+//     get (allow_deleted), finalize, delete, set tags, delete tag, log
+//     params, search (filter on attributes, metrics, params and tags;
+//     datasets; order_by attributes or metrics, per dataset; page tokens
+//     bound to their search) and artifacts/directories. Their artifacts
+//     live under <experiment location>/models/<model id>/artifacts, behind
+//     the same artifact proxy as the runs'. Metrics that runs/log-metric
+//     and runs/log-batch log with a model_id are also that model's
+//     metrics. model-versions/create takes a model_id and a models:/<id>
+//     source, registers the model's artifact location as the version's
+//     storage location (what get-download-uri answers) and lists the
+//     version in the model's mlflow.modelVersions tag.
 //   - Proxied artifacts (mlflow-artifacts), /api/3.0/mlflow/server-info,
 //     /health and /version.
 //
-// Not served: logged models, traces, prompts and other MLflow 3 (3.0 API)
-// endpoints, datasets and inputs, the GraphQL and ajax-api UI endpoints, and
-// multipart or presigned artifact transfers. A path that is not served is
-// answered, as MLflow answers it, with Flask's HTML 404 page and no error
-// code (mlflow.LoggedModelsSupported relies on this). Experiment tags are
-// listed by key, where MLflow lists them in the order they were set.
+// Not served: traces, prompts and other MLflow 3 (3.0 API) endpoints,
+// datasets and inputs, models:/<name>/<version> model version sources,
+// the GraphQL and ajax-api UI endpoints (the UI's logged model artifact
+// files included), and multipart or presigned artifact transfers. A path
+// that is not served is answered, as MLflow answers it, with Flask's HTML
+// 404 page and no error code (mlflow.LoggedModelsSupported relies on this
+// for servers without logged models). Experiment tags are listed by key,
+// where MLflow lists them in the order they were set. A logged model
+// search's page token that is not base64 is a JSON 500, where MLflow
+// answers Flask's HTML 500 page; a log-batch whose metrics name a missing
+// logged model fails as MLflow's does, its run part kept.
 //
 // A data directory holds everything: mlflow.db, a SQLite database (WAL,
 // synchronous=FULL: a write is committed before its reply), and

@@ -285,15 +285,7 @@ func (s *Server) routes() http.Handler {
 	api("DELETE", "model-versions/delete-tag", s.deleteModelVersionTag)
 	api("GET", "model-versions/get-download-uri", s.getDownloadURI)
 
-	api("POST", "logged-models", s.createLoggedModel)
-	api("POST", "logged-models/search", s.searchLoggedModels)
-	api("GET", "logged-models/{model_id}", s.getLoggedModel)
-	api("PATCH", "logged-models/{model_id}", s.finalizeLoggedModel)
-	api("DELETE", "logged-models/{model_id}", s.deleteLoggedModel)
-	api("PATCH", "logged-models/{model_id}/tags", s.setLoggedModelTags)
-	api("DELETE", "logged-models/{model_id}/tags/{tag_key}", s.deleteLoggedModelTag)
-	api("POST", "logged-models/{model_id}/params", s.logLoggedModelParams)
-	api("GET", "logged-models/{model_id}/artifacts/directories", s.listLoggedModelArtifacts)
+	s.loggedModelRoutes(api)
 
 	handle("GET "+artifactsPrefix, http.HandlerFunc(s.listArtifacts))
 
@@ -309,6 +301,20 @@ func (s *Server) routes() http.Handler {
 		_, _ = io.WriteString(w, s.version)
 	}))
 	return s.logged(s.dispatch(mux, paths))
+}
+
+// loggedModelRoutes adds MLflow 3's logged model endpoints; the model id
+// and the tag key are path wildcards, as in MLflow's routes.
+func (s *Server) loggedModelRoutes(api func(method, path string, h handlerFunc)) {
+	api("POST", "logged-models", s.createLoggedModel)
+	api("POST", "logged-models/search", s.searchLoggedModels)
+	api("GET", "logged-models/{model_id}", s.getLoggedModel)
+	api("PATCH", "logged-models/{model_id}", s.finalizeLoggedModel)
+	api("DELETE", "logged-models/{model_id}", s.deleteLoggedModel)
+	api("PATCH", "logged-models/{model_id}/tags", s.setLoggedModelTags)
+	api("DELETE", "logged-models/{model_id}/tags/{tag_key}", s.deleteLoggedModelTag)
+	api("POST", "logged-models/{model_id}/params", s.logLoggedModelParams)
+	api("GET", "logged-models/{model_id}/artifacts/directories", s.listLoggedModelArtifacts)
 }
 
 // dispatch sends artifact paths to their handlers as sent (ServeMux would
