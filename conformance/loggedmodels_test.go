@@ -63,6 +63,19 @@ func TestLoggedModels(t *testing.T) {
 		{"Metrics", loggedModelMetrics},
 		{"Artifacts", loggedModelArtifacts},
 		{"ModelVersions", loggedModelVersions},
+		{"WrongMethod", func(t *testing.T, s *target) {
+			for _, c := range []struct{ method, path string }{
+				{http.MethodPut, "logged-models/m-x"},
+				{http.MethodGet, "logged-models/m-x/params"},
+				{http.MethodPost, "logged-models/m-x/tags/k"},
+				{http.MethodGet, "logged-models"},
+			} {
+				r := s.do(t, c.method, "/api/2.0/mlflow/"+c.path, nil, nil)
+				assert.Equal(t, http.StatusMethodNotAllowed, r.Status, "%s %s", c.method, c.path)
+			}
+			r := s.api(t, http.MethodGet, "logged-models/search", nil)
+			wantError(t, r, 404, "RESOURCE_DOES_NOT_EXIST", notFoundModel("search"))
+		}},
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -228,10 +229,13 @@ type handlerFunc func(ctx context.Context, req *request) (any, error)
 // routes builds the mux: MLflow's paths, each with its methods.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	paths := map[string]bool{} // every path served, with some method
+	paths := http.NewServeMux() // every path served, with some method
+	seen := map[string]bool{}
 	handle := func(pattern string, h http.Handler) {
-		_, path, _ := strings.Cut(pattern, " ")
-		paths[path] = true
+		if _, path, _ := strings.Cut(pattern, " "); !seen[path] {
+			seen[path] = true
+			paths.Handle(path, http.NotFoundHandler())
+		}
 		mux.Handle(pattern, h)
 	}
 	api := func(method, path string, h handlerFunc) {
@@ -321,7 +325,7 @@ func (s *Server) loggedModelRoutes(api func(method, path string, h handlerFunc))
 // clean "a/../b" into a redirect, where MLflow answers "Invalid path"),
 // a path mux does not serve with any method to MLflow's 404 page (where
 // ServeMux would answer its own plain-text 404), and the rest to mux.
-func (s *Server) dispatch(mux *http.ServeMux, paths map[string]bool) http.Handler {
+func (s *Server) dispatch(mux, paths *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := rawArtifactPath(r); ok {
 			switch r.Method {
@@ -335,12 +339,23 @@ func (s *Server) dispatch(mux *http.ServeMux, paths map[string]bool) http.Handle
 			}
 			return
 		}
-		if _, pattern := mux.Handler(r); pattern == "" && !paths[r.URL.Path] {
+		if _, pattern := mux.Handler(r); pattern == "" && !servedPath(paths, r) {
 			notFound(w)
 			return
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// servedPath reports whether paths (the routes' paths, without their
+// methods) has r's path, as written: a method MLflow does not serve there
+// is a 405, not a 404.
+func servedPath(paths *http.ServeMux, r *http.Request) bool {
+	if path.Clean(r.URL.Path) != r.URL.Path {
+		return false
+	}
+	_, pattern := paths.Handler(r)
+	return pattern != ""
 }
 
 // notFoundPage is the page MLflow's server (Flask, through uvicorn)
