@@ -189,6 +189,14 @@ func loggedModelTagsParams(t *testing.T, s *target) {
 			"[parameters: ('"+id+"', 0, 'b', '3')]\n(Background on this error at: https://sqlalche.me/e/21/gkpj)")
 	wantError(t, s.api(t, http.MethodPost, "logged-models/"+id+"/params", params("c", "3", "a", "1")), 400, "BAD_REQUEST",
 		"(sqlite3.IntegrityError) UNIQUE constraint failed: logged_model_params.model_id, logged_model_params.param_key\n…")
+	dup := []any{map[string]any{"key": "k", "value": "1"}, map[string]any{"key": "k", "value": "2"}}
+	for field, table := range map[string]string{"params": "logged_model_params", "tags": "logged_model_tags"} {
+		r := s.api(t, http.MethodPost, "logged-models", map[string]any{"experiment_id": "0", field: dup})
+		what := strings.TrimSuffix(field, "s")
+		wantError(t, r, 400, "BAD_REQUEST", fmt.Sprintf("(sqlite3.IntegrityError) UNIQUE constraint failed: %s.model_id, %s.%s_key\n"+
+			"[SQL: INSERT INTO %s (model_id, experiment_id, %s_key, %s_value) VALUES (?, ?, ?, ?)]\n[parameters: [('m-…", table, table, what, table, what, what))
+		assert.Contains(t, string(r.Body), `, '0', 'k', '1'), (`, "the experiment id as the request gave it")
+	}
 	wantError(t, s.api(t, http.MethodPost, "logged-models/"+id+"/params", map[string]any{}), 400, "INVALID_PARAMETER_VALUE",
 		"Missing value for required parameter 'model_id'. See the API docs for more information about request parameters.")
 	assert.Len(t, obj(s.getModel(t, id), "data")["params"], 2, "a failed call logs nothing")

@@ -47,10 +47,11 @@ func (st *store) CreateLoggedModel(ctx context.Context, nm newLoggedModel) (*log
 			id, eid, nm.name, location, now, now, nm.modelType, nm.sourceRunID); err != nil {
 			return err
 		}
-		if err := insertLoggedModelParams(ctx, tx, id, eid, nm.params); err != nil {
+		// MLflow quotes the experiment id as the request gave it here.
+		if err := insertLoggedModelParams(ctx, tx, id, pyRepr(nm.experimentID), nm.params); err != nil {
 			return err
 		}
-		if err := upsertLoggedModelTags(ctx, tx, id, nm.tags); err != nil {
+		if err := insertLoggedModelTags(ctx, tx, id, pyRepr(nm.experimentID), nm.tags); err != nil {
 			return err
 		}
 		m, err = getLoggedModel(ctx, tx, id, false)
@@ -139,22 +140,19 @@ func (st *store) DeleteLoggedModelTag(ctx context.Context, id, key string) error
 // any value, fails as MLflow's insert does: a UNIQUE constraint error.
 func (st *store) LogLoggedModelParams(ctx context.Context, id string, params []keyValue) error {
 	return st.loggedModelWrite(ctx, id, func(tx *sql.Tx, exp int64) error {
-		return insertLoggedModelParams(ctx, tx, id, exp, params)
+		return insertLoggedModelParams(ctx, tx, id, itoa(exp), params)
 	})
 }
 
-func insertLoggedModelParams(ctx context.Context, tx *sql.Tx, id string, exp int64, params []keyValue) error {
+// insertLoggedModelParams adds params; exp is the experiment id as MLflow
+// quotes it in its message.
+func insertLoggedModelParams(ctx context.Context, tx *sql.Tx, id, exp string, params []keyValue) error {
 	seen := map[string]bool{}
 	for _, p := range params {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM logged_model_params WHERE model_id = ? AND key = ?`, id, p.Key).Scan(&one)
 		if err == nil || seen[p.Key] {
-			rows := make([]string, len(params))
-			for i, p := range params {
-				rows[i] = fmt.Sprintf("(%s, %d, %s, %s)", pyRepr(id), exp, pyRepr(p.Key), pyRepr(p.Value))
-			}
-			return integrityError("UNIQUE constraint failed: logged_model_params.model_id, logged_model_params.param_key",
-				"INSERT INTO logged_model_params (model_id, experiment_id, param_key, param_value) VALUES (?, ?, ?, ?)", rows)
+			return loggedModelKeyTaken("logged_model_params", "param", id, exp, params)
 		}
 		seen[p.Key] = true
 		if _, err := tx.ExecContext(ctx, `INSERT INTO logged_model_params (model_id, key, value) VALUES (?, ?, ?)`, id, p.Key, p.Value); err != nil {
@@ -162,6 +160,31 @@ func insertLoggedModelParams(ctx context.Context, tx *sql.Tx, id string, exp int
 		}
 	}
 	return nil
+}
+
+// insertLoggedModelTags adds the tags of a new model: a key given twice
+// fails as MLflow's insert does.
+func insertLoggedModelTags(ctx context.Context, tx *sql.Tx, id, exp string, tags []keyValue) error {
+	seen := map[string]bool{}
+	for _, t := range tags {
+		if seen[t.Key] {
+			return loggedModelKeyTaken("logged_model_tags", "tag", id, exp, tags)
+		}
+		seen[t.Key] = true
+	}
+	return upsertLoggedModelTags(ctx, tx, id, tags)
+}
+
+// loggedModelKeyTaken is MLflow's reply to a param or tag key a model
+// has already (or is given twice): the UNIQUE constraint of table, with
+// the rows of the insert.
+func loggedModelKeyTaken(table, what, id, exp string, kvs []keyValue) *apiError {
+	rows := make([]string, len(kvs))
+	for i, kv := range kvs {
+		rows[i] = fmt.Sprintf("(%s, %s, %s, %s)", pyRepr(id), exp, pyRepr(kv.Key), pyRepr(kv.Value))
+	}
+	return integrityError(fmt.Sprintf("UNIQUE constraint failed: %s.model_id, %s.%s_key", table, table, what),
+		fmt.Sprintf("INSERT INTO %s (model_id, experiment_id, %s_key, %s_value) VALUES (?, ?, ?, ?)", table, what, what), rows)
 }
 
 // integrityError is the 400 BAD_REQUEST MLflow answers when SQLAlchemy
