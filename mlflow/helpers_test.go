@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/playbook-mlops/playbook/internal/mlflowtest"
-	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
 )
 
@@ -26,21 +25,6 @@ import (
 func serverClient(t testing.TB, opts ...mlflow.Option) *mlflow.Client {
 	t.Helper()
 	return clientOf(t, mlflowtest.URI(t), opts...)
-}
-
-// realClient returns a client of the real MLflow server only (skipping
-// without one, failing under CI): the logged-model API is MLflow 3's, which
-// the embedded server does not serve yet (issue 10).
-func realClient(t testing.TB, opts ...mlflow.Option) *mlflow.Client {
-	t.Helper()
-	return clientOf(t, testenv.RealMLflow(t), opts...)
-}
-
-// realRecordingClient is realClient with a recorder on its transport.
-func realRecordingClient(t testing.TB) (*mlflow.Client, *recorder) {
-	t.Helper()
-	rec := &recorder{}
-	return realClient(t, mlflow.WithHTTPClient(&http.Client{Transport: rec})), rec
 }
 
 // clientOf returns a client of uri with short retries.

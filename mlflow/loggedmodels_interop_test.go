@@ -47,7 +47,7 @@ func runSklearnScript(t *testing.T, uri string, v any, args ...string) {
 // does, and a version it registers loads in Python.
 func TestSklearnLoggedModelsInterop(t *testing.T) {
 	t.Parallel()
-	c := realClient(t)
+	c := clientOf(t, testenv.RealMLflow(t))
 	ctx := t.Context()
 	name := unique("SklearnInterop")
 	var logged sklearnModels

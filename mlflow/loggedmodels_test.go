@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
 )
 
@@ -28,7 +29,7 @@ func requireAPIError(t *testing.T, err error, status int, code string) *mlflow.A
 
 func TestLoggedModelLifecycle(t *testing.T) {
 	t.Parallel()
-	c, rec := realRecordingClient(t)
+	c, rec := recordingClient(t)
 	ctx := t.Context()
 	run := newRun(t, c, "lm-lifecycle")
 
@@ -143,7 +144,7 @@ func userTags(tags []mlflow.Tag) []mlflow.Tag {
 
 func TestLoggedModelErrors(t *testing.T) {
 	t.Parallel()
-	c, rec := realRecordingClient(t)
+	c, rec := recordingClient(t)
 	ctx := t.Context()
 	run := newRun(t, c, "lm-errors")
 
@@ -191,7 +192,7 @@ func TestLoggedModelErrors(t *testing.T) {
 
 func TestSearchLoggedModels(t *testing.T) {
 	t.Parallel()
-	c, rec := realRecordingClient(t)
+	c, rec := recordingClient(t)
 	ctx := t.Context()
 	run := newRun(t, c, "lm-search")
 	exp := []string{run.Info.ExperimentID}
@@ -261,9 +262,11 @@ func modelIDs(models []mlflow.LoggedModel) []string {
 	return ids
 }
 
+// TestRunInputsOutputs is held to MLflow: the embedded server does not
+// serve runs/log-inputs and runs/outputs yet.
 func TestRunInputsOutputs(t *testing.T) {
 	t.Parallel()
-	c, _ := realRecordingClient(t)
+	c := clientOf(t, testenv.RealMLflow(t))
 	ctx := t.Context()
 	run := newRun(t, c, "lm-io")
 	m, err := c.CreateLoggedModel(ctx, mlflow.CreateLoggedModelRequest{ExperimentID: run.Info.ExperimentID, Name: "model", SourceRunID: run.Info.RunID})
@@ -290,14 +293,14 @@ func TestRunInputsOutputs(t *testing.T) {
 
 func TestResolveArtifactURI(t *testing.T) {
 	t.Parallel()
-	c := realClient(t)
+	c := serverClient(t)
 	ctx := t.Context()
 	run := newRun(t, c, "lm-resolve")
 	require.NoError(t, c.UploadArtifact(ctx, run.Info.ArtifactURI, "plots/roc.svg", strings.NewReader("<svg/>")))
 
-	// Two models called "model" from the run: the outputs' highest step wins
-	// over the newest.
-	older, err := c.CreateLoggedModel(ctx, mlflow.CreateLoggedModelRequest{ExperimentID: run.Info.ExperimentID, Name: "model", SourceRunID: run.Info.RunID})
+	// Two models called "model" from the run: without outputs, the newest
+	// (TestResolveArtifactURIOutputs: with outputs).
+	_, err := c.CreateLoggedModel(ctx, mlflow.CreateLoggedModelRequest{ExperimentID: run.Info.ExperimentID, Name: "model", SourceRunID: run.Info.RunID})
 	require.NoError(t, err)
 	newer, err := c.CreateLoggedModel(ctx, mlflow.CreateLoggedModelRequest{ExperimentID: run.Info.ExperimentID, Name: "model", SourceRunID: run.Info.RunID})
 	require.NoError(t, err)
@@ -307,12 +310,10 @@ func TestResolveArtifactURI(t *testing.T) {
 	require.NotNil(t, res.Model)
 	assert.Equal(t, newer.Info.ModelID, res.ModelID(), "without outputs, the newest")
 
-	require.NoError(t, c.LogOutputs(ctx, run.Info.RunID, []mlflow.ModelOutput{{ModelID: older.Info.ModelID, Step: 5}, {ModelID: newer.Info.ModelID, Step: 1}}))
 	res, err = c.ResolveArtifactURI(ctx, "runs:/"+run.Info.RunID+"/model/MLmodel")
 	require.NoError(t, err)
-	assert.Equal(t, older.Info.ModelID, res.ModelID(), "the highest step")
-	assert.Equal(t, older.Info.ArtifactURI+"/MLmodel", res.ArtifactURI)
-	assert.Equal(t, "models:/"+older.Info.ModelID, res.Source())
+	assert.Equal(t, newer.Info.ArtifactURI+"/MLmodel", res.ArtifactURI)
+	assert.Equal(t, "models:/"+newer.Info.ModelID, res.Source())
 	assert.Equal(t, run.Info.RunID, res.RunID)
 
 	// Not a model's name: the run's own artifacts.
@@ -348,6 +349,27 @@ func TestResolveArtifactURI(t *testing.T) {
 	require.ErrorIs(t, err, mlflow.ErrPathEscape)
 	_, err = c.ResolveArtifactURI(ctx, "s3://bucket/model")
 	require.ErrorIs(t, err, mlflow.ErrInvalidParameter)
+}
+
+// TestResolveArtifactURIOutputs: of two models of a run with the same
+// name, the one its outputs name at the highest step wins. Held to MLflow:
+// the embedded server does not serve runs/outputs yet.
+func TestResolveArtifactURIOutputs(t *testing.T) {
+	t.Parallel()
+	c := clientOf(t, testenv.RealMLflow(t))
+	ctx := t.Context()
+	run := newRun(t, c, "lm-resolve-outputs")
+	older, err := c.CreateLoggedModel(ctx, mlflow.CreateLoggedModelRequest{ExperimentID: run.Info.ExperimentID, Name: "model", SourceRunID: run.Info.RunID})
+	require.NoError(t, err)
+	newer, err := c.CreateLoggedModel(ctx, mlflow.CreateLoggedModelRequest{ExperimentID: run.Info.ExperimentID, Name: "model", SourceRunID: run.Info.RunID})
+	require.NoError(t, err)
+	require.NoError(t, c.LogOutputs(ctx, run.Info.RunID, []mlflow.ModelOutput{{ModelID: older.Info.ModelID, Step: 5}, {ModelID: newer.Info.ModelID, Step: 1}}))
+	res, err := c.ResolveArtifactURI(ctx, "runs:/"+run.Info.RunID+"/model/MLmodel")
+	require.NoError(t, err)
+	assert.Equal(t, older.Info.ModelID, res.ModelID(), "the highest step")
+	assert.Equal(t, older.Info.ArtifactURI+"/MLmodel", res.ArtifactURI)
+	assert.Equal(t, "models:/"+older.Info.ModelID, res.Source())
+	assert.Equal(t, run.Info.RunID, res.RunID)
 }
 
 func TestParseRunsURI(t *testing.T) {

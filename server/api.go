@@ -27,26 +27,27 @@ type apiError struct {
 	Status  int
 	Code    string
 	Message string
+	Class   string // MLflow's error_class when it is not the code's
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 
 func errInvalid(format string, args ...any) *apiError {
-	return &apiError{http.StatusBadRequest, codeInvalidParameter, fmt.Sprintf(format, args...)}
+	return &apiError{Status: http.StatusBadRequest, Code: codeInvalidParameter, Message: fmt.Sprintf(format, args...)}
 }
 
 func errNotFound(format string, args ...any) *apiError {
-	return &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf(format, args...)}
+	return &apiError{Status: http.StatusNotFound, Code: codeNotFound, Message: fmt.Sprintf(format, args...)}
 }
 
 func errExists(format string, args ...any) *apiError {
-	return &apiError{http.StatusBadRequest, codeAlreadyExists, fmt.Sprintf(format, args...)}
+	return &apiError{Status: http.StatusBadRequest, Code: codeAlreadyExists, Message: fmt.Sprintf(format, args...)}
 }
 
 // errInternal is MLflow's MlflowException without an error code: a 500.
 // MLflow raises it for some refusals too (duplicate order_by fields).
 func errInternal(format string, args ...any) *apiError {
-	return &apiError{http.StatusInternalServerError, codeInternal, fmt.Sprintf(format, args...)}
+	return &apiError{Status: http.StatusInternalServerError, Code: codeInternal, Message: fmt.Sprintf(format, args...)}
 }
 
 // errorBody is MLflow's serialized MlflowException.
@@ -68,11 +69,18 @@ var errorClasses = map[string][2]string{
 	"INVALID_STATE":      {"CLIENT_INTERNAL_ERROR", "XXM00"},
 }
 
+// errorClassStates are the sqlstates of the error classes an apiError
+// names itself.
+var errorClassStates = map[string]string{"ATTRIBUTE_NOT_FOUND": "KAM04"}
+
 // writeError writes e as MLflow does.
 func writeError(w http.ResponseWriter, e *apiError) {
 	body := errorBody{ErrorCode: e.Code, Message: e.Message}
 	if c, ok := errorClasses[e.Code]; ok {
 		body.ErrorClass, body.SQLState = c[0], c[1]
+	}
+	if e.Class != "" {
+		body.ErrorClass, body.SQLState = e.Class, errorClassStates[e.Class]
 	}
 	b, _ := json.Marshal(body)
 	w.Header().Set("Content-Type", "application/json")
@@ -108,6 +116,8 @@ type request struct {
 	query url.Values     // GET with a query string
 	body  map[string]any // every other case ({} when there is no body)
 	raw   []byte         // the body as sent
+	// pathValue returns a wildcard of the route's path ("" when none).
+	pathValue func(name string) string
 }
 
 // readRequest reads r's arguments. POST and PUT must say Content-Type:

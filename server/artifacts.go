@@ -296,6 +296,26 @@ func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, out)
 }
 
+// listUnder lists dir (nil: the root) under a proxied artifact location
+// (mlflow-artifacts:/...), as MLflow's ListLoggedModelArtifacts replies.
+func (s *Server) listUnder(location string, dir *string) (any, error) {
+	root := strings.TrimPrefix(location, artifactRootURI)
+	rel := ""
+	if dir != nil {
+		rel = *dir
+	}
+	files, err := s.listDir(strings.TrimSuffix(root+"/"+rel, "/"))
+	if rel != "" {
+		for i := range files {
+			files[i].Path = rel + "/" + files[i].Path
+		}
+	}
+	return struct {
+		RootURI string         `json:"root_uri"`
+		Files   []fileInfoJSON `json:"files,omitempty"`
+	}{location, files}, err
+}
+
 // listDir lists the folder p of the artifact root (a safe path), sorted
 // by name, each entry named by its base name; nothing when p is not a
 // folder.

@@ -22,31 +22,49 @@
 //     delete, search, set-tag, delete-tag, get-download-uri, and
 //     transition-stage for MLflow's deprecated stages). A deleted version
 //     is kept redacted and hidden, as MLflow keeps it.
+//   - MLflow 3's logged models (/api/2.0/mlflow/logged-models): create,
+//     get (allow_deleted), finalize, delete, set tags, delete tag, log
+//     params, search (filter on attributes, metrics, params and tags;
+//     datasets; order_by attributes or metrics, per dataset; page tokens
+//     bound to their search) and artifacts/directories. Their artifacts
+//     live under <experiment location>/models/<model id>/artifacts, behind
+//     the same artifact proxy as the runs'. Metrics that runs/log-metric
+//     and runs/log-batch log with a model_id are also that model's
+//     metrics. model-versions/create takes a model_id and a models:/<id>
+//     source, registers the model's artifact location as the version's
+//     storage location (what get-download-uri answers) and lists the
+//     version in the model's mlflow.modelVersions tag.
 //   - Proxied artifacts (mlflow-artifacts), artifacts/list (a run's
 //     artifacts, paths relative to its root), /api/3.0/mlflow/server-info,
 //     /health and /version.
 //
-// Not served: logged models, prompts and other MLflow 3 (3.0 API)
-// endpoints, dataset search, the GraphQL and ajax-api UI endpoints (but
-// get-history-bulk-interval), and multipart or presigned artifact
+// Not served: prompts and other MLflow 3 (3.0 API) endpoints, dataset
+// search, models:/<name>/<version> model version sources, the GraphQL and
+// ajax-api UI endpoints (but get-history-bulk-interval; the UI's logged
+// model artifact files included), and multipart or presigned artifact
 // transfers. A path that is not served is answered, as MLflow answers it,
 // with Flask's HTML 404 page and no error code (mlflow.LoggedModelsSupported
-// relies on this). Traces are the exception: every path under
-// /api/2.0/mlflow/traces, /api/3.0/mlflow/traces and /v1/traces is
-// refused with MLflow's NOT_IMPLEMENTED (501) and a message saying that
-// this server does not keep traces. MLflow's Python client reports that
-// message as is (a trace export logs "Failed to send trace to MLflow
-// backend: NOT_IMPLEMENTED: ...", and the traced code goes on), where a
-// 404 makes it retry the deprecated v2 API and then quote an HTML page.
-// Only traced code (mlflow.trace, GenAI autologging, mlflow.genai) calls
-// them: mlflow.sklearn.autolog and mlflow.models.evaluate do not.
+// relies on this for servers without logged models).
+//
+// Traces are the exception: every path under /api/2.0/mlflow/traces,
+// /api/3.0/mlflow/traces and /v1/traces is refused with MLflow's
+// NOT_IMPLEMENTED (501) and a message saying that this server does not
+// keep traces. MLflow's Python client reports that message as is (a
+// trace export logs "Failed to send trace to MLflow backend:
+// NOT_IMPLEMENTED: ...", and the traced code goes on), where a 404 makes
+// it retry the deprecated v2 API and then quote an HTML page. Only traced
+// code (mlflow.trace, GenAI autologging, mlflow.genai) calls them:
+// mlflow.sklearn.autolog and mlflow.models.evaluate do not.
 //
 // Where MLflow's protobuf parser fails on a member of the wrong JSON type
 // inside log-inputs' datasets or log-outputs' models and MLflow goes on
 // with what it parsed before the failure (which depends on the order of
 // the request's keys), the server refuses the request with MLflow's
-// type-mismatch message for the whole field. Experiment tags are
-// listed by key, where MLflow lists them in the order they were set.
+// type-mismatch message for the whole field. Experiment tags are listed
+// by key, where MLflow lists them in the order they were set. A logged model
+// search's page token that is not base64 is a JSON 500, where MLflow
+// answers Flask's HTML 500 page; a log-batch whose metrics name a missing
+// logged model fails as MLflow's does, its run part kept.
 //
 // A data directory holds everything: mlflow.db, a SQLite database (WAL,
 // synchronous=FULL: a write is committed before its reply), and

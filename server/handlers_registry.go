@@ -134,11 +134,8 @@ func (s *Server) getDownloadURI(ctx context.Context, req *request) (any, error) 
 func (s *Server) createModelVersion(ctx context.Context, req *request) (any, error) {
 	d := decode(req)
 	nv := newModelVersion{name: d.required("name"), source: d.required("source"), runID: d.str("run_id"),
-		tags: d.pairs("tags"), runLink: d.str("run_link"), description: d.str("description")}
-	return d.then(func() (any, error) {
-		nv.modelID, _ = req.str("model_id", false)
-		return versionReply(s.db.CreateModelVersion(ctx, nv))
-	})
+		tags: d.pairs("tags"), runLink: d.str("run_link"), description: d.str("description"), modelID: d.str("model_id")}
+	return d.then(func() (any, error) { return versionReply(s.db.CreateModelVersion(ctx, nv)) })
 }
 
 func (s *Server) setModelVersionTag(ctx context.Context, req *request) (any, error) {

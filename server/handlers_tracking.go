@@ -142,6 +142,9 @@ func (s *Server) logBatch(ctx context.Context, req *request) (any, error) {
 	runID, metrics, params, tags := d.required("run_id"), d.metrics("metrics"), d.pairs("params"), d.pairs("tags")
 	d.keysGiven("params", params)
 	d.keysGiven("tags", tags)
+	for _, m := range metrics {
+		d.fail(checkMetricDataset(m))
+	}
 	return d.then(func() (any, error) { return emptyReply(s.db.LogBatch(ctx, runID, metrics, params, tags)) })
 }
 
@@ -151,7 +154,12 @@ func (s *Server) logMetric(ctx context.Context, req *request) (any, error) {
 	d.required("key")
 	d.present("value")
 	d.present("timestamp")
-	return d.then(func() (any, error) { return emptyReply(s.db.LogMetric(ctx, runID, parseMetric(req.body))) })
+	d.str("model_id")
+	d.str("dataset_name")
+	d.str("dataset_digest")
+	m := parseMetric(req.body)
+	d.fail(checkMetricDataset(m))
+	return d.then(func() (any, error) { return emptyReply(s.db.LogMetric(ctx, runID, m)) })
 }
 
 func (s *Server) logParam(ctx context.Context, req *request) (any, error) {
@@ -256,4 +264,13 @@ func (s *Server) getMetricHistoryBulkInterval(ctx context.Context, req *request)
 			Metrics []metricWithRunJSON `json:"metrics,omitempty"`
 		}{points}, err
 	})
+}
+
+// checkMetricDataset is mlflow.entities.Metric's check: a metric names a
+// dataset by both its name and its digest, or not at all.
+func checkMetricDataset(m requestMetric) *apiError {
+	if (m.datasetName == "") != (m.datasetDigest == "") {
+		return errInvalid("Both dataset_name and dataset_digest must be provided if one is provided")
+	}
+	return nil
 }

@@ -282,3 +282,21 @@ func FuzzSafeArtifactPath(f *testing.F) {
 		}
 	})
 }
+
+// A database of the first schema (before logged models) is brought up to
+// date, its data kept.
+func TestMigrateFromFirstSchema(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", filepath.Join(dir, dbFile))
+	require.NoError(t, err)
+	_, err = db.Exec(migrations[0] + `; INSERT INTO experiments VALUES (0, 'Default', 'mlflow-artifacts:/0', 'active', 1, 1); PRAGMA user_version = 1`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	s, err := Open(context.Background(), Config{DataDir: dir})
+	require.NoError(t, err)
+	defer s.Close()
+	m, err := s.db.CreateLoggedModel(context.Background(), newLoggedModel{experimentID: "0", name: "after-upgrade"})
+	require.NoError(t, err)
+	assert.Equal(t, "mlflow-artifacts:/0/models/"+m.id+"/artifacts", m.artifactLocation)
+	assert.Regexp(t, `^m-[0-9a-f]{32}$`, m.id)
+}

@@ -170,11 +170,10 @@ func dedupDatasets(ins []datasetInput) []datasetInput {
 	return out
 }
 
-// integrityError is the reply MLflow's SQL store gives when SQLite refuses
-// a row it inserts (a UNIQUE constraint): a 400 BAD_REQUEST quoting
-// SQLAlchemy's IntegrityError, the statement and its parameters (a tuple,
-// or a list of tuples for an executemany).
-func integrityError(columns, insert string, rows [][]any) *apiError {
+// uniqueError is the reply MLflow's SQL store gives when SQLite refuses
+// a row it inserts for a UNIQUE constraint on columns: integrityError with
+// the rows formatted as Python tuples.
+func uniqueError(columns, insert string, rows [][]any) *apiError {
 	tuples := make([]string, len(rows))
 	for i, row := range rows {
 		parts := make([]string, len(row))
@@ -191,13 +190,7 @@ func integrityError(columns, insert string, rows [][]any) *apiError {
 		}
 		tuples[i] = "(" + strings.Join(parts, ", ") + ")"
 	}
-	params := tuples[0]
-	if len(tuples) > 1 {
-		params = "[" + strings.Join(tuples, ", ") + "]"
-	}
-	return &apiError{Status: 400, Code: "BAD_REQUEST", Message: fmt.Sprintf(
-		"(sqlite3.IntegrityError) UNIQUE constraint failed: %s\n[SQL: %s]\n[parameters: %s]\n(Background on this error at: https://sqlalche.me/e/21/gkpj)",
-		columns, insert, params)}
+	return integrityError("UNIQUE constraint failed: "+columns, insert, tuples)
 }
 
 // insertDatasetInputs links a run to its datasets (creating those its
@@ -231,7 +224,7 @@ func insertDatasetInputs(ctx context.Context, tx *sql.Tx, experimentID int64, ru
 		}
 	}
 	if dup {
-		return integrityError("input_tags.input_uuid, input_tags.name", "INSERT INTO input_tags (input_uuid, name, value) VALUES (?, ?, ?)", tagRows)
+		return uniqueError("input_tags.input_uuid, input_tags.name", "INSERT INTO input_tags (input_uuid, name, value) VALUES (?, ?, ?)", tagRows)
 	}
 	for i, row := range tagRows {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO run_dataset_tags (run_uuid, dataset_id, key, value) VALUES (?, ?, ?, ?)`, runID, tagIDs[i], row[1], row[2]); err != nil {

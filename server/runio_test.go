@@ -62,9 +62,9 @@ func TestSampleIndices(t *testing.T) {
 // TestIntegrityError: SQLAlchemy's message, one row as a tuple, several
 // as a list.
 func TestIntegrityError(t *testing.T) {
-	one := integrityError("t.a", "INSERT INTO t (a) VALUES (?)", [][]any{{"x'y", int64(3)}})
+	one := uniqueError("t.a", "INSERT INTO t (a) VALUES (?)", [][]any{{"x'y", int64(3)}})
 	assert.Equal(t, "(sqlite3.IntegrityError) UNIQUE constraint failed: t.a\n[SQL: INSERT INTO t (a) VALUES (?)]\n[parameters: (\"x'y\", 3)]\n(Background on this error at: https://sqlalche.me/e/21/gkpj)", one.Message)
-	two := integrityError("t.a", "INSERT", [][]any{{"a"}, {"b"}})
+	two := uniqueError("t.a", "INSERT", [][]any{{"a"}, {"b"}})
 	assert.Contains(t, two.Message, "[parameters: [('a',), ('b',)]]")
 	assert.Equal(t, "BAD_REQUEST", two.Code)
 }

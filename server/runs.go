@@ -259,6 +259,9 @@ type requestMetric struct {
 	timestamp    int64
 	timestampRaw any
 	step         int64
+	// modelID, datasetName and datasetDigest link the point to a logged
+	// model (MLflow 3); "" when not given.
+	modelID, datasetName, datasetDigest string
 }
 
 // parseMetric reads one metric object (of log-metric or log-batch).
@@ -270,6 +273,9 @@ func parseMetric(m map[string]any) requestMetric {
 	rm.timestampRaw = m["timestamp"]
 	rm.timestamp, _ = intOf(m["timestamp"])
 	rm.step, _ = intOf(m["step"])
+	rm.modelID, _ = m["model_id"].(string)
+	rm.datasetName, _ = m["dataset_name"].(string)
+	rm.datasetDigest, _ = m["dataset_digest"].(string)
 	return rm
 }
 

@@ -197,22 +197,8 @@ func validateSource(ctx context.Context, q queryer, source, runID string) error 
 		}
 		return errInvalid("Invalid model version source: '%s'. To use a local path as a model version source, the run_id request parameter has to be specified and the local path has to be contained within the artifact directory of the run specified by the run_id.", shown)
 	}
-	relErr := errInvalid("Invalid model version source: '%s'. If supplying a source as an http, https, local file path, ftp, objectstore, or mlflow-artifacts uri, an absolute path must be provided without relative path references present. Please provide an absolute path.", source)
-	decoded := unquoteAll(source, true)
-	var p string
-	if u, err := url.Parse(decoded); err == nil {
-		p = u.Path
-		if u.Opaque != "" {
-			p = u.Opaque
-		}
-	}
-	p = strings.TrimRight(p, "/")
-	p = regexp.MustCompile(`/+`).ReplaceAllString(p, "/")
-	if strings.Contains(p, "\x00") || slices.Contains(strings.Split(decoded, "/"), "..") {
-		return relErr
-	}
-	if !strings.HasPrefix(p, "/") || path.Clean(p) != p {
-		return relErr
+	if e := relativeSource(source); e != nil {
+		return e
 	}
 	switch scheme {
 	case "runs":
@@ -226,6 +212,9 @@ func validateSource(ctx context.Context, q queryer, source, runID string) error 
 		}
 		return errSource(source, "run_id")
 	case "models":
+		if loggedModelSource(source) != "" {
+			return errSource(source, "model_id")
+		}
 		return errInvalid("Invalid model version source: '%s'. models:/ sources are not supported by the embedded server: register a run's model with run_id and source.", source)
 	}
 	_, _, parts := uriParts(source)
@@ -249,10 +238,37 @@ func validateSource(ctx context.Context, q queryer, source, runID string) error 
 	if err != nil {
 		return err
 	}
-	ss, sa, sp := uriParts(source)
-	rs, ra, rp := uriParts(r.artifactURI)
-	if ss == rs && sa == ra && len(rp) > 0 && len(sp) >= len(rp) && slices.Equal(sp[:len(rp)], rp) {
+	if withinRoot(source, r.artifactURI) {
 		return nil
 	}
 	return errSource(source, "run_id")
+}
+
+// withinRoot is _is_uri_within_root: source lies under root.
+func withinRoot(source, root string) bool {
+	ss, sa, sp := uriParts(source)
+	rs, ra, rp := uriParts(root)
+	return ss == rs && sa == ra && len(rp) > 0 && len(sp) >= len(rp) && slices.Equal(sp[:len(rp)], rp)
+}
+
+// relativeSource is _validate_non_local_source_contains_relative_paths.
+func relativeSource(source string) *apiError {
+	relErr := errInvalid("Invalid model version source: '%s'. If supplying a source as an http, https, local file path, ftp, objectstore, or mlflow-artifacts uri, an absolute path must be provided without relative path references present. Please provide an absolute path.", source)
+	decoded := unquoteAll(source, true)
+	var p string
+	if u, err := url.Parse(decoded); err == nil {
+		p = u.Path
+		if u.Opaque != "" {
+			p = u.Opaque
+		}
+	}
+	p = strings.TrimRight(p, "/")
+	p = regexp.MustCompile(`/+`).ReplaceAllString(p, "/")
+	if strings.Contains(p, "\x00") || slices.Contains(strings.Split(decoded, "/"), "..") {
+		return relErr
+	}
+	if !strings.HasPrefix(p, "/") || path.Clean(p) != p {
+		return relErr
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -228,10 +229,13 @@ type handlerFunc func(ctx context.Context, req *request) (any, error)
 // routes builds the mux: MLflow's paths, each with its methods.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	paths := map[string]bool{} // every path served, with some method
+	paths := http.NewServeMux() // every path served, with some method
+	seen := map[string]bool{}
 	handle := func(pattern string, h http.Handler) {
-		_, path, _ := strings.Cut(pattern, " ")
-		paths[path] = true
+		if _, path, _ := strings.Cut(pattern, " "); !seen[path] {
+			seen[path] = true
+			paths.Handle(path, http.NotFoundHandler())
+		}
 		mux.Handle(pattern, h)
 	}
 	api := func(method, path string, h handlerFunc) {
@@ -291,6 +295,8 @@ func (s *Server) routes() http.Handler {
 	api("DELETE", "model-versions/delete-tag", s.deleteModelVersionTag)
 	api("GET", "model-versions/get-download-uri", s.getDownloadURI)
 
+	s.loggedModelRoutes(api)
+
 	handle("GET "+artifactsPrefix, http.HandlerFunc(s.listArtifacts))
 
 	handle("GET /api/3.0/mlflow/server-info", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -307,11 +313,25 @@ func (s *Server) routes() http.Handler {
 	return s.logged(s.dispatch(mux, paths))
 }
 
+// loggedModelRoutes adds MLflow 3's logged model endpoints; the model id
+// and the tag key are path wildcards, as in MLflow's routes.
+func (s *Server) loggedModelRoutes(api func(method, path string, h handlerFunc)) {
+	api("POST", "logged-models", s.createLoggedModel)
+	api("POST", "logged-models/search", s.searchLoggedModels)
+	api("GET", "logged-models/{model_id}", s.getLoggedModel)
+	api("PATCH", "logged-models/{model_id}", s.finalizeLoggedModel)
+	api("DELETE", "logged-models/{model_id}", s.deleteLoggedModel)
+	api("PATCH", "logged-models/{model_id}/tags", s.setLoggedModelTags)
+	api("DELETE", "logged-models/{model_id}/tags/{tag_key}", s.deleteLoggedModelTag)
+	api("POST", "logged-models/{model_id}/params", s.logLoggedModelParams)
+	api("GET", "logged-models/{model_id}/artifacts/directories", s.listLoggedModelArtifacts)
+}
+
 // dispatch sends artifact paths to their handlers as sent (ServeMux would
 // clean "a/../b" into a redirect, where MLflow answers "Invalid path"),
 // a path mux does not serve with any method to MLflow's 404 page (where
 // ServeMux would answer its own plain-text 404), and the rest to mux.
-func (s *Server) dispatch(mux *http.ServeMux, paths map[string]bool) http.Handler {
+func (s *Server) dispatch(mux, paths *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := rawArtifactPath(r); ok {
 			switch r.Method {
@@ -329,7 +349,7 @@ func (s *Server) dispatch(mux *http.ServeMux, paths map[string]bool) http.Handle
 			writeError(w, errTracesNotServed)
 			return
 		}
-		if _, pattern := mux.Handler(r); pattern == "" && !paths[r.URL.Path] {
+		if _, pattern := mux.Handler(r); pattern == "" && !servedPath(paths, r) {
 			notFound(w)
 			return
 		}
@@ -358,6 +378,17 @@ func isTracePath(p string) bool {
 var errTracesNotServed = &apiError{Status: http.StatusNotImplemented, Code: "NOT_IMPLEMENTED",
 	Message: "Traces are not supported by playbook's embedded tracking server (it serves experiments, runs, the model registry and artifacts); log traces to an MLflow tracking server."}
 
+// servedPath reports whether paths (the routes' paths, without their
+// methods) has r's path, as written: a method MLflow does not serve there
+// is a 405, not a 404.
+func servedPath(paths *http.ServeMux, r *http.Request) bool {
+	if path.Clean(r.URL.Path) != r.URL.Path {
+		return false
+	}
+	_, pattern := paths.Handler(r)
+	return pattern != ""
+}
+
 // notFoundPage is the page MLflow's server (Flask, through uvicorn)
 // answers with a 404 for a path it does not serve, under /api/2.0/mlflow/
 // as anywhere else: HTML, no MLflow error code.
@@ -384,6 +415,7 @@ func (s *Server) api(h handlerFunc) http.Handler {
 			writeError(w, aerr)
 			return
 		}
+		req.pathValue = r.PathValue
 		out, err := h(r.Context(), req)
 		if err != nil {
 			s.fail(w, r, err)

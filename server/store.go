@@ -254,6 +254,47 @@ CREATE TABLE run_model_outputs (
 	PRIMARY KEY (run_uuid, model_id)
 ) WITHOUT ROWID;
 `,
+	// 3: logged models, their tags, params and metrics.
+	`
+CREATE TABLE logged_models (
+	model_id                  TEXT PRIMARY KEY,
+	experiment_id             INTEGER NOT NULL REFERENCES experiments ON DELETE CASCADE,
+	name                      TEXT NOT NULL,
+	artifact_location         TEXT NOT NULL,
+	creation_timestamp_ms     INTEGER NOT NULL,
+	last_updated_timestamp_ms INTEGER NOT NULL,
+	status                    INTEGER NOT NULL,
+	lifecycle_stage           TEXT NOT NULL,
+	model_type                TEXT,
+	source_run_id             TEXT,
+	status_message            TEXT
+) WITHOUT ROWID;
+CREATE INDEX logged_models_by_experiment ON logged_models (experiment_id, lifecycle_stage);
+CREATE TABLE logged_model_tags (
+	model_id TEXT NOT NULL REFERENCES logged_models ON DELETE CASCADE,
+	key      TEXT NOT NULL,
+	value    TEXT NOT NULL,
+	PRIMARY KEY (model_id, key)
+) WITHOUT ROWID;
+CREATE TABLE logged_model_params (
+	model_id TEXT NOT NULL REFERENCES logged_models ON DELETE CASCADE,
+	key      TEXT NOT NULL,
+	value    TEXT NOT NULL,
+	PRIMARY KEY (model_id, key)
+) WITHOUT ROWID;
+CREATE TABLE logged_model_metrics (
+	model_id       TEXT NOT NULL REFERENCES logged_models ON DELETE CASCADE,
+	key            TEXT NOT NULL,
+	timestamp      INTEGER NOT NULL,
+	step           INTEGER NOT NULL,
+	run_id         TEXT NOT NULL REFERENCES runs ON DELETE CASCADE,
+	value          REAL,
+	experiment_id  INTEGER NOT NULL,
+	dataset_name   TEXT,
+	dataset_digest TEXT,
+	PRIMARY KEY (model_id, key, timestamp, step, run_id)
+) WITHOUT ROWID;
+`,
 }
 
 // migrate applies the migrations the database has not seen, each in its

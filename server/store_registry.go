@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -331,20 +332,26 @@ func (st *store) TransitionModelVersionStage(ctx context.Context, name, version,
 type newModelVersion struct {
 	name, source, runID, runLink, description, modelID string
 	tags                                               []keyValue
+	storageLocation                                    string // "" is source
 }
 
 // CreateModelVersion registers the next version of a model, from a
-// run-backed source (checked as MLflow's _validate_source_run does).
+// run-backed source (checked as MLflow's _validate_source_run does) or,
+// with a model_id, from a logged model (_validate_source_model).
 func (st *store) CreateModelVersion(ctx context.Context, nv newModelVersion) (*modelVersion, error) {
-	if nv.modelID != "" {
-		return nil, errInvalid("model_id (logged models) is not supported by the embedded server: register a run's model with run_id and source")
-	}
 	var v *modelVersion
 	err := st.write(ctx, func(tx *sql.Tx) error {
-		if err := validateSource(ctx, tx, nv.source, nv.runID); err != nil {
+		validate := func() error { return validateSource(ctx, tx, nv.source, nv.runID) }
+		if nv.modelID != "" {
+			validate = func() error { return validateModelSource(ctx, tx, nv.source, nv.modelID) }
+		}
+		if err := validate(); err != nil {
 			return err
 		}
 		if err := firstError(validateModelName(nv.name), validateRegistryTags(nv.tags)); err != nil {
+			return err
+		}
+		if err := resolveModelLineage(ctx, tx, &nv); err != nil {
 			return err
 		}
 		if err := modelExists(ctx, tx, nv.name); err != nil {
@@ -353,6 +360,11 @@ func (st *store) CreateModelVersion(ctx context.Context, nv newModelVersion) (*m
 		version, err := insertVersion(ctx, tx, nv)
 		if err != nil {
 			return err
+		}
+		if nv.modelID != "" {
+			if err := tagModelVersions(ctx, tx, nv.modelID, nv.name, version); err != nil {
+				return err
+			}
 		}
 		v, err = getVersion(ctx, tx, nv.name, version)
 		return err
@@ -370,7 +382,7 @@ func insertVersion(ctx context.Context, tx *sql.Tx, nv newModelVersion) (int64, 
 	version := last.Int64 + 1
 	now := nowMillis()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO model_versions (`+modelVersionColumns+`) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, 'READY', NULL)`,
-		nv.name, version, now, now, nv.description, stageNone, nv.source, nv.source, nv.runID, nv.runLink); err != nil {
+		nv.name, version, now, now, nv.description, stageNone, nv.source, cmp.Or(nv.storageLocation, nv.source), nv.runID, nv.runLink); err != nil {
 		return 0, err
 	}
 	for _, t := range nv.tags {

@@ -61,7 +61,7 @@ func (st *store) LogOutputs(ctx context.Context, runID string, models []modelOut
 			rows[i] = []any{newRunID(), "RUN_OUTPUT", runID, "MODEL_OUTPUT", m.ModelID, m.Step}
 		}
 		if dup {
-			return integrityError("inputs.source_type, inputs.source_id, inputs.destination_type, inputs.destination_id",
+			return uniqueError("inputs.source_type, inputs.source_id, inputs.destination_type, inputs.destination_id",
 				"INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step) VALUES (?, ?, ?, ?, ?, ?)", rows)
 		}
 		for _, m := range models {

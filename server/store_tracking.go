@@ -375,13 +375,19 @@ func (st *store) activeWrite(ctx context.Context, runID string, fn func(tx *sql.
 	})
 }
 
-// LogBatch logs metrics, params and tags to an active run, after
+// LogBatch logs metrics, params and tags to an active run (and the
+// metrics that name a logged model to it too), after
 // MLflow's _validate_batch_log_data.
 func (st *store) LogBatch(ctx context.Context, runID string, metrics []requestMetric, params, tags []keyValue) error {
 	if err := firstError(validateBatch(runID, metrics, params, tags)); err != nil {
 		return err
 	}
-	return st.activeWrite(ctx, runID, func(tx *sql.Tx) error {
+	var exp int64
+	err := st.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		if exp, err = activeRun(ctx, tx, runID); err != nil {
+			return err
+		}
 		if err := insertParams(ctx, tx, runID, params); err != nil {
 			return err
 		}
@@ -390,6 +396,13 @@ func (st *store) LogBatch(ctx context.Context, runID string, metrics []requestMe
 		}
 		return setTags(ctx, tx, runID, tags)
 	})
+	if err != nil {
+		return err
+	}
+	// MLflow logs the model metrics in a session of their own, after the
+	// run's: a model that does not exist fails the call, the run's part
+	// kept.
+	return st.write(ctx, func(tx *sql.Tx) error { return insertModelMetrics(ctx, tx, runID, exp, metrics) })
 }
 
 // validateBatch checks a batch in MLflow's order: the run id, each
@@ -432,12 +445,20 @@ func validateBatch(runID string, metrics []requestMetric, params, tags []keyValu
 	return nil
 }
 
-// LogMetric logs one metric point to an active run.
+// LogMetric logs one metric point to an active run, and to the logged
+// model it names, if any.
 func (st *store) LogMetric(ctx context.Context, runID string, m requestMetric) error {
 	if err := firstError(validateMetric(m, "")); err != nil {
 		return err
 	}
-	return st.activeWrite(ctx, runID, func(tx *sql.Tx) error {
+	return st.write(ctx, func(tx *sql.Tx) error {
+		exp, err := activeRun(ctx, tx, runID)
+		if err != nil {
+			return err
+		}
+		if err := insertModelMetrics(ctx, tx, runID, exp, []requestMetric{m}); err != nil {
+			return err
+		}
 		return insertMetrics(ctx, tx, runID, []requestMetric{m})
 	})
 }

@@ -186,9 +186,10 @@ func TestRegisterRefusesWithoutModel(t *testing.T) {
 }
 
 // TestIdentifyLoggedModelsWithoutMLflow3: a server without MLflow 3's
-// logged models (the embedded one today) cannot rank them, and says so.
+// logged models (MLflow 2, played by EmbeddedWithoutLoggedModels) cannot
+// rank them, and says so.
 func TestIdentifyLoggedModelsWithoutMLflow3(t *testing.T) {
-	c, err := mlflow.New(mlflow.DefaultConfig(mlflowtest.Embedded(t)))
+	c, err := mlflow.New(mlflow.DefaultConfig(mlflowtest.EmbeddedWithoutLoggedModels(t)))
 	require.NoError(t, err)
 	exp := trainedExperiment(t, c, "weak")
 	r := newScenarioRun(t, c, false)
@@ -236,9 +237,11 @@ func TestRegisterBadInput(t *testing.T) {
 }
 
 // TestRegisterRunArtifacts: a model logged as the run's own artifacts
-// (playbook's training) is registered by its folder, and reused.
+// (playbook's training on a server without logged models) is registered by
+// its folder, and reused.
 func TestRegisterRunArtifacts(t *testing.T) {
-	c := newClient(t)
+	c, err := mlflow.New(mlflow.DefaultConfig(mlflowtest.EmbeddedWithoutLoggedModels(t)))
+	require.NoError(t, err)
 	model := uniqueName("RunArtifacts")
 	r := newScenarioRun(t, c, false)
 	best, v, _ := r.candidate(c, model)

@@ -160,11 +160,11 @@ func TestTrainLoggedModelUploadFailedMLflow(t *testing.T) {
 	assert.Equal(t, r.RunID, m.Info.SourceRunID)
 }
 
-// TestTrainRunArtifactsEmbedded: on a server without logged models (the
-// embedded server answers 404 on their endpoints), training logs each
+// TestTrainRunArtifactsEmbedded: on a server without logged models
+// (EmbeddedWithoutLoggedModels answers 404 on their endpoints), training logs each
 // model as run artifacts under model/, as MLflow 2 did.
 func TestTrainRunArtifactsEmbedded(t *testing.T) {
-	c, err := mlflow.New(mlflow.DefaultConfig(mlflowtest.Embedded(t)))
+	c, err := mlflow.New(mlflow.DefaultConfig(mlflowtest.EmbeddedWithoutLoggedModels(t)))
 	require.NoError(t, err)
 	ctx := t.Context()
 	res, err := training.Train(ctx, c, training.Options{Experiment: uniqueName("train-run-artifacts"), Runs: 2, Rows: 500, Seed: 4})
@@ -189,12 +189,13 @@ func TestTrainRunArtifactsEmbedded(t *testing.T) {
 	}
 }
 
-// TestTrainRunArtifactsRegisterPythonEmbedded: on the embedded server,
-// MLflow's own Python register_model("runs:/RUN/model") finds the model in
-// the run's artifacts and registers their URI, as on MLflow 2.
+// TestTrainRunArtifactsRegisterPythonEmbedded: on a server without logged
+// models (EmbeddedWithoutLoggedModels), MLflow's own Python
+// register_model("runs:/RUN/model") finds the model in the run's artifacts
+// and registers their URI, as on MLflow 2.
 func TestTrainRunArtifactsRegisterPythonEmbedded(t *testing.T) {
 	testenv.Python(t)
-	uri := mlflowtest.Embedded(t)
+	uri := mlflowtest.EmbeddedWithoutLoggedModels(t)
 	c, err := mlflow.New(mlflow.DefaultConfig(uri))
 	require.NoError(t, err)
 	res, err := training.Train(t.Context(), c, training.Options{Experiment: uniqueName("train-run-artifacts-py"), Runs: 1, Rows: 300, Seed: 6})

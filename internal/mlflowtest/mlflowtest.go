@@ -17,7 +17,12 @@ package mlflowtest
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -77,6 +82,39 @@ func EmbeddedWith(t testing.TB, cfg server.Config) string {
 	})
 	return uri
 }
+
+// EmbeddedWithoutLoggedModels is Embedded behind a proxy that answers
+// MLflow 3's logged-model paths (/api/2.0/mlflow/logged-models...) as
+// MLflow 2 answers them, with Flask's HTML 404 page: a server without
+// logged models, for the code paths that fall back to run artifacts.
+func EmbeddedWithoutLoggedModels(t testing.TB) string {
+	t.Helper()
+	target, err := url.Parse(Embedded(t))
+	if err != nil {
+		t.Fatalf("embedded MLflow server: %v", err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/2.0/mlflow/logged-models") {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, mlflow2NotFound)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// mlflow2NotFound is Flask's 404 page, which MLflow 2 answers for a path
+// it does not serve.
+const mlflow2NotFound = `<!doctype html>
+<html lang=en>
+<title>404 Not Found</title>
+<h1>Not Found</h1>
+<p>The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.</p>
+`
 
 // Client returns a client of URI(t) with MLflow's default settings.
 func Client(t testing.TB) *mlflow.Client {

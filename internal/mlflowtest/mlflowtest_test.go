@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/playbook-mlops/playbook/internal/mlflowtest"
+	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/server"
 )
 
@@ -74,4 +75,16 @@ func TestEmbeddedWith(t *testing.T) {
 	uri := mlflowtest.EmbeddedWith(t, server.Config{Version: "3.18.0"})
 	assert.Equal(t, "3.18.0", get(t, uri, "/version"))
 	assert.Contains(t, get(t, mlflowtest.Embedded(t), "/version"), "+playbook", "the default version says it is the embedded server")
+}
+
+// EmbeddedWithoutLoggedModels answers the logged-model paths as MLflow 2
+// does, and the rest as the embedded server.
+func TestEmbeddedWithoutLoggedModels(t *testing.T) {
+	c, err := mlflow.New(mlflow.DefaultConfig(mlflowtest.EmbeddedWithoutLoggedModels(t)))
+	require.NoError(t, err)
+	ok, err := c.LoggedModelsSupported(t.Context(), "0")
+	require.NoError(t, err)
+	assert.False(t, ok)
+	_, err = c.GetExperiment(t.Context(), "0")
+	require.NoError(t, err, "the rest is served")
 }

@@ -27,10 +27,11 @@ var heldToMLflow = map[string]string{
 	"steps.TestVerifyCapturesMLflowUI":                "verify's capture of the MLflow UI",
 	"steps.TestRegisterSklearnLoggedModelsMLflow3":    "register of models logged by MLflow's own Python client the MLflow 3 way (logged models, models:/m-... sources), loaded back in Python",
 	"mlflow.BenchmarkSearchAllRuns10k":                "a benchmark of the real server, beside the client",
-	"mlflow.realClient":                               "MLflow 3's logged-model API, which the embedded server does not serve yet (issue 10)",
+	"mlflow.TestRunInputsOutputs":                     "runs/log-inputs and run outputs, which the embedded server does not serve yet",
+	"mlflow.TestResolveArtifactURIOutputs":            "runs:/ resolution by run outputs, which the embedded server does not serve yet",
 	"mlflow.TestSklearnLoggedModelsInterop":           "models logged by MLflow's own Python client the MLflow 3 way",
-	"training.TestTrainLoggedModelsMLflow":            "training's MLflow 3 logged models, registered by MLflow's own Python client (the embedded server has no logged models yet)",
-	"training.TestTrainLoggedModelUploadFailedMLflow": "a logged model finalized UPLOAD_FAILED (the embedded server has no logged models yet)",
+	"training.TestTrainLoggedModelsMLflow":            "training's MLflow 3 logged models, registered by MLflow's own Python client (the embedded server has no runs/outputs yet)",
+	"training.TestTrainLoggedModelUploadFailedMLflow": "a logged model finalized UPLOAD_FAILED (the embedded server has no runs/outputs yet)",
 }
 
 // TestRealMLflowOnlyWhereHeld: no test skips for want of MLflow on a
