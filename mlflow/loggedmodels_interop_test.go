@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/playbook-mlops/playbook/internal/mlflowtest"
 	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
 )
@@ -47,11 +48,22 @@ func runSklearnScript(t *testing.T, uri string, v any, args ...string) {
 // does, and a version it registers loads in Python.
 func TestSklearnLoggedModelsInterop(t *testing.T) {
 	t.Parallel()
-	c := clientOf(t, testenv.RealMLflow(t))
+	sklearnLoggedModelsInterop(t, testenv.RealMLflow(t))
+}
+
+// TestSklearnLoggedModelsInteropEmbedded is the same against the embedded
+// server: MLflow's Python client on the other side, unchanged.
+func TestSklearnLoggedModelsInteropEmbedded(t *testing.T) {
+	t.Parallel()
+	sklearnLoggedModelsInterop(t, mlflowtest.Embedded(t))
+}
+
+func sklearnLoggedModelsInterop(t *testing.T, uri string) {
+	c := clientOf(t, uri)
 	ctx := t.Context()
 	name := unique("SklearnInterop")
 	var logged sklearnModels
-	runSklearnScript(t, testenv.RealMLflow(t), &logged, "--experiment", unique("lm-interop"), "--runs", "3", "--register", name)
+	runSklearnScript(t, uri, &logged, "--experiment", unique("lm-interop"), "--runs", "3", "--register", name)
 	require.Len(t, logged.Models, 3)
 
 	// Each run produced one logged model called "model", with its files
@@ -132,9 +144,9 @@ func TestSklearnLoggedModelsInterop(t *testing.T) {
 		Version any    `json:"version"`
 	}{name, float64(2)})
 
-	uri, err := c.GetModelVersionDownloadURI(ctx, name, mv.Version)
+	dl, err := c.GetModelVersionDownloadURI(ctx, name, mv.Version)
 	require.NoError(t, err)
-	assert.Equal(t, best.Info.ArtifactURI, uri, "the registry resolves models:/m-... sources")
+	assert.Equal(t, best.Info.ArtifactURI, dl, "the registry resolves models:/m-... sources")
 	res, err = c.ResolveArtifactURI(ctx, "models:/"+name+"/"+mv.Version)
 	require.NoError(t, err)
 	assert.Equal(t, best.Info.ModelID, res.ModelID())
@@ -164,7 +176,7 @@ func TestSklearnLoggedModelsInterop(t *testing.T) {
 		ModelID     string `json:"model_id"`
 		Predictions []int  `json:"predictions"`
 	}
-	runSklearnScript(t, testenv.RealMLflow(t), &loaded, "--load", "models:/"+name+"/"+mv.Version)
+	runSklearnScript(t, uri, &loaded, "--load", "models:/"+name+"/"+mv.Version)
 	assert.Equal(t, "mlflow.sklearn", loaded.Flavor)
 	assert.Equal(t, best.Info.ModelID, loaded.ModelID)
 	assert.Len(t, loaded.Predictions, 3)

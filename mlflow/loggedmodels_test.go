@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
 )
 
@@ -266,7 +265,7 @@ func modelIDs(models []mlflow.LoggedModel) []string {
 // serve runs/log-inputs and runs/outputs yet.
 func TestRunInputsOutputs(t *testing.T) {
 	t.Parallel()
-	c := clientOf(t, testenv.RealMLflow(t))
+	c := serverClient(t)
 	ctx := t.Context()
 	run := newRun(t, c, "lm-io")
 	m, err := c.CreateLoggedModel(ctx, mlflow.CreateLoggedModelRequest{ExperimentID: run.Info.ExperimentID, Name: "model", SourceRunID: run.Info.RunID})
@@ -356,7 +355,7 @@ func TestResolveArtifactURI(t *testing.T) {
 // the embedded server does not serve runs/outputs yet.
 func TestResolveArtifactURIOutputs(t *testing.T) {
 	t.Parallel()
-	c := clientOf(t, testenv.RealMLflow(t))
+	c := serverClient(t)
 	ctx := t.Context()
 	run := newRun(t, c, "lm-resolve-outputs")
 	older, err := c.CreateLoggedModel(ctx, mlflow.CreateLoggedModelRequest{ExperimentID: run.Info.ExperimentID, Name: "model", SourceRunID: run.Info.RunID})

@@ -155,7 +155,11 @@ func TestPromotionLifecycle(t *testing.T) {
 	assert.Equal(t, "1", v.Version)
 	mv, err := c.GetModelVersion(ctx, model, "1")
 	require.NoError(t, err)
-	assert.Equal(t, best.ModelSource, mv.Source)
+	// Playbook's training logs MLflow 3 logged models on both servers: the
+	// version's source is the run's logged model.
+	assert.Equal(t, steps.SourceLoggedModel, v.SourceKind)
+	assert.Equal(t, "models:/"+v.ModelID, mv.Source)
+	assert.Equal(t, v.Source, mv.Source)
 	assert.Equal(t, best.RunID, mv.RunID)
 	assert.Equal(t, best.RunURL, mv.RunLink)
 	assert.Equal(t, mlflow.ModelVersionReady, mv.Status)

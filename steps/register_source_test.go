@@ -32,7 +32,16 @@ type sklearnLogged struct {
 // alias; registering again reuses it; a run without a model changes
 // nothing.
 func TestRegisterSklearnLoggedModelsMLflow3(t *testing.T) {
-	uri := testenv.RealMLflow(t)
+	registerSklearnLoggedModels(t, testenv.RealMLflow(t))
+}
+
+// TestRegisterSklearnLoggedModelsEmbedded is the same on the embedded
+// server, MLflow's Python client logging and loading the models.
+func TestRegisterSklearnLoggedModelsEmbedded(t *testing.T) {
+	registerSklearnLoggedModels(t, mlflowtest.Embedded(t))
+}
+
+func registerSklearnLoggedModels(t *testing.T, uri string) {
 	c, err := mlflow.New(mlflow.DefaultConfig(uri))
 	require.NoError(t, err)
 	exp := uniqueName("sk-register")

@@ -53,8 +53,12 @@ func registerWithPython(t *testing.T, uri, runID, name string) registered {
 // the run's metrics linked to it and recorded as the run's output; the
 // run's own artifacts stay empty; the model's files hold MLmodel; and
 // MLflow's Python register_model("runs:/RUN/model") registers models:/m-....
-func TestTrainLoggedModelsMLflow(t *testing.T) {
-	uri := testenv.RealMLflow(t)
+func TestTrainLoggedModelsMLflow(t *testing.T) { trainLoggedModels(t, testenv.RealMLflow(t)) }
+
+// TestTrainLoggedModelsEmbedded is the same on the embedded server.
+func TestTrainLoggedModelsEmbedded(t *testing.T) { trainLoggedModels(t, mlflowtest.Embedded(t)) }
+
+func trainLoggedModels(t *testing.T, uri string) {
 	c, err := mlflow.New(mlflow.DefaultConfig(uri))
 	require.NoError(t, err)
 	ctx := t.Context()
@@ -144,8 +148,8 @@ func TestTrainLoggedModelsMLflow(t *testing.T) {
 
 // TestTrainLoggedModelUploadFailedMLflow: on MLflow 3.18, a model whose
 // upload fails is finalized UPLOAD_FAILED, and its run ends FAILED.
-func TestTrainLoggedModelUploadFailedMLflow(t *testing.T) {
-	c, err := mlflow.New(mlflow.DefaultConfig(testenv.RealMLflow(t)))
+func TestTrainLoggedModelUploadFailed(t *testing.T) {
+	c, err := mlflow.New(mlflow.DefaultConfig(mlflowtest.URI(t)))
 	require.NoError(t, err)
 	ctx := t.Context()
 	res, err := training.Train(ctx, failingUpload{c}, training.Options{Experiment: uniqueName("train-upload-failed"), Runs: 1, Rows: 500, Seed: 2})

@@ -57,9 +57,18 @@ func frameOf(d *churn.Dataset) frame {
 // and `mlflow models serve` answers /invocations with the same numbers.
 func TestPromotedModelLoadsInPyfunc(t *testing.T) {
 	testenv.Slow(t)
+	promotedModelInPyfunc(t, mlflowtest.Embedded(t))
+}
+
+// TestPromotedModelLoadsInPyfuncMLflow is the same against MLflow 3.18.
+func TestPromotedModelLoadsInPyfuncMLflow(t *testing.T) {
+	testenv.Slow(t)
+	promotedModelInPyfunc(t, testenv.RealMLflow(t))
+}
+
+func promotedModelInPyfunc(t *testing.T, uri string) {
 	py := testenv.Python(t)
 	data := testenv.TelcoCSV(t)
-	uri := mlflowtest.URI(t)
 	c, err := mlflow.New(mlflow.DefaultConfig(uri))
 	require.NoError(t, err)
 	ctx := t.Context()

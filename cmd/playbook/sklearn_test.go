@@ -54,9 +54,13 @@ func sklearnTelco(t *testing.T, uri string, v any, args ...string) {
 // metrics and fairness differences are scikit-learn's and fairlearn's on
 // the same rows within 1e-9; infer's probabilities are those of the model
 // loaded by the production alias in Python.
-func TestFrenchScenarioOnSklearnModels(t *testing.T) {
+func TestFrenchScenarioOnSklearnModels(t *testing.T) { frenchOnSklearn(t, mlflowtest.Embedded(t)) }
+
+// TestFrenchScenarioOnSklearnModelsMLflow is the same against MLflow 3.18.
+func TestFrenchScenarioOnSklearnModelsMLflow(t *testing.T) { frenchOnSklearn(t, testenv.RealMLflow(t)) }
+
+func frenchOnSklearn(t *testing.T, uri string) {
 	py := testenv.Python(t)
-	uri := mlflowtest.URI(t)
 	dir := t.TempDir()
 	train := writeCSV(t, dir, "train.csv", churn.GenerateDataset(3000, 11))
 	valid := writeCSV(t, dir, "valid.csv", churn.GenerateDataset(2000, 12))

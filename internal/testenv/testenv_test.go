@@ -21,17 +21,16 @@ import (
 // MLflow server shows. Every other test that needs a tracking server uses
 // mlflowtest.URI and runs with only Go.
 var heldToMLflow = map[string]string{
-	"conformance.startTarget":                         "the conformance suite's real target: the embedded server is held to it",
-	"cmd/playbook.TestPromotionEndToEndMLflow":        "the French exercise end to end against MLflow itself",
-	"internal/browser.TestScreenshotMLflowModelPage":  "the MLflow UI",
-	"steps.TestVerifyCapturesMLflowUI":                "verify's capture of the MLflow UI",
-	"steps.TestRegisterSklearnLoggedModelsMLflow3":    "register of models logged by MLflow's own Python client the MLflow 3 way (logged models, models:/m-... sources), loaded back in Python",
-	"mlflow.BenchmarkSearchAllRuns10k":                "a benchmark of the real server, beside the client",
-	"mlflow.TestRunInputsOutputs":                     "runs/log-inputs and run outputs, which the embedded server does not serve yet",
-	"mlflow.TestResolveArtifactURIOutputs":            "runs:/ resolution by run outputs, which the embedded server does not serve yet",
-	"mlflow.TestSklearnLoggedModelsInterop":           "models logged by MLflow's own Python client the MLflow 3 way",
-	"training.TestTrainLoggedModelsMLflow":            "training's MLflow 3 logged models, registered by MLflow's own Python client (the embedded server has no runs/outputs yet)",
-	"training.TestTrainLoggedModelUploadFailedMLflow": "a logged model finalized UPLOAD_FAILED (the embedded server has no runs/outputs yet)",
+	"conformance.startTarget":                              "the conformance suite's real target: the embedded server is held to it",
+	"cmd/playbook.TestPromotionEndToEndMLflow":             "the French exercise end to end against MLflow itself",
+	"internal/browser.TestScreenshotMLflowModelPage":       "the MLflow UI",
+	"steps.TestVerifyCapturesMLflowUI":                     "verify's capture of the MLflow UI",
+	"steps.TestRegisterSklearnLoggedModelsMLflow3":         "register of models logged by MLflow's own Python client the MLflow 3 way (logged models, models:/m-... sources), loaded back in Python",
+	"cmd/playbook.TestFrenchScenarioOnSklearnModelsMLflow": "the French scenario on scikit-learn models logged by MLflow's Python client, against MLflow itself",
+	"training.TestPromotedModelLoadsInPyfuncMLflow":        "a promoted playbook model loaded by MLflow's pyfunc, evaluate and models serve, against MLflow itself",
+	"mlflow.BenchmarkSearchAllRuns10k":                     "a benchmark of the real server, beside the client",
+	"mlflow.TestSklearnLoggedModelsInterop":                "models logged by MLflow's own Python client the MLflow 3 way (the embedded server too: ...InteropEmbedded)",
+	"training.TestTrainLoggedModelsMLflow":                 "training's MLflow 3 logged models, registered by MLflow's own Python client (the embedded server too: ...Embedded)",
 }
 
 // TestRealMLflowOnlyWhereHeld: no test skips for want of MLflow on a
