@@ -44,6 +44,18 @@ func newScenarioRun(t *testing.T, c *mlflow.Client, dryRun bool) *scenarioRun {
 // newCaptureRun is newScenarioRun with the given capturer (nil: none).
 func newCaptureRun(t *testing.T, c *mlflow.Client, dryRun bool, capture *notebook.Capturer) *scenarioRun {
 	t.Helper()
+	// The Python worker as playbook run wires it, with the project's
+	// virtualenv (a test that reaches it without one skips).
+	python := func() (*pyworker.Worker, error) {
+		return pyworker.Start(testenv.Python(t), io.Discard, pyworker.Environ())
+	}
+	return newRunWith(t, c, dryRun, capture, python)
+}
+
+// newRunWith is newCaptureRun with the given way to start the Python
+// worker.
+func newRunWith(t *testing.T, c *mlflow.Client, dryRun bool, capture *notebook.Capturer, python func() (*pyworker.Worker, error)) *scenarioRun {
+	t.Helper()
 	rec := &record.Run{Schema: record.Schema, Scenario: record.Scenario{Lang: "en"}, Environment: record.Environment{User: "tester", Host: "test-host"}}
 	for _, s := range cellNames {
 		rec.Cells = append(rec.Cells, record.Cell{Step: s})
@@ -51,11 +63,6 @@ func newCaptureRun(t *testing.T, c *mlflow.Client, dryRun bool, capture *noteboo
 	connect := func() (*mlflow.Client, error) { return c, nil }
 	if c == nil {
 		connect = nil
-	}
-	// The Python worker as playbook run wires it, with the project's
-	// virtualenv (a test that reaches it without one skips).
-	python := func() (*pyworker.Worker, error) {
-		return pyworker.Start(testenv.Python(t), io.Discard, pyworker.Environ())
 	}
 	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: connect, DryRun: dryRun, Capture: capture, Python: python})
 	t.Cleanup(ctl.Close)

@@ -2,6 +2,7 @@ package steps_test
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/playbook-mlops/playbook/internal/mlflowtest"
 	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/pyworker"
 	"github.com/playbook-mlops/playbook/steps"
 )
 
@@ -331,4 +333,43 @@ func checkRegisterRefusesWithoutModel(t *testing.T, c *mlflow.Client) {
 			})
 		}
 	}
+}
+
+// TestRegisterPythonModelWithoutPython: with no Python on PATH and no
+// PLAYBOOK_PYTHON, register refuses a scikit-learn model (a
+// python_function flavor, scored in Python) before anything is sent, with
+// an error that names its flavors and what to install or set.
+func TestRegisterPythonModelWithoutPython(t *testing.T) {
+	uri := mlflowtest.Embedded(t)
+	c, err := mlflow.New(mlflow.DefaultConfig(uri))
+	require.NoError(t, err)
+	exp := uniqueName("sk-no-python")
+	var logged sklearnLogged
+	testenv.SklearnModels(t, uri, &logged, "--experiment", exp, "--runs", "1")
+	require.Len(t, logged.Models, 1)
+
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv(pyworker.EnvPython, "")
+	// As playbook run starts the worker with no --python.
+	python := func() (*pyworker.Worker, error) {
+		py, err := pyworker.FindPython("")
+		if err != nil {
+			return nil, err
+		}
+		return pyworker.Start(py, io.Discard, pyworker.Environ())
+	}
+	model := uniqueName("SkNoPython")
+	before := registrySnapshot(t, c)
+	r := newRunWith(t, c, false, nil, python)
+	var run *steps.BestRun
+	r.must("identify", func() { run = steps.Identify(r.pb, steps.IdentifyOptions{Experiment: exp}) })
+	err = r.step("register", func() { steps.Register(r.pb, run, steps.RegisterOptions{Model: model}) })
+	require.Error(t, err)
+	for _, want := range []string{"register: models:/" + logged.Models[0].ModelID, "has flavors python_function, sklearn",
+		"no Python that imports mlflow: no python3 on PATH", "pass --python or set PLAYBOOK_PYTHON", "nothing was registered"} {
+		assert.Contains(t, err.Error(), want)
+	}
+	assert.ErrorIs(t, err, pyworker.ErrNoPython)
+	assert.Empty(t, r.rec.Evidence.Calls, "nothing was sent")
+	assert.Equal(t, before, registrySnapshot(t, c), "the registry did not change")
 }
