@@ -264,12 +264,7 @@ func (s *Server) routes() http.Handler {
 	api("POST", "runs/delete-tag", s.deleteRunTag)
 	api("POST", "runs/search", s.searchRuns)
 	api("GET", "metrics/get-history", s.getMetricHistory)
-	api("GET", "metrics/get-history-bulk-interval", s.getMetricHistoryBulkInterval)
-	// MLflow's UI calls it under /ajax-api/ too (mlflow/server/__init__.py).
-	handle("GET /ajax-api/2.0/mlflow/metrics/get-history-bulk-interval", s.api(s.getMetricHistoryBulkInterval))
-	api("POST", "runs/log-inputs", s.logInputs)
-	api("POST", "runs/outputs", s.logOutputs)
-	api("GET", "artifacts/list", s.listRunArtifacts)
+	s.runIORoutes(api, handle)
 
 	api("POST", "registered-models/create", s.createRegisteredModel)
 	api("GET", "registered-models/get", s.getRegisteredModel)
@@ -311,6 +306,17 @@ func (s *Server) routes() http.Handler {
 		_, _ = io.WriteString(w, s.version)
 	}))
 	return s.logged(s.dispatch(mux, paths))
+}
+
+// runIORoutes adds MLflow 3's run inputs and outputs, the bulk metric
+// history and the run artifact listing.
+func (s *Server) runIORoutes(api func(method, path string, h handlerFunc), handle func(pattern string, h http.Handler)) {
+	api("GET", "metrics/get-history-bulk-interval", s.getMetricHistoryBulkInterval)
+	// MLflow's UI calls it under /ajax-api/ too (mlflow/server/__init__.py).
+	handle("GET /ajax-api/2.0/mlflow/metrics/get-history-bulk-interval", s.api(s.getMetricHistoryBulkInterval))
+	api("POST", "runs/log-inputs", s.logInputs)
+	api("POST", "runs/outputs", s.logOutputs)
+	api("GET", "artifacts/list", s.listRunArtifacts)
 }
 
 // loggedModelRoutes adds MLflow 3's logged model endpoints; the model id
