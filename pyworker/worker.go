@@ -96,9 +96,11 @@ type Worker struct {
 	stdin  io.WriteCloser
 	stdout *bufio.Reader
 	info   Info
+	tail   *tailBuffer // the end of its stderr, for the error when it dies
 
 	mu     sync.Mutex
 	closed bool
+	dead   error // why it stopped on its own, nil if it did not
 }
 
 // Start starts a worker with the interpreter python (see FindPython).
@@ -107,7 +109,11 @@ type Worker struct {
 func Start(python string, stderr io.Writer, env []string) (*Worker, error) {
 	cmd := exec.Command(python, "-u", "-c", workerSource)
 	cmd.Env = env
-	cmd.Stderr = stderr
+	tail := &tailBuffer{max: 4 << 10}
+	cmd.Stderr = tail
+	if stderr != nil {
+		cmd.Stderr = io.MultiWriter(stderr, tail)
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -119,7 +125,7 @@ func Start(python string, stderr io.Writer, env []string) (*Worker, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("pyworker: starting %s: %w", python, err)
 	}
-	w := &Worker{cmd: cmd, stdin: stdin, stdout: bufio.NewReaderSize(stdout, 1<<16)}
+	w := &Worker{cmd: cmd, stdin: stdin, stdout: bufio.NewReaderSize(stdout, 1<<16), tail: tail}
 	var info Info
 	if _, err := w.call(map[string]any{"op": "hello"}, nil, &info); err != nil {
 		_ = w.Close()
@@ -156,15 +162,18 @@ type reply struct {
 func (w *Worker) call(req map[string]any, payload []byte, v any) ([]byte, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.dead != nil {
+		return nil, w.dead
+	}
 	if w.closed {
 		return nil, errors.New("pyworker: the worker is closed")
 	}
 	if err := writeFrame(w.stdin, req, payload); err != nil {
-		return nil, fmt.Errorf("the worker stopped: %w", err)
+		return nil, w.died(err)
 	}
 	header, body, err := readFrame(w.stdout)
 	if err != nil {
-		return nil, fmt.Errorf("the worker stopped: %w", err)
+		return nil, w.died(err)
 	}
 	var r reply
 	if err := json.Unmarshal(header, &r); err != nil {
@@ -179,6 +188,53 @@ func (w *Worker) call(req map[string]any, payload []byte, v any) ([]byte, error)
 		}
 	}
 	return body, nil
+}
+
+// died returns the error of a call the worker did not answer: it has
+// stopped (its exit status and the last lines it wrote to stderr say why)
+// and later calls fail at once. w.mu is held.
+func (w *Worker) died(err error) error {
+	w.closed = true
+	_ = w.stdin.Close()
+	if werr := w.cmd.Wait(); werr != nil {
+		err = werr
+	}
+	msg := fmt.Sprintf("the Python worker stopped (%v)", err)
+	if last := w.tail.lastLines(5); last != "" {
+		msg += ": " + last
+	}
+	w.dead = errors.New(msg)
+	return w.dead
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+// lastLines returns the last n non-empty lines, joined by " | ".
+func (t *tailBuffer) lastLines(n int) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var lines []string
+	for l := range strings.SplitSeq(string(t.b), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines[max(0, len(lines)-n):], " | ")
 }
 
 // maxFrame bounds a header or payload read from the worker.

@@ -161,3 +161,37 @@ func TestFindPython(t *testing.T) {
 	require.ErrorIs(t, err, pyworker.ErrNoPython)
 	assert.True(t, strings.Contains(err.Error(), "no python3 on PATH"), err.Error())
 }
+
+// TestWorkerDies: a model whose code kills the worker makes that call
+// fail with the worker's exit status and what it last printed, and every
+// later call fail at once.
+func TestWorkerDies(t *testing.T) {
+	t.Parallel() // mostly waiting for Python
+	py := testenv.Python(t)
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "code"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "MLmodel"), []byte(
+		"flavors:\n  python_function:\n    loader_module: crashing\n    code: code\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "code", "crashing.py"), []byte(`
+import os, sys
+class M:
+    def predict(self, df, params=None):
+        print("the model gives up on", len(df), "rows", file=sys.stderr, flush=True)
+        os._exit(7)
+def _load_pyfunc(path, model_config=None):
+    return M()
+`), 0o644))
+	w, err := pyworker.Start(py, nil, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	m, err := w.Load(dir)
+	require.NoError(t, err)
+	assert.False(t, m.Proba)
+	f := &pyworker.Frame{Columns: []pyworker.Column{{Name: "x", Float: []float64{1, 2, 3}}}}
+	_, err = m.PredictLabels(f, "1")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the Python worker stopped (exit status 7): ")
+	assert.Contains(t, err.Error(), "the model gives up on 3 rows")
+	_, again := m.PredictLabels(f, "1")
+	assert.Equal(t, err, again, "later calls fail with the same reason, at once")
+}
