@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -20,15 +21,20 @@ import (
 // Python worker.
 type pythonModel struct {
 	m *pyworker.Model
-	// positive is the class that means churn, as the model spells it.
-	positive string
-	// inputs are the columns sent to the model: its signature's, else
-	// the 19 feature columns.
-	inputs []string
+	// positive is the class that means churn, as the model spells it;
+	// positiveErr why there is none (a model of another data set).
+	positive    string
+	positiveErr error
+	// inputs are the Telco columns sent to the model: its signature's,
+	// else the 19 feature columns; telcoErr says why its signature does
+	// not read Telco customers (it reads another data set).
+	inputs   []string
+	telcoErr error
 }
 
 // loadPython loads the model folder dir (flavors listed) in the run's
-// worker, starting it on first use.
+// worker, starting it on first use. A model of another data set than
+// Telco's loads too: only scoring customers fails then.
 func (r *registry) loadPython(dir string, flavors []string) (*pythonModel, error) {
 	w, err := notebook.PythonOf(r.pb)
 	if err != nil {
@@ -39,15 +45,15 @@ func (r *registry) loadPython(dir string, flavors []string) (*pythonModel, error
 		return nil, err
 	}
 	p := &pythonModel{m: m, inputs: churn.FeatureColumns()}
-	if p.positive, err = positiveClass(m.Classes); err != nil {
-		return nil, err
-	}
+	p.positive, p.positiveErr = positiveClass(m.Classes)
 	if m.Inputs != nil {
 		p.inputs = p.inputs[:0:0]
 		for _, in := range m.Inputs {
 			if !slices.Contains(churn.FeatureColumns(), in[0]) {
-				return nil, fmt.Errorf("its signature wants a column %q, which the Telco schema's feature columns (%s) do not have",
+				p.telcoErr = fmt.Errorf("its signature wants a column %q, which the Telco schema's feature columns (%s) do not have: "+
+					"validate it on its own data set (ValidateOptions.Label, PositiveLabel) and infer with steps.InferRows",
 					in[0], strings.Join(churn.FeatureColumns(), ", "))
+				break
 			}
 			p.inputs = append(p.inputs, in[0])
 		}
@@ -71,17 +77,50 @@ func positiveClass(classes []string) (string, error) {
 	return "", fmt.Errorf("its classes are %q: playbook reads churn as 1, %q or True", classes, churn.Yes)
 }
 
+// classNamed returns the model's class that label names: the same text,
+// or the same number ("1" for a class 1.0). Without known classes it is
+// label itself.
+func (p *pythonModel) classNamed(label string) (string, error) {
+	if len(p.m.Classes) == 0 {
+		return label, nil
+	}
+	for _, c := range p.m.Classes {
+		if c == label {
+			return c, nil
+		}
+	}
+	if x, err := strconv.ParseFloat(label, 64); err == nil {
+		for _, c := range p.m.Classes {
+			if y, err := strconv.ParseFloat(c, 64); err == nil && x == y {
+				return c, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("the positive label %q is not one of the model's classes %q", label, p.m.Classes)
+}
+
 // scores returns each customer's probability of churn, or, for a model
 // that gives labels only, its label (1 or 0).
 func (p *pythonModel) scores(customers []churn.Customer) ([]float64, error) {
+	if p.telcoErr != nil {
+		return nil, p.telcoErr
+	}
+	if p.positiveErr != nil {
+		return nil, p.positiveErr
+	}
 	if len(customers) == 0 {
 		return []float64{}, nil
 	}
-	f := featureFrame(customers, p.inputs)
+	return p.predict(featureFrame(customers, p.inputs), p.positive)
+}
+
+// predict returns each row's probability of the class positive (as the
+// model spells it), or, for a model that gives labels only, 1 or 0.
+func (p *pythonModel) predict(f *pyworker.Frame, positive string) ([]float64, error) {
 	if p.m.Proba {
-		return p.m.PredictProba(f, p.positive)
+		return p.m.PredictProba(f, positive)
 	}
-	return p.m.PredictLabels(f, p.positive)
+	return p.m.PredictLabels(f, positive)
 }
 
 // featureFrame returns the columns of customers the model reads, typed as
