@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +48,8 @@ func breastCancer(t *testing.T, uri string, v any, args ...string) {
 // sent to the model, which leave the clinic out); infer's probabilities are
 // those of the model loaded by the production alias in Python. A label
 // column the file does not have fails the first cell, before the registry
-// changes.
+// changes; a signature column it does not have fails validate before it
+// tags anything.
 func TestBreastCancerScenario(t *testing.T) { breastCancerScenario(t, mlflowtest.Embedded(t)) }
 
 // TestBreastCancerScenarioMLflow is the same against MLflow 3.18.
@@ -78,6 +81,21 @@ func breastCancerScenario(t *testing.T, uri string) {
 	_, err = c.GetRegisteredModel(t.Context(), e.model)
 	assert.True(t, errors.Is(err, mlflow.ErrNotFound), "the model was not created: %v", err)
 
+	// A column of the models' signature missing from the file: the data
+	// check passes (it knows no model), validate fails before it tags the
+	// candidate, which stays pending.
+	short := dropColumn(t, valid, "worst area")
+	other := e.model + "-short"
+	code, stderr, _ = e.run(scenario("breast-cancer-promotion.md"), "--python", py,
+		"-p", "experiment="+exp, "-p", "model_name="+other, "-p", "validation_data="+short)
+	require.Equal(t, ExitStepFailed, code, stderr)
+	assert.Contains(t, stderr, `the model's signature reads column "worst area" (double), which the file does not have: `+short+`:1: column "worst area": no such column`)
+	tags := e.state(other).Versions["1"]
+	assert.Equal(t, "pending", tags["validation_status"])
+	for k := range tags {
+		assert.False(t, strings.HasPrefix(k, "validation."), "validate tagged %s", k)
+	}
+
 	code, stderr, rec = e.run(args...)
 	require.Equal(t, ExitOK, code, stderr)
 	v := rec.Evidence.Validation
@@ -88,7 +106,7 @@ func breastCancerScenario(t *testing.T, uri string) {
 	require.NoError(t, err)
 	assert.Equal(t, logged.BestRunID, mv.RunID)
 	assert.True(t, strings.HasPrefix(mv.Source, "models:/m-"), mv.Source)
-	tags := e.state(e.model).Versions["1"]
+	tags = e.state(e.model).Versions["1"]
 	assert.Equal(t, "diagnosis", tags["validation.label"])
 	assert.Equal(t, "malignant", tags["validation.positive_label"])
 
@@ -137,4 +155,26 @@ func breastCancerScenario(t *testing.T, uri string) {
 	for i, row := range table.Rows {
 		assert.Equal(t, fmt.Sprintf("%.3f", scored.Proba[i]), row[5], "row %d", i)
 	}
+}
+
+// dropColumn writes a copy of the CSV file path without column, and
+// returns its path.
+func dropColumn(t *testing.T, path, column string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, err)
+	j := slices.Index(recs[0], column)
+	require.GreaterOrEqual(t, j, 0, column)
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	for _, r := range recs {
+		require.NoError(t, w.Write(slices.Delete(r, j, j+1)))
+	}
+	w.Flush()
+	out := filepath.Join(t.TempDir(), "short.csv")
+	require.NoError(t, os.WriteFile(out, b.Bytes(), 0o644))
+	return out
 }
