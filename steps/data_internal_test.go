@@ -115,3 +115,23 @@ func TestClassNamed(t *testing.T) {
 	_, err = p.classNamed("1")
 	assert.EqualError(t, err, `the positive label "1" is not one of the model's classes ["benign" "malignant"]`)
 }
+
+// TestCheckValidationData: register's check of the data a model will be
+// validated on, from its flavors and signature.
+func TestCheckValidationData(t *testing.T) {
+	path := writeFile(t, "g.csv", genericCSV)
+	generic := ValidateOptions{Data: path, Label: "target", PositiveLabel: "1"}
+	py := []string{churn.PyfuncFlavor, "sklearn"}
+	assert.NoError(t, checkValidationData(generic, py, [][2]string{{"age", "long"}, {"city", "string"}}))
+	assert.NoError(t, checkValidationData(generic, py, nil))
+	assert.ErrorContains(t, checkValidationData(generic, py, [][2]string{{"city", "long"}}),
+		`validation data `+path+`: the model's signature reads column "city" as long: `+path+`:2: column "city": "Paris" is not an integer`)
+	assert.ErrorContains(t, checkValidationData(generic, []string{churn.Flavor, churn.PyfuncFlavor}, nil),
+		"playbook's own churn model (flavor playbook_churn), which reads the Telco schema only")
+
+	telco := ValidateOptions{Rows: 50, Seed: 1}
+	assert.NoError(t, checkValidationData(telco, []string{churn.Flavor, churn.PyfuncFlavor}, [][2]string{{"tenure", "long"}}))
+	assert.ErrorContains(t, checkValidationData(telco, py, [][2]string{{"age", "long"}}),
+		`its signature reads a column "age", which Telco customers do not have`)
+	assert.ErrorContains(t, checkValidationData(ValidateOptions{Data: path}, py, nil), "validation data "+path)
+}

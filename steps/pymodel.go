@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -156,8 +157,10 @@ func featureFrame(customers []churn.Customer, columns []string) *pyworker.Frame 
 // checkScorable fails register, before anything is created, for a model
 // that playbook could not score later: one with neither playbook's flavor
 // nor MLflow's python_function, or a python_function model when the run's
-// Python worker cannot start (it is started now, and kept for the run).
-func (r *registry) checkScorable(src modelSource) {
+// Python worker cannot start (it is started now, and kept for the run). It
+// returns the model's flavors and the named columns of its signature ([name,
+// type]; nil without a signature, or one without column names).
+func (r *registry) checkScorable(src modelSource) (flavors []string, inputs [][2]string) {
 	body, err := r.c.DownloadArtifact(r.ctx, src.artifactURI, mlmodelFile)
 	if err != nil {
 		failf("register: reading the %s file of %s: %w", mlmodelFile, src.source, err)
@@ -168,12 +171,15 @@ func (r *registry) checkScorable(src modelSource) {
 		failf("register: reading the %s file of %s: %w", mlmodelFile, src.source, err)
 	}
 	var mlm struct {
-		Flavors map[string]any `yaml:"flavors"`
+		Flavors   map[string]any `yaml:"flavors"`
+		Signature struct {
+			Inputs string `yaml:"inputs"`
+		} `yaml:"signature"`
 	}
 	if err := yaml.Unmarshal(data, &mlm); err != nil {
 		failf("register: the %s file of %s: %w; nothing was registered", mlmodelFile, src.source, err)
 	}
-	flavors := slices.Sorted(maps.Keys(mlm.Flavors))
+	flavors = slices.Sorted(maps.Keys(mlm.Flavors))
 	switch {
 	case slices.Contains(flavors, churn.Flavor):
 	case slices.Contains(flavors, churn.PyfuncFlavor):
@@ -185,6 +191,47 @@ func (r *registry) checkScorable(src modelSource) {
 		failf("register: %s has flavors %q: playbook scores its own %q models, or any model with MLflow's %q flavor; nothing was registered",
 			src.source, flavors, churn.Flavor, churn.PyfuncFlavor)
 	}
+	var cols []struct{ Name, Type string }
+	if mlm.Signature.Inputs != "" && json.Unmarshal([]byte(mlm.Signature.Inputs), &cols) == nil {
+		for _, c := range cols {
+			if c.Name == "" {
+				return flavors, nil // a tensor signature: no columns to check
+			}
+			inputs = append(inputs, [2]string{c.Name, c.Type})
+		}
+	}
+	return flavors, inputs
+}
+
+// checkValidationData checks, for register, that the model of flavors and
+// signature inputs can be validated on the data opts names: the data
+// reads (as steps.CheckData reads it), and has the columns the signature
+// wants, typed as it wants them; playbook's own churn model reads Telco
+// data only.
+func checkValidationData(opts ValidateOptions, flavors []string, inputs [][2]string) error {
+	goModel := slices.Contains(flavors, churn.Flavor)
+	if !opts.generic() {
+		if _, _, err := validationData(opts); err != nil {
+			return err
+		}
+		for _, in := range inputs {
+			if !goModel && !slices.Contains(churn.FeatureColumns(), in[0]) {
+				return fmt.Errorf("its signature reads a column %q, which Telco customers do not have: validate it on its own data set (ValidateOptions.Label, PositiveLabel)", in[0])
+			}
+		}
+		return nil
+	}
+	g, err := loadGeneric(opts)
+	if err != nil {
+		return err
+	}
+	if goModel {
+		return fmt.Errorf("it is playbook's own churn model (flavor %s), which reads the Telco schema only, not %s", churn.Flavor, opts.Data)
+	}
+	if _, _, err := tableFrame(g.table, inputs, g.label); err != nil {
+		return fmt.Errorf("validation data %s: %w", opts.Data, err)
+	}
+	return nil
 }
 
 // errLabelsOnly is validate's refusal of a metric that needs scores.

@@ -48,8 +48,9 @@ func breastCancer(t *testing.T, uri string, v any, args ...string) {
 // sent to the model, which leave the clinic out); infer's probabilities are
 // those of the model loaded by the production alias in Python. A label
 // column the file does not have fails the first cell, before the registry
-// changes; a signature column it does not have fails validate before it
-// tags anything.
+// changes; a signature column it does not have fails register before it
+// creates anything (and, in a scenario that does not give register the
+// validation options, validate before it tags anything).
 func TestBreastCancerScenario(t *testing.T) { breastCancerScenario(t, mlflowtest.Embedded(t)) }
 
 // TestBreastCancerScenarioMLflow is the same against MLflow 3.18.
@@ -82,14 +83,31 @@ func breastCancerScenario(t *testing.T, uri string) {
 	assert.True(t, errors.Is(err, mlflow.ErrNotFound), "the model was not created: %v", err)
 
 	// A column of the models' signature missing from the file: the data
-	// check passes (it knows no model), validate fails before it tags the
-	// candidate, which stays pending.
+	// check passes (it knows no model), register fails before it creates
+	// anything.
 	short := dropColumn(t, valid, "worst area")
-	other := e.model + "-short"
+	missing := `the model's signature reads column "worst area" (double), which the file does not have: ` + short + `:1: column "worst area": no such column`
 	code, stderr, _ = e.run(scenario("breast-cancer-promotion.md"), "--python", py,
+		"-p", "experiment="+exp, "-p", "model_name="+e.model, "-p", "validation_data="+short)
+	require.Equal(t, ExitStepFailed, code, stderr)
+	assert.Contains(t, stderr, missing)
+	assert.Contains(t, stderr, "nothing was registered")
+	_, err = c.GetRegisteredModel(t.Context(), e.model)
+	assert.True(t, errors.Is(err, mlflow.ErrNotFound), "the model was not created: %v", err)
+
+	// Without the check at register, validate fails before it tags the
+	// candidate, which stays pending.
+	body, err := os.ReadFile(scenario("breast-cancer-promotion.md"))
+	require.NoError(t, err)
+	unchecked := strings.Replace(string(body), ", Validation: &data}", "}", 1)
+	require.NotEqual(t, string(body), unchecked)
+	noCheck := filepath.Join(t.TempDir(), "no-register-check.md")
+	require.NoError(t, os.WriteFile(noCheck, []byte(unchecked), 0o644))
+	other := e.model + "-short"
+	code, stderr, _ = e.run(noCheck, "--python", py,
 		"-p", "experiment="+exp, "-p", "model_name="+other, "-p", "validation_data="+short)
 	require.Equal(t, ExitStepFailed, code, stderr)
-	assert.Contains(t, stderr, `the model's signature reads column "worst area" (double), which the file does not have: `+short+`:1: column "worst area": no such column`)
+	assert.Contains(t, stderr, missing)
 	tags := e.state(other).Versions["1"]
 	assert.Equal(t, "pending", tags["validation_status"])
 	for k := range tags {
