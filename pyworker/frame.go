@@ -10,12 +10,14 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
-// Column is one named column of a Frame: exactly one of its slices is set.
+// Column is one named column of a Frame: exactly one of its slices is set
+// (a column with no slice set is an empty string column).
 type Column struct {
 	Name   string
 	Float  []float64
 	Int    []int64
 	String []string
+	Bool   []bool
 }
 
 func (c *Column) len() int {
@@ -24,6 +26,8 @@ func (c *Column) len() int {
 		return len(c.Float)
 	case c.Int != nil:
 		return len(c.Int)
+	case c.Bool != nil:
+		return len(c.Bool)
 	}
 	return len(c.String)
 }
@@ -42,7 +46,7 @@ func (f *Frame) Rows() int {
 }
 
 // WriteArrow writes f as an Arrow IPC stream (one record batch): float64,
-// int64 and utf8 columns, which pyarrow turns into a pandas DataFrame.
+// int64, bool and utf8 columns, which pyarrow turns into a pandas DataFrame.
 func (f *Frame) WriteArrow(w io.Writer) error {
 	fields := make([]arrow.Field, len(f.Columns))
 	for i := range f.Columns {
@@ -56,6 +60,8 @@ func (f *Frame) WriteArrow(w io.Writer) error {
 			t = arrow.PrimitiveTypes.Float64
 		case c.Int != nil:
 			t = arrow.PrimitiveTypes.Int64
+		case c.Bool != nil:
+			t = arrow.FixedWidthTypes.Boolean
 		}
 		fields[i] = arrow.Field{Name: c.Name, Type: t}
 	}
@@ -71,6 +77,8 @@ func (f *Frame) WriteArrow(w io.Writer) error {
 			fb.AppendValues(c.Int, nil)
 		case *array.StringBuilder:
 			fb.AppendValues(c.String, nil)
+		case *array.BooleanBuilder:
+			fb.AppendValues(c.Bool, nil)
 		}
 	}
 	rec := b.NewRecordBatch()

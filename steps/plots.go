@@ -117,8 +117,23 @@ func (g confusionGrid) Z(c, r int) float64 {
 	return float64(g.TP)
 }
 
+// classNames names the negative and the positive class in plots: churn
+// for Telco data, the positive label of another data set.
+// (negLegend and posLegend in the score distribution's legend).
+type classNames struct{ neg, pos, negLegend, posLegend, proba string }
+
+func (res *ValidationResult) classNames(pb *Playbook) classNames {
+	if res.Label != "" {
+		neg := tr(pb, "not ", "pas ") + res.PositiveLabel
+		return classNames{neg, res.PositiveLabel, neg, res.PositiveLabel,
+			tr(pb, "predicted probability of ", "probabilité prédite de ") + res.PositiveLabel}
+	}
+	return classNames{tr(pb, "no churn", "reste"), tr(pb, "churn", "part"), tr(pb, "stayed", "resté"), tr(pb, "churned", "parti"),
+		tr(pb, "predicted probability of churn", "probabilité de départ prédite")}
+}
+
 // confusionPlot draws a confusion matrix with its counts.
-func confusionPlot(pb *Playbook, m churn.Confusion) *plot.Plot {
+func confusionPlot(pb *Playbook, m churn.Confusion, names classNames) *plot.Plot {
 	p := newPlot(tr(pb, "Confusion matrix", "Matrice de confusion"), tr(pb, "predicted", "prédit"), tr(pb, "actual", "réel"))
 	g := confusionGrid(m)
 	pal, err := brewer.GetPalette(brewer.TypeSequential, "Blues", 9)
@@ -144,7 +159,7 @@ func confusionPlot(pb *Playbook, m churn.Confusion) *plot.Plot {
 		}
 	}
 	p.Add(labels)
-	no, yes := tr(pb, "no churn", "reste"), tr(pb, "churn", "part")
+	no, yes := names.neg, names.pos
 	p.NominalX(no, yes)
 	p.NominalY(no, yes)
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = -0.5, 1.5, -0.5, 1.5
@@ -152,9 +167,9 @@ func confusionPlot(pb *Playbook, m churn.Confusion) *plot.Plot {
 }
 
 // scorePlot draws the distribution of the scores of each class.
-func scorePlot(pb *Playbook, labels, scores []float64) *plot.Plot {
+func scorePlot(pb *Playbook, labels, scores []float64, names classNames) *plot.Plot {
 	p := newPlot(tr(pb, "Score distribution by class", "Distribution des scores par classe"),
-		tr(pb, "predicted probability of churn", "probabilité de départ prédite"), tr(pb, "density", "densité"))
+		names.proba, tr(pb, "density", "densité"))
 	var pos, neg plotter.Values
 	for i, s := range scores {
 		if labels[i] == 1 {
@@ -166,7 +181,7 @@ func scorePlot(pb *Playbook, labels, scores []float64) *plot.Plot {
 	for i, c := range []struct {
 		name string
 		vs   plotter.Values
-	}{{tr(pb, "stayed", "resté"), neg}, {tr(pb, "churned", "parti"), pos}} {
+	}{{names.negLegend, neg}, {names.posLegend, pos}} {
 		if len(c.vs) == 0 {
 			continue
 		}

@@ -1,11 +1,13 @@
 package steps
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -20,15 +22,20 @@ import (
 // Python worker.
 type pythonModel struct {
 	m *pyworker.Model
-	// positive is the class that means churn, as the model spells it.
-	positive string
-	// inputs are the columns sent to the model: its signature's, else
-	// the 19 feature columns.
-	inputs []string
+	// positive is the class that means churn, as the model spells it;
+	// positiveErr why there is none (a model of another data set).
+	positive    string
+	positiveErr error
+	// inputs are the Telco columns sent to the model: its signature's,
+	// else the 19 feature columns; telcoErr says why its signature does
+	// not read Telco customers (it reads another data set).
+	inputs   []string
+	telcoErr error
 }
 
 // loadPython loads the model folder dir (flavors listed) in the run's
-// worker, starting it on first use.
+// worker, starting it on first use. A model of another data set than
+// Telco's loads too: only scoring customers fails then.
 func (r *registry) loadPython(dir string, flavors []string) (*pythonModel, error) {
 	w, err := notebook.PythonOf(r.pb)
 	if err != nil {
@@ -39,15 +46,15 @@ func (r *registry) loadPython(dir string, flavors []string) (*pythonModel, error
 		return nil, err
 	}
 	p := &pythonModel{m: m, inputs: churn.FeatureColumns()}
-	if p.positive, err = positiveClass(m.Classes); err != nil {
-		return nil, err
-	}
+	p.positive, p.positiveErr = positiveClass(m.Classes)
 	if m.Inputs != nil {
 		p.inputs = p.inputs[:0:0]
 		for _, in := range m.Inputs {
 			if !slices.Contains(churn.FeatureColumns(), in[0]) {
-				return nil, fmt.Errorf("its signature wants a column %q, which the Telco schema's feature columns (%s) do not have",
+				p.telcoErr = fmt.Errorf("its signature wants a column %q, which the Telco schema's feature columns (%s) do not have: "+
+					"validate it on its own data set (ValidateOptions.Label, PositiveLabel) and infer with steps.InferRows",
 					in[0], strings.Join(churn.FeatureColumns(), ", "))
+				break
 			}
 			p.inputs = append(p.inputs, in[0])
 		}
@@ -71,17 +78,50 @@ func positiveClass(classes []string) (string, error) {
 	return "", fmt.Errorf("its classes are %q: playbook reads churn as 1, %q or True", classes, churn.Yes)
 }
 
+// classNamed returns the model's class that label names: the same text,
+// or the same number ("1" for a class 1.0). Without known classes it is
+// label itself.
+func (p *pythonModel) classNamed(label string) (string, error) {
+	if len(p.m.Classes) == 0 {
+		return label, nil
+	}
+	for _, c := range p.m.Classes {
+		if c == label {
+			return c, nil
+		}
+	}
+	if x, err := strconv.ParseFloat(label, 64); err == nil {
+		for _, c := range p.m.Classes {
+			if y, err := strconv.ParseFloat(c, 64); err == nil && x == y {
+				return c, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("the positive label %q is not one of the model's classes %q", label, p.m.Classes)
+}
+
 // scores returns each customer's probability of churn, or, for a model
 // that gives labels only, its label (1 or 0).
 func (p *pythonModel) scores(customers []churn.Customer) ([]float64, error) {
+	if p.telcoErr != nil {
+		return nil, p.telcoErr
+	}
+	if p.positiveErr != nil {
+		return nil, p.positiveErr
+	}
 	if len(customers) == 0 {
 		return []float64{}, nil
 	}
-	f := featureFrame(customers, p.inputs)
+	return p.predict(featureFrame(customers, p.inputs), p.positive)
+}
+
+// predict returns each row's probability of the class positive (as the
+// model spells it), or, for a model that gives labels only, 1 or 0.
+func (p *pythonModel) predict(f *pyworker.Frame, positive string) ([]float64, error) {
 	if p.m.Proba {
-		return p.m.PredictProba(f, p.positive)
+		return p.m.PredictProba(f, positive)
 	}
-	return p.m.PredictLabels(f, p.positive)
+	return p.m.PredictLabels(f, positive)
 }
 
 // featureFrame returns the columns of customers the model reads, typed as
@@ -117,8 +157,10 @@ func featureFrame(customers []churn.Customer, columns []string) *pyworker.Frame 
 // checkScorable fails register, before anything is created, for a model
 // that playbook could not score later: one with neither playbook's flavor
 // nor MLflow's python_function, or a python_function model when the run's
-// Python worker cannot start (it is started now, and kept for the run).
-func (r *registry) checkScorable(src modelSource) {
+// Python worker cannot start (it is started now, and kept for the run). It
+// returns the model's flavors and the named columns of its signature ([name,
+// type]; nil without a signature, or one without column names).
+func (r *registry) checkScorable(src modelSource) (flavors []string, inputs [][2]string) {
 	body, err := r.c.DownloadArtifact(r.ctx, src.artifactURI, mlmodelFile)
 	if err != nil {
 		failf("register: reading the %s file of %s: %w", mlmodelFile, src.source, err)
@@ -129,12 +171,15 @@ func (r *registry) checkScorable(src modelSource) {
 		failf("register: reading the %s file of %s: %w", mlmodelFile, src.source, err)
 	}
 	var mlm struct {
-		Flavors map[string]any `yaml:"flavors"`
+		Flavors   map[string]any `yaml:"flavors"`
+		Signature struct {
+			Inputs string `yaml:"inputs"`
+		} `yaml:"signature"`
 	}
 	if err := yaml.Unmarshal(data, &mlm); err != nil {
 		failf("register: the %s file of %s: %w; nothing was registered", mlmodelFile, src.source, err)
 	}
-	flavors := slices.Sorted(maps.Keys(mlm.Flavors))
+	flavors = slices.Sorted(maps.Keys(mlm.Flavors))
 	switch {
 	case slices.Contains(flavors, churn.Flavor):
 	case slices.Contains(flavors, churn.PyfuncFlavor):
@@ -146,6 +191,47 @@ func (r *registry) checkScorable(src modelSource) {
 		failf("register: %s has flavors %q: playbook scores its own %q models, or any model with MLflow's %q flavor; nothing was registered",
 			src.source, flavors, churn.Flavor, churn.PyfuncFlavor)
 	}
+	var cols []struct{ Name, Type string }
+	if mlm.Signature.Inputs != "" && json.Unmarshal([]byte(mlm.Signature.Inputs), &cols) == nil {
+		for _, c := range cols {
+			if c.Name == "" {
+				return flavors, nil // a tensor signature: no columns to check
+			}
+			inputs = append(inputs, [2]string{c.Name, c.Type})
+		}
+	}
+	return flavors, inputs
+}
+
+// checkValidationData checks, for register, that the model of flavors and
+// signature inputs can be validated on the data opts names: the data
+// reads (as steps.CheckData reads it), and has the columns the signature
+// wants, typed as it wants them; playbook's own churn model reads Telco
+// data only.
+func checkValidationData(opts ValidateOptions, flavors []string, inputs [][2]string) error {
+	goModel := slices.Contains(flavors, churn.Flavor)
+	if !opts.generic() {
+		if _, _, err := validationData(opts); err != nil {
+			return err
+		}
+		for _, in := range inputs {
+			if !goModel && !slices.Contains(churn.FeatureColumns(), in[0]) {
+				return fmt.Errorf("its signature reads a column %q, which Telco customers do not have: validate it on its own data set (ValidateOptions.Label, PositiveLabel)", in[0])
+			}
+		}
+		return nil
+	}
+	g, err := loadGeneric(opts)
+	if err != nil {
+		return err
+	}
+	if goModel {
+		return fmt.Errorf("it is playbook's own churn model (flavor %s), which reads the Telco schema only, not %s", churn.Flavor, opts.Data)
+	}
+	if _, _, err := tableFrame(g.table, inputs, g.label); err != nil {
+		return fmt.Errorf("validation data %s: %w", opts.Data, err)
+	}
+	return nil
 }
 
 // errLabelsOnly is validate's refusal of a metric that needs scores.

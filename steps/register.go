@@ -48,6 +48,12 @@ type RegisterOptions struct {
 	// model's name when the run was chosen by its logged model (Identify
 	// over OverLoggedModels).
 	Path string
+	// Validation, when set, are the options the version will be validated
+	// with: before it creates anything, Register checks that their data
+	// reads (as steps.CheckData) and has the columns the model's signature
+	// reads, typed as the signature has them, so that bad data fails before
+	// the registry changes rather than at validate.
+	Validation *ValidateOptions
 }
 
 // Version is a registered model version, as Register left it.
@@ -116,7 +122,12 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 	// Checked before anything is created: a run without a model at the
 	// path fails here, the registry unchanged.
 	src := r.resolveSource(run, path)
-	r.checkScorable(src)
+	flavors, inputs := r.checkScorable(src)
+	if opts.Validation != nil {
+		if err := checkValidationData(*opts.Validation, flavors, inputs); err != nil {
+			failf("register: %s cannot be validated as asked: %w; nothing was registered", src.source, err)
+		}
+	}
 
 	res := &Version{
 		Model: opts.Model, Source: src.source, SourceKind: src.kind, ModelID: src.modelID, ArtifactURI: src.artifactURI,

@@ -30,7 +30,7 @@ func scenario(name string) string {
 func TestScenariosCheck(t *testing.T) {
 	files, err := filepath.Glob(scenario("*.md"))
 	require.NoError(t, err)
-	require.Len(t, files, 4, "churn-training, churn-promotion.fr, churn-promotion.en, churn-rollback")
+	require.Len(t, files, 5, "churn-training, churn-promotion.fr, churn-promotion.en, churn-rollback, breast-cancer-promotion")
 	code, stdout, stderr := runCLI(t, append([]string{"check"}, files...)...)
 	require.Equal(t, ExitOK, code, stderr)
 	for _, f := range files {

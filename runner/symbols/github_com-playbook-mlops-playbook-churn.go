@@ -109,6 +109,8 @@ func init() {
 		"PythonVersion":          reflect.ValueOf(constant.MakeFromLiteral("\"3.11\"", token.STRING, 0)),
 		"ROCAUC":                 reflect.ValueOf(churn.ROCAUC),
 		"ROCCurve":               reflect.ValueOf(churn.ROCCurve),
+		"ReadTable":              reflect.ValueOf(churn.ReadTable),
+		"ReadTableFile":          reflect.ValueOf(churn.ReadTableFile),
 		"RequirementFile":        reflect.ValueOf(constant.MakeFromLiteral("\"requirements.txt\"", token.STRING, 0)),
 		"SaveModel":              reflect.ValueOf(churn.SaveModel),
 		"Schema":                 reflect.ValueOf(churn.Schema),
@@ -141,6 +143,7 @@ func init() {
 		"Metrics":            reflect.ValueOf((*churn.Metrics)(nil)),
 		"Model":              reflect.ValueOf((*churn.Model)(nil)),
 		"NumericFeature":     reflect.ValueOf((*churn.NumericFeature)(nil)),
+		"Table":              reflect.ValueOf((*churn.Table)(nil)),
 		"TrainInfo":          reflect.ValueOf((*churn.TrainInfo)(nil)),
 		"TrainOptions":       reflect.ValueOf((*churn.TrainOptions)(nil)),
 	}

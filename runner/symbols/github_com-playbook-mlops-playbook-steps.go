@@ -13,6 +13,7 @@ func init() {
 	Symbols["github.com/playbook-mlops/playbook/steps/steps"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Alias":                  reflect.ValueOf(steps.Alias),
+		"CheckData":              reflect.ValueOf(steps.CheckData),
 		"DefaultCandidateAlias":  reflect.ValueOf(constant.MakeFromLiteral("\"staging-candidate\"", token.STRING, 0)),
 		"DefaultExampleSeed":     reflect.ValueOf(constant.MakeFromLiteral("7", token.INT, 0)),
 		"DefaultExamples":        reflect.ValueOf(constant.MakeFromLiteral("5", token.INT, 0)),
@@ -35,6 +36,7 @@ func init() {
 		"Float":                  reflect.ValueOf(steps.Float),
 		"Identify":               reflect.ValueOf(steps.Identify),
 		"Infer":                  reflect.ValueOf(steps.Infer),
+		"InferRows":              reflect.ValueOf(steps.InferRows),
 		"Load":                   reflect.ValueOf(steps.Load),
 		"MaxCurvePoints":         reflect.ValueOf(constant.MakeFromLiteral("500", token.INT, 0)),
 		"ModelURL":               reflect.ValueOf(steps.ModelURL),
@@ -70,9 +72,11 @@ func init() {
 		// type definitions
 		"BestRun":          reflect.ValueOf((*steps.BestRun)(nil)),
 		"Candidate":        reflect.ValueOf((*steps.Candidate)(nil)),
+		"DataCheck":        reflect.ValueOf((*steps.DataCheck)(nil)),
 		"GateError":        reflect.ValueOf((*steps.GateError)(nil)),
 		"IdentifyOptions":  reflect.ValueOf((*steps.IdentifyOptions)(nil)),
 		"InferOptions":     reflect.ValueOf((*steps.InferOptions)(nil)),
+		"InferRowsOptions": reflect.ValueOf((*steps.InferRowsOptions)(nil)),
 		"LoadedModel":      reflect.ValueOf((*steps.LoadedModel)(nil)),
 		"MetricThreshold":  reflect.ValueOf((*steps.MetricThreshold)(nil)),
 		"Playbook":         reflect.ValueOf((*steps.Playbook)(nil)),
@@ -81,6 +85,7 @@ func init() {
 		"Promotion":        reflect.ValueOf((*steps.Promotion)(nil)),
 		"RegisterOptions":  reflect.ValueOf((*steps.RegisterOptions)(nil)),
 		"RollbackOptions":  reflect.ValueOf((*steps.RollbackOptions)(nil)),
+		"RowPrediction":    reflect.ValueOf((*steps.RowPrediction)(nil)),
 		"TrainOptions":     reflect.ValueOf((*steps.TrainOptions)(nil)),
 		"TrainResult":      reflect.ValueOf((*steps.TrainResult)(nil)),
 		"ValidateOptions":  reflect.ValueOf((*steps.ValidateOptions)(nil)),
