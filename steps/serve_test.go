@@ -13,11 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/playbook-mlops/playbook/churn"
+	"github.com/playbook-mlops/playbook/internal/mlflowtest"
+	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/pyworker"
 	"github.com/playbook-mlops/playbook/record"
 	"github.com/playbook-mlops/playbook/steps"
+	"github.com/playbook-mlops/playbook/training"
 )
 
 // TestServePlaybookModel serves playbook's own model with `mlflow models
@@ -155,4 +158,45 @@ func assertGone(t *testing.T, pid, port int) {
 		conn.Close()
 	}
 	assert.Error(t, err, "something still listens on port %d", port)
+}
+
+// BenchmarkServeStart measures steps.Serve on playbook's own model: the
+// alias resolved and the model's files read, `python -m mlflow models
+// serve` started, and /ping answered (ready-ms/op is the part from the
+// process's start to /ping). Each server is stopped (ctl.Close) outside
+// the timer.
+func BenchmarkServeStart(b *testing.B) {
+	py := testenv.Python(b)
+	c := mlflowtest.Client(b)
+	exp, model := uniqueName("bench-serve"), uniqueName("BenchServe")
+	_, err := training.Train(b.Context(), c, training.Options{Experiment: exp, Runs: 1, Rows: 2000, Seed: 3})
+	require.NoError(b, err)
+	newRun := func() (*steps.Playbook, *notebook.Controller) {
+		rec := &record.Run{Schema: record.Schema, Cells: []record.Cell{{Step: "register"}, {Step: "serve"}}}
+		return notebook.New(notebook.Options{Run: rec, Connect: func() (*mlflow.Client, error) { return c, nil },
+			Interpreter: func() (string, error) { return py, nil }})
+	}
+	pb, ctl := newRun()
+	ctl.Begin(b.Context(), "register")
+	v := steps.Register(pb, steps.Identify(pb, steps.IdentifyOptions{Experiment: exp}), steps.RegisterOptions{Model: model})
+	require.NoError(b, c.SetRegisteredModelAlias(b.Context(), model, "bench", v.Version))
+	ctl.End()
+	ctl.Close()
+	uri := "models:/" + model + "@bench"
+
+	var ready time.Duration
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		pb, ctl := newRun()
+		ctl.Begin(b.Context(), "serve")
+		b.StartTimer()
+		s := steps.Serve(pb, uri, steps.ServeOptions{})
+		b.StopTimer()
+		ready += s.ReadyIn
+		ctl.End()
+		ctl.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(ready.Milliseconds())/float64(b.N), "ready-ms/op")
 }
