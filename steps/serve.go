@@ -87,6 +87,7 @@ type ServedModel struct {
 	Planned bool
 
 	proc *servedProcess
+	ctx  func() context.Context // the current cell's context
 }
 
 // ServeWanted says whether the scenario serves its model, by mode (a
@@ -148,7 +149,7 @@ func Serve(pb *Playbook, uri string, opts ServeOptions) *ServedModel {
 	}
 	s := &ServedModel{
 		URI: m.URI, Model: m.Model, Version: m.Version, Alias: m.Alias, RunID: m.RunID, Flavors: m.Flavors,
-		Probabilities: m.Predictor != nil, Threshold: m.Threshold, Planned: m.Planned,
+		Probabilities: m.Predictor != nil, Threshold: m.Threshold, Planned: m.Planned, ctx: pb.Context,
 	}
 	source := m.URI
 	if m.Planned {
@@ -205,7 +206,11 @@ func Serve(pb *Playbook, uri string, opts ServeOptions) *ServedModel {
 // PredictProba returns each customer's probability of churn, asked of the
 // scoring server (a labels-only model's labels, 1 or 0).
 func (s *ServedModel) PredictProba(customers []churn.Customer) []float64 {
-	p, _, err := s.scores(context.Background(), customers)
+	ctx := context.Background()
+	if s != nil && s.ctx != nil {
+		ctx = s.ctx()
+	}
+	p, _, err := s.scores(ctx, customers)
 	if err != nil {
 		fail(err)
 	}
