@@ -164,7 +164,8 @@ func assertGone(t *testing.T, pid, port int) {
 // alias resolved and the model's files read, `python -m mlflow models
 // serve` started, and /ping answered (ready-ms/op is the part from the
 // process's start to /ping). Each server is stopped (ctl.Close) outside
-// the timer.
+// the timer; stop-ms/op is that stop (SIGTERM to the group, until the
+// process has exited).
 func BenchmarkServeStart(b *testing.B) {
 	py := testenv.Python(b)
 	c := mlflowtest.Client(b)
@@ -184,7 +185,7 @@ func BenchmarkServeStart(b *testing.B) {
 	ctl.Close()
 	uri := "models:/" + model + "@bench"
 
-	var ready time.Duration
+	var ready, stop time.Duration
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
@@ -195,8 +196,11 @@ func BenchmarkServeStart(b *testing.B) {
 		b.StopTimer()
 		ready += s.ReadyIn
 		ctl.End()
+		start := time.Now()
 		ctl.Close()
+		stop += time.Since(start)
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(ready.Milliseconds())/float64(b.N), "ready-ms/op")
+	b.ReportMetric(float64(stop.Milliseconds())/float64(b.N), "stop-ms/op")
 }
