@@ -50,6 +50,9 @@ func Infer(pb *Playbook, m Scorer, opts InferOptions) []Prediction {
 			failf("infer: no model: pass the result of steps.Load or steps.Serve")
 		}
 		uri, version, threshold, score = m.URI, m.Version, m.Threshold, m.scores
+		if m.LabelsOnly {
+			how = tr(pb, ", labels", ", étiquettes")
+		}
 	case *ServedModel:
 		if m == nil || m.proc == nil {
 			failf("infer: no model: pass the result of steps.Load or steps.Serve")
