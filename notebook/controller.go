@@ -33,10 +33,12 @@ func (c *Controller) End() {
 	p.cell, p.step, p.ctx = nil, "", context.Background()
 }
 
-// Close ends the run: the record may be read once Close returns, and the
-// Python worker, if one was started, has stopped.
+// Close ends the run: the functions OnClose registered have run (the
+// processes steps started have stopped), the Python worker, if one was
+// started, has stopped, and the record may be read once Close returns.
 func (c *Controller) Close() {
 	p := c.pb
+	runOnClose(p)
 	p.mu.Lock()
 	p.closed, p.cell = true, nil
 	p.mu.Unlock()

@@ -108,3 +108,50 @@ func closePython(pb *Playbook) error {
 	pb.py, pb.pyErr = nil, errors.New("the run has ended")
 	return w.Close()
 }
+
+// ErrNoInterpreter is InterpreterOf's error for a run given no
+// Options.Interpreter.
+var ErrNoInterpreter = errors.New("this run has no Python interpreter")
+
+// InterpreterOf returns the run's Python interpreter (see
+// Options.Interpreter), found on first use; its error is the same at every
+// call.
+func InterpreterOf(pb *Playbook) (string, error) {
+	pb.interpOnce.Do(func() {
+		if pb.interpreter == nil {
+			pb.interpErr = ErrNoInterpreter
+			return
+		}
+		pb.interp, pb.interpErr = pb.interpreter()
+	})
+	return pb.interp, pb.interpErr
+}
+
+// OnClose registers f to run when the run ends (Controller.Close), after
+// the last cell, whether it passed or failed: how a step stops what it
+// started for the rest of the run (a scoring server's process). The
+// functions run in reverse order of registration, before the record is
+// closed, so they may still keep evidence (Update). Registered once the run
+// is closing or closed, f runs at once.
+func OnClose(pb *Playbook, f func()) {
+	pb.closeMu.Lock()
+	if !pb.closing {
+		pb.onClose = append(pb.onClose, f)
+		pb.closeMu.Unlock()
+		return
+	}
+	pb.closeMu.Unlock()
+	f()
+}
+
+// runOnClose runs, once, the functions OnClose registered, last first.
+func runOnClose(pb *Playbook) {
+	pb.closeMu.Lock()
+	pb.closing = true
+	fs := pb.onClose
+	pb.onClose = nil
+	pb.closeMu.Unlock()
+	for i := len(fs) - 1; i >= 0; i-- {
+		fs[i]()
+	}
+}

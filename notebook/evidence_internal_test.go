@@ -28,3 +28,39 @@ func TestEvidence(t *testing.T) {
 	RecordCall(pb, record.Call{Method: "POST"})
 	assert.Len(t, rec.Evidence.Calls, 1, "nothing is recorded once the run is closed")
 }
+
+// OnClose's functions run once, at Close, last registered first, while
+// they may still keep evidence; one registered after Close runs at once.
+func TestOnClose(t *testing.T) {
+	rec := &record.Run{Schema: record.Schema, Cells: []record.Cell{{Step: "s"}}}
+	pb, ctl := New(Options{Run: rec})
+	var order []string
+	OnClose(pb, func() { order = append(order, "first") })
+	OnClose(pb, func() {
+		order = append(order, "second")
+		Update(pb, func(r *record.Run) { r.Evidence.Served = append(r.Evidence.Served, record.Served{URI: "models:/m@a"}) })
+	})
+	assert.Empty(t, order, "not before Close")
+	ctl.Close()
+	assert.Equal(t, []string{"second", "first"}, order)
+	require.Len(t, rec.Evidence.Served, 1, "kept before the record closed")
+	ctl.Close()
+	assert.Len(t, order, 2, "once")
+	OnClose(pb, func() { order = append(order, "late") })
+	assert.Equal(t, []string{"second", "first", "late"}, order)
+}
+
+// InterpreterOf finds the interpreter once; a run without one says so.
+func TestInterpreterOf(t *testing.T) {
+	calls := 0
+	pb, _ := New(Options{Interpreter: func() (string, error) { calls++; return "/venv/bin/python", nil }})
+	for range 2 {
+		py, err := InterpreterOf(pb)
+		require.NoError(t, err)
+		assert.Equal(t, "/venv/bin/python", py)
+	}
+	assert.Equal(t, 1, calls)
+	pb, _ = New(Options{})
+	_, err := InterpreterOf(pb)
+	assert.ErrorIs(t, err, ErrNoInterpreter)
+}

@@ -52,6 +52,11 @@ type Options struct {
 	// models of a python_function flavor; nil means the run has none.
 	// Controller.Close stops the worker it started.
 	Python func() (*pyworker.Worker, error)
+	// Interpreter returns the Python interpreter (with mlflow) of the
+	// Python processes a step starts beside the worker (the scoring server
+	// of `mlflow models serve`), found once, on first use; nil means the
+	// run has none.
+	Interpreter func() (string, error)
 }
 
 // A Capturer screenshots pages of the MLflow UI.
@@ -95,11 +100,20 @@ type Playbook struct {
 	py        *pyworker.Worker
 	pyErr     error
 	pyStarted bool
+
+	interpreter func() (string, error)
+	interpOnce  sync.Once
+	interp      string
+	interpErr   error
+
+	closeMu sync.Mutex
+	onClose []func()
+	closing bool
 }
 
 // New returns a Playbook for one run and its Controller.
 func New(opts Options) (*Playbook, *Controller) {
-	pb := &Playbook{run: opts.Run, connect: opts.Connect, outDir: opts.OutDir, dryRun: opts.DryRun, capture: opts.Capture, python: opts.Python, ctx: context.Background()}
+	pb := &Playbook{run: opts.Run, connect: opts.Connect, outDir: opts.OutDir, dryRun: opts.DryRun, capture: opts.Capture, python: opts.Python, interpreter: opts.Interpreter, ctx: context.Background()}
 	if pb.run == nil {
 		pb.run = &record.Run{Schema: record.Schema}
 	}

@@ -220,6 +220,38 @@ type Evidence struct {
 	// Captures are screenshots of the MLflow UI taken as evidence (see
 	// Capture), or why none was taken.
 	Captures []Capture `json:"captures,omitempty"`
+	// Served are the scoring servers steps.Serve started (`mlflow models
+	// serve`), and when each stopped.
+	Served []Served `json:"served,omitempty"`
+}
+
+// Served is one scoring server a step started for the run: what it serves,
+// how it was started, how long it took to answer /ping, and its end.
+type Served struct {
+	Step string    `json:"step,omitempty"`
+	Time time.Time `json:"time"`
+	// URI is the models:/ URI the cell asked for; Model and Version what
+	// it resolved to when the server started.
+	URI     string `json:"uri"`
+	Model   string `json:"model"`
+	Version string `json:"version"`
+	// Source is what the server was given (-m): URI, or the planned
+	// version's source in a dry run.
+	Source string `json:"source"`
+	// Command is the command line (the environment is not kept: it holds
+	// the tracking URI only, without credentials).
+	Command []string `json:"command"`
+	// URL is where it listens (loopback); Port its port; PID its process,
+	// the leader of its own process group.
+	URL  string `json:"url"`
+	Port int    `json:"port"`
+	PID  int    `json:"pid"`
+	// ReadyIn is the time from the start to the first /ping answered 200.
+	ReadyIn Duration `json:"ready_in"`
+	// Stopped is when the run stopped it; StopOutcome how ("terminated",
+	// "killed", or the error met).
+	Stopped     time.Time `json:"stopped,omitzero"`
+	StopOutcome string    `json:"stop_outcome,omitempty"`
 }
 
 // Call is one registry call that changed (or tried to change) the registry.

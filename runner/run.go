@@ -35,6 +35,10 @@ type Options struct {
 	// Python, when set, starts the Python worker that scores models of a
 	// python_function flavor, on first use; the run stops it at its end.
 	Python func() (*pyworker.Worker, error)
+	// Interpreter, when set, finds the Python interpreter of the other
+	// Python processes steps start (steps.Serve's scoring server), on
+	// first use.
+	Interpreter func() (string, error)
 	// Unrestricted lets cells import the whole standard library.
 	Unrestricted bool
 	// Version is playbook's version, recorded in the environment.
@@ -74,7 +78,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*record.Run, error) {
 		return nil, err
 	}
 	rec := newRecord(sc, params, opts)
-	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: opts.Connect, OutDir: opts.OutDir, DryRun: opts.DryRun, Capture: opts.Capture, Python: opts.Python})
+	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: opts.Connect, OutDir: opts.OutDir, DryRun: opts.DryRun, Capture: opts.Capture, Python: opts.Python, Interpreter: opts.Interpreter})
 	defer ctl.Close()
 	k, err := newKernel(sc.Path, pb, ctl, params, opts.Unrestricted)
 	if err != nil {

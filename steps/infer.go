@@ -34,11 +34,40 @@ type Prediction struct {
 	Customer churn.Customer
 }
 
-// Infer predicts, with the loaded model, the probability of churn and the
-// label of a few customers, and shows them as a table.
-func Infer(pb *Playbook, m *LoadedModel, opts InferOptions) []Prediction {
-	if m == nil || (m.Predictor == nil && m.py == nil) {
-		failf("infer: no model: pass the result of steps.Load")
+// Infer predicts the probability of churn and the label of a few
+// customers, and shows them as a table: with m a *LoadedModel (steps.Load),
+// in process; with m a *ServedModel (steps.Serve), through the scoring
+// server's /invocations.
+func Infer(pb *Playbook, m Scorer, opts InferOptions) []Prediction {
+	var (
+		uri, version, how string
+		threshold         float64
+		score             func([]churn.Customer) ([]float64, error)
+	)
+	switch m := m.(type) {
+	case *LoadedModel:
+		if m == nil || (m.Predictor == nil && m.py == nil) {
+			failf("infer: no model: pass the result of steps.Load or steps.Serve")
+		}
+		uri, version, threshold, score = m.URI, m.Version, m.Threshold, m.scores
+		if m.LabelsOnly {
+			how = tr(pb, ", labels", ", étiquettes")
+		}
+	case *ServedModel:
+		if m == nil || m.proc == nil {
+			failf("infer: no model: pass the result of steps.Load or steps.Serve")
+		}
+		uri, version, threshold = m.URI, m.Version, m.Threshold
+		score = func(customers []churn.Customer) ([]float64, error) {
+			p, labels, err := m.scores(pb.Context(), customers)
+			if labels {
+				how = tr(pb, ", labels", ", étiquettes")
+			}
+			return p, err
+		}
+		uri += tr(pb, ", served at ", ", servi à ") + m.URL
+	default:
+		failf("infer: no model: pass the result of steps.Load or steps.Serve")
 	}
 	customers := opts.Customers
 	if customers == nil {
@@ -58,7 +87,10 @@ func Infer(pb *Playbook, m *LoadedModel, opts InferOptions) []Prediction {
 			failf("infer: customer %d (%q): %w", i+1, c.CustomerID, err)
 		}
 	}
-	probs := m.PredictProba(customers)
+	probs, err := score(customers)
+	if err != nil {
+		fail(err)
+	}
 	out := make([]Prediction, len(customers))
 	t := &record.Table{Columns: []string{
 		"customerID", "tenure", "Contract", "MonthlyCharges", "InternetService",
@@ -66,7 +98,7 @@ func Infer(pb *Playbook, m *LoadedModel, opts InferOptions) []Prediction {
 	}, Rows: [][]string{}}
 	for i, c := range customers {
 		label := 0
-		if probs[i] >= m.Threshold {
+		if probs[i] >= threshold {
 			label = 1
 		}
 		out[i] = Prediction{CustomerID: c.CustomerID, Probability: probs[i], Label: label, Customer: c}
@@ -80,8 +112,8 @@ func Infer(pb *Playbook, m *LoadedModel, opts InferOptions) []Prediction {
 		})
 	}
 	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb,
-		fmt.Sprintf("Predictions of %s (version %s, threshold %.2f)", m.URI, m.Version, m.Threshold),
-		fmt.Sprintf("Prédictions de %s (version %s, seuil %.2f)", m.URI, m.Version, m.Threshold),
+		fmt.Sprintf("Predictions of %s (version %s, threshold %.2f%s)", uri, version, threshold, how),
+		fmt.Sprintf("Prédictions de %s (version %s, seuil %.2f%s)", uri, version, threshold, how),
 	), Table: t})
 	return out
 }

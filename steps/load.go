@@ -113,6 +113,17 @@ func Load(pb *Playbook, uri string) *LoadedModel {
 // load resolves a models:/ URI through the registry (as a dry run's plan
 // would leave it), downloads the version's artifacts and loads the model.
 func (r *registry) load(uri string) (*LoadedModel, error) {
+	m, err := r.resolve(uri)
+	if err != nil {
+		return nil, err
+	}
+	return r.loadArtifacts(m, true)
+}
+
+// resolve resolves a models:/ URI through the registry (as a dry run's plan
+// would leave it) to a version and where its artifacts are; the model is
+// not loaded.
+func (r *registry) resolve(uri string) (*LoadedModel, error) {
 	u, err := mlflow.ParseModelURI(uri)
 	if err != nil {
 		return nil, err
@@ -146,7 +157,13 @@ func (r *registry) load(uri string) (*LoadedModel, error) {
 			return nil, fmt.Errorf("%s (version %s): locating its artifacts: %w", m.URI, m.Version, err)
 		}
 	}
+	return m, nil
+}
 
+// loadArtifacts downloads the artifacts of the resolved m and builds its
+// model: playbook's own in Go, a python_function model in the run's Python
+// worker when python is true (else only its flavors are read).
+func (r *registry) loadArtifacts(m *LoadedModel, python bool) (*LoadedModel, error) {
 	dir, err := os.MkdirTemp("", "playbook-load-")
 	if err != nil {
 		return nil, err
@@ -158,6 +175,9 @@ func (r *registry) load(uri string) (*LoadedModel, error) {
 	model, meta, err := churn.LoadModel(dir)
 	var fe *churn.FlavorError
 	switch {
+	case errors.As(err, &fe) && slices.Contains(fe.Flavors, churn.PyfuncFlavor) && !python:
+		m.Flavors, m.Threshold = fe.Flavors, churn.DefaultThreshold
+		return m, nil
 	case errors.As(err, &fe) && slices.Contains(fe.Flavors, churn.PyfuncFlavor):
 		py, err := r.loadPython(dir, fe.Flavors)
 		if err != nil {

@@ -22,7 +22,7 @@ import (
 
 // cellNames are the cells of the runs the tests drive: the promotion
 // steps, in scenario order.
-var cellNames = []string{"train", "identify", "register", "alias", "validate", "promote", "load", "infer", "verify", "rollback"}
+var cellNames = []string{"train", "identify", "register", "alias", "validate", "promote", "load", "serve", "infer", "verify", "rollback"}
 
 // scenarioRun is one run of a scenario, driven cell by cell as the runner
 // does: its Playbook, its controller and its record.
@@ -64,7 +64,9 @@ func newRunWith(t *testing.T, c *mlflow.Client, dryRun bool, capture *notebook.C
 	if c == nil {
 		connect = nil
 	}
-	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: connect, DryRun: dryRun, Capture: capture, Python: python})
+	// The interpreter of the scoring servers (steps.Serve): the same one.
+	interpreter := func() (string, error) { return testenv.Python(t), nil }
+	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: connect, DryRun: dryRun, Capture: capture, Python: python, Interpreter: interpreter})
 	t.Cleanup(ctl.Close)
 	return &scenarioRun{t: t, pb: pb, ctl: ctl, rec: rec}
 }

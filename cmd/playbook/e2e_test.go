@@ -300,7 +300,7 @@ func checkFrenchSections(t *testing.T, rec *record.Run, model, version, old stri
 	assert.Equal(t, record.OutcomeOK, rec.Environment.Exit.Status)
 
 	// The sections, in order, and the cells under each.
-	want := [][]string{{"identify", "register"}, {"alias"}, {"validate"}, {"promote"}, {"load"}, {"infer"}, {"verify"}}
+	want := [][]string{{"identify", "register"}, {"alias"}, {"validate"}, {"promote"}, {"load"}, {"serve", "infer"}, {"verify"}}
 	section := 0
 	got := make([][]string, 7)
 	for _, b := range rec.Scenario.Blocks {

@@ -153,6 +153,9 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 	defer be.Close()
 	uri := be.recordedURI()
 	connect := sync.OnceValues(func() (*mlflow.Client, error) { return be.client(ctx) })
+	// The interpreter of --python, looked for once: the worker and the
+	// scoring servers of steps.Serve run it.
+	python := sync.OnceValues(func() (string, error) { return pyworker.FindPython(o.Python) })
 
 	for i, sc := range scs {
 		if len(scs) > 1 && !o.Quiet {
@@ -165,7 +168,7 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 		opts := runner.Options{
 			Params: overrides[i], Connect: connect, TrackingURI: uri, OutDir: dirs[i],
 			DryRun: o.DryRun, Unrestricted: o.Unrestricted, Version: Version(),
-			Capture: chromiumCapture, Python: pythonWorker(o.Python, o.Progress),
+			Capture: chromiumCapture, Python: pythonWorker(python, o.Progress), Interpreter: python,
 		}
 		if p != nil {
 			opts.Progress = p.event
@@ -341,12 +344,12 @@ func checkWritableDir(dir string) error {
 }
 
 // pythonWorker returns the function that starts a run's Python worker
-// with the interpreter of --python (see pyworker.FindPython), in an
-// environment without playbook's secrets; the worker's own messages go to
-// stderr.
-func pythonWorker(python string, stderr io.Writer) func() (*pyworker.Worker, error) {
+// with the interpreter python finds (pyworker.FindPython on --python), in
+// an environment without playbook's secrets; the worker's own messages go
+// to stderr.
+func pythonWorker(python func() (string, error), stderr io.Writer) func() (*pyworker.Worker, error) {
 	return func() (*pyworker.Worker, error) {
-		py, err := pyworker.FindPython(python)
+		py, err := python()
 		if err != nil {
 			return nil, err
 		}

@@ -53,7 +53,8 @@ func sklearnTelco(t *testing.T, uri string, v any, args ...string) {
 // registered version's source is the best run's logged model; validate's
 // metrics and fairness differences are scikit-learn's and fairlearn's on
 // the same rows within 1e-9; infer's probabilities are those of the model
-// loaded by the production alias in Python.
+// loaded by the production alias in Python; served (serve=on), infer
+// gives scikit-learn's labels.
 func TestFrenchScenarioOnSklearnModels(t *testing.T) { frenchOnSklearn(t, mlflowtest.Embedded(t)) }
 
 // TestFrenchScenarioOnSklearnModelsMLflow is the same against MLflow 3.18.
@@ -74,7 +75,7 @@ func frenchOnSklearn(t *testing.T, uri string) {
 	c, err := mlflow.New(mlflow.DefaultConfig(uri))
 	require.NoError(t, err)
 	e := &e2e{t: t, uri: uri, c: c, model: fmt.Sprintf("ChurnSklearn-%d", time.Now().UnixNano())}
-	code, stderr, rec := e.promote(exp, "--python", py, "-p", "validation_data="+valid,
+	code, stderr, rec := e.promote(exp, "--python", py, "-p", "validation_data="+valid, "-p", "serve=off",
 		"-p", "min_f1=0.5") // labels at 0.5, as scikit-learn predicts: a lower F1 than playbook's tuned thresholds
 	require.Equal(t, ExitOK, code, stderr)
 	require.NotNil(t, rec.Evidence.Validation)
@@ -105,6 +106,25 @@ func frenchOnSklearn(t *testing.T, uri string) {
 	require.Len(t, table.Rows, len(scored.Proba))
 	for i, row := range table.Rows {
 		assert.Equal(t, fmt.Sprintf("%.3f", scored.Proba[i]), row[5], "customer %d", i)
+	}
+
+	// Served (serve=on, the same version): `mlflow models serve` gives
+	// scikit-learn's predict, the labels (predict_proba > 0.5).
+	code, stderr, rec = e.promote(exp, "--python", py, "-p", "validation_data="+valid, "-p", "serve=on", "-p", "min_f1=0.5")
+	require.Equal(t, ExitOK, code, stderr)
+	require.Len(t, rec.Evidence.Served, 1)
+	assert.Equal(t, "1", rec.Evidence.Served[0].Version)
+	assert.Equal(t, "terminated", rec.Evidence.Served[0].StopOutcome)
+	assert.Contains(t, tableTitle(t, rec), ", étiquettes)")
+	table = inferTable(t, rec)
+	require.Len(t, table.Rows, len(scored.Proba))
+	for i, row := range table.Rows {
+		label := 0
+		if scored.Proba[i] > 0.5 {
+			label = 1
+		}
+		assert.Equal(t, fmt.Sprintf("%d.000", label), row[5], "customer %d", i)
+		assert.True(t, strings.HasPrefix(row[6], fmt.Sprint(label)), "customer %d: %s", i, row[6])
 	}
 }
 

@@ -79,6 +79,7 @@ func init() {
 		"Promotion":       reflect.ValueOf((*record.Promotion)(nil)),
 		"Run":             reflect.ValueOf((*record.Run)(nil)),
 		"Scenario":        reflect.ValueOf((*record.Scenario)(nil)),
+		"Served":          reflect.ValueOf((*record.Served)(nil)),
 		"Snapshot":        reflect.ValueOf((*record.Snapshot)(nil)),
 		"Table":           reflect.ValueOf((*record.Table)(nil)),
 		"Validation":      reflect.ValueOf((*record.Validation)(nil)),

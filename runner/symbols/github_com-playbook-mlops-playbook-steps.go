@@ -3,6 +3,7 @@
 package symbols
 
 import (
+	"github.com/playbook-mlops/playbook/churn"
 	"github.com/playbook-mlops/playbook/steps"
 	"go/constant"
 	"go/token"
@@ -22,6 +23,7 @@ func init() {
 		"DefaultModelPath":       reflect.ValueOf(constant.MakeFromLiteral("\"model\"", token.STRING, 0)),
 		"DefaultProductionAlias": reflect.ValueOf(constant.MakeFromLiteral("\"production-live\"", token.STRING, 0)),
 		"DefaultReadyTimeout":    reflect.ValueOf(steps.DefaultReadyTimeout),
+		"DefaultServeTimeout":    reflect.ValueOf(steps.DefaultServeTimeout),
 		"DefaultTop":             reflect.ValueOf(constant.MakeFromLiteral("5", token.INT, 0)),
 		"DefaultValidationRows":  reflect.ValueOf(constant.MakeFromLiteral("2000", token.INT, 0)),
 		"DefaultValidationSeed":  reflect.ValueOf(constant.MakeFromLiteral("2024", token.INT, 0)),
@@ -49,6 +51,11 @@ func init() {
 		"Register":               reflect.ValueOf(steps.Register),
 		"Rollback":               reflect.ValueOf(steps.Rollback),
 		"RunURL":                 reflect.ValueOf(steps.RunURL),
+		"Serve":                  reflect.ValueOf(steps.Serve),
+		"ServeAuto":              reflect.ValueOf(constant.MakeFromLiteral("\"auto\"", token.STRING, 0)),
+		"ServeOff":               reflect.ValueOf(constant.MakeFromLiteral("\"off\"", token.STRING, 0)),
+		"ServeOn":                reflect.ValueOf(constant.MakeFromLiteral("\"on\"", token.STRING, 0)),
+		"ServeWanted":            reflect.ValueOf(steps.ServeWanted),
 		"SourceLoggedModel":      reflect.ValueOf(constant.MakeFromLiteral("\"logged_model\"", token.STRING, 0)),
 		"SourceRunArtifacts":     reflect.ValueOf(constant.MakeFromLiteral("\"run_artifacts\"", token.STRING, 0)),
 		"StatusFailed":           reflect.ValueOf(constant.MakeFromLiteral("\"failed\"", token.STRING, 0)),
@@ -86,11 +93,31 @@ func init() {
 		"RegisterOptions":  reflect.ValueOf((*steps.RegisterOptions)(nil)),
 		"RollbackOptions":  reflect.ValueOf((*steps.RollbackOptions)(nil)),
 		"RowPrediction":    reflect.ValueOf((*steps.RowPrediction)(nil)),
+		"Scorer":           reflect.ValueOf((*steps.Scorer)(nil)),
+		"ServeOptions":     reflect.ValueOf((*steps.ServeOptions)(nil)),
+		"ServedModel":      reflect.ValueOf((*steps.ServedModel)(nil)),
 		"TrainOptions":     reflect.ValueOf((*steps.TrainOptions)(nil)),
 		"TrainResult":      reflect.ValueOf((*steps.TrainResult)(nil)),
 		"ValidateOptions":  reflect.ValueOf((*steps.ValidateOptions)(nil)),
 		"ValidationResult": reflect.ValueOf((*steps.ValidationResult)(nil)),
 		"Verification":     reflect.ValueOf((*steps.Verification)(nil)),
 		"Version":          reflect.ValueOf((*steps.Version)(nil)),
+
+		// interface wrapper definitions
+		"_Scorer": reflect.ValueOf((*_github_com_playbook_mlops_playbook_steps_Scorer)(nil)),
 	}
+}
+
+// _github_com_playbook_mlops_playbook_steps_Scorer is an interface wrapper for Scorer type
+type _github_com_playbook_mlops_playbook_steps_Scorer struct {
+	IValue        interface{}
+	WPredict      func(customers []churn.Customer) []int
+	WPredictProba func(customers []churn.Customer) []float64
+}
+
+func (W _github_com_playbook_mlops_playbook_steps_Scorer) Predict(customers []churn.Customer) []int {
+	return W.WPredict(customers)
+}
+func (W _github_com_playbook_mlops_playbook_steps_Scorer) PredictProba(customers []churn.Customer) []float64 {
+	return W.WPredictProba(customers)
 }

@@ -1,0 +1,485 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/playbook-mlops/playbook/churn"
+	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/notebook"
+	"github.com/playbook-mlops/playbook/pyworker"
+	"github.com/playbook-mlops/playbook/record"
+)
+
+// Serve defaults and modes.
+const (
+	// DefaultServeTimeout is how long Serve waits for the scoring server
+	// to answer /ping.
+	DefaultServeTimeout = 2 * time.Minute
+	// ServeAuto, ServeOn and ServeOff are ServeWanted's modes: serve when
+	// a Python with mlflow is found; always (a missing Python fails);
+	// never.
+	ServeAuto = "auto"
+	ServeOn   = "on"
+	ServeOff  = "off"
+)
+
+// ServeOptions configure [Serve].
+type ServeOptions struct {
+	// ReadyTimeout bounds the wait for /ping; 0 means DefaultServeTimeout.
+	ReadyTimeout time.Duration
+}
+
+// Scorer is what [Infer] scores with: a *LoadedModel (steps.Load, in
+// process) or a *ServedModel (steps.Serve, over REST).
+type Scorer interface {
+	// PredictProba returns each customer's probability of churn (a
+	// labels-only model's labels).
+	PredictProba(customers []churn.Customer) []float64
+	// Predict returns each customer's predicted label: 1 (churn) or 0.
+	Predict(customers []churn.Customer) []int
+}
+
+// ServedModel is a model version served by MLflow's scoring server
+// (`mlflow models serve`) in its own process, for the rest of the run.
+type ServedModel struct {
+	// URI is the models:/ URI it serves.
+	URI     string
+	Model   string
+	Version string
+	// Alias is the URI's alias, "" when it names a version.
+	Alias string
+	RunID string
+	// Flavors are the flavors its MLmodel file lists.
+	Flavors []string
+	// Probabilities says the server gives probabilities: playbook's own
+	// models, asked with params {"predict_method": "predict_proba"}. Other
+	// models (scikit-learn...) give their predict's labels, unless they
+	// answer [P(0), P(1)] pairs (a scikit-learn model logged with
+	// pyfunc_predict_fn="predict_proba").
+	Probabilities bool
+	// Threshold is the probability at or above which it predicts churn:
+	// the model's own for playbook's models, else 0.5.
+	Threshold float64
+	// URL is where the server listens (loopback), Port its port.
+	URL  string
+	Port int
+	// PID is the server's process, the leader of its own process group.
+	PID int
+	// ReadyIn is the time from the start to the first /ping answered.
+	ReadyIn time.Duration
+	// Planned says the version is a dry run's plan: the server serves its
+	// source, not the alias, which was not moved.
+	Planned bool
+
+	proc *servedProcess
+	ctx  func() context.Context // the current cell's context
+}
+
+// ServeWanted says whether the scenario serves its model, by mode (a
+// scenario parameter): ServeOn, ServeOff, or ServeAuto (serve when the
+// run's Python interpreter is found: see --python). It shows the decision
+// and, when it is no, why: the model is then scored in process.
+func ServeWanted(pb *Playbook, mode string) bool {
+	title := tr(pb, "Serving", "Service du modèle")
+	inProcess := tr(pb, "the model is scored in process (steps.Load)", "le modèle est évalué dans le processus (steps.Load)")
+	switch strings.ToLower(strings.TrimSpace(mode)) {
+	case ServeOff, "false", "no":
+		pb.KV(title, tr(pb, "decision", "décision"), tr(pb, "not served: serve="+mode, "pas de service : serve="+mode),
+			tr(pb, "why", "pourquoi"), inProcess)
+		return false
+	case ServeOn, "true", "yes":
+		return true
+	case ServeAuto, "":
+		py, err := notebook.InterpreterOf(pb)
+		if err != nil {
+			pb.KV(title, tr(pb, "decision", "décision"), tr(pb, "not served (serve=auto)", "pas de service (serve=auto)"),
+				tr(pb, "why", "pourquoi"), tr(pb, "no Python with mlflow to run `mlflow models serve`: ", "pas de Python avec mlflow pour lancer `mlflow models serve` : ")+err.Error(),
+				tr(pb, "instead", "à la place"), inProcess)
+			return false
+		}
+		pb.KV(title, tr(pb, "decision", "décision"), tr(pb, "served (serve=auto)", "servi (serve=auto)"), "Python", py)
+		return true
+	}
+	failf("serve: mode %q: want %s, %s or %s", mode, ServeAuto, ServeOn, ServeOff)
+	return false
+}
+
+// Serve starts MLflow's scoring server on uri, models:/NAME@ALIAS (or
+// models:/NAME/VERSION), as a service would: `python -m mlflow models serve
+// -m URI --env-manager local -h 127.0.0.1 -p PORT` with the run's Python
+// interpreter (its folder first on PATH), in an environment with the
+// tracking URI only, without credentials (so the model must be readable
+// without them). It waits for /ping (opts.ReadyTimeout), records what it
+// started in the evidence, and returns the served model, which Infer
+// scores through /invocations. The server runs until the run ends, when it
+// is stopped (its whole process group), whether the run passed or failed.
+func Serve(pb *Playbook, uri string, opts ServeOptions) *ServedModel {
+	if opts.ReadyTimeout < 0 {
+		failf("serve %s: ready timeout %s: want a positive duration", uri, opts.ReadyTimeout)
+	}
+	if opts.ReadyTimeout == 0 {
+		opts.ReadyTimeout = DefaultServeTimeout
+	}
+	r := openRegistry(pb)
+	m, err := r.resolve(uri)
+	if err != nil {
+		failf("serve: %w", err)
+	}
+	if m, err = r.loadArtifacts(m, false); err != nil {
+		failf("serve: %w", err)
+	}
+	py, err := notebook.InterpreterOf(pb)
+	if err != nil {
+		failf("serve %s (version %s): `mlflow models serve` needs a Python with mlflow: %w", m.URI, m.Version, err)
+	}
+	s := &ServedModel{
+		URI: m.URI, Model: m.Model, Version: m.Version, Alias: m.Alias, RunID: m.RunID, Flavors: m.Flavors,
+		Probabilities: m.Predictor != nil, Threshold: m.Threshold, Planned: m.Planned, ctx: pb.Context,
+	}
+	source := m.URI
+	if m.Planned {
+		source = m.ArtifactURI // the alias was not moved: serve what it would point to
+	}
+	trackingURI := mlflow.RedactURL(r.c.TrackingURI())
+	proc, err := startServer(pb.Context(), py, source, trackingURI, opts.ReadyTimeout)
+	if err != nil {
+		failf("serve %s (version %s): %w", m.URI, m.Version, err)
+	}
+	s.proc, s.URL, s.Port, s.PID, s.ReadyIn = proc, proc.url, proc.port, proc.cmd.Process.Pid, proc.readyIn
+	served := record.Served{
+		Step: pb.Step(), Time: proc.started, URI: s.URI, Model: s.Model, Version: s.Version, Source: source,
+		Command: proc.cmd.Args, URL: s.URL, Port: s.Port, PID: s.PID, ReadyIn: record.Duration(s.ReadyIn),
+	}
+	index := -1
+	notebook.Update(pb, func(rec *record.Run) {
+		index = len(rec.Evidence.Served)
+		rec.Evidence.Served = append(rec.Evidence.Served, served)
+	})
+	notebook.OnClose(pb, func() {
+		outcome := proc.stop()
+		notebook.Update(pb, func(rec *record.Run) {
+			if index >= 0 && index < len(rec.Evidence.Served) {
+				rec.Evidence.Served[index].Stopped, rec.Evidence.Served[index].StopOutcome = time.Now(), outcome
+			}
+		})
+	})
+
+	how := tr(pb, "labels (predict), as MLflow serves a scikit-learn model", "étiquettes (predict), comme MLflow sert un modèle scikit-learn")
+	if s.Probabilities {
+		how = tr(pb, `probabilities (params {"predict_method": "predict_proba"})`, `probabilités (params {"predict_method": "predict_proba"})`)
+	}
+	kv := []any{
+		"URI", s.URI,
+		tr(pb, "resolved to", "résolu en"), fmt.Sprintf("%s version %s", s.Model, s.Version),
+		tr(pb, "served", "servi"), source,
+		tr(pb, "command", "commande"), strings.Join(append([]string{filepath.Base(py)}, proc.cmd.Args[1:]...), " "),
+		tr(pb, "address", "adresse"), s.URL + "/invocations",
+		tr(pb, "ready in", "prêt en"), s.ReadyIn.Round(time.Millisecond).String(),
+		tr(pb, "flavors", "saveurs"), strings.Join(s.Flavors, ", "),
+		tr(pb, "scores", "scores"), how,
+		tr(pb, "stopped", "arrêt"), tr(pb, "at the end of the scenario", "à la fin du scénario"),
+	}
+	if s.Planned {
+		kv = append(kv, tr(pb, "dry run", "essai à blanc"), tr(pb,
+			"the alias was not moved: the server serves the source of the version it would point to",
+			"l'alias n'a pas été déplacé : le serveur sert la source de la version vers laquelle il pointerait"))
+	}
+	pb.KV(tr(pb, "Served model", "Modèle servi"), kv...)
+	return s
+}
+
+// PredictProba returns each customer's probability of churn, asked of the
+// scoring server (a labels-only model's labels, 1 or 0).
+func (s *ServedModel) PredictProba(customers []churn.Customer) []float64 {
+	ctx := context.Background()
+	if s != nil && s.ctx != nil {
+		ctx = s.ctx()
+	}
+	p, _, err := s.scores(ctx, customers)
+	if err != nil {
+		fail(err)
+	}
+	return p
+}
+
+// Predict returns each customer's predicted label: 1 (churn) or 0.
+func (s *ServedModel) Predict(customers []churn.Customer) []int {
+	return churn.Threshold(s.PredictProba(customers), s.Threshold)
+}
+
+// invocationTimeout bounds one /invocations request.
+const invocationTimeout = time.Minute
+
+// scores posts customers to /invocations in MLflow's dataframe_split
+// form (the feature columns of churn.FeatureFrame) and returns each one's
+// probability of churn, or its label (labels true).
+func (s *ServedModel) scores(ctx context.Context, customers []churn.Customer) (p []float64, labels bool, err error) {
+	if s == nil || s.proc == nil {
+		return nil, false, errors.New("no served model: pass the result of steps.Serve")
+	}
+	if len(customers) == 0 {
+		return []float64{}, !s.Probabilities, nil
+	}
+	columns, rows := churn.FeatureFrame(customers)
+	req := map[string]any{"dataframe_split": map[string]any{"columns": columns, "data": rows}}
+	if s.Probabilities {
+		req["params"] = map[string]any{"predict_method": "predict_proba"}
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, false, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, invocationTimeout)
+	defer cancel()
+	where := s.URL + "/invocations"
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, where, bytes.NewReader(body))
+	if err != nil {
+		return nil, false, err
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s (version %s), served at %s: %w", s.URI, s.Version, where, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, false, fmt.Errorf("%s (version %s), served at %s: reading the answer: %w", s.URI, s.Version, where, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, false, fmt.Errorf("%s (version %s), served at %s: %s: %s", s.URI, s.Version, where, resp.Status, strings.TrimSpace(string(data)))
+	}
+	var out struct {
+		Predictions []json.RawMessage `json:"predictions"`
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, false, fmt.Errorf("%s (version %s), served at %s: its answer: %w", s.URI, s.Version, where, err)
+	}
+	if len(out.Predictions) != len(customers) {
+		return nil, false, fmt.Errorf("%s (version %s), served at %s: %d predictions for %d customers", s.URI, s.Version, where, len(out.Predictions), len(customers))
+	}
+	p = make([]float64, len(customers))
+	labels = !s.Probabilities
+	for i, raw := range out.Predictions {
+		v, isLabel, err := s.prediction(raw)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s (version %s), served at %s: prediction %d: %w", s.URI, s.Version, where, i+1, err)
+		}
+		if i == 0 {
+			labels = isLabel
+		}
+		p[i] = v
+	}
+	return p, labels, nil
+}
+
+// prediction reads one element of the server's predictions: a probability
+// (playbook's models), a [P(0), P(1)] pair, or a label (1, "Yes", true...).
+func (s *ServedModel) prediction(raw json.RawMessage) (v float64, label bool, err error) {
+	var x any
+	if err := json.Unmarshal(raw, &x); err != nil {
+		return 0, false, err
+	}
+	switch x := x.(type) {
+	case float64:
+		if s.Probabilities {
+			return x, false, nil
+		}
+		return b2f(x == 1), true, nil
+	case string:
+		switch x {
+		case "1", "1.0", churn.Yes, "True", "true":
+			return 1, true, nil
+		}
+		return 0, true, nil
+	case bool:
+		return b2f(x), true, nil
+	case []any:
+		if len(x) == 2 {
+			if p, ok := x[1].(float64); ok {
+				return p, false, nil
+			}
+		}
+	}
+	return 0, false, fmt.Errorf("%s: want a probability, a label or a [P(0), P(1)] pair", raw)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// servedProcess is a running `mlflow models serve`.
+type servedProcess struct {
+	cmd     *exec.Cmd
+	url     string
+	port    int
+	started time.Time
+	readyIn time.Duration
+	logs    *tailBuffer
+	exited  chan struct{} // closed when the process has exited
+	waitErr error         // set before exited is closed
+
+	once    sync.Once
+	outcome string
+}
+
+// startServer starts the scoring server of source with python and waits
+// until it answers /ping: within timeout, or until ctx ends, or until it
+// exits (its last lines of output then say why).
+func startServer(ctx context.Context, python, source, trackingURI string, timeout time.Duration) (*servedProcess, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, fmt.Errorf("finding a free port on 127.0.0.1: %w", err)
+	}
+	cmd := exec.Command(python, "-m", "mlflow", "models", "serve", "-m", source,
+		"--env-manager", "local", "-h", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.Env = serveEnviron(python, trackingURI)
+	cmd.Dir = os.TempDir()
+	logs := &tailBuffer{max: 64 << 10}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	ownProcessGroup(cmd)
+	p := &servedProcess{cmd: cmd, url: "http://127.0.0.1:" + strconv.Itoa(port), port: port, logs: logs, exited: make(chan struct{})}
+	p.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting `%s -m mlflow models serve`: %w", python, err)
+	}
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.exited)
+	}()
+	if err := p.waitReady(ctx, timeout); err != nil {
+		p.stop()
+		return nil, err
+	}
+	p.readyIn = time.Since(p.started)
+	return p, nil
+}
+
+// serveEnviron is the scoring server's environment: pyworker.Environ's
+// (no secrets), python's folder first on PATH (uvicorn is run from there),
+// and the tracking URI, credentials removed.
+func serveEnviron(python, trackingURI string) []string {
+	var env []string
+	path := filepath.Dir(python)
+	for _, kv := range pyworker.Environ() {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path += string(os.PathListSeparator) + v
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "PATH="+path, mlflow.EnvTrackingURI+"="+trackingURI)
+}
+
+// pingInterval is how often waitReady asks /ping.
+const pingInterval = 100 * time.Millisecond
+
+func (p *servedProcess) waitReady(ctx context.Context, timeout time.Duration) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(pingInterval)
+	defer tick.Stop()
+	for {
+		resp, err := client.Get(p.url + "/ping")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("`mlflow models serve` exited before answering /ping (%v); its last lines:\n%s", p.waitErr, p.logs.lastLines(20))
+		case <-deadline.C:
+			return fmt.Errorf("`mlflow models serve` did not answer %s/ping within %s; its last lines:\n%s", p.url, timeout, p.logs.lastLines(20))
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s/ping: %w; its last lines:\n%s", p.url, ctx.Err(), p.logs.lastLines(20))
+		case <-tick.C:
+		}
+	}
+}
+
+// stopGrace is how long stop waits after SIGTERM before SIGKILL.
+const stopGrace = 10 * time.Second
+
+// stop ends the server's process group, SIGTERM then, after stopGrace,
+// SIGKILL, and waits for the process; it says how it ended. It is safe to
+// call more than once.
+func (p *servedProcess) stop() string {
+	p.once.Do(func() {
+		select {
+		case <-p.exited:
+			p.outcome = fmt.Sprintf("exited before the end of the run (%v)", p.waitErr)
+			killGroup(p.cmd) // what it may have left in its group
+			return
+		default:
+		}
+		terminateGroup(p.cmd)
+		select {
+		case <-p.exited:
+			p.outcome = "terminated"
+		case <-time.After(stopGrace):
+			p.outcome = "killed"
+		}
+		killGroup(p.cmd)
+		<-p.exited
+	})
+	return p.outcome
+}
+
+// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = slices.Clone(t.b[over:])
+	}
+	return len(p), nil
+}
+
+// lastLines returns the last n lines written.
+func (t *tailBuffer) lastLines(n int) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := strings.Split(strings.TrimRight(string(t.b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
