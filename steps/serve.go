@@ -108,7 +108,8 @@ func ServeWanted(pb *Playbook, mode string) bool {
 		py, err := notebook.InterpreterOf(pb)
 		if err != nil {
 			pb.KV(title, tr(pb, "decision", "décision"), tr(pb, "not served (serve=auto)", "pas de service (serve=auto)"),
-				tr(pb, "why", "pourquoi"), tr(pb, "no Python with mlflow to run `mlflow models serve`: ", "pas de Python avec mlflow pour lancer `mlflow models serve` : ")+err.Error(),
+				tr(pb, "why", "pourquoi"), tr(pb, "no Python with mlflow to run mlflow models serve: "+err.Error(),
+					"pas de Python avec mlflow et pyarrow pour lancer « mlflow models serve » (ni --python, ni $PLAYBOOK_PYTHON, ni un python3 du PATH qui les importe)"),
 				tr(pb, "instead", "à la place"), inProcess)
 			return false
 		}

@@ -140,6 +140,30 @@ func TestServeWithoutPython(t *testing.T) {
 	assert.EqualError(t, err, `serve: mode "sometimes": want auto, on or off`)
 }
 
+// TestServeWantedInFrench: in a French scenario, serve=auto without a
+// Python says why in French, without the interpreter's English error.
+func TestServeWantedInFrench(t *testing.T) {
+	r := newScenarioRun(t, nil, false)
+	r.rec.Scenario.Lang = "fr"
+	none := func() (string, error) { return pyworker.FindPython("/nonexistent/python3") }
+	pb, ctl := notebook.New(notebook.Options{Run: r.rec, Interpreter: none})
+	t.Cleanup(ctl.Close)
+	r.pb, r.ctl = pb, ctl
+	var auto bool
+	r.must("serve", func() { auto = steps.ServeWanted(pb, steps.ServeAuto) })
+	assert.False(t, auto)
+	kv := r.outputs("serve", record.OutputKV)
+	require.Len(t, kv, 1)
+	assert.Equal(t, "Service du modèle", kv[0].Title)
+	values := map[string]string{}
+	for _, e := range kv[0].KV {
+		values[e.Key] = e.Value
+	}
+	assert.Equal(t, "pas de service (serve=auto)", values["décision"])
+	assert.Equal(t, "pas de Python avec mlflow et pyarrow pour lancer « mlflow models serve » (ni --python, ni $PLAYBOOK_PYTHON, ni un python3 du PATH qui les importe)", values["pourquoi"])
+	assert.Equal(t, "le modèle est évalué dans le processus (steps.Load)", values["à la place"])
+}
+
 // assertListening fails unless something accepts connections on port.
 func assertListening(t *testing.T, port int) {
 	t.Helper()
