@@ -5,8 +5,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -37,7 +39,12 @@ func (r *reference) frame() *pyworker.Frame {
 // project's Python and returns its folder and scikit-learn's own answers.
 func sklearnModel(t testing.TB, py string, rows int, args ...string) (string, *reference) {
 	t.Helper()
-	out := t.TempDir()
+	return sklearnModelIn(t, t.TempDir(), py, rows, args...)
+}
+
+// sklearnModelIn is sklearnModel writing into out.
+func sklearnModelIn(t testing.TB, out, py string, rows int, args ...string) (string, *reference) {
+	t.Helper()
 	script := filepath.Join(testenv.RepoRoot(), "pyworker", "testdata", "save_sklearn_model.py")
 	cmd := exec.Command(py, append([]string{script, out, strconv.Itoa(rows)}, args...)...)
 	cmd.Env = append(os.Environ(), "MLFLOW_DISABLE_TELEMETRY=true", "DO_NOT_TRACK=true")
@@ -48,6 +55,42 @@ func sklearnModel(t testing.TB, py string, rows int, args ...string) (string, *r
 	var ref reference
 	require.NoError(t, json.Unmarshal(raw, &ref))
 	return filepath.Join(out, "model"), &ref
+}
+
+// sharedDir holds the shared model for the whole run (TestMain).
+var sharedDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pyworker-test-")
+	if err != nil {
+		panic(err)
+	}
+	sharedDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// shared is one scikit-learn model of 500 rows, saved once for the tests
+// that only read it (saving one costs seconds of Python).
+var shared struct {
+	once sync.Once
+	dir  string
+	ref  *reference
+}
+
+func sharedModel(t testing.TB, py string) (string, *reference) {
+	t.Helper()
+	shared.once.Do(func() { shared.dir, shared.ref = sklearnModelIn(t, sharedDir, py, 500) })
+	if shared.ref == nil {
+		t.Fatal("the shared model could not be saved (see the first test that asked)")
+	}
+	// Each test gets its own copy of the rows: some cut them.
+	ref := *shared.ref
+	ref.Charges = slices.Clone(ref.Charges)
+	ref.Tenure = slices.Clone(ref.Tenure)
+	ref.Contract = slices.Clone(ref.Contract)
+	return shared.dir, &ref
 }
 
 func startWorker(t testing.TB, py string) *pyworker.Worker {
@@ -65,7 +108,7 @@ func startWorker(t testing.TB, py string) *pyworker.Worker {
 func TestSklearnModelThroughTheWorker(t *testing.T) {
 	t.Parallel() // mostly waiting for Python
 	py := testenv.Python(t)
-	dir, ref := sklearnModel(t, py, 500)
+	dir, ref := sharedModel(t, py)
 	w := startWorker(t, py)
 	assert.Equal(t, "3.18.0", w.Info().MLflow)
 
@@ -117,7 +160,7 @@ func TestStringLabels(t *testing.T) {
 func TestWorkerErrors(t *testing.T) {
 	t.Parallel() // mostly waiting for Python
 	py := testenv.Python(t)
-	dir, ref := sklearnModel(t, py, 200)
+	dir, ref := sharedModel(t, py)
 	w := startWorker(t, py)
 
 	_, err := w.Load(t.TempDir())
@@ -136,11 +179,11 @@ func TestWorkerErrors(t *testing.T) {
 	ragged := ref.frame()
 	ragged.Columns[1].Int = ragged.Columns[1].Int[:10]
 	_, err = m.PredictProba(ragged, "1")
-	require.ErrorContains(t, err, `column "tenure" has 10 rows, column "charges" 200`)
+	require.ErrorContains(t, err, `column "tenure" has 10 rows, column "charges" 500`)
 
 	proba, err := m.PredictProba(ref.frame(), "1")
 	require.NoError(t, err)
-	assert.Len(t, proba, 200)
+	assert.Len(t, proba, len(ref.Proba))
 }
 
 // TestFindPython: an interpreter that cannot import mlflow is refused with

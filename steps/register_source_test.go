@@ -40,6 +40,7 @@ func TestRegisterSklearnLoggedModelsMLflow3(t *testing.T) {
 // TestRegisterSklearnLoggedModelsEmbedded is the same on the embedded
 // server, MLflow's Python client logging and loading the models.
 func TestRegisterSklearnLoggedModelsEmbedded(t *testing.T) {
+	testenv.Slow(t) // Python end to end: CI and PLAYBOOK_SLOW_TESTS=1 run it
 	registerSklearnLoggedModels(t, mlflowtest.Embedded(t))
 }
 
@@ -340,6 +341,7 @@ func checkRegisterRefusesWithoutModel(t *testing.T, c *mlflow.Client) {
 // python_function flavor, scored in Python) before anything is sent, with
 // an error that names its flavors and what to install or set.
 func TestRegisterPythonModelWithoutPython(t *testing.T) {
+	testenv.Slow(t) // Python end to end: CI and PLAYBOOK_SLOW_TESTS=1 run it
 	uri := mlflowtest.Embedded(t)
 	c, err := mlflow.New(mlflow.DefaultConfig(uri))
 	require.NoError(t, err)

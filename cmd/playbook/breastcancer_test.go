@@ -51,10 +51,16 @@ func breastCancer(t *testing.T, uri string, v any, args ...string) {
 // changes; a signature column it does not have fails register before it
 // creates anything (and, in a scenario that does not give register the
 // validation options, validate before it tags anything).
-func TestBreastCancerScenario(t *testing.T) { breastCancerScenario(t, mlflowtest.Embedded(t)) }
+func TestBreastCancerScenario(t *testing.T) {
+	testenv.Slow(t) // Python end to end: CI and PLAYBOOK_SLOW_TESTS=1 run it
+	breastCancerScenario(t, mlflowtest.Embedded(t))
+}
 
 // TestBreastCancerScenarioMLflow is the same against MLflow 3.18.
-func TestBreastCancerScenarioMLflow(t *testing.T) { breastCancerScenario(t, testenv.RealMLflow(t)) }
+func TestBreastCancerScenarioMLflow(t *testing.T) {
+	testenv.Slow(t) // Python end to end: CI and PLAYBOOK_SLOW_TESTS=1 run it
+	breastCancerScenario(t, testenv.RealMLflow(t))
+}
 
 func breastCancerScenario(t *testing.T, uri string) {
 	py := testenv.Python(t)

@@ -24,10 +24,16 @@ import (
 // version), the evidence says what was started and that it was stopped,
 // and once playbook has returned the server's process is gone and its
 // port closed.
-func TestFrenchScenarioServed(t *testing.T) { frenchServed(t, mlflowtest.Embedded(t)) }
+func TestFrenchScenarioServed(t *testing.T) {
+	testenv.Slow(t) // Python end to end: CI and PLAYBOOK_SLOW_TESTS=1 run it
+	frenchServed(t, mlflowtest.Embedded(t))
+}
 
 // TestFrenchScenarioServedMLflow is the same against MLflow 3.18.
-func TestFrenchScenarioServedMLflow(t *testing.T) { frenchServed(t, testenv.RealMLflow(t)) }
+func TestFrenchScenarioServedMLflow(t *testing.T) {
+	testenv.Slow(t) // Python end to end: CI and PLAYBOOK_SLOW_TESTS=1 run it
+	frenchServed(t, testenv.RealMLflow(t))
+}
 
 func frenchServed(t *testing.T, uri string) {
 	py := testenv.Python(t)

@@ -55,10 +55,16 @@ func sklearnTelco(t *testing.T, uri string, v any, args ...string) {
 // the same rows within 1e-9; infer's probabilities are those of the model
 // loaded by the production alias in Python; served (serve=on), infer
 // gives scikit-learn's labels.
-func TestFrenchScenarioOnSklearnModels(t *testing.T) { frenchOnSklearn(t, mlflowtest.Embedded(t)) }
+func TestFrenchScenarioOnSklearnModels(t *testing.T) {
+	testenv.Slow(t) // Python end to end: CI and PLAYBOOK_SLOW_TESTS=1 run it
+	frenchOnSklearn(t, mlflowtest.Embedded(t))
+}
 
 // TestFrenchScenarioOnSklearnModelsMLflow is the same against MLflow 3.18.
-func TestFrenchScenarioOnSklearnModelsMLflow(t *testing.T) { frenchOnSklearn(t, testenv.RealMLflow(t)) }
+func TestFrenchScenarioOnSklearnModelsMLflow(t *testing.T) {
+	testenv.Slow(t) // Python end to end: CI and PLAYBOOK_SLOW_TESTS=1 run it
+	frenchOnSklearn(t, testenv.RealMLflow(t))
+}
 
 func frenchOnSklearn(t *testing.T, uri string) {
 	py := testenv.Python(t)
