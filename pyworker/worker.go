@@ -22,6 +22,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/playbook-mlops/playbook/internal/tailbuf"
 )
 
 //go:embed worker.py
@@ -96,7 +98,7 @@ type Worker struct {
 	stdin  io.WriteCloser
 	stdout *bufio.Reader
 	info   Info
-	tail   *tailBuffer // the end of its stderr, for the error when it dies
+	tail   *tailbuf.Buffer // the end of its stderr, for the error when it dies
 
 	mu     sync.Mutex
 	closed bool
@@ -109,7 +111,7 @@ type Worker struct {
 func Start(python string, stderr io.Writer, env []string) (*Worker, error) {
 	cmd := exec.Command(python, "-u", "-c", workerSource)
 	cmd.Env = env
-	tail := &tailBuffer{max: 4 << 10}
+	tail := &tailbuf.Buffer{Max: 4 << 10}
 	cmd.Stderr = tail
 	if stderr != nil {
 		cmd.Stderr = io.MultiWriter(stderr, tail)
@@ -200,36 +202,17 @@ func (w *Worker) died(err error) error {
 		err = werr
 	}
 	msg := fmt.Sprintf("the Python worker stopped (%v)", err)
-	if last := w.tail.lastLines(5); last != "" {
+	if last := lastLines(w.tail, 5); last != "" {
 		msg += ": " + last
 	}
 	w.dead = errors.New(msg)
 	return w.dead
 }
 
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if over := len(t.b) - t.max; over > 0 {
-		t.b = append(t.b[:0], t.b[over:]...)
-	}
-	return len(p), nil
-}
-
-// lastLines returns the last n non-empty lines, joined by " | ".
-func (t *tailBuffer) lastLines(n int) string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// lastLines returns the last n non-empty lines of b, joined by " | ".
+func lastLines(b *tailbuf.Buffer, n int) string {
 	var lines []string
-	for l := range strings.SplitSeq(string(t.b), "\n") {
+	for _, l := range b.Lines() {
 		if l = strings.TrimSpace(l); l != "" {
 			lines = append(lines, l)
 		}

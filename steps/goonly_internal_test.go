@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/playbook-mlops/playbook/churn"
+	"github.com/playbook-mlops/playbook/internal/tailbuf"
 )
 
 // TestPositiveClass: the class that means churn, as a model spells it.
@@ -43,14 +44,14 @@ func TestFeatureFrame(t *testing.T) {
 // TestTailBuffer: the scoring server's output keeps its last bytes, and
 // the last lines of them.
 func TestTailBuffer(t *testing.T) {
-	tb := &tailBuffer{max: 16}
+	tb := &tailbuf.Buffer{Max: 16}
 	for i := range 10 {
 		_, err := tb.Write([]byte("line " + strconv.Itoa(i) + "\n"))
 		require.NoError(t, err)
 	}
-	assert.LessOrEqual(t, len(tb.b), 16)
-	assert.Equal(t, "line 8\nline 9", tb.lastLines(2))
-	assert.Equal(t, "line 9", tb.lastLines(1))
+	assert.LessOrEqual(t, len(tb.String()), 16)
+	assert.Equal(t, "line 8\nline 9", lastLines(tb, 2))
+	assert.Equal(t, "line 9", lastLines(tb, 1))
 }
 
 // TestFreePort: a port of 127.0.0.1 that can be listened on.

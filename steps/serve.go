@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +22,8 @@ import (
 	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/pyworker"
 	"github.com/playbook-mlops/playbook/record"
+
+	"github.com/playbook-mlops/playbook/internal/tailbuf"
 )
 
 // Serve defaults and modes.
@@ -334,7 +335,7 @@ type servedProcess struct {
 	port    int
 	started time.Time
 	readyIn time.Duration
-	logs    *tailBuffer
+	logs    *tailbuf.Buffer
 	exited  chan struct{} // closed when the process has exited
 	waitErr error         // set before exited is closed
 
@@ -354,7 +355,7 @@ func startServer(ctx context.Context, python, source, trackingURI string, timeou
 		"--env-manager", "local", "-h", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.Env = serveEnviron(python, trackingURI)
 	cmd.Dir = os.TempDir()
-	logs := &tailBuffer{max: 64 << 10}
+	logs := &tailbuf.Buffer{Max: 64 << 10}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	ownProcessGroup(cmd)
 	p := &servedProcess{cmd: cmd, url: "http://127.0.0.1:" + strconv.Itoa(port), port: port, logs: logs, exited: make(chan struct{})}
@@ -409,11 +410,11 @@ func (p *servedProcess) waitReady(ctx context.Context, timeout time.Duration) er
 		}
 		select {
 		case <-p.exited:
-			return fmt.Errorf("`mlflow models serve` exited before answering /ping (%v); its last lines:\n%s", p.waitErr, p.logs.lastLines(20))
+			return fmt.Errorf("`mlflow models serve` exited before answering /ping (%v); its last lines:\n%s", p.waitErr, lastLines(p.logs, 20))
 		case <-deadline.C:
-			return fmt.Errorf("`mlflow models serve` did not answer %s/ping within %s; its last lines:\n%s", p.url, timeout, p.logs.lastLines(20))
+			return fmt.Errorf("`mlflow models serve` did not answer %s/ping within %s; its last lines:\n%s", p.url, timeout, lastLines(p.logs, 20))
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s/ping: %w; its last lines:\n%s", p.url, ctx.Err(), p.logs.lastLines(20))
+			return fmt.Errorf("waiting for %s/ping: %w; its last lines:\n%s", p.url, ctx.Err(), lastLines(p.logs, 20))
 		case <-tick.C:
 		}
 	}
@@ -457,28 +458,9 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if over := len(t.b) - t.max; over > 0 {
-		t.b = slices.Clone(t.b[over:])
-	}
-	return len(p), nil
-}
-
-// lastLines returns the last n lines written.
-func (t *tailBuffer) lastLines(n int) string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	lines := strings.Split(strings.TrimRight(string(t.b), "\n"), "\n")
+// lastLines returns the last n lines written to b.
+func lastLines(b *tailbuf.Buffer, n int) string {
+	lines := b.Lines()
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/playbook-mlops/playbook/internal/tailbuf"
 )
 
 // EnvChromium names the variable that, when set, gives the Chromium binary;
@@ -229,7 +231,7 @@ type chromium struct {
 	cmd     *exec.Cmd
 	conn    *conn
 	profile string
-	stderr  *tail
+	stderr  *tailbuf.Buffer
 	exited  chan struct{}
 
 	mu     sync.Mutex
@@ -271,7 +273,7 @@ func launch(ctx context.Context, opts Options) (*chromium, error) {
 	}
 	cmd := exec.Command(opts.Binary, args...)
 	cmd.ExtraFiles = []*os.File{inR, outW}
-	st := &tail{max: 8 << 10}
+	st := &tailbuf.Buffer{Max: 8 << 10}
 	cmd.Stdout, cmd.Stderr = st, st
 	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {
@@ -603,29 +605,6 @@ func str(m map[string]any, keys ...string) string {
 	}
 	s, _ := v.(string)
 	return s
-}
-
-// tail keeps the last max bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if over := len(t.b) - t.max; over > 0 {
-		t.b = t.b[over:]
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
 }
 
 // FileURL returns the file: URL of a local path.
