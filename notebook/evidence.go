@@ -2,6 +2,7 @@ package notebook
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/playbook-mlops/playbook/pyworker"
@@ -96,17 +97,118 @@ func PythonOf(pb *Playbook) (*pyworker.Worker, error) {
 	return pb.py, pb.pyErr
 }
 
-// closePython stops the worker PythonOf started, if any.
+// closePython stops the workers PythonOf and ModelWorker started, if any.
 func closePython(pb *Playbook) error {
 	pb.pyMu.Lock()
 	defer pb.pyMu.Unlock()
-	pb.pyStarted = true // no start after the run
-	if pb.py == nil {
-		return nil
+	pb.pyStarted, pb.pyClosed = true, true // no start after the run
+	var errs []error
+	for _, w := range pb.envWorkers {
+		errs = append(errs, w.Close())
 	}
-	w := pb.py
-	pb.py, pb.pyErr = nil, errors.New("the run has ended")
-	return w.Close()
+	pb.envWorkers = nil
+	if pb.py != nil {
+		w := pb.py
+		pb.py, pb.pyErr = nil, errors.New("the run has ended")
+		errs = append(errs, w.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// EnvManager returns the run's environment manager: pyworker.EnvLocal,
+// EnvVirtualenv or EnvUV (see Options.ModelEnvs).
+func EnvManager(pb *Playbook) string {
+	if pb.envs == nil {
+		return pyworker.EnvLocal
+	}
+	return pb.envs.Manager
+}
+
+// CheckPython says whether the run can score a python_function model at
+// all, before anything changes: its worker starts (--env-manager local),
+// or its environment manager can build environments.
+func CheckPython(pb *Playbook) error {
+	if pb.envs != nil {
+		return pb.envs.Check()
+	}
+	_, err := PythonOf(pb)
+	return err
+}
+
+// ModelWorker returns the worker that scores the model folder dir: the
+// run's (PythonOf), or with an environment manager one running in the
+// model's own environment, built on first use and kept in the evidence
+// (env, nil without a manager). One worker per environment serves the
+// whole run.
+func ModelWorker(pb *Playbook, dir string) (*pyworker.Worker, *pyworker.Env, error) {
+	if pb.envs == nil {
+		w, err := PythonOf(pb)
+		return w, nil, err
+	}
+	env, err := modelEnv(pb, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	pb.pyMu.Lock()
+	defer pb.pyMu.Unlock()
+	if pb.pyClosed {
+		return nil, nil, errors.New("the run has ended")
+	}
+	if w, ok := pb.envWorkers[env.Python]; ok {
+		return w, env, nil
+	}
+	if pb.startWorker == nil {
+		return nil, nil, ErrNoPythonWorker
+	}
+	w, err := pb.startWorker(env.Python)
+	if err != nil {
+		return nil, nil, fmt.Errorf("starting the worker in the model's environment %s: %w", env.Dir, err)
+	}
+	if pb.envWorkers == nil {
+		pb.envWorkers = map[string]*pyworker.Worker{}
+	}
+	pb.envWorkers[env.Python] = w
+	return w, env, nil
+}
+
+// ModelInterpreter returns the interpreter a Python process serving the
+// model folder dir runs with: the run's (InterpreterOf), or with an
+// environment manager the model's own environment's (env, nil without a
+// manager), built on first use and kept in the evidence.
+func ModelInterpreter(pb *Playbook, dir string) (string, *pyworker.Env, error) {
+	if pb.envs == nil {
+		py, err := InterpreterOf(pb)
+		return py, nil, err
+	}
+	env, err := modelEnv(pb, dir)
+	if err != nil {
+		return "", nil, err
+	}
+	return env.Python, env, nil
+}
+
+// modelEnv builds or finds the environment of the model folder dir and
+// keeps it in the evidence, once per run and environment.
+func modelEnv(pb *Playbook, dir string) (*pyworker.Env, error) {
+	env, err := pb.envs.For(pb.Context(), dir)
+	if err != nil {
+		return nil, err
+	}
+	pb.pyMu.Lock()
+	kept := pb.envsKept[env.Key]
+	if pb.envsKept == nil {
+		pb.envsKept = map[string]bool{}
+	}
+	pb.envsKept[env.Key] = true
+	pb.pyMu.Unlock()
+	if !kept {
+		e := record.ModelEnv{
+			Step: pb.Step(), Time: time.Now(), Manager: env.Manager, Key: env.Key, Python: env.Version, MLflow: env.MLflow,
+			Requirements: env.Requirements, Added: env.Added, Reused: env.Reused, BuildTime: record.Duration(env.BuildTime),
+		}
+		Update(pb, func(rec *record.Run) { rec.Evidence.Environments = append(rec.Evidence.Environments, e) })
+	}
+	return &env, nil
 }
 
 // ErrNoInterpreter is InterpreterOf's error for a run given no

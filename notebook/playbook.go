@@ -57,6 +57,17 @@ type Options struct {
 	// of `mlflow models serve`), found once, on first use; nil means the
 	// run has none.
 	Interpreter func() (string, error)
+	// ModelEnvs, when set, builds each python_function model's own
+	// environment from its python_env.yaml (--env-manager virtualenv or
+	// uv): the worker that scores the model and the scoring server that
+	// serves it run there, started by StartWorker and with the
+	// environment's interpreter. Nil scores and serves every model with
+	// Python and Interpreter (--env-manager local).
+	ModelEnvs *pyworker.Envs
+	// StartWorker starts a worker with the interpreter python (an
+	// environment's); needed with ModelEnvs. Controller.Close stops the
+	// workers it started.
+	StartWorker func(python string) (*pyworker.Worker, error)
 }
 
 // A Capturer screenshots pages of the MLflow UI.
@@ -100,11 +111,17 @@ type Playbook struct {
 	py        *pyworker.Worker
 	pyErr     error
 	pyStarted bool
+	pyClosed  bool // the run has ended: no worker starts
 
 	interpreter func() (string, error)
 	interpOnce  sync.Once
 	interp      string
 	interpErr   error
+
+	envs        *pyworker.Envs
+	startWorker func(python string) (*pyworker.Worker, error)
+	envWorkers  map[string]*pyworker.Worker // by interpreter, under pyMu
+	envsKept    map[string]bool             // environments in the evidence, by key, under pyMu
 
 	closeMu sync.Mutex
 	onClose []func()
@@ -113,7 +130,7 @@ type Playbook struct {
 
 // New returns a Playbook for one run and its Controller.
 func New(opts Options) (*Playbook, *Controller) {
-	pb := &Playbook{run: opts.Run, connect: opts.Connect, outDir: opts.OutDir, dryRun: opts.DryRun, capture: opts.Capture, python: opts.Python, interpreter: opts.Interpreter, ctx: context.Background()}
+	pb := &Playbook{run: opts.Run, connect: opts.Connect, outDir: opts.OutDir, dryRun: opts.DryRun, capture: opts.Capture, python: opts.Python, interpreter: opts.Interpreter, envs: opts.ModelEnvs, startWorker: opts.StartWorker, ctx: context.Background()}
 	if pb.run == nil {
 		pb.run = &record.Run{Schema: record.Schema}
 	}

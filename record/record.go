@@ -223,6 +223,31 @@ type Evidence struct {
 	// Served are the scoring servers steps.Serve started (`mlflow models
 	// serve`), and when each stopped.
 	Served []Served `json:"served,omitempty"`
+	// Environments are the models' own Python environments an environment
+	// manager built or reused for the run (--env-manager virtualenv or uv).
+	Environments []ModelEnv `json:"environments,omitempty"`
+}
+
+// ModelEnv is a model's Python environment (--env-manager virtualenv or
+// uv): what it holds and whether this run built it.
+type ModelEnv struct {
+	Step string    `json:"step,omitempty"`
+	Time time.Time `json:"time"`
+	// Manager is virtualenv or uv; Key names the environment (a hash of
+	// the manager, the interpreter and the requirements).
+	Manager string `json:"manager"`
+	Key     string `json:"key"`
+	// Python and MLflow are the versions it runs.
+	Python string `json:"python"`
+	MLflow string `json:"mlflow"`
+	// Requirements are the model's, as recorded when it was logged; Added
+	// what playbook installed beside them for its worker.
+	Requirements []string `json:"requirements"`
+	Added        []string `json:"added,omitempty"`
+	// Reused says it was found built by an earlier run; BuildTime is how
+	// long this run took to build it.
+	Reused    bool     `json:"reused"`
+	BuildTime Duration `json:"build_time"`
 }
 
 // Served is one scoring server a step started for the run: what it serves,

@@ -39,6 +39,11 @@ type Options struct {
 	// Python processes steps start (steps.Serve's scoring server), on
 	// first use.
 	Interpreter func() (string, error)
+	// ModelEnvs and StartWorker, when set, score and serve each
+	// python_function model in its own environment (--env-manager
+	// virtualenv or uv; see notebook.Options).
+	ModelEnvs   *pyworker.Envs
+	StartWorker func(python string) (*pyworker.Worker, error)
 	// Unrestricted lets cells import the whole standard library.
 	Unrestricted bool
 	// Version is playbook's version, recorded in the environment.
@@ -78,7 +83,8 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*record.Run, error) {
 		return nil, err
 	}
 	rec := newRecord(sc, params, opts)
-	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: opts.Connect, OutDir: opts.OutDir, DryRun: opts.DryRun, Capture: opts.Capture, Python: opts.Python, Interpreter: opts.Interpreter})
+	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: opts.Connect, OutDir: opts.OutDir, DryRun: opts.DryRun, Capture: opts.Capture, Python: opts.Python, Interpreter: opts.Interpreter,
+		ModelEnvs: opts.ModelEnvs, StartWorker: opts.StartWorker})
 	defer ctl.Close()
 	k, err := newKernel(sc.Path, pb, ctl, params, opts.Unrestricted)
 	if err != nil {

@@ -16,6 +16,9 @@ run's model (by f1) on --valid: accuracy, precision, recall, f1, roc_auc,
 log_loss, and for gender and SeniorCitizen the demographic parity and
 equalized odds differences, labels being predict_proba >= 0.5.
 
+With --requirements skinny, each model's requirements are what MLflow
+infers with mlflow-skinny>=3,<4 in place of mlflow==<this version>.
+
 With --score URI CSV instead, it loads the model at URI with
 mlflow.sklearn.load_model and prints {"proba": [...]}: predict_proba of the
 positive class for the rows of CSV.
@@ -28,7 +31,9 @@ positive class for the rows of CSV.
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 
 import fairlearn.metrics as flm
 import mlflow
@@ -94,13 +99,25 @@ def train(args):
         with mlflow.start_run(run_name=f"sklearn-telco-{i}") as run:
             mlflow.log_param("C", c)
             mlflow.sklearn.log_model(pipe, name="model", signature=infer_signature(xv, pipe.predict(xv)),
-                                     input_example=xv.head(3))
+                                     input_example=xv.head(3), pip_requirements=requirements(args, pipe))
             f1 = skm.f1_score(yv, (proba >= 0.5).astype(int))
             mlflow.log_metrics({"f1": f1, "roc_auc": skm.roc_auc_score(yv, proba)})
         if best is None or f1 > best[0]:
             best = (f1, run.info.run_id, proba)
     print(json.dumps({"experiment_id": experiment.experiment_id, "best_run_id": best[1],
                       "reference": reference(yv, best[2], xv)}))
+
+
+def requirements(args, pipe):
+    """The model's pip requirements: None (what MLflow infers), or with
+    --requirements skinny what it infers but mlflow-skinny>=3,<4 for
+    mlflow==<this version>, as a team serving from small images logs them."""
+    if args.requirements != "skinny":
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        mlflow.sklearn.save_model(pipe, os.path.join(tmp, "m"))
+        with open(os.path.join(tmp, "m", "requirements.txt")) as f:
+            return [r for r in f.read().split() if not r.startswith("mlflow")] + ["mlflow-skinny>=3,<4"]
 
 
 def score(uri, path):
@@ -116,6 +133,7 @@ def main():
     p.add_argument("--valid")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--score", nargs=2, metavar=("URI", "CSV"))
+    p.add_argument("--requirements", default="inferred", choices=["inferred", "skinny"])
     args = p.parse_args()
     if args.score:
         score(*args.score)

@@ -95,6 +95,9 @@ func Load(pb *Playbook, uri string) *LoadedModel {
 			how = tr(pb, "labels only (no predict_proba)", "étiquettes seulement (pas de predict_proba)")
 		}
 		kv = append(kv, tr(pb, "scored by", "évalué par"), tr(pb, "MLflow's pyfunc in Python: ", "le pyfunc de MLflow en Python : ")+how)
+		if m.py.env != nil {
+			kv = append(kv, tr(pb, "environment", "environnement"), envSummary(pb, m.py.env))
+		}
 	}
 	switch {
 	case m.Planned && m.Version == DryRunVersion:
@@ -117,7 +120,7 @@ func (r *registry) load(uri string) (*LoadedModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.loadArtifacts(m, true)
+	return r.loadArtifacts(m, true, nil)
 }
 
 // resolve resolves a models:/ URI through the registry (as a dry run's plan
@@ -162,8 +165,10 @@ func (r *registry) resolve(uri string) (*LoadedModel, error) {
 
 // loadArtifacts downloads the artifacts of the resolved m and builds its
 // model: playbook's own in Go, a python_function model in the run's Python
-// worker when python is true (else only its flavors are read).
-func (r *registry) loadArtifacts(m *LoadedModel, python bool) (*LoadedModel, error) {
+// worker when python is true (else only its flavors are read). inDir, when
+// not nil, is called with the folder of the artifacts once the model is
+// read, before the folder is removed.
+func (r *registry) loadArtifacts(m *LoadedModel, python bool, inDir func(dir string)) (*LoadedModel, error) {
 	dir, err := os.MkdirTemp("", "playbook-load-")
 	if err != nil {
 		return nil, err
@@ -172,6 +177,16 @@ func (r *registry) loadArtifacts(m *LoadedModel, python bool) (*LoadedModel, err
 	if err := r.c.DownloadDir(r.ctx, m.ArtifactURI, "", dir); err != nil {
 		return nil, fmt.Errorf("%s (version %s): downloading %s: %w", m.URI, m.Version, m.ArtifactURI, err)
 	}
+	m, err = r.readModel(m, dir, python)
+	if err == nil && inDir != nil {
+		inDir(dir)
+	}
+	return m, err
+}
+
+// readModel builds the model of m from its artifacts in dir (see
+// loadArtifacts).
+func (r *registry) readModel(m *LoadedModel, dir string, python bool) (*LoadedModel, error) {
 	model, meta, err := churn.LoadModel(dir)
 	var fe *churn.FlavorError
 	switch {

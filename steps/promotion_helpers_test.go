@@ -56,6 +56,13 @@ func newCaptureRun(t *testing.T, c *mlflow.Client, dryRun bool, capture *noteboo
 // worker.
 func newRunWith(t *testing.T, c *mlflow.Client, dryRun bool, capture *notebook.Capturer, python func() (*pyworker.Worker, error)) *scenarioRun {
 	t.Helper()
+	return newRunEnvs(t, c, dryRun, capture, python, nil)
+}
+
+// newRunEnvs is newRunWith with the environment manager envs (nil:
+// --env-manager local).
+func newRunEnvs(t *testing.T, c *mlflow.Client, dryRun bool, capture *notebook.Capturer, python func() (*pyworker.Worker, error), envs *pyworker.Envs) *scenarioRun {
+	t.Helper()
 	rec := &record.Run{Schema: record.Schema, Scenario: record.Scenario{Lang: "en"}, Environment: record.Environment{User: "tester", Host: "test-host"}}
 	for _, s := range cellNames {
 		rec.Cells = append(rec.Cells, record.Cell{Step: s})
@@ -66,7 +73,8 @@ func newRunWith(t *testing.T, c *mlflow.Client, dryRun bool, capture *notebook.C
 	}
 	// The interpreter of the scoring servers (steps.Serve): the same one.
 	interpreter := func() (string, error) { return testenv.Python(t), nil }
-	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: connect, DryRun: dryRun, Capture: capture, Python: python, Interpreter: interpreter})
+	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: connect, DryRun: dryRun, Capture: capture, Python: python, Interpreter: interpreter,
+		ModelEnvs: envs, StartWorker: func(py string) (*pyworker.Worker, error) { return pyworker.Start(py, io.Discard, pyworker.Environ()) }})
 	t.Cleanup(ctl.Close)
 	return &scenarioRun{t: t, pb: pb, ctl: ctl, rec: rec}
 }

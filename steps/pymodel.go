@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -31,13 +32,31 @@ type pythonModel struct {
 	// not read Telco customers (it reads another data set).
 	inputs   []string
 	telcoErr error
+	// env is the model's own environment (--env-manager virtualenv or
+	// uv), nil when it is scored with the run's interpreter.
+	env *pyworker.Env
+}
+
+// envSummary says, for a cell's output, which environment a model runs
+// in: its manager, Python and MLflow, and whether this run built it.
+func envSummary(pb *Playbook, env *pyworker.Env) string {
+	how := tr(pb, "reused", "réutilisé")
+	if !env.Reused {
+		how = tr(pb, "built in ", "construit en ") + env.BuildTime.Round(100*time.Millisecond).String()
+	}
+	s := fmt.Sprintf("--env-manager %s%s Python %s, mlflow %s, %d %s (%s)", env.Manager, tr(pb, ":", " :"), env.Version, env.MLflow,
+		len(env.Requirements), tr(pb, "requirements", "dépendances"), how)
+	if len(env.Added) > 0 {
+		s += tr(pb, "; added for playbook's worker: ", " ; ajouté pour le processus d'évaluation de playbook : ") + strings.Join(env.Added, ", ")
+	}
+	return s
 }
 
 // loadPython loads the model folder dir (flavors listed) in the run's
 // worker, starting it on first use. A model of another data set than
 // Telco's loads too: only scoring customers fails then.
 func (r *registry) loadPython(dir string, flavors []string) (*pythonModel, error) {
-	w, err := notebook.PythonOf(r.pb)
+	w, env, err := notebook.ModelWorker(r.pb, dir)
 	if err != nil {
 		return nil, fmt.Errorf("its flavors (%s) are scored with MLflow's pyfunc in Python: %w", strings.Join(flavors, ", "), err)
 	}
@@ -45,7 +64,7 @@ func (r *registry) loadPython(dir string, flavors []string) (*pythonModel, error
 	if err != nil {
 		return nil, err
 	}
-	p := &pythonModel{m: m, inputs: churn.FeatureColumns()}
+	p := &pythonModel{m: m, inputs: churn.FeatureColumns(), env: env}
 	p.positive, p.positiveErr = positiveClass(m.Classes)
 	if m.Inputs != nil {
 		p.inputs = p.inputs[:0:0]
@@ -183,7 +202,7 @@ func (r *registry) checkScorable(src modelSource) (flavors []string, inputs [][2
 	switch {
 	case slices.Contains(flavors, churn.Flavor):
 	case slices.Contains(flavors, churn.PyfuncFlavor):
-		if _, err := notebook.PythonOf(r.pb); err != nil {
+		if err := notebook.CheckPython(r.pb); err != nil {
 			failf("register: %s has flavors %s, scored with MLflow's pyfunc in Python: %w; nothing was registered",
 				src.source, strings.Join(flavors, ", "), err)
 		}

@@ -374,4 +374,15 @@ func TestRegisterPythonModelWithoutPython(t *testing.T) {
 	assert.ErrorIs(t, err, pyworker.ErrNoPython)
 	assert.Empty(t, r.rec.Evidence.Calls, "nothing was sent")
 	assert.Equal(t, before, registrySnapshot(t, c), "the registry did not change")
+
+	// --env-manager uv with no uv: the same refusal, saying so.
+	r = newRunEnvs(t, c, false, nil, python, &pyworker.Envs{Manager: pyworker.EnvUV, Root: t.TempDir()})
+	r.must("identify", func() { run = steps.Identify(r.pb, steps.IdentifyOptions{Experiment: exp}) })
+	err = r.step("register", func() { steps.Register(r.pb, run, steps.RegisterOptions{Model: model}) })
+	require.Error(t, err)
+	for _, want := range []string{"has flavors python_function, sklearn", "--env-manager uv: no uv on PATH", "nothing was registered"} {
+		assert.Contains(t, err.Error(), want)
+	}
+	assert.Empty(t, r.rec.Evidence.Calls, "nothing was sent")
+	assert.Equal(t, before, registrySnapshot(t, c), "the registry did not change")
 }

@@ -107,10 +107,13 @@ func ServeWanted(pb *Playbook, mode string) bool {
 		return true
 	case ServeAuto, "":
 		py, err := notebook.InterpreterOf(pb)
+		if mgr := notebook.EnvManager(pb); mgr != pyworker.EnvLocal {
+			// The model's own environment is built when serving.
+			py, err = "--env-manager "+mgr, notebook.CheckPython(pb)
+		}
 		if err != nil {
 			pb.KV(title, tr(pb, "decision", "décision"), tr(pb, "not served (serve=auto)", "pas de service (serve=auto)"),
-				tr(pb, "why", "pourquoi"), tr(pb, "no Python with mlflow to run mlflow models serve: "+err.Error(),
-					"pas de Python avec mlflow et pyarrow pour lancer « mlflow models serve » (ni --python, ni $PLAYBOOK_PYTHON, ni un python3 du PATH qui les importe)"),
+				tr(pb, "why", "pourquoi"), tr(pb, "no Python with mlflow to run mlflow models serve: "+err.Error(), whyNoPythonFR(pb)),
 				tr(pb, "instead", "à la place"), inProcess)
 			return false
 		}
@@ -119,6 +122,14 @@ func ServeWanted(pb *Playbook, mode string) bool {
 	}
 	failf("serve: mode %q: want %s, %s or %s", mode, ServeAuto, ServeOn, ServeOff)
 	return false
+}
+
+// whyNoPythonFR says in French why the run has no Python to serve with.
+func whyNoPythonFR(pb *Playbook) string {
+	if notebook.EnvManager(pb) == pyworker.EnvUV {
+		return "pas de uv pour construire l'environnement du modèle (--env-manager uv) : installez-le (pip install uv)"
+	}
+	return "pas de Python avec mlflow et pyarrow pour lancer « mlflow models serve » (ni --python, ni $PLAYBOOK_PYTHON, ni un python3 du PATH qui les importe)"
 }
 
 // Serve starts MLflow's scoring server on uri, models:/NAME@ALIAS (or
@@ -142,12 +153,19 @@ func Serve(pb *Playbook, uri string, opts ServeOptions) *ServedModel {
 	if err != nil {
 		failf("serve: %w", err)
 	}
-	if m, err = r.loadArtifacts(m, false); err != nil {
+	var py string
+	var env *pyworker.Env
+	var pyErr error
+	interp := func(dir string) {
+		// Found while the model's artifacts are at hand: with an
+		// environment manager, its python_env.yaml says what to build.
+		py, env, pyErr = notebook.ModelInterpreter(pb, dir)
+	}
+	if m, err = r.loadArtifacts(m, false, interp); err != nil {
 		failf("serve: %w", err)
 	}
-	py, err := notebook.InterpreterOf(pb)
-	if err != nil {
-		failf("serve %s (version %s): `mlflow models serve` needs a Python with mlflow: %w", m.URI, m.Version, err)
+	if pyErr != nil {
+		failf("serve %s (version %s): `mlflow models serve` needs a Python with mlflow: %w", m.URI, m.Version, pyErr)
 	}
 	s := &ServedModel{
 		URI: m.URI, Model: m.Model, Version: m.Version, Alias: m.Alias, RunID: m.RunID, Flavors: m.Flavors,
@@ -193,9 +211,14 @@ func Serve(pb *Playbook, uri string, opts ServeOptions) *ServedModel {
 		tr(pb, "address", "adresse"), s.URL + "/invocations",
 		tr(pb, "ready in", "prêt en"), s.ReadyIn.Round(time.Millisecond).String(),
 		tr(pb, "flavors", "saveurs"), strings.Join(s.Flavors, ", "),
+	}
+	if env != nil {
+		kv = append(kv, tr(pb, "environment", "environnement"), envSummary(pb, env))
+	}
+	kv = append(kv,
 		tr(pb, "scores", "scores"), how,
 		tr(pb, "stopped", "arrêt"), tr(pb, "at the end of the scenario", "à la fin du scénario"),
-	}
+	)
 	if s.Planned {
 		kv = append(kv, tr(pb, "dry run", "essai à blanc"), tr(pb,
 			"the alias was not moved: the server serves the source of the version it would point to",

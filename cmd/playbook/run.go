@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -35,6 +36,7 @@ type runOptions struct {
 	Unrestricted bool
 	DryRun       bool
 	Python       string
+	EnvManager   string
 	Scenarios    []string
 	// Progress is where progress goes (stderr); Terminal says it is one.
 	Progress io.Writer
@@ -95,9 +97,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&o.Unrestricted, "unrestricted", false, "let cells import the whole standard library (os, os/exec, net, ...)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "ask steps to read the registry but not change it")
 	fs.StringVar(&o.Python, "python", "", "Python `interpreter` (with mlflow) that scores models of a python_function flavor (default $"+pyworker.EnvPython+", else python3 on PATH)")
+	fs.StringVar(&o.EnvManager, "env-manager", pyworker.EnvLocal, "`manager` of python_function models' environments, as `mlflow models serve` has it: local (the interpreter of --python), virtualenv or uv (each model's own, built from its python_env.yaml and kept in $"+envDirVar+", default "+defaultEnvDirHelp+")")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagError(err)
+	}
+	if o.EnvManager, err = pyworker.ParseEnvManager(o.EnvManager); err != nil {
+		return errUsage(fmt.Errorf("--env-manager: %w", err))
 	}
 	if len(pos) == 0 {
 		fs.Usage()
@@ -156,6 +162,7 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 	// The interpreter of --python, looked for once: the worker and the
 	// scoring servers of steps.Serve run it.
 	python := sync.OnceValues(func() (string, error) { return pyworker.FindPython(o.Python) })
+	envs := modelEnvs(o)
 
 	for i, sc := range scs {
 		if len(scs) > 1 && !o.Quiet {
@@ -169,6 +176,10 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 			Params: overrides[i], Connect: connect, TrackingURI: uri, OutDir: dirs[i],
 			DryRun: o.DryRun, Unrestricted: o.Unrestricted, Version: Version(),
 			Capture: chromiumCapture, Python: pythonWorker(python, o.Progress), Interpreter: python,
+		}
+		if envs != nil {
+			opts.ModelEnvs = envs
+			opts.StartWorker = func(py string) (*pyworker.Worker, error) { return pyworker.Start(py, o.Progress, pyworker.Environ()) }
 		}
 		if p != nil {
 			opts.Progress = p.event
@@ -355,6 +366,31 @@ func pythonWorker(python func() (string, error), stderr io.Writer) func() (*pywo
 		}
 		return pyworker.Start(py, stderr, pyworker.Environ())
 	}
+}
+
+// envDirVar names the variable of the folder where model environments
+// are kept (--env-manager virtualenv or uv).
+const envDirVar = "PLAYBOOK_ENV_DIR"
+
+const defaultEnvDirHelp = "~/.cache/playbook/envs"
+
+// modelEnvs returns what builds the models' environments for
+// --env-manager virtualenv or uv, nil for local. The interpreter that
+// builds them is --python's, $PLAYBOOK_PYTHON, else a python3 on PATH; it
+// needs no mlflow of its own.
+func modelEnvs(o runOptions) *pyworker.Envs {
+	if o.EnvManager == pyworker.EnvLocal {
+		return nil
+	}
+	base := func() (string, error) {
+		for _, p := range []string{o.Python, os.Getenv(pyworker.EnvPython)} {
+			if p != "" {
+				return p, nil
+			}
+		}
+		return exec.LookPath("python3")
+	}
+	return &pyworker.Envs{Manager: o.EnvManager, Root: os.Getenv(envDirVar), Base: base, Log: o.Progress}
 }
 
 // chromiumCapture screenshots the MLflow UI for the verify step with

@@ -54,6 +54,10 @@ func TestRunExitCodes(t *testing.T) {
 			stderr: "playbook run: " + testdata + "empty.md: empty scenario"},
 		{name: "NoScenario", code: ExitUsage, stderr: "usage: playbook run [flags] SCENARIO..."},
 		{name: "BadFlag", args: []string{"-p", "x", testdata + "gate.md"}, code: ExitUsage},
+		{name: "BadEnvManager", args: []string{"--env-manager", "pipenv", testdata + "gate.md"}, code: ExitUsage,
+			stderr: `playbook run: --env-manager: env manager "pipenv": want local, virtualenv or uv`},
+		{name: "CondaEnvManager", args: []string{"--env-manager", "conda", testdata + "gate.md"}, code: ExitUsage,
+			stderr: `playbook run: --env-manager: env manager "conda": playbook builds model environments with virtualenv or uv (conda is not supported)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -146,3 +146,67 @@ func inferTable(t *testing.T, rec *record.Run) *record.Table {
 	t.Fatal("infer displayed no table")
 	return nil
 }
+
+// TestFrenchScenarioInModelEnvironment: the students' scikit-learn models,
+// logged with mlflow-skinny in their requirements, promoted by the French
+// scenario with --env-manager uv and serving on: the model's own
+// environment is built once (its Python, its requirements, pyarrow added
+// for the worker) and kept in the evidence; validate scores in it
+// (scikit-learn's metrics within 1e-9); `mlflow models serve` runs from
+// it; the next run reuses it. A run with --env-manager virtualenv and a
+// broken PATH is not tried: the pyworker tests cover the virtualenv
+// manager.
+func TestFrenchScenarioInModelEnvironment(t *testing.T) {
+	testenv.Slow(t) // Python end to end: CI and PLAYBOOK_SLOW_TESTS=1 run it
+	uri := mlflowtest.Embedded(t)
+	py := testenv.Python(t)
+	envDir := t.TempDir()
+	t.Setenv(envDirVar, envDir)
+	dir := t.TempDir()
+	train := writeCSV(t, dir, "train.csv", churn.GenerateDataset(3000, 11))
+	valid := writeCSV(t, dir, "valid.csv", churn.GenerateDataset(2000, 12))
+	exp := mlflowtest.Unique("students-skinny")
+	var logged struct {
+		BestRunID string             `json:"best_run_id"`
+		Reference map[string]float64 `json:"reference"`
+	}
+	sklearnTelco(t, uri, &logged, "--experiment", exp, "--train", train, "--valid", valid, "--runs", "2", "--requirements", "skinny")
+
+	c, err := mlflow.New(mlflow.DefaultConfig(uri))
+	require.NoError(t, err)
+	e := &e2e{t: t, uri: uri, c: c, model: fmt.Sprintf("ChurnSkinny-%d", time.Now().UnixNano())}
+	args := []string{"--python", py, "--env-manager", "uv", "-p", "validation_data=" + valid, "-p", "serve=on", "-p", "min_f1=0.5"}
+	code, stderr, rec := e.promote(exp, args...)
+	require.Equal(t, ExitOK, code, stderr)
+	for _, k := range []string{"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"} {
+		assert.InDelta(t, logged.Reference[k], rec.Evidence.Validation.Candidate[k], 1e-9, k)
+	}
+	require.Len(t, rec.Evidence.Environments, 1, "one environment for the one model")
+	env := rec.Evidence.Environments[0]
+	assert.Equal(t, "uv", env.Manager)
+	assert.False(t, env.Reused)
+	assert.Positive(t, time.Duration(env.BuildTime))
+	assert.Contains(t, env.Requirements, "mlflow-skinny<4,>=3")
+	assert.Equal(t, []string{"pyarrow"}, env.Added)
+	assert.True(t, strings.HasPrefix(env.MLflow, "3."), env.MLflow)
+	require.Len(t, rec.Evidence.Served, 1)
+	assert.Equal(t, filepath.Join(envDir, "uv-"+env.Key, "bin", "python"), rec.Evidence.Served[0].Command[0],
+		"mlflow models serve runs from the model's environment")
+	assert.Equal(t, "terminated", rec.Evidence.Served[0].StopOutcome)
+	found := false
+	for _, o := range rec.Cell("serve").Outputs {
+		for _, p := range o.KV {
+			if p.Key == "environnement" {
+				found = true
+				assert.Contains(t, p.Value, "--env-manager uv : Python 3.11.7, mlflow "+env.MLflow)
+			}
+		}
+	}
+	assert.True(t, found, "the serve cell shows the environment")
+
+	code, stderr, rec = e.promote(exp, args...)
+	require.Equal(t, ExitOK, code, stderr)
+	require.Len(t, rec.Evidence.Environments, 1)
+	assert.True(t, rec.Evidence.Environments[0].Reused)
+	assert.Equal(t, env.Key, rec.Evidence.Environments[0].Key)
+}

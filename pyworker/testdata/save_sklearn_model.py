@@ -1,17 +1,22 @@
 """Save a scikit-learn classifier as an MLflow model folder, for tests.
 
   python save_sklearn_model.py OUT_DIR ROWS [--predict-fn predict|predict_proba] [--labels yes-no]
+                               [--requirements skinny|pinned]
 
 Trains a OneHotEncoder + StandardScaler + LogisticRegression pipeline on
 ROWS synthetic rows (a float, an int and a string column), saves it with
 mlflow.sklearn.save_model(OUT_DIR/model), and writes OUT_DIR/rows.json: the
 columns, and scikit-learn's own predict_proba (positive class) and predict
-on them, the reference the Go side compares with.
+on them, the reference the Go side compares with. --requirements skinny
+saves it with the requirements MLflow infers but mlflow-skinny>=3,<4 for
+mlflow==<this version>, as a team that serves from small images does;
+pinned (the default) keeps what MLflow infers.
 """
 
 import argparse
 import json
 import os
+import shutil
 
 import mlflow.sklearn
 import numpy as np
@@ -27,6 +32,7 @@ p.add_argument("out")
 p.add_argument("rows", type=int)
 p.add_argument("--predict-fn", default="predict")
 p.add_argument("--labels", default="int")
+p.add_argument("--requirements", default="pinned", choices=["pinned", "skinny"])
 a = p.parse_args()
 
 rng = np.random.default_rng(1)
@@ -44,6 +50,13 @@ pre = ColumnTransformer([("num", StandardScaler(), ["charges", "tenure"]), ("cat
 pipe = make_pipeline(pre, LogisticRegression(C=0.5, max_iter=500)).fit(df, y)
 path = os.path.join(a.out, "model")
 mlflow.sklearn.save_model(pipe, path, signature=infer_signature(df, pipe.predict(df)), pyfunc_predict_fn=a.predict_fn)
+if a.requirements == "skinny":
+    # What MLflow inferred, mlflow itself swapped for mlflow-skinny.
+    with open(os.path.join(path, "requirements.txt")) as f:
+        reqs = [r for r in f.read().split() if not r.startswith("mlflow")] + ["mlflow-skinny>=3,<4"]
+    shutil.rmtree(path)
+    mlflow.sklearn.save_model(pipe, path, signature=infer_signature(df, pipe.predict(df)), pyfunc_predict_fn=a.predict_fn,
+                              pip_requirements=reqs)
 positive = "Yes" if a.labels == "yes-no" else 1
 idx = list(pipe.classes_).index(positive)
 with open(os.path.join(a.out, "rows.json"), "w") as f:

@@ -74,6 +74,7 @@ func init() {
 		"Leaderboard":     reflect.ValueOf((*record.Leaderboard)(nil)),
 		"LeaderboardRow":  reflect.ValueOf((*record.LeaderboardRow)(nil)),
 		"Metric":          reflect.ValueOf((*record.Metric)(nil)),
+		"ModelEnv":        reflect.ValueOf((*record.ModelEnv)(nil)),
 		"Output":          reflect.ValueOf((*record.Output)(nil)),
 		"Param":           reflect.ValueOf((*record.Param)(nil)),
 		"Promotion":       reflect.ValueOf((*record.Promotion)(nil)),
