@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/playbook-mlops/playbook/churn"
 	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
 )
@@ -61,7 +60,7 @@ func InferRows(pb *Playbook, m *LoadedModel, opts InferRowsOptions) []RowPredict
 	if opts.Rows == 0 {
 		opts.Rows = DefaultExamples
 	}
-	t, err := churn.ReadTableFile(opts.Data)
+	t, err := dataIn(pb).table("data", opts.Data)
 	if err != nil {
 		failf("infer: %w", err)
 	}

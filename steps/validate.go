@@ -118,7 +118,7 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 	if opts.MaxDemographicParity < 0 || opts.MaxEqualizedOdds < 0 {
 		failf("fairness limits must not be negative (max demographic parity %v, max equalized odds %v)", opts.MaxDemographicParity, opts.MaxEqualizedOdds)
 	}
-	data, err := openValidationSet(opts)
+	data, err := openValidationSet(dataIn(pb), opts)
 	if err != nil {
 		fail(err)
 	}
@@ -282,12 +282,13 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 	return res
 }
 
-// validationData loads or generates the validation data.
-func validationData(opts ValidateOptions) (*churn.Dataset, string, error) {
+// validationData loads, from the scenario's folder dir, or generates the
+// validation data.
+func validationData(dir dataDir, opts ValidateOptions) (*churn.Dataset, string, error) {
 	if opts.Data != "" {
-		d, _, err := churn.LoadCSVFile(opts.Data, churn.LoadOptions{})
+		d, err := dir.telco("validation data", opts.Data)
 		if err != nil {
-			return nil, "", fmt.Errorf("validation data %s: %w", opts.Data, err)
+			return nil, "", err
 		}
 		return d, opts.Data, nil
 	}
