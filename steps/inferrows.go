@@ -11,7 +11,8 @@ import (
 // InferRowsOptions says which rows of a data set [InferRows] scores.
 type InferRowsOptions struct {
 	// Data is a CSV file with a header (as ValidateOptions.Data with a
-	// Label); the model's signature selects and types its columns.
+	// Label: inside the scenario's folder); the model's signature selects
+	// and types its columns.
 	Data string
 	// Rows is how many of its first rows to score; 0 means
 	// DefaultExamples.

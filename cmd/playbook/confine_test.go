@@ -114,3 +114,42 @@ func TestDataOutsideScenarioDirEndToEnd(t *testing.T) {
 		assert.Contains(t, html, "telco.csv")
 	})
 }
+
+// TestOutSymlinksEndToEnd: symbolic links found in --out are never
+// followed: one at index.html or evidence.json is replaced by the report's
+// file (the file it pointed to is unchanged); a scenario's folder that is
+// a link (several scenarios) is refused before anything runs.
+func TestOutSymlinksEndToEnd(t *testing.T) {
+	uri := mlflowtest.Embedded(t)
+	dir, outside := t.TempDir(), t.TempDir()
+	sc := filepath.Join(dir, "hello.md")
+	require.NoError(t, os.WriteFile(sc, []byte("# Hello\n\n```go step=s\nfmt.Println(\"hello\")\n```\n"), 0o644))
+
+	out := t.TempDir()
+	for _, n := range []string{"index.html", "evidence.json"} {
+		require.NoError(t, os.WriteFile(filepath.Join(outside, n), []byte("outside"), 0o644))
+		require.NoError(t, os.Symlink(filepath.Join(outside, n), filepath.Join(out, n)))
+	}
+	code, _, stderr := runCLI(t, "run", "--tracking-uri", uri, "--quiet", "--out", out, sc)
+	require.Equal(t, ExitOK, code, stderr)
+	for _, n := range []string{"index.html", "evidence.json"} {
+		b, err := os.ReadFile(filepath.Join(outside, n))
+		require.NoError(t, err)
+		assert.Equal(t, "outside", string(b), "%s not written through", n)
+		fi, err := os.Lstat(filepath.Join(out, n))
+		require.NoError(t, err)
+		assert.True(t, fi.Mode().IsRegular(), "%s: %v", n, fi.Mode())
+	}
+
+	other := filepath.Join(dir, "other.md")
+	require.NoError(t, os.WriteFile(other, []byte("# Other\n\n```go step=s\nfmt.Println(\"other\")\n```\n"), 0o644))
+	out = t.TempDir()
+	require.NoError(t, os.Symlink(outside, filepath.Join(out, "other")))
+	code, _, stderr = runCLI(t, "run", "--tracking-uri", uri, "--quiet", "--out", out, sc, other)
+	assert.Equal(t, ExitUsage, code, stderr)
+	assert.Contains(t, stderr, "other is a symbolic link")
+	entries, err := os.ReadDir(outside)
+	require.NoError(t, err)
+	assert.Len(t, entries, 2, "nothing more written outside")
+	assert.NoDirExists(t, filepath.Join(out, "hello"), "refused before anything ran")
+}

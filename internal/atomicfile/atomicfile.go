@@ -95,6 +95,29 @@ func WriteRoot(root *os.Root, name string, perm fs.FileMode, write func(io.Write
 	return nil
 }
 
+// MkdirAll creates the folder name, a slash-separated path inside dir,
+// and dir itself, refusing (ErrOutside) a name that leaves dir and a
+// folder on the way that is a symbolic link: cmd/playbook makes each
+// scenario's folder inside --out with it.
+func MkdirAll(dir, name string) error {
+	local := filepath.FromSlash(name)
+	if name == "" || !filepath.IsLocal(local) {
+		return fmt.Errorf("%s: %w", name, ErrOutside)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if err := mkdirs(root, filepath.Clean(local)); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
 // IsTemp reports whether name (a base name) is one of the temporary files
 // WriteRoot writes before renaming them.
 func IsTemp(name string) bool {

@@ -110,3 +110,16 @@ func TestTargetIsFolder(t *testing.T) {
 	assert.DirExists(t, filepath.Join(dir, "index.html", "x"))
 	noTemp(t, dir)
 }
+
+// TestMkdirAll: a folder inside dir is made; one that is a symbolic link,
+// or a name that leaves dir, is refused.
+func TestMkdirAll(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	require.NoError(t, atomicfile.MkdirAll(dir, "a/b"))
+	assert.DirExists(t, filepath.Join(dir, "a", "b"))
+	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "link")))
+	assert.ErrorIs(t, atomicfile.MkdirAll(dir, "link"), atomicfile.ErrOutside)
+	assert.ErrorIs(t, atomicfile.MkdirAll(dir, "link/sub"), atomicfile.ErrOutside)
+	assert.ErrorIs(t, atomicfile.MkdirAll(dir, "../x"), atomicfile.ErrOutside)
+	assert.NoDirExists(t, filepath.Join(outside, "sub"))
+}
