@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"sync"
 
+	"github.com/playbook-mlops/playbook/internal/atomicfile"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/pyworker"
 	"github.com/playbook-mlops/playbook/record"
@@ -26,6 +26,17 @@ var ErrNoOutDir = errors.New("no output folder: run with --out DIR")
 // ErrOutsideOutDir is WriteFile's error for a name that would leave the
 // run's output folder (absolute, "..", or through a symbolic link).
 var ErrOutsideOutDir = errors.New("the path leaves the run's output folder")
+
+// ErrFileTooLarge is WriteFile's error for a file over MaxFileSize, or one
+// that would take the run's cell files over MaxRunFilesSize.
+var ErrFileTooLarge = errors.New("over the size limit of the files cells write")
+
+// The limits of what cells write with WriteFile: each file at most
+// MaxFileSize bytes, all the files of one run at most MaxRunFilesSize.
+const (
+	MaxFileSize     = 16 << 20
+	MaxRunFilesSize = 64 << 20
+)
 
 // maxStream caps what one cell may print (stdout and stderr together), so a
 // runaway loop cannot make the run record many megabytes.
@@ -42,6 +53,10 @@ type Options struct {
 	// OutDir is the run's output folder; WriteFile refuses to write when
 	// it is empty.
 	OutDir string
+	// ScenarioDir is the folder of the scenario's file: steps read the
+	// data files a scenario names inside it, and only there. Empty means
+	// the run has none, and steps read no data file.
+	ScenarioDir string
 	// DryRun asks steps to read the registry but not change it.
 	DryRun bool
 	// Capture, when set, screenshots pages of the MLflow UI for the
@@ -102,9 +117,11 @@ type Playbook struct {
 	clientErr error
 	connected bool
 
-	outDir  string
-	dryRun  bool
-	capture *Capturer
+	outDir      string
+	scenarioDir string
+	written     int64 // bytes WriteFile wrote
+	dryRun      bool
+	capture     *Capturer
 
 	python    func() (*pyworker.Worker, error)
 	pyMu      sync.Mutex
@@ -130,7 +147,8 @@ type Playbook struct {
 
 // New returns a Playbook for one run and its Controller.
 func New(opts Options) (*Playbook, *Controller) {
-	pb := &Playbook{run: opts.Run, connect: opts.Connect, outDir: opts.OutDir, dryRun: opts.DryRun, capture: opts.Capture, python: opts.Python, interpreter: opts.Interpreter, envs: opts.ModelEnvs, startWorker: opts.StartWorker, ctx: context.Background()}
+	pb := &Playbook{run: opts.Run, connect: opts.Connect, outDir: opts.OutDir, scenarioDir: opts.ScenarioDir, dryRun: opts.DryRun, capture: opts.Capture,
+		python: opts.Python, interpreter: opts.Interpreter, envs: opts.ModelEnvs, startWorker: opts.StartWorker, ctx: context.Background()}
 	if pb.run == nil {
 		pb.run = &record.Run{Schema: record.Schema}
 	}
@@ -181,13 +199,22 @@ func (p *Playbook) Client() (*mlflow.Client, error) {
 // OutDir returns the run's output folder, or "" when there is none.
 func (p *Playbook) OutDir() string { return p.outDir }
 
+// ScenarioDir returns the folder of the scenario's file, the only folder
+// steps read the data files a scenario names from, or "" when the run has
+// none.
+func (p *Playbook) ScenarioDir() string { return p.scenarioDir }
+
 // DryRun reports whether steps must leave the registry unchanged.
 func (p *Playbook) DryRun() bool { return p.dryRun }
 
 // WriteFile writes data to name, a slash-separated path inside the run's
 // output folder, creating folders as needed, and records the file in the
-// evidence. Absolute names, "..", and paths that leave the folder through a
-// symbolic link are refused with ErrOutsideOutDir.
+// evidence. Absolute names, "..", and paths through a symbolic link (a
+// subfolder that is a link) are refused with ErrOutsideOutDir. The file
+// is written atomically (a temporary file renamed over name): a symbolic
+// link already at name is replaced, not written through. A file over
+// MaxFileSize, or one that would take what the run's cells wrote over
+// MaxRunFilesSize, is refused with ErrFileTooLarge.
 func (p *Playbook) WriteFile(name string, data []byte) error {
 	if p.outDir == "" {
 		return fmt.Errorf("pb.WriteFile %q: %w", name, ErrNoOutDir)
@@ -196,41 +223,38 @@ func (p *Playbook) WriteFile(name string, data []byte) error {
 	if name == "" || !filepath.IsLocal(local) {
 		return fmt.Errorf("pb.WriteFile %q: %w", name, ErrOutsideOutDir)
 	}
-	if err := os.MkdirAll(p.outDir, 0o755); err != nil {
-		return fmt.Errorf("pb.WriteFile %q: %w", name, err)
+	size := int64(len(data))
+	if size > MaxFileSize {
+		return fmt.Errorf("pb.WriteFile %q: %d bytes: %w: a cell may write at most %s per file", name, size, ErrFileTooLarge, mib(MaxFileSize))
 	}
-	root, err := os.OpenRoot(p.outDir)
-	if err != nil {
-		return fmt.Errorf("pb.WriteFile %q: %w", name, err)
+	p.mu.Lock()
+	if p.written+size > MaxRunFilesSize {
+		written := p.written
+		p.mu.Unlock()
+		return fmt.Errorf("pb.WriteFile %q: %d bytes after the %d already written: %w: the cells of a run may write at most %s in all", name, size, written, ErrFileTooLarge, mib(MaxRunFilesSize))
 	}
-	defer root.Close()
-	if dir := filepath.Dir(local); dir != "." {
-		if err := root.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("pb.WriteFile %q: %w", name, escape(err))
+	p.written += size // reserved; given back if the write fails
+	p.mu.Unlock()
+	if err := atomicfile.WriteFile(p.outDir, name, data, 0o644); err != nil {
+		p.mu.Lock()
+		p.written -= size
+		p.mu.Unlock()
+		if errors.Is(err, atomicfile.ErrOutside) {
+			return fmt.Errorf("pb.WriteFile %q: %w (%w)", name, ErrOutsideOutDir, err)
 		}
-	}
-	if err := root.WriteFile(local, data, 0o644); err != nil {
-		return fmt.Errorf("pb.WriteFile %q: %w", name, escape(err))
+		return fmt.Errorf("pb.WriteFile %q: %w", name, err)
 	}
 	sum := sha256.Sum256(data)
 	Update(p, func(r *record.Run) {
 		r.Evidence.Files = append(r.Evidence.Files, record.File{
-			Step: p.step, Name: path.Clean(filepath.ToSlash(local)), Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:]),
+			Step: p.step, Name: path.Clean(filepath.ToSlash(local)), Size: size, SHA256: hex.EncodeToString(sum[:]),
 		})
 	})
 	return nil
 }
 
-// escape turns os.Root's refusal ("path escapes from parent", an
-// unexported error) into ErrOutsideOutDir.
-func escape(err error) error {
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if e.Error() == "path escapes from parent" {
-			return ErrOutsideOutDir
-		}
-	}
-	return err
-}
+// mib writes a limit in MiB.
+func mib(n int64) string { return fmt.Sprintf("%d MiB", n>>20) }
 
 // Stdout returns a writer to the current cell's printed output: what step
 // functions print there shows under the cell, like what the cell prints.

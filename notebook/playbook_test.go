@@ -3,6 +3,7 @@ package notebook_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -204,5 +205,74 @@ func TestShow(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, rec.Cells[0].Outputs)
 		})
+	}
+}
+
+// TestWriteFileSymlinks: a symbolic link already at a cell file's name is
+// replaced, not written through (the file it pointed to is unchanged); a
+// subfolder that is a link is refused, even one pointing inside.
+func TestWriteFileSymlinks(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	victim := filepath.Join(outside, "victim.txt")
+	require.NoError(t, os.WriteFile(victim, []byte("untouched"), 0o644))
+	require.NoError(t, os.Symlink(victim, filepath.Join(dir, "out.txt")))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "real"), 0o755))
+	require.NoError(t, os.Symlink("real", filepath.Join(dir, "inner")))
+
+	pb, _, rec := newPlaybook(t, notebook.Options{OutDir: dir})
+	require.NoError(t, pb.WriteFile("out.txt", []byte("cell data")))
+	b, err := os.ReadFile(victim)
+	require.NoError(t, err)
+	assert.Equal(t, "untouched", string(b))
+	fi, err := os.Lstat(filepath.Join(dir, "out.txt"))
+	require.NoError(t, err)
+	assert.True(t, fi.Mode().IsRegular(), "a regular file now: %v", fi.Mode())
+	b, err = os.ReadFile(filepath.Join(dir, "out.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, "cell data", string(b))
+
+	err = pb.WriteFile("inner/x.txt", []byte("x"))
+	require.ErrorIs(t, err, notebook.ErrOutsideOutDir)
+	assert.Contains(t, err.Error(), `pb.WriteFile "inner/x.txt": the path leaves the run's output folder`)
+	assert.NoFileExists(t, filepath.Join(dir, "real", "x.txt"))
+	require.Len(t, rec.Evidence.Files, 1, "only the file written")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		assert.False(t, strings.Contains(e.Name(), ".tmp-"), "temporary file left: %s", e.Name())
+	}
+}
+
+// TestWriteFileLimits: a file over MaxFileSize is refused, and so is the
+// file that would take what the run's cells wrote over MaxRunFilesSize;
+// the error names the file and the limit, and nothing is written.
+func TestWriteFileLimits(t *testing.T) {
+	dir := t.TempDir()
+	pb, _, rec := newPlaybook(t, notebook.Options{OutDir: dir})
+	err := pb.WriteFile("big.bin", make([]byte, notebook.MaxFileSize+1))
+	require.ErrorIs(t, err, notebook.ErrFileTooLarge)
+	assert.Equal(t, `pb.WriteFile "big.bin": 16777217 bytes: over the size limit of the files cells write: a cell may write at most 16 MiB per file`, err.Error())
+	assert.NoFileExists(t, filepath.Join(dir, "big.bin"))
+
+	full := make([]byte, notebook.MaxFileSize)
+	for i := range notebook.MaxRunFilesSize / notebook.MaxFileSize {
+		require.NoError(t, pb.WriteFile(fmt.Sprintf("part%d.bin", i), full))
+	}
+	err = pb.WriteFile("one-more.txt", []byte("x"))
+	require.ErrorIs(t, err, notebook.ErrFileTooLarge)
+	assert.Equal(t, `pb.WriteFile "one-more.txt": 1 bytes after the 67108864 already written: over the size limit of the files cells write: the cells of a run may write at most 64 MiB in all`, err.Error())
+	assert.NoFileExists(t, filepath.Join(dir, "one-more.txt"))
+	assert.Len(t, rec.Evidence.Files, 4)
+
+	// A write that fails (here through a symlinked subfolder, refused
+	// after the size is counted) does not count.
+	dir2 := t.TempDir()
+	require.NoError(t, os.Symlink(t.TempDir(), filepath.Join(dir2, "inner")))
+	pb2, _, _ := newPlaybook(t, notebook.Options{OutDir: dir2})
+	for range 5 {
+		require.ErrorIs(t, pb2.WriteFile("inner/x.bin", full), notebook.ErrOutsideOutDir)
+	}
+	for i := range notebook.MaxRunFilesSize / notebook.MaxFileSize {
+		require.NoError(t, pb2.WriteFile(fmt.Sprintf("ok%d.bin", i), full))
 	}
 }

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/playbook-mlops/playbook/internal/atomicfile"
 )
 
 // Schema is the version of the run record's JSON format, written in
@@ -372,19 +372,11 @@ func (r *Run) WriteJSON(w io.Writer) error {
 }
 
 // WriteFile writes r as indented JSON to EvidenceFile in dir, creating dir.
+// It writes atomically (internal/atomicfile): a reader never sees half a
+// record, and a symbolic link at dir/evidence.json is replaced, not
+// written through.
 func (r *Run) WriteFile(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(filepath.Join(dir, EvidenceFile))
-	if err != nil {
-		return err
-	}
-	if err := r.WriteJSON(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return atomicfile.Write(dir, EvidenceFile, 0o644, r.WriteJSON)
 }
 
 // Read reads a run record written by WriteJSON, refusing another schema.

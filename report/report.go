@@ -3,9 +3,8 @@ package report
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 
+	"github.com/playbook-mlops/playbook/internal/atomicfile"
 	"github.com/playbook-mlops/playbook/record"
 )
 
@@ -20,6 +19,9 @@ const (
 // report.md with its plots (SVG) and screenshots (PNG) beside it, and the
 // run record, evidence.json. The names of the files beside report.md never
 // take the name of a file a cell wrote (record.Evidence.Files).
+//
+// Every file is written atomically (internal/atomicfile): a symbolic link
+// found in dir is replaced, never written through.
 //
 // Rendering depends on the record only (no clock, no map order), so the
 // same record gives the same bytes.
@@ -38,7 +40,7 @@ func Write(dir string, r *record.Run) error {
 	}
 	files = append(files, File{Name: HTMLFile, Data: page.Bytes()}, File{Name: MarkdownFile, Data: md.Bytes()})
 	for _, f := range files {
-		if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644); err != nil {
+		if err := atomicfile.WriteFile(dir, f.Name, f.Data, 0o644); err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
 	}

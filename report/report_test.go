@@ -138,6 +138,37 @@ func TestWrite(t *testing.T) {
 	assert.True(t, bytes.HasPrefix(files["plot-validate-2.svg"], []byte("<svg ")))
 }
 
+// TestWriteSymlinks: symbolic links already in the output folder, at
+// index.html, evidence.json, report.md and a plot's name, are replaced by
+// the report's files, never written through: the files they point to,
+// outside, are unchanged. No temporary file is left.
+func TestWriteSymlinks(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	names := []string{report.HTMLFile, record.EvidenceFile, report.MarkdownFile, "plot-validate-2.svg"}
+	for _, n := range names {
+		require.NoError(t, os.WriteFile(filepath.Join(outside, n), []byte("outside "+n), 0o644))
+		require.NoError(t, os.Symlink(filepath.Join(outside, n), filepath.Join(dir, n)))
+	}
+	r := report.FixtureRun("promoted.en")
+	require.NoError(t, report.Write(dir, r))
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(outside, n))
+		require.NoError(t, err)
+		assert.Equal(t, "outside "+n, string(b), "not written through")
+		fi, err := os.Lstat(filepath.Join(dir, n))
+		require.NoError(t, err)
+		assert.True(t, fi.Mode().IsRegular(), "%s is a regular file now: %v", n, fi.Mode())
+	}
+	files := dirBytes(t, dir)
+	back, err := record.Read(bytes.NewReader(files[record.EvidenceFile]))
+	require.NoError(t, err, "evidence.json is whole")
+	assert.Equal(t, r.Scenario.Title, back.Scenario.Title)
+	assert.True(t, bytes.HasSuffix(bytes.TrimSpace(files[report.HTMLFile]), []byte("</html>")), "index.html is whole")
+	for n := range files {
+		assert.NotContains(t, n, ".tmp-", "no temporary file left")
+	}
+}
+
 func TestWriteError(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o644))

@@ -23,7 +23,12 @@ import (
 // symbol tables, by table key.
 var deniedSymbols = map[string][]string{
 	modulePath + "/mlflow/mlflow": {"New", "NewFromEnv"}, // a client for any server: the network
-	modulePath + "/churn/churn":   {"SaveModel"},         // writes a folder anywhere
+	// SaveModel writes a folder anywhere; LoadCSVFile, ReadTableFile and
+	// LoadModel read a file or folder anywhere (/proc/self/environ, a
+	// secret), which their errors would quote: cells name data files to
+	// steps, which read them inside the scenario's folder only, and read
+	// what they hold themselves with churn.LoadCSV and churn.ReadTable.
+	modulePath + "/churn/churn": {"SaveModel", "LoadCSVFile", "ReadTableFile", "LoadModel"},
 }
 
 // deniedMethods are the method names a restricted cell may not call, and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -83,8 +84,8 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*record.Run, error) {
 		return nil, err
 	}
 	rec := newRecord(sc, params, opts)
-	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: opts.Connect, OutDir: opts.OutDir, DryRun: opts.DryRun, Capture: opts.Capture, Python: opts.Python, Interpreter: opts.Interpreter,
-		ModelEnvs: opts.ModelEnvs, StartWorker: opts.StartWorker})
+	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: opts.Connect, OutDir: opts.OutDir, ScenarioDir: scenarioDir(sc), DryRun: opts.DryRun, Capture: opts.Capture,
+		Python: opts.Python, Interpreter: opts.Interpreter, ModelEnvs: opts.ModelEnvs, StartWorker: opts.StartWorker})
 	defer ctl.Close()
 	k, err := newKernel(sc.Path, pb, ctl, params, opts.Unrestricted)
 	if err != nil {
@@ -121,6 +122,16 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*record.Run, error) {
 	rec.Environment.End = time.Now()
 	rec.Environment.Exit.Status = Outcome(failure)
 	return rec, failure
+}
+
+// scenarioDir is the folder of sc's file, absolute, the folder its cells
+// read data files from (pb.ScenarioDir); "" when it cannot be known.
+func scenarioDir(sc *Scenario) string {
+	dir, err := filepath.Abs(filepath.Dir(sc.Path))
+	if err != nil {
+		return ""
+	}
+	return dir
 }
 
 // Outcome returns the record's Exit.Status for a run that ended with err.

@@ -387,3 +387,20 @@ func TestTimeoutStopsInterpretedCode(t *testing.T) {
 		})
 	}
 }
+
+// TestScenarioDir: the run's scenario folder (pb.ScenarioDir, where steps
+// read data files from) is the folder of the scenario's file, absolute,
+// whatever the working directory.
+func TestScenarioDir(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "s.md")
+	require.NoError(t, os.WriteFile(p, []byte("```go step=s\nfmt.Print(pb.ScenarioDir())\n```\n"), 0o644))
+	t.Chdir(dir)
+	sc, err := ParseFile("s.md")
+	require.NoError(t, err)
+	rec, err := Run(t.Context(), sc, Options{})
+	require.NoError(t, err)
+	out := outputs(t, rec, "s")
+	require.NotEmpty(t, out)
+	assert.Equal(t, dir, out[0].Text)
+}

@@ -35,7 +35,10 @@ mlflow.sklearn.load_model and prints {"proba": [...]}: the probability of
 "malignant" for the first N rows of CSV.
 
   MLFLOW_TRACKING_URI=... python scripts/log_breast_cancer_models.py \\
-      --experiment breast-cancer --valid-out breast-cancer-valid.csv
+      --experiment breast-cancer --valid-out scenarios/breast-cancer-valid.csv
+
+(The scenario reads its validation data beside it: playbook reads the data
+files a scenario names inside the scenario's folder only.)
 """
 
 import argparse

@@ -38,7 +38,7 @@ type DataCheck struct {
 func CheckData(pb *Playbook, opts ValidateOptions) *DataCheck {
 	dc := &DataCheck{}
 	if opts.generic() {
-		g, err := loadGeneric(opts)
+		g, err := loadGeneric(dataIn(pb), opts)
 		if err != nil {
 			fail(err)
 		}
@@ -48,7 +48,7 @@ func CheckData(pb *Playbook, opts ValidateOptions) *DataCheck {
 			dc.Positives += int(y)
 		}
 	} else {
-		d, name, err := validationData(opts)
+		d, name, err := validationData(dataIn(pb), opts)
 		if err != nil {
 			fail(err)
 		}
@@ -111,8 +111,9 @@ type genericData struct {
 	groups map[string][]string
 }
 
-// loadGeneric checks the options of a generic data set and reads it.
-func loadGeneric(o ValidateOptions) (*genericData, error) {
+// loadGeneric checks the options of a generic data set and reads it from
+// the scenario's folder dir.
+func loadGeneric(dir dataDir, o ValidateOptions) (*genericData, error) {
 	switch {
 	case o.Label == "":
 		return nil, errors.New("validation data: PositiveLabel and SensitiveFeatures name values and columns of a data set: set Label to its label column (and Data to its CSV file)")
@@ -125,9 +126,9 @@ func loadGeneric(o ValidateOptions) (*genericData, error) {
 	case strings.EqualFold(filepath.Ext(o.Data), ".parquet"):
 		return nil, fmt.Errorf("validation data %s: Parquet files are not read yet: write the data set as CSV", o.Data)
 	}
-	t, err := churn.ReadTableFile(o.Data)
+	t, err := dir.table("validation data", o.Data)
 	if err != nil {
-		return nil, fmt.Errorf("validation data: %w", err)
+		return nil, err
 	}
 	g := &genericData{table: t, label: o.Label, positive: o.PositiveLabel, sensitive: o.SensitiveFeatures, groups: map[string][]string{}}
 	if g.labels, err = t.BinaryLabels(o.Label, o.PositiveLabel); err != nil {
@@ -236,16 +237,17 @@ type validationSet struct {
 	attrs  []string
 }
 
-// openValidationSet reads the validation data opts names.
-func openValidationSet(opts ValidateOptions) (*validationSet, error) {
+// openValidationSet reads the validation data opts names, from the
+// scenario's folder dir.
+func openValidationSet(dir dataDir, opts ValidateOptions) (*validationSet, error) {
 	if opts.generic() {
-		g, err := loadGeneric(opts)
+		g, err := loadGeneric(dir, opts)
 		if err != nil {
 			return nil, err
 		}
 		return &validationSet{name: opts.Data, labels: g.labels, gen: g, attrs: opts.SensitiveFeatures}, nil
 	}
-	d, name, err := validationData(opts)
+	d, name, err := validationData(dir, opts)
 	if err != nil {
 		return nil, err
 	}

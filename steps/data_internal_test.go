@@ -13,11 +13,13 @@ import (
 	"github.com/playbook-mlops/playbook/pyworker"
 )
 
-func writeFile(t *testing.T, name, body string) string {
+// writeFile writes the data file name in a new scenario folder and returns
+// the folder.
+func writeFile(t *testing.T, name, body string) dataDir {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
-	return p
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
+	return dataDir(dir)
 }
 
 const genericCSV = "age,income,member,city,target,sex\n" +
@@ -65,8 +67,8 @@ func TestTableFrame(t *testing.T) {
 // TestLoadGeneric: bad options and bad data fail with what and where, before
 // any registry is opened.
 func TestLoadGeneric(t *testing.T) {
-	path := writeFile(t, "g.csv", genericCSV)
-	g, err := loadGeneric(ValidateOptions{Data: path, Label: "target", PositiveLabel: "1", SensitiveFeatures: []string{"sex"}})
+	dir, path := writeFile(t, "g.csv", genericCSV), "g.csv"
+	g, err := loadGeneric(dir, ValidateOptions{Data: path, Label: "target", PositiveLabel: "1", SensitiveFeatures: []string{"sex"}})
 	require.NoError(t, err)
 	assert.Equal(t, []float64{1, 0, 1}, g.labels)
 	assert.Equal(t, []string{"F", "M", "M"}, g.groups["sex"])
@@ -86,7 +88,7 @@ func TestLoadGeneric(t *testing.T) {
 		{ValidateOptions{Data: path, Label: "target", PositiveLabel: "1", SensitiveFeatures: []string{"target"}}, `the sensitive feature "target" is the label column`},
 		{ValidateOptions{Data: path + ".missing", Label: "target", PositiveLabel: "1"}, "no such file or directory"},
 	} {
-		_, err := loadGeneric(tc.opts)
+		_, err := loadGeneric(dir, tc.opts)
 		assert.ErrorContains(t, err, tc.want, "%+v", tc.opts)
 	}
 }
@@ -119,19 +121,19 @@ func TestClassNamed(t *testing.T) {
 // TestCheckValidationData: register's check of the data a model will be
 // validated on, from its flavors and signature.
 func TestCheckValidationData(t *testing.T) {
-	path := writeFile(t, "g.csv", genericCSV)
+	dir, path := writeFile(t, "g.csv", genericCSV), "g.csv"
 	generic := ValidateOptions{Data: path, Label: "target", PositiveLabel: "1"}
 	py := []string{churn.PyfuncFlavor, "sklearn"}
-	assert.NoError(t, checkValidationData(generic, py, [][2]string{{"age", "long"}, {"city", "string"}}))
-	assert.NoError(t, checkValidationData(generic, py, nil))
-	assert.ErrorContains(t, checkValidationData(generic, py, [][2]string{{"city", "long"}}),
+	assert.NoError(t, checkValidationData(dir, generic, py, [][2]string{{"age", "long"}, {"city", "string"}}))
+	assert.NoError(t, checkValidationData(dir, generic, py, nil))
+	assert.ErrorContains(t, checkValidationData(dir, generic, py, [][2]string{{"city", "long"}}),
 		`validation data `+path+`: the model's signature reads column "city" as long: `+path+`:2: column "city": "Paris" is not an integer`)
-	assert.ErrorContains(t, checkValidationData(generic, []string{churn.Flavor, churn.PyfuncFlavor}, nil),
+	assert.ErrorContains(t, checkValidationData(dir, generic, []string{churn.Flavor, churn.PyfuncFlavor}, nil),
 		"playbook's own churn model (flavor playbook_churn), which reads the Telco schema only")
 
 	telco := ValidateOptions{Rows: 50, Seed: 1}
-	assert.NoError(t, checkValidationData(telco, []string{churn.Flavor, churn.PyfuncFlavor}, [][2]string{{"tenure", "long"}}))
-	assert.ErrorContains(t, checkValidationData(telco, py, [][2]string{{"age", "long"}}),
+	assert.NoError(t, checkValidationData(dir, telco, []string{churn.Flavor, churn.PyfuncFlavor}, [][2]string{{"tenure", "long"}}))
+	assert.ErrorContains(t, checkValidationData(dir, telco, py, [][2]string{{"age", "long"}}),
 		`its signature reads a column "age", which Telco customers do not have`)
-	assert.ErrorContains(t, checkValidationData(ValidateOptions{Data: path}, py, nil), "validation data "+path)
+	assert.ErrorContains(t, checkValidationData(dir, ValidateOptions{Data: path}, py, nil), "validation data "+path)
 }

@@ -70,20 +70,20 @@ func TestLoadedGoModelPredicts(t *testing.T) {
 	assert.Equal(t, m.Predictor.Predict(d), m.Predict(customers))
 }
 
-// writeFile writes a file in a test folder and returns its path.
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
-	return p
+// writeFile writes a data file in the run's scenario folder and returns
+// its name there, as a scenario names it.
+func (r *scenarioRun) writeFile(name, content string) string {
+	r.t.Helper()
+	require.NoError(r.t, os.WriteFile(filepath.Join(r.dir, name), []byte(content), 0o644))
+	return name
 }
 
 // TestCheckDataGoOnly: CheckData reads a CSV of any columns, or Telco
 // data, touches no registry, shows what it read, and refuses bad options
 // with a message that says what and where.
 func TestCheckDataGoOnly(t *testing.T) {
-	csv := writeFile(t, "patients.csv", "age,clinic,diagnosis\n61,north,malignant\n45,south,benign\n52,north,malignant\n")
 	r := newScenarioRun(t, nil, false)
+	csv := r.writeFile("patients.csv", "age,clinic,diagnosis\n61,north,malignant\n45,south,benign\n52,north,malignant\n")
 	var dc *steps.DataCheck
 	r.must("validate", func() {
 		dc = steps.CheckData(r.pb, steps.ValidateOptions{Data: csv, Label: "diagnosis", PositiveLabel: "malignant", SensitiveFeatures: []string{"clinic"}})
@@ -109,7 +109,7 @@ func TestCheckDataGoOnly(t *testing.T) {
 		{"NoLabelColumn", steps.ValidateOptions{Data: csv, Label: "target", PositiveLabel: "1"}, `"target"`},
 		{"NoPositiveRow", steps.ValidateOptions{Data: csv, Label: "diagnosis", PositiveLabel: "cyst"}, `"cyst"`},
 		{"NoSensitiveColumn", steps.ValidateOptions{Data: csv, Label: "diagnosis", PositiveLabel: "malignant", SensitiveFeatures: []string{"sex"}}, `"sex"`},
-		{"NoFile", steps.ValidateOptions{Data: filepath.Join(t.TempDir(), "none.csv"), Label: "diagnosis", PositiveLabel: "malignant"}, "none.csv"},
+		{"NoFile", steps.ValidateOptions{Data: "none.csv", Label: "diagnosis", PositiveLabel: "malignant"}, "none.csv"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := r.step("validate", func() { steps.CheckData(r.pb, tc.opts) })
@@ -126,7 +126,7 @@ func TestGoModelRefusesGenericData(t *testing.T) {
 	c := newClient(t)
 	r := newScenarioRun(t, c, false)
 	_, _, cand := r.candidate(c, uniqueName("GoGeneric"))
-	csv := writeFile(t, "other.csv", "x,y,label\n1,2,1\n3,4,0\n")
+	csv := r.writeFile("other.csv", "x,y,label\n1,2,1\n3,4,0\n")
 	var m *steps.LoadedModel
 	r.must("load", func() { m = steps.Load(r.pb, cand.URI()) })
 	err := r.step("infer", func() { steps.InferRows(r.pb, m, steps.InferRowsOptions{Data: csv, PositiveLabel: "1"}) })

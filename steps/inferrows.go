@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/playbook-mlops/playbook/churn"
 	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
 )
@@ -12,7 +11,8 @@ import (
 // InferRowsOptions says which rows of a data set [InferRows] scores.
 type InferRowsOptions struct {
 	// Data is a CSV file with a header (as ValidateOptions.Data with a
-	// Label); the model's signature selects and types its columns.
+	// Label: inside the scenario's folder); the model's signature selects
+	// and types its columns.
 	Data string
 	// Rows is how many of its first rows to score; 0 means
 	// DefaultExamples.
@@ -61,7 +61,7 @@ func InferRows(pb *Playbook, m *LoadedModel, opts InferRowsOptions) []RowPredict
 	if opts.Rows == 0 {
 		opts.Rows = DefaultExamples
 	}
-	t, err := churn.ReadTableFile(opts.Data)
+	t, err := dataIn(pb).table("data", opts.Data)
 	if err != nil {
 		failf("infer: %w", err)
 	}

@@ -19,6 +19,10 @@ var (
 	// ErrOutsideOutDir is pb.WriteFile's error for a name that would leave
 	// the run's output folder.
 	ErrOutsideOutDir = notebook.ErrOutsideOutDir
+	// ErrFileTooLarge is pb.WriteFile's error for a file over
+	// notebook.MaxFileSize (16 MiB), or one that would take the files the
+	// run's cells wrote over notebook.MaxRunFilesSize (64 MiB).
+	ErrFileTooLarge = notebook.ErrFileTooLarge
 	// ErrDisplay is the cause of a display method's panic (pb.Table,
 	// pb.KV, pb.Plot) when it is given a value it cannot show.
 	ErrDisplay = notebook.ErrDisplay

@@ -31,6 +31,8 @@ type scenarioRun struct {
 	pb  *steps.Playbook
 	ctl *notebook.Controller
 	rec *record.Run
+	// dir is the scenario's folder, where the run reads data files from.
+	dir string
 }
 
 func newScenarioRun(t *testing.T, c *mlflow.Client, dryRun bool) *scenarioRun {
@@ -73,10 +75,11 @@ func newRunEnvs(t *testing.T, c *mlflow.Client, dryRun bool, capture *notebook.C
 	}
 	// The interpreter of the scoring servers (steps.Serve): the same one.
 	interpreter := func() (string, error) { return testenv.Python(t), nil }
-	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: connect, DryRun: dryRun, Capture: capture, Python: python, Interpreter: interpreter,
+	dir := t.TempDir()
+	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: connect, ScenarioDir: dir, DryRun: dryRun, Capture: capture, Python: python, Interpreter: interpreter,
 		ModelEnvs: envs, StartWorker: func(py string) (*pyworker.Worker, error) { return pyworker.Start(py, io.Discard, pyworker.Environ()) }})
 	t.Cleanup(ctl.Close)
-	return &scenarioRun{t: t, pb: pb, ctl: ctl, rec: rec}
+	return &scenarioRun{t: t, pb: pb, ctl: ctl, rec: rec, dir: dir}
 }
 
 // step runs f as the cell name and returns the error f panicked with, as

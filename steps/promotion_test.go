@@ -348,8 +348,8 @@ func TestValidateFails(t *testing.T) {
 
 	// A later validation that passes, on data from a CSV file, clears the
 	// failed checks.
-	csv := filepath.Join(t.TempDir(), "validation.csv")
-	f, err := os.Create(csv)
+	csv := "validation.csv" // in the scenario's folder
+	f, err := os.Create(filepath.Join(r.dir, csv))
 	require.NoError(t, err)
 	require.NoError(t, churn.WriteCSV(f, churn.GenerateDataset(1500, 99)))
 	require.NoError(t, f.Close())
@@ -548,9 +548,7 @@ func TestValidateBadOptions(t *testing.T) {
 	th := func(m steps.MetricThreshold) map[string]steps.MetricThreshold {
 		return map[string]steps.MetricThreshold{"f1": m}
 	}
-	dir := t.TempDir()
-	badCSV := filepath.Join(dir, "bad.csv")
-	require.NoError(t, os.WriteFile(badCSV, []byte("customerID,gender\nx,y\n"), 0o644))
+	badCSV := "bad.csv" // written in each run's scenario folder
 	tests := []struct {
 		name string
 		opts steps.ValidateOptions
@@ -564,7 +562,7 @@ func TestValidateBadOptions(t *testing.T) {
 		{"ErrAbsoluteChange", steps.ValidateOptions{Thresholds: th(steps.MetricThreshold{MinAbsoluteChange: steps.Float(0), GreaterIsBetter: true})}, "min_absolute_change 0: must be a positive number", steps.ErrThreshold},
 		{"ErrRelativeChange", steps.ValidateOptions{Thresholds: th(steps.MetricThreshold{MinRelativeChange: steps.Float(1.5), GreaterIsBetter: true})}, "min_relative_change 1.5: must be between 0 and 1", steps.ErrThreshold},
 		{"ErrFairness", steps.ValidateOptions{MaxDemographicParity: -0.1}, "must not be negative", nil},
-		{"ErrMissingCSV", steps.ValidateOptions{Data: filepath.Join(dir, "missing.csv")}, "validation data " + filepath.Join(dir, "missing.csv"), os.ErrNotExist},
+		{"ErrMissingCSV", steps.ValidateOptions{Data: "missing.csv"}, `validation data "missing.csv" in the scenario's folder`, os.ErrNotExist},
 		{"ErrBadCSV", steps.ValidateOptions{Data: badCSV}, "validation data " + badCSV, nil},
 		{"ErrRows", steps.ValidateOptions{Rows: 5}, "5 rows: want at least 10", nil},
 		{"ErrSeed", steps.ValidateOptions{Seed: -1}, "seed -1", nil},
@@ -572,6 +570,7 @@ func TestValidateBadOptions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newScenarioRun(t, nil, false) // no server: nothing may be read
+			require.NoError(t, os.WriteFile(filepath.Join(r.dir, badCSV), []byte("customerID,gender\nx,y\n"), 0o644))
 			err := r.step("validate", func() { steps.Validate(r.pb, cand, tt.opts) })
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)

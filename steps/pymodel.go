@@ -227,10 +227,10 @@ func (r *registry) checkScorable(src modelSource) (flavors []string, inputs [][2
 // reads (as steps.CheckData reads it), and has the columns the signature
 // wants, typed as it wants them; playbook's own churn model reads Telco
 // data only.
-func checkValidationData(opts ValidateOptions, flavors []string, inputs [][2]string) error {
+func checkValidationData(dir dataDir, opts ValidateOptions, flavors []string, inputs [][2]string) error {
 	goModel := slices.Contains(flavors, churn.Flavor)
 	if !opts.generic() {
-		if _, _, err := validationData(opts); err != nil {
+		if _, _, err := validationData(dir, opts); err != nil {
 			return err
 		}
 		for _, in := range inputs {
@@ -240,7 +240,7 @@ func checkValidationData(opts ValidateOptions, flavors []string, inputs [][2]str
 		}
 		return nil
 	}
-	g, err := loadGeneric(opts)
+	g, err := loadGeneric(dir, opts)
 	if err != nil {
 		return err
 	}

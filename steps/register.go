@@ -124,7 +124,7 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 	src := r.resolveSource(run, path)
 	flavors, inputs := r.checkScorable(src)
 	if opts.Validation != nil {
-		if err := checkValidationData(*opts.Validation, flavors, inputs); err != nil {
+		if err := checkValidationData(dataIn(pb), *opts.Validation, flavors, inputs); err != nil {
 			failf("register: %s cannot be validated as asked: %w; nothing was registered", src.source, err)
 		}
 	}

@@ -3,6 +3,7 @@ package steps
 import (
 	"fmt"
 
+	"github.com/playbook-mlops/playbook/churn"
 	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
 	"github.com/playbook-mlops/playbook/training"
@@ -13,8 +14,9 @@ import (
 type TrainOptions struct {
 	Experiment string // experiment name, created when missing
 	Runs       int    // number of runs, each with distinct hyperparameters
-	// Data is a CSV file in the Telco schema; empty means Rows synthetic
-	// customers drawn by churn.Generate with Seed.
+	// Data is a CSV file in the Telco schema, a path relative to the
+	// scenario's folder (inside it: see ValidateOptions.Data); empty means
+	// Rows synthetic customers drawn by churn.Generate with Seed.
 	Data      string
 	Rows      int     // synthetic rows; 0 means 5000
 	Seed      uint64  // seeds the generator, the split and the grid
@@ -44,10 +46,18 @@ func TrainRuns(pb *Playbook, opts TrainOptions) *TrainResult {
 	if err != nil {
 		fail(err)
 	}
+	// The data file, read from the scenario's folder only (training.Train
+	// would open the path as given).
+	var data *churn.Dataset
+	if opts.Data != "" {
+		if data, err = dataIn(pb).telco("train: data", opts.Data); err != nil {
+			fail(err)
+		}
+	}
 	var user string
 	notebook.Update(pb, func(r *record.Run) { user = r.Environment.User })
 	res, err := training.Train(pb.Context(), c, training.Options{
-		Experiment: opts.Experiment, Runs: opts.Runs, Data: opts.Data, Rows: opts.Rows, Seed: opts.Seed, ValidFrac: opts.ValidFrac,
+		Experiment: opts.Experiment, Runs: opts.Runs, Data: opts.Data, Dataset: data, Rows: opts.Rows, Seed: opts.Seed, ValidFrac: opts.ValidFrac,
 		User: user, Source: "playbook scenario",
 	})
 	if res != nil {

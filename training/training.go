@@ -50,7 +50,11 @@ type Options struct {
 	Runs       int    // number of runs, each with distinct hyperparameters
 	// Data is a CSV file in the Telco schema; empty means Rows synthetic
 	// customers drawn by churn.Generate with Seed.
-	Data      string
+	Data string
+	// Dataset, when set, is the data to train on, already read (Data then
+	// only names it): steps.TrainRuns reads the file from the scenario's
+	// folder itself.
+	Dataset   *churn.Dataset
 	Rows      int     // synthetic rows; 0 means DefaultRows
 	Seed      uint64  // seeds the generator, the split and the grid
 	ValidFrac float64 // validation fraction; 0 means DefaultValidFrac
@@ -220,6 +224,13 @@ func Train(ctx context.Context, t Tracker, opts Options) (*Result, error) {
 }
 
 func trainingData(opts Options) (*churn.Dataset, string, error) {
+	if opts.Dataset != nil {
+		name := "data"
+		if opts.Data != "" {
+			name = filepath.Base(opts.Data)
+		}
+		return opts.Dataset, name, nil
+	}
 	if opts.Data != "" {
 		d, _, err := churn.LoadCSVFile(opts.Data, churn.LoadOptions{})
 		if err != nil {

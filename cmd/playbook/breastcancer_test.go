@@ -64,7 +64,10 @@ func TestBreastCancerScenarioMLflow(t *testing.T) {
 
 func breastCancerScenario(t *testing.T, uri string) {
 	py := testenv.Python(t)
-	valid := filepath.Join(t.TempDir(), "valid.csv")
+	// The scenario's copy and its data, beside it in its folder.
+	dir := t.TempDir()
+	valid := filepath.Join(dir, "valid.csv")
+	sc := scenarioIn(t, dir, "breast-cancer-promotion.md")
 	exp := mlflowtest.Unique("breast-cancer")
 	var logged struct {
 		BestRunID string             `json:"best_run_id"`
@@ -76,13 +79,13 @@ func breastCancerScenario(t *testing.T, uri string) {
 	c, err := mlflow.New(mlflow.DefaultConfig(uri))
 	require.NoError(t, err)
 	e := &e2e{t: t, uri: uri, c: c, model: fmt.Sprintf("BreastCancer-%d", time.Now().UnixNano())}
-	args := []string{scenario("breast-cancer-promotion.md"), "--python", py,
-		"-p", "experiment=" + exp, "-p", "model_name=" + e.model, "-p", "validation_data=" + valid}
+	args := []string{sc, "--python", py,
+		"-p", "experiment=" + exp, "-p", "model_name=" + e.model, "-p", "validation_data=valid.csv"}
 
 	// A wrong label column: the first cell fails, nothing is registered.
 	code, stderr, rec := e.run(append(args, "-p", "label=target")...)
 	require.Equal(t, ExitStepFailed, code, stderr)
-	assert.Contains(t, stderr, valid+`:1: column "target": no such column`)
+	assert.Contains(t, stderr, `valid.csv:1: column "target": no such column`)
 	require.NotNil(t, rec)
 	assert.Equal(t, record.StatusFailed, rec.Cell("check-data").Status)
 	_, err = c.GetRegisteredModel(t.Context(), e.model)
@@ -93,7 +96,7 @@ func breastCancerScenario(t *testing.T, uri string) {
 	// anything.
 	short := dropColumn(t, valid, "worst area")
 	missing := `the model's signature reads column "worst area" (double), which the file does not have: ` + short + `:1: column "worst area": no such column`
-	code, stderr, _ = e.run(scenario("breast-cancer-promotion.md"), "--python", py,
+	code, stderr, _ = e.run(sc, "--python", py,
 		"-p", "experiment="+exp, "-p", "model_name="+e.model, "-p", "validation_data="+short)
 	require.Equal(t, ExitStepFailed, code, stderr)
 	assert.Contains(t, stderr, missing)
@@ -107,7 +110,7 @@ func breastCancerScenario(t *testing.T, uri string) {
 	require.NoError(t, err)
 	unchecked := strings.Replace(string(body), ", Validation: &data}", "}", 1)
 	require.NotEqual(t, string(body), unchecked)
-	noCheck := filepath.Join(t.TempDir(), "no-register-check.md")
+	noCheck := filepath.Join(dir, "no-register-check.md")
 	require.NoError(t, os.WriteFile(noCheck, []byte(unchecked), 0o644))
 	other := e.model + "-short"
 	code, stderr, _ = e.run(noCheck, "--python", py,
@@ -198,7 +201,7 @@ func dropColumn(t *testing.T, path, column string) string {
 		require.NoError(t, w.Write(slices.Delete(r, j, j+1)))
 	}
 	w.Flush()
-	out := filepath.Join(t.TempDir(), "short.csv")
-	require.NoError(t, os.WriteFile(out, b.Bytes(), 0o644))
+	out := "short.csv" // beside path, in the scenario's folder
+	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(path), out), b.Bytes(), 0o644))
 	return out
 }

@@ -26,6 +26,18 @@ func scenario(name string) string {
 	return filepath.Join(testenv.RepoRoot(), "scenarios", name)
 }
 
+// scenarioIn copies the file name of scenarios/ into dir and returns the
+// copy's path: a run of the copy reads its data files (validation_data,
+// data) inside dir, the copy's folder, and only there.
+func scenarioIn(t *testing.T, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(scenario(name))
+	require.NoError(t, err)
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(p, b, 0o644))
+	return p
+}
+
 // TestScenariosCheck: playbook check passes on every scenario in scenarios/.
 func TestScenariosCheck(t *testing.T) {
 	files, err := filepath.Glob(scenario("*.md"))

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/playbook-mlops/playbook/internal/atomicfile"
 	"github.com/playbook-mlops/playbook/internal/browser"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/pyworker"
@@ -155,6 +156,17 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 		return errUsage(fmt.Errorf("--out: %w", err))
 	}
 	dirs := outDirs(o.OutDir, o.Scenarios)
+	// Each scenario's folder inside --out: a symbolic link found there
+	// (to a folder elsewhere) is refused, never followed, before anything
+	// runs; the folder is made when its scenario runs.
+	for _, d := range dirs {
+		if d == "" || d == o.OutDir {
+			continue
+		}
+		if fi, err := os.Lstat(d); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return errUsage(fmt.Errorf("--out %s: %s is a symbolic link: %w", o.OutDir, filepath.Base(d), atomicfile.ErrOutside))
+		}
+	}
 	be := newBackend(o.TrackingURI, o.DataDir, o.Progress, o.Terminal)
 	defer be.Close()
 	uri := be.recordedURI()
@@ -183,6 +195,11 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 		}
 		if p != nil {
 			opts.Progress = p.event
+		}
+		if dirs[i] != "" && dirs[i] != o.OutDir {
+			if err := atomicfile.MkdirAll(o.OutDir, filepath.Base(dirs[i])); err != nil {
+				return fmt.Errorf("--out %s: %w", o.OutDir, err)
+			}
 		}
 		start := time.Now()
 		rec, err := runner.Run(ctx, sc, opts)

@@ -81,7 +81,12 @@ func frenchOnSklearn(t *testing.T, uri string) {
 	c, err := mlflow.New(mlflow.DefaultConfig(uri))
 	require.NoError(t, err)
 	e := &e2e{t: t, uri: uri, c: c, model: fmt.Sprintf("ChurnSklearn-%d", time.Now().UnixNano())}
-	code, stderr, rec := e.promote(exp, "--python", py, "-p", "validation_data="+valid, "-p", "serve=off",
+	// The scenario's copy reads valid.csv beside it, in dir.
+	promote := func(extra ...string) (int, string, *record.Run) {
+		return e.run(append([]string{scenarioIn(t, dir, "churn-promotion.fr.md"), "-p", "experiment=" + exp, "-p", "model_name=" + e.model,
+			"-p", "validation_data=valid.csv"}, extra...)...)
+	}
+	code, stderr, rec := promote("--python", py, "-p", "serve=off",
 		"-p", "min_f1=0.5") // labels at 0.5, as scikit-learn predicts: a lower F1 than playbook's tuned thresholds
 	require.Equal(t, ExitOK, code, stderr)
 	require.NotNil(t, rec.Evidence.Validation)
@@ -116,7 +121,7 @@ func frenchOnSklearn(t *testing.T, uri string) {
 
 	// Served (serve=on, the same version): `mlflow models serve` gives
 	// scikit-learn's predict, the labels (predict_proba > 0.5).
-	code, stderr, rec = e.promote(exp, "--python", py, "-p", "validation_data="+valid, "-p", "serve=on", "-p", "min_f1=0.5")
+	code, stderr, rec = promote("--python", py, "-p", "serve=on", "-p", "min_f1=0.5")
 	require.Equal(t, ExitOK, code, stderr)
 	require.Len(t, rec.Evidence.Served, 1)
 	assert.Equal(t, "1", rec.Evidence.Served[0].Version)
@@ -175,8 +180,10 @@ func TestFrenchScenarioInModelEnvironment(t *testing.T) {
 	c, err := mlflow.New(mlflow.DefaultConfig(uri))
 	require.NoError(t, err)
 	e := &e2e{t: t, uri: uri, c: c, model: fmt.Sprintf("ChurnSkinny-%d", time.Now().UnixNano())}
-	args := []string{"--python", py, "--env-manager", "uv", "-p", "validation_data=" + valid, "-p", "serve=on", "-p", "min_f1=0.5"}
-	code, stderr, rec := e.promote(exp, args...)
+	// The scenario's copy reads valid.csv beside it, in dir.
+	args := []string{scenarioIn(t, dir, "churn-promotion.fr.md"), "-p", "experiment=" + exp, "-p", "model_name=" + e.model,
+		"--python", py, "--env-manager", "uv", "-p", "validation_data=valid.csv", "-p", "serve=on", "-p", "min_f1=0.5"}
+	code, stderr, rec := e.run(args...)
 	require.Equal(t, ExitOK, code, stderr)
 	for _, k := range []string{"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"} {
 		assert.InDelta(t, logged.Reference[k], rec.Evidence.Validation.Candidate[k], 1e-9, k)
@@ -204,7 +211,7 @@ func TestFrenchScenarioInModelEnvironment(t *testing.T) {
 	}
 	assert.True(t, found, "the serve cell shows the environment")
 
-	code, stderr, rec = e.promote(exp, args...)
+	code, stderr, rec = e.run(args...)
 	require.Equal(t, ExitOK, code, stderr)
 	require.Len(t, rec.Evidence.Environments, 1)
 	assert.True(t, rec.Evidence.Environments[0].Reused)
