@@ -31,6 +31,15 @@ func Update(pb *Playbook, f func(r *record.Run)) {
 	f(pb.run)
 }
 
+// View calls f with the run record of pb, holding pb's lock, also once the
+// run has ended: how the kernel process reads the record it streams to
+// playbook (f must not change it, nor call pb's methods).
+func View(pb *Playbook, f func(r *record.Run)) {
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	f(pb.run)
+}
+
 // RecordCall keeps a registry call in the evidence of pb, stamping its time
 // and step when they are empty.
 func RecordCall(pb *Playbook, c record.Call) {

@@ -157,6 +157,7 @@ const (
 	ErrGate      = "gate"      // a gate refused (validation failed, promotion refused)
 	ErrTimeout   = "timeout"   // the cell ran out of time
 	ErrCancelled = "cancelled" // the run was interrupted
+	ErrKernel    = "kernel"    // the kernel process died while the cell ran (a crash, a signal, out of memory)
 	ErrScenario  = "scenario"  // the scenario file itself (front matter, parameters)
 )
 
@@ -167,6 +168,35 @@ type Error struct {
 	Line    int    `json:"line"`
 	Step    string `json:"step,omitempty"`
 	Message string `json:"message"`
+}
+
+// Isolation is how a run's cells were isolated: the kernel process and
+// the protections put on it (internal/sandbox's report).
+type Isolation struct {
+	// Mode is "kernel process".
+	Mode string `json:"mode"`
+	// CleanEnv says the kernel's environment held no credentials;
+	// TimeoutGrace how long past a cell's timeout playbook ends the
+	// kernel.
+	CleanEnv     bool     `json:"clean_env"`
+	TimeoutGrace Duration `json:"timeout_grace"`
+	// Sandboxed says the sandbox was applied; Landlock describes
+	// Landlock's rules ("ABI 7: ..." or "unavailable: ..."), LandlockFS
+	// and LandlockTCP which parts held; Seccomp the seccomp filter
+	// ("" when none); Rlimits the limits set; Capabilities what became
+	// of the process's capabilities.
+	Sandboxed    bool     `json:"sandboxed"`
+	Landlock     string   `json:"landlock,omitempty"`
+	LandlockFS   bool     `json:"landlock_fs"`
+	LandlockTCP  bool     `json:"landlock_tcp"`
+	Seccomp      string   `json:"seccomp,omitempty"`
+	Rlimits      []string `json:"rlimits,omitempty"`
+	Capabilities string   `json:"capabilities,omitempty"`
+	// KernelStart is the time from starting the kernel to its first
+	// message (its sandbox applied); Exit how it ended ("exit status 0",
+	// "signal: killed", ...).
+	KernelStart Duration `json:"kernel_start"`
+	Exit        string   `json:"exit"`
 }
 
 // Environment says who ran what, where and when, and how it ended.
@@ -182,6 +212,10 @@ type Environment struct {
 	Unrestricted  bool      `json:"unrestricted,omitempty"`
 	Start         time.Time `json:"start"`
 	End           time.Time `json:"end,omitzero"`
+	// Isolation says how the cells were kept apart from playbook (a
+	// kernel process of their own, sandboxed) and which protections were
+	// active; nil when the cells ran in playbook's own process.
+	Isolation *Isolation `json:"isolation,omitempty"`
 	Exit          Exit      `json:"exit"`
 }
 

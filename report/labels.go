@@ -38,10 +38,16 @@ type labels struct {
 	Outcome, DryRun, Unrestricted, Yes, No, Files, Size    string
 	Error, Plot, Plots, Contents, Evidence                 string
 	VerifyChecks, Seen, Previously, StartTime, Colon       string
+	Isolation, KernelProcess, CellEnv, NoCredentials       string
+	Timeouts, TimeoutsEnforced, NotApplied, Limits         string
 }
 
 var english = labels{
-	Lang:   "en",
+	Lang:      "en",
+	Isolation: "Isolation of the cells", KernelProcess: "a kernel process of their own, started in %s; its end: %s",
+	CellEnv: "Environment of the cells", NoCredentials: "no credentials",
+	Timeouts: "Cell timeouts", TimeoutsEnforced: "enforced by playbook: the kernel is ended %s past a cell's",
+	NotApplied: "not applied", Limits: "Limits",
 	Report: "Run report", Generated: "Report of the run of",
 	VerdictPromoted: "Promoted", VerdictNotPromoted: "Not promoted", VerdictFailed: "Failed",
 	VerdictDone: "Completed", VerdictRolledBack: "Rolled back",
@@ -86,7 +92,11 @@ var english = labels{
 }
 
 var french = labels{
-	Lang:   "fr",
+	Lang:      "fr",
+	Isolation: "Isolation des cellules", KernelProcess: "un processus noyau à part, démarré en %s ; sa fin : %s",
+	CellEnv: "Environnement des cellules", NoCredentials: "aucun identifiant",
+	Timeouts: "Délais des cellules", TimeoutsEnforced: "imposés par playbook : le noyau est arrêté %s après celui d'une cellule",
+	NotApplied: "non appliqué", Limits: "Limites",
 	Report: "Rapport d'exécution", Generated: "Rapport de l'exécution de",
 	VerdictPromoted: "Promu", VerdictNotPromoted: "Non promu", VerdictFailed: "Échec",
 	VerdictDone: "Terminé", VerdictRolledBack: "Retour arrière",

@@ -688,6 +688,9 @@ func newAudit(l *labels, r *record.Run) audit {
 		{Key: l.Unrestricted, Value: yes(e.Unrestricted)},
 		{Key: l.ExitStatus, Value: fmt.Sprintf("%s (%d)", e.Exit.Status, e.Exit.Code)},
 	}
+	if iso := e.Isolation; iso != nil {
+		a.Pairs = append(a.Pairs, isolationPairs(l, iso)...)
+	}
 	for _, c := range r.Evidence.Calls {
 		a.Calls = append(a.Calls, callRow{
 			Time: fmtClock(c.Time), Step: c.Step, Method: c.Method, Endpoint: c.Endpoint, Args: fmtArgs(c.Args),
@@ -695,6 +698,31 @@ func newAudit(l *labels, r *record.Run) audit {
 		})
 	}
 	return a
+}
+
+// isolationPairs says how the cells were isolated and which protections
+// were active (record.Isolation).
+func isolationPairs(l *labels, iso *record.Isolation) []pair {
+	ps := []pair{
+		{Key: l.Isolation, Value: fmt.Sprintf(l.KernelProcess, fmtDuration(time.Duration(iso.KernelStart)), iso.Exit)},
+		{Key: l.Timeouts, Value: fmt.Sprintf(l.TimeoutsEnforced, time.Duration(iso.TimeoutGrace))},
+	}
+	if iso.CleanEnv {
+		ps = append(ps, pair{Key: l.CellEnv, Value: l.NoCredentials})
+	}
+	or := func(v string) (string, bool) {
+		if v == "" || !iso.Sandboxed {
+			return l.NotApplied, false
+		}
+		return v, true
+	}
+	v, c := or(iso.Landlock)
+	ps = append(ps, pair{Key: "Landlock", Value: v, Code: c})
+	v, c = or(iso.Seccomp)
+	ps = append(ps, pair{Key: "seccomp", Value: v, Code: c})
+	v, c = or(strings.Join(iso.Rlimits, ", "))
+	ps = append(ps, pair{Key: l.Limits, Value: v, Code: c})
+	return ps
 }
 
 // fileName returns base+ext, or base-2+ext, ..., a name no file of the

@@ -51,6 +51,11 @@ type Options struct {
 	Version string
 	// Progress, when set, is told when each cell starts and ends.
 	Progress func(Event)
+	// Live, when set, is given at the start of the run a function that
+	// reads the run record as it is, under its lock (f must not change
+	// it): the kernel process streams the record with it, so that a
+	// kernel that dies loses nothing it had recorded.
+	Live func(view func(f func(*record.Run)))
 }
 
 // Capturer screenshots pages of the MLflow UI for the verify step's
@@ -87,6 +92,9 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*record.Run, error) {
 	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: opts.Connect, OutDir: opts.OutDir, ScenarioDir: scenarioDir(sc), DryRun: opts.DryRun, Capture: opts.Capture,
 		Python: opts.Python, Interpreter: opts.Interpreter, ModelEnvs: opts.ModelEnvs, StartWorker: opts.StartWorker})
 	defer ctl.Close()
+	if opts.Live != nil {
+		opts.Live(func(f func(*record.Run)) { notebook.View(pb, f) })
+	}
 	k, err := newKernel(sc.Path, pb, ctl, params, opts.Unrestricted)
 	if err != nil {
 		return nil, err
@@ -236,6 +244,17 @@ func resolveParams(specs []ParamSpec, overrides []string, requireAll bool) ([]re
 }
 
 // newRecord starts the record of a run of sc.
+// NewRecord returns the record of sc before any cell has run, with the
+// parameters opts gives (their defaults when an override is bad): the
+// record of a kernel process that died before it sent one.
+func NewRecord(sc *Scenario, opts Options) *record.Run {
+	params, err := resolveParams(sc.Params, opts.Params, true)
+	if err != nil {
+		params, _ = resolveParams(sc.Params, nil, true)
+	}
+	return newRecord(sc, params, opts)
+}
+
 func newRecord(sc *Scenario, params []record.Param, opts Options) *record.Run {
 	rec := &record.Run{
 		Schema: record.Schema,

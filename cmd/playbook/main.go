@@ -17,6 +17,9 @@ import (
 )
 
 func main() {
+	if os.Getenv(envKernel) == "1" {
+		os.Exit(kernelMain())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -30,6 +30,9 @@ func TestVersion(t *testing.T) {
 // tests, which run the promotion many times (it takes about ten seconds a
 // page); steps and report test the capture itself.
 func TestMain(m *testing.M) {
+	if os.Getenv(envKernel) == "1" { // the test binary started as a kernel (--kernel process)
+		os.Exit(kernelMain())
+	}
 	if os.Getenv("PLAYBOOK_CHROMIUM") == "" {
 		os.Setenv("PLAYBOOK_CHROMIUM", "off")
 	}

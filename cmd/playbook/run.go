@@ -38,6 +38,7 @@ type runOptions struct {
 	DryRun       bool
 	Python       string
 	EnvManager   string
+	Kernel       string
 	Scenarios    []string
 	// Progress is where progress goes (stderr); Terminal says it is one.
 	Progress io.Writer
@@ -99,9 +100,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&o.DryRun, "dry-run", false, "ask steps to read the registry but not change it")
 	fs.StringVar(&o.Python, "python", "", "Python `interpreter` (with mlflow) that scores models of a python_function flavor (default $"+pyworker.EnvPython+", else python3 on PATH)")
 	fs.StringVar(&o.EnvManager, "env-manager", pyworker.EnvLocal, "`manager` of python_function models' environments, as `mlflow models serve` has it: local (the interpreter of --python), virtualenv or uv (each model's own, built from its python_env.yaml and kept in $"+envDirVar+", default "+defaultEnvDirHelp+")")
+	fs.StringVar(&o.Kernel, "kernel", kernelInProcess, "where cells run: in-process (playbook's own process, the language-level fence only) or process (a sandboxed kernel process of their own; Python models and UI captures not yet available there)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagError(err)
+	}
+	if o.Kernel != kernelInProcess && o.Kernel != kernelProcess {
+		return errUsage(fmt.Errorf("--kernel %q: want %s or %s", o.Kernel, kernelInProcess, kernelProcess))
 	}
 	if o.EnvManager, err = pyworker.ParseEnvManager(o.EnvManager); err != nil {
 		return errUsage(fmt.Errorf("--env-manager: %w", err))
@@ -202,7 +207,12 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 			}
 		}
 		start := time.Now()
-		rec, err := runner.Run(ctx, sc, opts)
+		var rec *record.Run
+		if o.Kernel == kernelProcess {
+			rec, err = runInKernel(ctx, sc, opts, connect)
+		} else {
+			rec, err = runner.Run(ctx, sc, opts)
+		}
 		p.stop()
 		if err != nil && runner.IsScenarioError(err) {
 			err = errUsage(err)
@@ -383,6 +393,24 @@ func pythonWorker(python func() (string, error), stderr io.Writer) func() (*pywo
 		}
 		return pyworker.Start(py, stderr, pyworker.Environ())
 	}
+}
+
+// runInKernel runs sc in a kernel process (--kernel process), connected to
+// the tracking server connect gives. Until the registry proxy keeps
+// credentials in playbook, a server that needs them is refused: the
+// kernel's environment holds none.
+func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, connect func() (*mlflow.Client, error)) (*record.Run, error) {
+	// The kernel cannot ask for the embedded server later: it is started
+	// now, even for a scenario that never calls MLflow.
+	c, err := connect()
+	if err != nil {
+		return nil, err
+	}
+	cfg, _ := mlflow.ConfigFromEnv(os.Getenv)
+	if cfg.Token != "" || cfg.Username != "" || cfg.Password != "" || strings.Contains(c.TrackingURI(), "@") {
+		return nil, errUsage(errors.New("--kernel process: the tracking server needs credentials, which the kernel must not hold; the registry proxy that keeps them in playbook is not built yet: run without --kernel process"))
+	}
+	return kernelRun(ctx, sc, opts, c.TrackingURI())
 }
 
 // envDirVar names the variable of the folder where model environments

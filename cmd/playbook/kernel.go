@@ -1,0 +1,557 @@
+package main
+
+// The kernel process: `playbook run --kernel process` runs each scenario's
+// cells in a child process of its own binary, as Jupyter runs a kernel.
+// The parent (this process) keeps the credentials, the connection to
+// MLflow, the report writer and everything that starts programs; the
+// kernel gets a clean environment and, on Linux, a sandbox (Landlock,
+// seccomp, rlimits: internal/sandbox) before it runs any cell. It streams
+// the run record to the parent as it grows, so that a kernel that dies
+// (a crash, a signal, out of memory, a cell past its timeout, which the
+// parent ends) loses nothing it had recorded: the parent writes the
+// report, naming the cell that was running and the kernel's last words.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/playbook-mlops/playbook/internal/sandbox"
+	"github.com/playbook-mlops/playbook/internal/tailbuf"
+	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/record"
+	"github.com/playbook-mlops/playbook/runner"
+)
+
+// The kernel modes of --kernel.
+const (
+	kernelInProcess = "in-process"
+	kernelProcess   = "process"
+)
+
+// envKernel is set in the kernel's environment: the binary then runs as
+// a kernel (kernelMain) instead of as the command line.
+const envKernel = "PLAYBOOK_KERNEL"
+
+// kernelGrace is how long past a cell's timeout the parent waits for the
+// kernel's own timeout to end the cell before it ends the kernel.
+const kernelGrace = 500 * time.Millisecond
+
+// kernelMemory is the kernel's address-space limit (RLIMIT_AS): the Go
+// runtime reserves address space beyond what it uses, so it is generous.
+const kernelMemory = 4 << 30
+
+// kernelFileSize bounds a file the kernel writes (RLIMIT_FSIZE): a little
+// above a cell file's limit, so that the limit's own error is the one seen.
+const kernelFileSize = 20 << 20
+
+// kernelConfig is what the parent sends the kernel on its stdin.
+type kernelConfig struct {
+	Scenario     string   `json:"scenario"`
+	Params       []string `json:"params"`
+	TrackingURI  string   `json:"tracking_uri"` // where the kernel's client connects; "" for none
+	RecordedURI  string   `json:"recorded_uri"` // what the record says of the server
+	OutDir       string   `json:"out_dir"`      // the cell files' folder; "" refuses writes
+	TempDir      string   `json:"temp_dir"`     // the kernel's own temporary folder
+	DryRun       bool     `json:"dry_run"`      //
+	Unrestricted bool     `json:"unrestricted"` //
+	Version      string   `json:"version"`      //
+	NoSandbox    bool     `json:"no_sandbox"`   // tests only: the sandbox is not applied
+}
+
+// kernelMsg is one message of the kernel to the parent, one JSON object
+// per line on the kernel's file descriptor 3.
+type kernelMsg struct {
+	Type    string          `json:"type"` // "ready", "event", "record", "done"
+	Event   *runner.Event   `json:"event,omitempty"`
+	Record  json.RawMessage `json:"record,omitempty"`
+	Sandbox *sandbox.Report `json:"sandbox,omitempty"`
+	Error   string          `json:"error,omitempty"` // ready: the sandbox could not be applied
+}
+
+// kernelMain runs the binary as a kernel: it reads its configuration on
+// stdin, applies the sandbox, runs the scenario's cells and streams the
+// record on file descriptor 3. Its exit status is 0 whatever the cells
+// did (the record says); 1 when it could not run them.
+func kernelMain() int {
+	out := os.NewFile(3, "kernel-messages")
+	if out == nil {
+		fmt.Fprintln(os.Stderr, "playbook kernel: no message descriptor (fd 3)")
+		return 1
+	}
+	w := &kernelWriter{w: bufio.NewWriterSize(out, 1<<16)}
+	var cfg kernelConfig
+	if err := json.NewDecoder(os.Stdin).Decode(&cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "playbook kernel: reading the configuration: %v\n", err)
+		return 1
+	}
+	sc, err := runner.ParseFile(cfg.Scenario)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "playbook kernel: %v\n", err)
+		return 1
+	}
+	var rep *sandbox.Report
+	if !cfg.NoSandbox {
+		r, err := sandbox.Apply(kernelPolicy(cfg))
+		if err != nil {
+			w.send(kernelMsg{Type: "ready", Error: err.Error()})
+			return 1
+		}
+		rep = &r
+	}
+	w.send(kernelMsg{Type: "ready", Sandbox: rep})
+
+	var connect func() (*mlflow.Client, error)
+	if cfg.TrackingURI != "" {
+		connect = sync.OnceValues(func() (*mlflow.Client, error) {
+			return mlflow.New(mlflow.DefaultConfig(cfg.TrackingURI), mlflow.WithUserAgent("playbook-kernel/"+cfg.Version))
+		})
+	}
+	var view func(func(*record.Run))
+	sendRecord := func() {
+		if view == nil {
+			return
+		}
+		var b []byte
+		view(func(r *record.Run) { b, _ = json.Marshal(r) })
+		w.sendRecord(b)
+	}
+	stop := make(chan struct{})
+	opts := runner.Options{
+		Params: cfg.Params, Connect: connect, TrackingURI: cfg.RecordedURI, OutDir: cfg.OutDir,
+		DryRun: cfg.DryRun, Unrestricted: cfg.Unrestricted, Version: cfg.Version,
+		Progress: func(ev runner.Event) {
+			if ev.Status != runner.StatusRunning {
+				sendRecord() // the cell's outputs, before its end is told
+			}
+			w.send(kernelMsg{Type: "event", Event: &ev})
+		},
+		Live: func(v func(func(*record.Run))) {
+			view = v
+			go func() { // what a running cell prints reaches the parent as it goes
+				t := time.NewTicker(200 * time.Millisecond)
+				defer t.Stop()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-t.C:
+						sendRecord()
+					}
+				}
+			}()
+		},
+	}
+	rec, _ := runner.Run(context.Background(), sc, opts)
+	close(stop)
+	if rec != nil {
+		b, err := json.Marshal(rec)
+		if err == nil {
+			w.sendRecord(b)
+		}
+	}
+	w.send(kernelMsg{Type: "done"})
+	return 0
+}
+
+// kernelPolicy is the kernel's sandbox: read the scenario's folder (its
+// data files are inside it) and the system's time zones; write only the
+// cell files' folder and its own temporary folder; connect only to the
+// tracking URI's port on loopback; start no program; bounded memory,
+// file size and open files.
+func kernelPolicy(cfg kernelConfig) sandbox.Policy {
+	ro := append(sandbox.DefaultReadOnly(), filepath.Dir(cfg.Scenario))
+	rw := sandbox.DefaultReadWrite()
+	for _, d := range []string{cfg.OutDir, cfg.TempDir} {
+		if d != "" {
+			rw = append(rw, d)
+		}
+	}
+	p := sandbox.Policy{
+		ReadOnly: ro, ReadWrite: rw, NoExec: true,
+		MemoryBytes: kernelMemory, FileSizeBytes: kernelFileSize, OpenFiles: 256,
+	}
+	if port := uriPort(cfg.TrackingURI); port != 0 {
+		p.ConnectTCP = []uint16{port}
+	}
+	return p
+}
+
+// uriPort returns the TCP port of an http(s) URI, 0 when there is none.
+func uriPort(uri string) uint16 {
+	u, err := url.Parse(uri)
+	if err != nil || u.Host == "" {
+		return 0
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return 0
+	}
+	return uint16(n)
+}
+
+// kernelWriter sends messages, one at a time.
+type kernelWriter struct {
+	mu   sync.Mutex
+	w    *bufio.Writer
+	last []byte // the last record sent: an unchanged one is not sent again
+}
+
+func (k *kernelWriter) send(m kernelMsg) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.w.Write(b)
+	k.w.WriteByte('\n')
+	k.w.Flush()
+}
+
+func (k *kernelWriter) sendRecord(b []byte) {
+	k.mu.Lock()
+	same := string(b) == string(k.last)
+	if !same {
+		k.last = b
+	}
+	k.mu.Unlock()
+	if !same && len(b) > 0 {
+		k.send(kernelMsg{Type: "record", Record: b})
+	}
+}
+
+// kernelRun runs sc in a kernel process and returns its record, as
+// runner.Run does in process: the parent's side of the kernel.
+func kernelRun(ctx context.Context, sc *runner.Scenario, opts runner.Options, trackingURI string) (*record.Run, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("starting the kernel: %w", err)
+	}
+	tmp, err := os.MkdirTemp("", "playbook-kernel-")
+	if err != nil {
+		return nil, fmt.Errorf("starting the kernel: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	scenarioPath, err := filepath.Abs(sc.Path)
+	if err != nil {
+		return nil, err
+	}
+	cfg := kernelConfig{
+		Scenario: scenarioPath, Params: opts.Params, TrackingURI: trackingURI, RecordedURI: opts.TrackingURI,
+		TempDir: tmp, DryRun: opts.DryRun, Unrestricted: opts.Unrestricted, Version: opts.Version,
+		NoSandbox: os.Getenv("PLAYBOOK_KERNEL_NO_SANDBOX") == "1",
+	}
+	if opts.OutDir != "" {
+		// Cell files go to a folder of their own, beside (not over) the
+		// report's files.
+		cfg.OutDir = filepath.Join(opts.OutDir, cellFilesDir)
+		if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+			return nil, fmt.Errorf("the cell files' folder: %w", err)
+		}
+		if cfg.OutDir, err = filepath.Abs(cfg.OutDir); err != nil {
+			return nil, err
+		}
+	}
+	conf, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	msgR, msgW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer msgR.Close()
+	cmd := exec.Command(exe)
+	cmd.Env = kernelEnviron(tmp)
+	cmd.Dir = tmp
+	cmd.Stdin = strings.NewReader(string(conf))
+	stderr := &kernelStderr{tail: tailbuf.Buffer{Max: 16 << 10}}
+	cmd.Stderr = stderr
+	cmd.ExtraFiles = []*os.File{msgW}
+	cmd.SysProcAttr = kernelSysProcAttr()
+	started := time.Now()
+	if err := cmd.Start(); err != nil {
+		msgW.Close()
+		return nil, fmt.Errorf("starting the kernel: %w", err)
+	}
+	msgW.Close()
+
+	s := &kernelSession{cmd: cmd, sc: sc, opts: opts, started: started}
+	// The run is interrupted (^C): the kernel is ended with it.
+	stopOnCancel := context.AfterFunc(ctx, func() { s.kill("interrupted") })
+	defer stopOnCancel()
+	s.read(msgR)
+	waitErr := cmd.Wait()
+	s.stopTimer()
+	return s.finish(waitErr, stderr)
+}
+
+// cellFilesDir is the folder of the output folder where a kernel's cells
+// write their files (pb.WriteFile).
+const cellFilesDir = "files"
+
+// kernelEnviron is the kernel's environment: no credentials, no proxy, no
+// MLflow variables; only what Go and the locale need.
+func kernelEnviron(tmp string) []string {
+	env := []string{envKernel + "=1", "HOME=" + tmp, "TMPDIR=" + tmp, "PATH=/usr/bin:/bin"}
+	for _, k := range []string{"LANG", "LC_ALL", "TZ", "USER", "GOMAXPROCS", "GOTRACEBACK", "PLAYBOOK_CHROMIUM"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// kernelSession is the parent's view of one kernel.
+type kernelSession struct {
+	cmd     *exec.Cmd
+	sc      *runner.Scenario
+	opts    runner.Options
+	started time.Time
+
+	ready   bool
+	readyIn time.Duration
+	sandbox *sandbox.Report
+	refused string // the sandbox could not be applied
+	done    bool
+	last    []byte // the last record received
+	running *runner.Event
+
+	mu     sync.Mutex
+	timer  *time.Timer
+	killed string // why the parent ended the kernel
+}
+
+// read reads the kernel's messages until it closes its end.
+func (s *kernelSession) read(r io.Reader) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			var m kernelMsg
+			if json.Unmarshal(line, &m) == nil {
+				s.handle(m)
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (s *kernelSession) handle(m kernelMsg) {
+	switch m.Type {
+	case "ready":
+		s.ready, s.readyIn, s.sandbox, s.refused = true, time.Since(s.started), m.Sandbox, m.Error
+	case "record":
+		s.last = m.Record
+	case "event":
+		ev := *m.Event
+		if s.opts.Progress != nil {
+			s.opts.Progress(ev)
+		}
+		if ev.Status == runner.StatusRunning {
+			s.running = &ev
+			s.arm(ev)
+		} else {
+			s.running = nil
+			s.stopTimer()
+		}
+	case "done":
+		s.done = true
+	}
+}
+
+// arm starts the watch of the cell ev: past its timeout and the grace,
+// the kernel is ended.
+func (s *kernelSession) arm(ev runner.Event) {
+	timeout := runner.DefaultTimeout
+	if i := ev.Index - 1; i >= 0 && i < len(s.sc.Cells) && s.sc.Cells[i].Timeout > 0 {
+		timeout = s.sc.Cells[i].Timeout
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.timer = time.AfterFunc(timeout+kernelGrace, func() {
+		s.kill(fmt.Sprintf("step %s: timed out after %s (the kernel did not stop the cell: playbook ended it)", ev.Step, timeout))
+	})
+}
+
+func (s *kernelSession) stopTimer() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+}
+
+// kill ends the kernel and everything it started (its process group).
+func (s *kernelSession) kill(why string) {
+	s.mu.Lock()
+	if s.killed == "" {
+		s.killed = why
+	}
+	s.mu.Unlock()
+	killGroup(s.cmd.Process)
+}
+
+// finish builds the run's record and error from what the kernel sent and
+// how it ended.
+func (s *kernelSession) finish(waitErr error, stderr *kernelStderr) (*record.Run, error) {
+	var rec *record.Run
+	if len(s.last) > 0 {
+		r, err := record.Read(strings.NewReader(string(s.last)))
+		if err == nil {
+			rec = r
+		}
+	}
+	if rec == nil {
+		// Nothing recorded yet: a record of the scenario, no cell run.
+		rec = runner.NewRecord(s.sc, s.opts)
+	}
+	s.mu.Lock()
+	killed := s.killed
+	s.mu.Unlock()
+	exit := "exit status 0"
+	if waitErr != nil {
+		exit = waitErr.Error()
+	}
+	rec.Environment.Isolation = s.isolation(exit)
+	// The parent says who and where: the kernel cannot read it.
+	base := runner.NewRecord(s.sc, s.opts)
+	rec.Environment.User, rec.Environment.Host = base.Environment.User, base.Environment.Host
+	for i := range rec.Evidence.Files {
+		rec.Evidence.Files[i].Name = cellFilesDir + "/" + rec.Evidence.Files[i].Name
+	}
+
+	if s.done && waitErr == nil && killed == "" {
+		return rec, errorOfRecord(rec)
+	}
+	// The kernel died: the cell that was running failed, with what it
+	// printed (already in the record) and the kernel's last words.
+	why := exit
+	if killed != "" {
+		why = killed
+	}
+	if !s.ready {
+		why = "it did not start: " + why
+	} else if s.refused != "" {
+		why = "its sandbox could not be applied: " + s.refused
+	}
+	msg := "the kernel stopped (" + why + ")"
+	if tail := kernelTail(stderr); tail != "" {
+		msg += "; its last output: " + tail
+	}
+	e := &record.Error{Kind: record.ErrKernel, File: s.sc.Path, Message: msg}
+	if s.running != nil {
+		i := s.running.Index - 1
+		if i >= 0 && i < len(rec.Cells) {
+			c := &rec.Cells[i]
+			c.Status = record.StatusFailed
+			c.Duration = record.Duration(time.Since(c.Start))
+			e.Line, e.Step = c.Line, c.Step
+			if killed != "" && strings.Contains(killed, "timed out") {
+				e.Kind = record.ErrTimeout
+			}
+			c.Error = e
+		}
+	}
+	rec.Error = e
+	rec.Environment.End = time.Now()
+	rec.Environment.Exit.Status = record.OutcomeFailed
+	return rec, &runner.Error{Kind: e.Kind, File: e.File, Line: e.Line, Step: e.Step, Err: errors.New(msg)}
+}
+
+// isolation says what protected this kernel.
+func (s *kernelSession) isolation(exit string) *record.Isolation {
+	iso := &record.Isolation{Mode: "kernel process", CleanEnv: true, TimeoutGrace: record.Duration(kernelGrace),
+		KernelStart: record.Duration(s.readyIn), Exit: exit}
+	if r := s.sandbox; r != nil {
+		iso.Sandboxed, iso.Landlock, iso.LandlockFS, iso.LandlockTCP = true, r.Landlock, r.LandlockFS, r.LandlockTCP
+		if r.SeccompActive {
+			iso.Seccomp = r.Seccomp
+		}
+		iso.Rlimits, iso.Capabilities = r.Rlimits, r.Capabilities
+	}
+	return iso
+}
+
+// kernelStderr keeps the start and the end of what the kernel writes to
+// stderr: a Go runtime's fatal error is at the start of its trace.
+type kernelStderr struct {
+	mu   sync.Mutex
+	head []byte
+	tail tailbuf.Buffer
+}
+
+const kernelHead = 4 << 10
+
+func (k *kernelStderr) Write(p []byte) (int, error) {
+	k.mu.Lock()
+	if room := kernelHead - len(k.head); room > 0 {
+		k.head = append(k.head, p[:min(room, len(p))]...)
+	}
+	k.mu.Unlock()
+	return k.tail.Write(p)
+}
+
+// kernelTail says what the kernel last said: the first line of a Go
+// runtime's fatal error or panic when there is one (the rest is its
+// trace), else its last lines, joined.
+func kernelTail(k *kernelStderr) string {
+	k.mu.Lock()
+	head := string(k.head)
+	k.mu.Unlock()
+	for _, l := range strings.Split(head, "\n") {
+		l = strings.TrimSpace(l)
+		for _, p := range []string{"fatal error:", "panic:", "runtime: ", "unexpected signal", "SIGSEGV"} {
+			if strings.HasPrefix(l, p) {
+				return l
+			}
+		}
+	}
+	var lines []string
+	for _, l := range k.tail.Lines() {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines[max(0, len(lines)-6):], " | ")
+}
+
+// errorOfRecord is the error of a run the kernel finished, rebuilt from
+// its record (the error values stayed in the kernel).
+func errorOfRecord(rec *record.Run) error {
+	e := rec.Error
+	if e == nil {
+		return nil
+	}
+	var cause error = errors.New(e.Message)
+	if rec.Environment.Exit.Status == record.OutcomeRefused {
+		cause = refusedError{cause}
+	}
+	return &runner.Error{Kind: e.Kind, File: e.File, Line: e.Line, Step: e.Step, Err: cause}
+}
+
+// refusedError is a gate's refusal told by the kernel.
+type refusedError struct{ error }
+
+func (refusedError) GateRefused() bool { return true }
