@@ -44,7 +44,8 @@ type Options struct {
 	// package documentation).
 	DryRun bool
 	// Step returns the current cell's step name, for the records; nil
-	// leaves Step empty.
+	// leaves Step empty. It is called from the proxy's request goroutines:
+	// it must be safe for concurrent use.
 	Step func() string
 	// MaxBody bounds the JSON body of an API call, read whole before it is
 	// forwarded; MaxUpload bounds an artifact upload, streamed. Zero means

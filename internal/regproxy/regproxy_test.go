@@ -612,3 +612,49 @@ func TestRedact(t *testing.T) {
 		"params":   []any{map[string]any{"key": "db_password", "value": regproxy.Redacted}, map[string]any{"key": "lr", "value": "0.1"}},
 	}, args)
 }
+
+// TestNoSnapshotNoCall: a call whose model's before snapshot cannot be read
+// is refused, not forwarded; a rename touches both names.
+func TestNoSnapshotNoCall(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var paths []string
+	_, target := newCounting(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/api/2.0/mlflow/registered-models/get" && r.URL.Query().Get("name") == "broken" {
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, `{"error_code": "INTERNAL_ERROR", "message": "database is locked"}`)
+			return
+		}
+		if r.URL.Path == "/api/2.0/mlflow/registered-models/get" {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no such model"}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{}`)
+	})
+	e := newEnvWith(t, target, regproxy.Options{})
+	err := e.kernel.SetRegisteredModelAlias(t.Context(), "broken", "champion", "1")
+	var apiErr *mlflow.APIError
+	require.True(t, errors.As(err, &apiErr), "%v", err)
+	assert.Equal(t, http.StatusBadGateway, apiErr.StatusCode)
+	mu.Lock()
+	assert.NotContains(t, paths, "/api/2.0/mlflow/registered-models/alias", "not forwarded")
+	mu.Unlock()
+	c := lastCall(t, e.proxy)
+	assert.True(t, strings.HasPrefix(c.Outcome, "not sent: "), c.Outcome)
+	assert.Contains(t, c.Outcome, "database is locked")
+
+	resp, body := raw(t, "POST", e.proxy.URL()+"/api/2.0/mlflow/registered-models/rename", strings.NewReader(`{"name": "old", "new_name": "new"}`), nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	snaps, err := e.proxy.Snapshots(t.Context())
+	require.NoError(t, err)
+	var models []string
+	for _, s := range snaps {
+		models = append(models, s.Label+":"+s.Model)
+	}
+	assert.Equal(t, []string{"before:old", "after:old", "before:new", "after:new"}, models, "broken has no before snapshot")
+}
