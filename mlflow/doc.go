@@ -11,6 +11,10 @@
 // sentinel such as ErrInvalidParameter or ErrPathEscape. No error carries a
 // secret.
 //
+// Forward sends a raw request once, with the client's credentials and TLS
+// settings, for a proxy that lets a client without credentials reach the
+// server (the cell kernel's, internal/regproxy).
+//
 // # MLflow 3 logged models
 //
 // In MLflow 3, mlflow.<flavor>.log_model(..., name="model") creates a

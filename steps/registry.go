@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/playbook-mlops/playbook/internal/regsnap"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
@@ -275,48 +274,15 @@ func (r *registry) versionTags(model, version string) (map[string]string, error)
 }
 
 // modelFilter returns the search filter selecting model's versions.
-func modelFilter(model string) (string, error) {
-	switch {
-	case !strings.Contains(model, "'"):
-		return "name = '" + model + "'", nil
-	case !strings.Contains(model, `"`):
-		return `name = "` + model + `"`, nil
-	}
-	return "", fmt.Errorf("model name %q holds both kinds of quotes: MLflow's search filters cannot name it", model)
-}
+func modelFilter(model string) (string, error) { return regsnap.ModelFilter(model) }
 
 // snapshot reads a model's aliases and the tags of each of its versions,
 // as a dry run's plan would leave them. A model that does not exist gives
 // an empty snapshot.
 func (r *registry) snapshot(model, label string) (record.Snapshot, error) {
-	s := record.Snapshot{Label: label, Time: time.Now(), Model: model, Aliases: map[string]string{}, Versions: []record.VersionSnapshot{}}
-	rm, err := r.c.GetRegisteredModel(r.ctx, model)
-	switch {
-	case errors.Is(err, mlflow.ErrNotFound):
-	case err != nil:
-		return s, fmt.Errorf("reading model %q: %w", model, err)
-	default:
-		for _, a := range rm.Aliases {
-			s.Aliases[a.Alias] = a.Version
-		}
-		filter, err := modelFilter(model)
-		if err != nil {
-			return s, err
-		}
-		mvs, err := r.c.SearchAllModelVersions(r.ctx, filter)
-		if err != nil {
-			return s, fmt.Errorf("listing the versions of model %q: %w", model, err)
-		}
-		for _, mv := range mvs {
-			if mv.Name != model {
-				continue
-			}
-			vs := record.VersionSnapshot{Version: mv.Version, Tags: map[string]string{}, Aliases: []string{}}
-			for _, t := range mv.Tags {
-				vs.Tags[t.Key] = t.Value
-			}
-			s.Versions = append(s.Versions, vs)
-		}
+	s, err := regsnap.Take(r.ctx, r.c, model, label)
+	if err != nil {
+		return s, err
 	}
 	r.lock(func() {
 		pl := r.s.plans[model]
@@ -339,35 +305,13 @@ func (r *registry) snapshot(model, label string) (record.Snapshot, error) {
 			}
 		}
 	})
-	sort.Slice(s.Versions, func(i, j int) bool { return versionLess(s.Versions[i].Version, s.Versions[j].Version) })
-	for a, v := range s.Aliases {
-		for i := range s.Versions {
-			if s.Versions[i].Version == v {
-				s.Versions[i].Aliases = append(s.Versions[i].Aliases, a)
-			}
-		}
-	}
-	for i := range s.Versions {
-		sort.Strings(s.Versions[i].Aliases)
-	}
+	regsnap.Normalize(&s)
 	return s, nil
 }
 
 // versionLess orders version numbers numerically, a dry run's planned
 // version last.
-func versionLess(a, b string) bool {
-	na, errA := strconv.Atoi(a)
-	nb, errB := strconv.Atoi(b)
-	switch {
-	case errA == nil && errB == nil:
-		return na < nb
-	case errA == nil:
-		return true
-	case errB == nil:
-		return false
-	}
-	return a < b
-}
+func versionLess(a, b string) bool { return regsnap.VersionLess(a, b) }
 
 // before returns the state of model when the run first read it, reading it
 // now (and showing it as the "before" snapshot) when this is the first
