@@ -34,6 +34,7 @@ type Client struct {
 	// print.
 	cfg        *Config
 	base       *url.URL // tracking URI without credentials, path ending in "/"
+	display    string   // what TrackingURI says, when not the configured URI (WithDisplayURI)
 	server     string   // scheme://host of the tracking URI
 	httpClient *http.Client
 	creds      func() credentials
@@ -65,6 +66,13 @@ func WithHTTPClient(hc *http.Client) Option {
 
 // WithUserAgent sets the User-Agent header.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
+
+// WithDisplayURI makes TrackingURI (and so the links and messages built on
+// it) say uri while requests still go to the configured tracking URI: a
+// kernel process's client reaches the registry through playbook's proxy,
+// whose address (and token) must appear nowhere, and names the server
+// behind it.
+func WithDisplayURI(uri string) Option { return func(c *Client) { c.display = uri } }
 
 // WithLogger makes the Client log each request (Debug) and each retry (Warn)
 // to l. Logs carry methods, paths, statuses and durations, never secrets.
@@ -201,7 +209,12 @@ func newHTTPClient(cfg *Config) (*http.Client, error) {
 }
 
 // TrackingURI returns the tracking server's URI without credentials.
-func (c *Client) TrackingURI() string { return c.cfg.TrackingURI }
+func (c *Client) TrackingURI() string {
+	if c.display != "" {
+		return c.display
+	}
+	return c.cfg.TrackingURI
+}
 
 // String describes the client without secrets.
 func (c *Client) String() string {

@@ -197,6 +197,9 @@ type Isolation struct {
 	// "signal: killed", ...).
 	KernelStart Duration `json:"kernel_start"`
 	Exit        string   `json:"exit"`
+	// Problems are what playbook could not record of the kernel's run
+	// (a registry snapshot it could not take).
+	Problems []string `json:"problems,omitempty"`
 }
 
 // Environment says who ran what, where and when, and how it ended.

@@ -722,6 +722,9 @@ func isolationPairs(l *labels, iso *record.Isolation) []pair {
 	ps = append(ps, pair{Key: "seccomp", Value: v, Code: c})
 	v, c = or(strings.Join(iso.Rlimits, ", "))
 	ps = append(ps, pair{Key: l.Limits, Value: v, Code: c})
+	for _, p := range iso.Problems {
+		ps = append(ps, pair{Key: l.Error, Value: p, Code: true})
+	}
 	return ps
 }
 

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,6 +50,9 @@ type Options struct {
 	Unrestricted bool
 	// Version is playbook's version, recorded in the environment.
 	Version string
+	// User and Host, when set, are who runs and where, for the record
+	// (else the current user and host): a kernel process cannot read them.
+	User, Host string
 	// Progress, when set, is told when each cell starts and ends.
 	Progress func(Event)
 	// Live, when set, is given at the start of the run a function that
@@ -265,7 +269,7 @@ func newRecord(sc *Scenario, params []record.Param, opts Options) *record.Run {
 		Params: make([]record.Param, len(params)),
 		Cells:  make([]record.Cell, len(sc.Cells)),
 		Environment: record.Environment{
-			User: userName(), Host: hostName(), PlaybookVersion: opts.Version, GoVersion: runtime.Version(),
+			User: cmp.Or(opts.User, userName()), Host: cmp.Or(opts.Host, hostName()), PlaybookVersion: opts.Version, GoVersion: runtime.Version(),
 			TrackingURI: redact(opts.TrackingURI), DryRun: opts.DryRun, Unrestricted: opts.Unrestricted,
 			Start: time.Now(),
 		},

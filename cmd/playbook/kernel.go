@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -60,14 +61,17 @@ const kernelFileSize = 20 << 20
 type kernelConfig struct {
 	Scenario     string   `json:"scenario"`
 	Params       []string `json:"params"`
-	TrackingURI  string   `json:"tracking_uri"` // where the kernel's client connects; "" for none
+	TrackingURI  string   `json:"tracking_uri"` // where the kernel's client connects (the proxy); "" for none
+	ProxyPrefix  string   `json:"proxy_prefix"` // the path its requests start with (the proxy's token)
+	DisplayURI   string   `json:"display_uri"`  // the server behind it, for links and messages
 	RecordedURI  string   `json:"recorded_uri"` // what the record says of the server
-	OutDir       string   `json:"out_dir"`      // the cell files' folder; "" refuses writes
-	TempDir      string   `json:"temp_dir"`     // the kernel's own temporary folder
-	DryRun       bool     `json:"dry_run"`      //
-	Unrestricted bool     `json:"unrestricted"` //
-	Version      string   `json:"version"`      //
-	NoSandbox    bool     `json:"no_sandbox"`   // tests only: the sandbox is not applied
+	User         string   `json:"user"`         // who runs it, for the record and the tags
+	Host         string   `json:"host"`
+	OutDir       string   `json:"out_dir"`  // the cell files' folder; "" refuses writes
+	TempDir      string   `json:"temp_dir"` // the kernel's own temporary folder
+	DryRun       bool     `json:"dry_run"`
+	Unrestricted bool     `json:"unrestricted"`
+	Version      string   `json:"version"`
 }
 
 // kernelMsg is one message of the kernel to the parent, one JSON object
@@ -92,7 +96,12 @@ func kernelMain() int {
 	}
 	w := &kernelWriter{w: bufio.NewWriterSize(out, 1<<16)}
 	var cfg kernelConfig
-	if err := json.NewDecoder(os.Stdin).Decode(&cfg); err != nil {
+	stdin := bufio.NewReaderSize(os.Stdin, 1<<16)
+	line, err := stdin.ReadBytes('\n')
+	if err == nil {
+		err = json.Unmarshal(line, &cfg)
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "playbook kernel: reading the configuration: %v\n", err)
 		return 1
 	}
@@ -101,21 +110,19 @@ func kernelMain() int {
 		fmt.Fprintf(os.Stderr, "playbook kernel: %v\n", err)
 		return 1
 	}
-	var rep *sandbox.Report
-	if !cfg.NoSandbox {
-		r, err := sandbox.Apply(kernelPolicy(cfg))
-		if err != nil {
-			w.send(kernelMsg{Type: "ready", Error: err.Error()})
-			return 1
-		}
-		rep = &r
+	rep, err := sandbox.Apply(kernelPolicy(cfg))
+	if err != nil {
+		w.send(kernelMsg{Type: "ready", Error: err.Error()})
+		return 1
 	}
-	w.send(kernelMsg{Type: "ready", Sandbox: rep})
+	w.send(kernelMsg{Type: "ready", Sandbox: &rep})
 
 	var connect func() (*mlflow.Client, error)
 	if cfg.TrackingURI != "" {
 		connect = sync.OnceValues(func() (*mlflow.Client, error) {
-			return mlflow.New(mlflow.DefaultConfig(cfg.TrackingURI), mlflow.WithUserAgent("playbook-kernel/"+cfg.Version))
+			hc := &http.Client{Transport: prefixTransport{prefix: cfg.ProxyPrefix, base: http.DefaultTransport}}
+			return mlflow.New(mlflow.DefaultConfig(cfg.TrackingURI), mlflow.WithUserAgent("playbook-kernel/"+cfg.Version),
+				mlflow.WithHTTPClient(hc), mlflow.WithDisplayURI(cfg.DisplayURI))
 		})
 	}
 	var view func(func(*record.Run))
@@ -130,12 +137,20 @@ func kernelMain() int {
 	stop := make(chan struct{})
 	opts := runner.Options{
 		Params: cfg.Params, Connect: connect, TrackingURI: cfg.RecordedURI, OutDir: cfg.OutDir,
-		DryRun: cfg.DryRun, Unrestricted: cfg.Unrestricted, Version: cfg.Version,
+		DryRun: cfg.DryRun, Unrestricted: cfg.Unrestricted, Version: cfg.Version, User: cfg.User, Host: cfg.Host,
 		Progress: func(ev runner.Event) {
 			if ev.Status != runner.StatusRunning {
 				sendRecord() // the cell's outputs, before its end is told
 			}
 			w.send(kernelMsg{Type: "event", Event: &ev})
+			if ev.Status == runner.StatusRunning {
+				// The cell runs once the parent knows it does: the registry
+				// calls it makes are recorded under its step.
+				var ack [1]byte
+				if _, err := io.ReadFull(stdin, ack[:]); err != nil {
+					os.Exit(1) // the parent is gone
+				}
+			}
 		},
 		Live: func(v func(func(*record.Run))) {
 			view = v
@@ -163,6 +178,26 @@ func kernelMain() int {
 	}
 	w.send(kernelMsg{Type: "done"})
 	return 0
+}
+
+// prefixTransport adds the proxy's token path to every request: the
+// client's tracking URI, its URLs and its errors hold none of it.
+type prefixTransport struct {
+	prefix string
+	base   http.RoundTripper
+}
+
+func (t prefixTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.URL.Path = t.prefix + req.URL.Path
+	if req.URL.RawPath != "" {
+		r.URL.RawPath = t.prefix + req.URL.RawPath
+	}
+	resp, err := t.base.RoundTrip(r)
+	if resp != nil {
+		resp.Request = req
+	}
+	return resp, err
 }
 
 // kernelPolicy is the kernel's sandbox: read the scenario's folder (its
@@ -238,7 +273,8 @@ func (k *kernelWriter) sendRecord(b []byte) {
 
 // kernelRun runs sc in a kernel process and returns its record, as
 // runner.Run does in process: the parent's side of the kernel.
-func kernelRun(ctx context.Context, sc *runner.Scenario, opts runner.Options, trackingURI string) (*record.Run, error) {
+func kernelRun(ctx context.Context, sc *runner.Scenario, opts runner.Options, px kernelProxy) (*record.Run, error) {
+	base := runner.NewRecord(sc, opts) // who and where, which the kernel cannot read
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("starting the kernel: %w", err)
@@ -253,9 +289,9 @@ func kernelRun(ctx context.Context, sc *runner.Scenario, opts runner.Options, tr
 		return nil, err
 	}
 	cfg := kernelConfig{
-		Scenario: scenarioPath, Params: opts.Params, TrackingURI: trackingURI, RecordedURI: opts.TrackingURI,
+		Scenario: scenarioPath, Params: opts.Params, TrackingURI: px.url, ProxyPrefix: px.prefix, DisplayURI: px.display,
+		RecordedURI: opts.TrackingURI, User: base.Environment.User, Host: base.Environment.Host,
 		TempDir: tmp, DryRun: opts.DryRun, Unrestricted: opts.Unrestricted, Version: opts.Version,
-		NoSandbox: os.Getenv("PLAYBOOK_KERNEL_NO_SANDBOX") == "1",
 	}
 	if opts.OutDir != "" {
 		// Cell files go to a folder of their own, beside (not over) the
@@ -280,7 +316,10 @@ func kernelRun(ctx context.Context, sc *runner.Scenario, opts runner.Options, tr
 	cmd := exec.Command(exe)
 	cmd.Env = kernelEnviron(tmp)
 	cmd.Dir = tmp
-	cmd.Stdin = strings.NewReader(string(conf))
+	ackW, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
 	stderr := &kernelStderr{tail: tailbuf.Buffer{Max: 16 << 10}}
 	cmd.Stderr = stderr
 	cmd.ExtraFiles = []*os.File{msgW}
@@ -291,16 +330,25 @@ func kernelRun(ctx context.Context, sc *runner.Scenario, opts runner.Options, tr
 		return nil, fmt.Errorf("starting the kernel: %w", err)
 	}
 	msgW.Close()
+	if _, err := ackW.Write(append(conf, '\n')); err != nil {
+		killGroup(cmd.Process)
+	}
 
-	s := &kernelSession{cmd: cmd, sc: sc, opts: opts, started: started}
+	s := &kernelSession{cmd: cmd, sc: sc, opts: opts, started: started, ack: ackW}
 	// The run is interrupted (^C): the kernel is ended with it.
 	stopOnCancel := context.AfterFunc(ctx, func() { s.kill("interrupted") })
 	defer stopOnCancel()
 	s.read(msgR)
+	ackW.Close()
 	waitErr := cmd.Wait()
 	s.stopTimer()
 	return s.finish(waitErr, stderr)
 }
+
+// kernelProxy is where the kernel's client connects: url (the proxy,
+// http://127.0.0.1:PORT), the path prefix of its requests, and the
+// server it names in links and messages.
+type kernelProxy struct{ url, prefix, display string }
 
 // cellFilesDir is the folder of the output folder where a kernel's cells
 // write their files (pb.WriteFile).
@@ -324,6 +372,7 @@ type kernelSession struct {
 	sc      *runner.Scenario
 	opts    runner.Options
 	started time.Time
+	ack     io.WriteCloser // the kernel's stdin: one byte per cell started
 
 	ready   bool
 	readyIn time.Duration
@@ -369,6 +418,7 @@ func (s *kernelSession) handle(m kernelMsg) {
 		if ev.Status == runner.StatusRunning {
 			s.running = &ev
 			s.arm(ev)
+			_, _ = s.ack.Write([]byte{1})
 		} else {
 			s.running = nil
 			s.stopTimer()
@@ -435,9 +485,6 @@ func (s *kernelSession) finish(waitErr error, stderr *kernelStderr) (*record.Run
 		exit = waitErr.Error()
 	}
 	rec.Environment.Isolation = s.isolation(exit)
-	// The parent says who and where: the kernel cannot read it.
-	base := runner.NewRecord(s.sc, s.opts)
-	rec.Environment.User, rec.Environment.Host = base.Environment.User, base.Environment.Host
 	for i := range rec.Evidence.Files {
 		rec.Evidence.Files[i].Name = cellFilesDir + "/" + rec.Evidence.Files[i].Name
 	}

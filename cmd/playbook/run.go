@@ -9,12 +9,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/playbook-mlops/playbook/internal/atomicfile"
 	"github.com/playbook-mlops/playbook/internal/browser"
+	"github.com/playbook-mlops/playbook/internal/regproxy"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/pyworker"
 	"github.com/playbook-mlops/playbook/record"
@@ -395,10 +398,12 @@ func pythonWorker(python func() (string, error), stderr io.Writer) func() (*pywo
 	}
 }
 
-// runInKernel runs sc in a kernel process (--kernel process), connected to
-// the tracking server connect gives. Until the registry proxy keeps
-// credentials in playbook, a server that needs them is refused: the
-// kernel's environment holds none.
+// runInKernel runs sc in a kernel process (--kernel process). Its MLflow
+// client talks only to a registry proxy of this process (internal/regproxy),
+// which forwards to the tracking server with the credentials, records
+// every call that changes the registry, refuses them all in a dry run, and
+// snapshots every registered model a call touched: the evidence's calls
+// and snapshots are the proxy's.
 func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, connect func() (*mlflow.Client, error)) (*record.Run, error) {
 	// The kernel cannot ask for the embedded server later: it is started
 	// now, even for a scenario that never calls MLflow.
@@ -406,11 +411,55 @@ func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, 
 	if err != nil {
 		return nil, err
 	}
-	cfg, _ := mlflow.ConfigFromEnv(os.Getenv)
-	if cfg.Token != "" || cfg.Username != "" || cfg.Password != "" || strings.Contains(c.TrackingURI(), "@") {
-		return nil, errUsage(errors.New("--kernel process: the tracking server needs credentials, which the kernel must not hold; the registry proxy that keeps them in playbook is not built yet: run without --kernel process"))
+	var step atomic.Value
+	step.Store("")
+	px, err := regproxy.Start(regproxy.Options{Target: c, DryRun: opts.DryRun, Step: func() string { return step.Load().(string) }})
+	if err != nil {
+		return nil, fmt.Errorf("the registry proxy: %w", err)
 	}
-	return kernelRun(ctx, sc, opts, c.TrackingURI())
+	defer px.Close()
+	progress := opts.Progress
+	opts.Progress = func(ev runner.Event) {
+		if ev.Status == runner.StatusRunning {
+			step.Store(ev.Step)
+		}
+		if progress != nil {
+			progress(ev)
+		}
+	}
+	rec, err := kernelRun(ctx, sc, opts, kernelProxy{
+		url: fmt.Sprintf("http://127.0.0.1:%d", px.Port()), prefix: px.Prefix(), display: mlflow.RedactURL(c.TrackingURI()),
+	})
+	if rec != nil {
+		keepProxyEvidence(ctx, rec, px)
+	}
+	return rec, err
+}
+
+// keepProxyEvidence puts the proxy's record in the evidence: the calls
+// that reached the registry (or, in a dry run, were refused there), and
+// beside them the calls the kernel says it planned and did not send (a
+// dry run's); the before and after snapshots of every model they touched.
+// What the kernel recorded of those is its cells' output, not evidence.
+func keepProxyEvidence(ctx context.Context, rec *record.Run, px *regproxy.Proxy) {
+	calls := px.Calls()
+	for _, c := range rec.Evidence.Calls {
+		if c.DryRun && c.Outcome != "ok" {
+			calls = append(calls, c)
+		}
+	}
+	slices.SortStableFunc(calls, func(a, b record.Call) int { return a.Time.Compare(b.Time) })
+	rec.Evidence.Calls = calls
+	snaps, err := px.Snapshots(ctx)
+	if err != nil {
+		if rec.Environment.Isolation != nil {
+			rec.Environment.Isolation.Problems = append(rec.Environment.Isolation.Problems, "registry snapshots: "+err.Error())
+		}
+	}
+	if snaps == nil {
+		snaps = []record.Snapshot{}
+	}
+	rec.Evidence.Snapshots = snaps
 }
 
 // envDirVar names the variable of the folder where model environments

@@ -127,6 +127,11 @@ func (p *Proxy) URL() string { return fmt.Sprintf("http://127.0.0.1:%d%s", p.Por
 // Port returns the port the proxy listens on, for the kernel's sandbox.
 func (p *Proxy) Port() int { return p.ln.Addr().(*net.TCPAddr).Port }
 
+// Prefix returns the token's path, "/k/<token>": a client whose transport
+// adds it to every request's path can use http://127.0.0.1:PORT as its
+// tracking URI, so that the token is in none of its URLs or messages.
+func (p *Proxy) Prefix() string { return p.prefix }
+
 // Handle adds an endpoint of the parent's own under the token prefix, e.g.
 // Handle("POST /rpc/capture", h): h sees the request with the prefix
 // removed from URL.Path. pattern is a net/http.ServeMux pattern without a
