@@ -219,7 +219,7 @@ type Environment struct {
 	// kernel process of their own, sandboxed) and which protections were
 	// active; nil when the cells ran in playbook's own process.
 	Isolation *Isolation `json:"isolation,omitempty"`
-	Exit          Exit      `json:"exit"`
+	Exit      Exit       `json:"exit"`
 }
 
 // Run outcomes, in Exit.Status.
