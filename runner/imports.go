@@ -93,6 +93,14 @@ func loadSymbols() {
 		}
 		for _, extra := range []interp.Exports{unrestricted.Symbols, stdsyscall.Symbols, stdunsafe.Symbols} {
 			for key, v := range extra {
+				if have, ok := allSymbols[key]; ok {
+					// yaegi's unrestricted os and os/exec hold only what
+					// stdlib leaves out (os.Exit, exec.Command...): added
+					// to the package, not in its place.
+					merged := maps.Clone(have)
+					maps.Copy(merged, v)
+					v = merged
+				}
 				add(allSymbols, allImportsNames, key, v)
 			}
 		}

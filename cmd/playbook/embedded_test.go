@@ -5,9 +5,11 @@ import (
 	"context"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -120,18 +122,55 @@ func TestEmbeddedDataDirUnusable(t *testing.T) {
 // URI runs it (embedded server start included), on a data directory that
 // already holds the training runs.
 func BenchmarkFrenchScenarioEmbedded(b *testing.B) {
+	for _, k := range []string{kernelInProcess, kernelProcess} {
+		b.Run("kernel="+k, func(b *testing.B) { benchFrench(b, false, "--kernel", k) })
+	}
+	// As a user runs it: a new playbook process each time (the test
+	// binary acting as playbook), so that neither mode keeps what a
+	// process warms up (symbol tables, fonts, code paths) from one run to
+	// the next.
+	for _, k := range []string{kernelInProcess, kernelProcess} {
+		b.Run("process=new/kernel="+k, func(b *testing.B) { benchFrench(b, true, "--kernel", k) })
+	}
+}
+
+// benchFrench is BenchmarkFrenchScenarioEmbedded with the extra flags of
+// playbook run; with --kernel process it reports the kernel's start (from
+// its start to its sandbox applied) as kernel-start-ms/op.
+func benchFrench(b *testing.B, fresh bool, extra ...string) {
 	noExternalBackend(b)
 	data := filepath.Join(b.TempDir(), "playbook-data")
 	ctx := context.Background()
 	if code := run(ctx, []string{"run", "--quiet", "--data-dir", data, repoScenario("churn-training.md")}, io.Discard, io.Discard); code != ExitOK {
 		b.Fatalf("training: exit %d", code)
 	}
-	args := []string{"run", "--quiet", "--data-dir", data, "--out", b.TempDir(), repoScenario("churn-promotion.fr.md")}
+	out := b.TempDir()
+	args := append([]string{"run", "--quiet", "--data-dir", data, "--out", out, "-p", "serve=off", repoScenario("churn-promotion.fr.md")}, extra...)
+	var start time.Duration
 	for b.Loop() {
 		var stderr bytes.Buffer
-		if code := run(ctx, args, io.Discard, &stderr); code != ExitOK {
+		if fresh {
+			exe, err := os.Executable()
+			if err != nil {
+				b.Fatal(err)
+			}
+			cmd := exec.Command(exe, args...)
+			cmd.Env = append(os.Environ(), hostileChildEnv+"=1")
+			cmd.Stderr = &stderr
+			if err := cmd.Run(); err != nil {
+				b.Fatalf("%v: %s", err, stderr.String())
+			}
+		} else if code := run(ctx, args, io.Discard, &stderr); code != ExitOK {
 			b.Fatalf("exit %d: %s", code, stderr.String())
 		}
+		b.StopTimer()
+		if rec := readRecord(b, out); rec.Environment.Isolation != nil {
+			start += time.Duration(rec.Environment.Isolation.KernelStart)
+		}
+		b.StartTimer()
+	}
+	if start > 0 {
+		b.ReportMetric(float64(start.Microseconds())/1e3/float64(b.N), "kernel-start-ms/op")
 	}
 }
 

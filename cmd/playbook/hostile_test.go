@@ -1,10 +1,12 @@
 package main
 
-// The acceptance suite of issue 12; enabled in CI once the kernel process
-// lands. Until then TestHostileScenarios skips unless PLAYBOOK_HOSTILE=1
-// is set, so that main stays green while the cases that still escape fail:
+// The acceptance suite of issue 12. TestHostileScenarios runs every case
+// with --kernel process (the sandboxed kernel process), where none may
+// escape. PLAYBOOK_HOSTILE_KERNEL=in-process runs them in playbook's own
+// process instead (the language-level fence alone), where the cases the
+// process split exists for still escape (11 of 45 when it landed):
 //
-//	PLAYBOOK_HOSTILE=1 go test ./cmd/playbook -run TestHostileScenarios -count=1 -v
+//	PLAYBOOK_HOSTILE_KERNEL=in-process go test ./cmd/playbook -run TestHostileScenarios -count=1 -v
 //
 // Each case runs one hostile scenario of testdata/hostile/ (untrusted
 // input: every cell tries to get out of the restricted fence) with
@@ -79,6 +81,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -238,6 +241,7 @@ func (h *hostile) run(args ...string) hostileResult {
 	ctx, cancel := context.WithTimeout(h.t.Context(), 90*time.Second)
 	defer cancel()
 	argv := append([]string{"run", "--tracking-uri", h.uri, "--out", h.out, "--data-dir", h.data}, args...)
+	argv = append(argv, "--kernel", cmp.Or(os.Getenv("PLAYBOOK_HOSTILE_KERNEL"), kernelProcess))
 	cmd := exec.CommandContext(ctx, exe, argv...)
 	var env []string
 	for _, kv := range os.Environ() {
@@ -432,6 +436,33 @@ func (h *hostile) forgeable() {
 	require.NoError(h.t, err)
 }
 
+// noReportContains asserts that no file of the report in dir holds s:
+// the files under dir but the cells' own folder (files/, where a kernel
+// process's cells write), which is not the evidence.
+func noReportContains(t *testing.T, dir, s string) {
+	t.Helper()
+	for _, name := range []string{"index.html", "report.md", "evidence.json"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if assert.NoError(t, err, name) {
+			assert.False(t, bytes.Contains(b, []byte(s)), "%s holds %q", name, s)
+		}
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && p == filepath.Join(dir, cellFilesDir) {
+			return filepath.SkipDir
+		}
+		if d.Type().IsRegular() {
+			if b, err := os.ReadFile(p); err == nil {
+				assert.False(t, bytes.Contains(b, []byte(s)), "%s holds %q", p, s)
+			}
+		}
+		return nil
+	})
+}
+
 // noFileContains asserts that no file under dir holds s.
 func noFileContains(t *testing.T, dir, s string) {
 	t.Helper()
@@ -466,9 +497,6 @@ type hostileCase struct {
 }
 
 func TestHostileScenarios(t *testing.T) {
-	if os.Getenv("PLAYBOOK_HOSTILE") != "1" {
-		t.Skip("the acceptance suite of issue 12 (hostile scenarios): set PLAYBOOK_HOSTILE=1; enabled in CI once the kernel process lands")
-	}
 	t.Setenv("MLFLOW_TRACKING_URI", "")
 	for _, tc := range hostileCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -644,7 +672,7 @@ var hostileCases = []hostileCase{
 	{name: "forge-evidence-shadow", class: 3, test: func(h *hostile) {
 		r := h.run(h.scenario("forge-evidence-shadow"))
 		h.failedAt(r, "fail")
-		noFileContains(h.t, h.out, "FORGED-EVIDENCE")
+		noReportContains(h.t, h.out, "FORGED-EVIDENCE")
 		h.invariants(r)
 	}},
 
@@ -710,7 +738,7 @@ var hostileCases = []hostileCase{
 	{name: "kill-log-fatal", class: 5, test: func(h *hostile) { crashed(h, "kill-log-fatal", "fatal") }},
 	{name: "kill-forged-exit", class: 5, test: func(h *hostile) {
 		crashed(h, "kill-forged-exit", "plant-and-exit")
-		noFileContains(h.t, h.out, "FORGED-EVIDENCE")
+		noReportContains(h.t, h.out, "FORGED-EVIDENCE")
 	}},
 
 	// 6. No limits.

@@ -15,7 +15,7 @@ import (
 	"github.com/playbook-mlops/playbook/runner"
 )
 
-func readRecord(t *testing.T, dir string) *record.Run {
+func readRecord(t testing.TB, dir string) *record.Run {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, record.EvidenceFile))
 	require.NoError(t, err)

@@ -61,6 +61,7 @@ func init() {
 		"ViewActiveOnly":                  reflect.ValueOf(mlflow.ViewActiveOnly),
 		"ViewAll":                         reflect.ValueOf(mlflow.ViewAll),
 		"ViewDeletedOnly":                 reflect.ValueOf(mlflow.ViewDeletedOnly),
+		"WithDisplayURI":                  reflect.ValueOf(mlflow.WithDisplayURI),
 		"WithHTTPClient":                  reflect.ValueOf(mlflow.WithHTTPClient),
 		"WithLogger":                      reflect.ValueOf(mlflow.WithLogger),
 		"WithSleep":                       reflect.ValueOf(mlflow.WithSleep),

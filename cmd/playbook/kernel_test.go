@@ -1,0 +1,151 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/playbook-mlops/playbook/internal/mlflowtest"
+	"github.com/playbook-mlops/playbook/internal/testenv"
+	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/record"
+)
+
+// TestKernelFrenchScenarioSameContent: the French exercise run with
+// --kernel process says what it says in process: the same cells, statuses
+// and outputs (kinds and titles), the same registry calls (steps,
+// endpoints, arguments but times and identifiers), the same validation
+// metrics, the same registry before and after; the calls and snapshots
+// are the proxy's, and the audit block says how the cells were isolated,
+// the token of the proxy nowhere.
+func TestKernelFrenchScenarioSameContent(t *testing.T) {
+	records := map[string]*record.Run{}
+	for _, k := range []string{kernelInProcess, kernelProcess} {
+		uri := mlflowtest.Embedded(t)
+		c, err := mlflow.New(mlflow.DefaultConfig(uri))
+		require.NoError(t, err)
+		e := &e2e{t: t, uri: uri, c: c, model: "ChurnPredictor"}
+		e.train("churn-training", 2, 3000, 7)
+		code, stderr, rec := e.promote("churn-training", "-p", "serve=off", "--kernel", k)
+		require.Equal(t, ExitOK, code, stderr)
+		records[k] = rec
+	}
+	in, kp := records[kernelInProcess], records[kernelProcess]
+	assert.Nil(t, in.Environment.Isolation)
+	iso := kp.Environment.Isolation
+	require.NotNil(t, iso)
+	assert.Equal(t, "kernel process", iso.Mode)
+	assert.Equal(t, "exit status 0", iso.Exit)
+	assert.True(t, iso.CleanEnv)
+	if testenv.InCI() || iso.LandlockFS {
+		// CI's kernel answers Landlock ABI 7.
+		assert.True(t, iso.Sandboxed && iso.LandlockFS && iso.LandlockTCP, "%+v", iso)
+		assert.Contains(t, iso.Seccomp, "execve refused")
+		assert.NotEmpty(t, iso.Rlimits)
+	}
+
+	require.Len(t, kp.Cells, len(in.Cells))
+	for i := range in.Cells {
+		a, b := in.Cells[i], kp.Cells[i]
+		assert.Equal(t, a.Step, b.Step)
+		assert.Equal(t, a.Status, b.Status, a.Step)
+		require.Len(t, b.Outputs, len(a.Outputs), a.Step)
+		for j := range a.Outputs {
+			assert.Equal(t, a.Outputs[j].Kind, b.Outputs[j].Kind, "%s output %d", a.Step, j)
+			assert.Equal(t, a.Outputs[j].Title, b.Outputs[j].Title, "%s output %d", a.Step, j)
+		}
+	}
+	stable := func(c record.Call) string {
+		args := map[string]any{}
+		for k, v := range c.Args {
+			switch k {
+			case "run_id", "model_id", "source", "run_link":
+				v = "…"
+			case "value":
+				if key, _ := c.Args["key"].(string); strings.HasSuffix(key, "_at") || key == "validation.at" || key == "source_run_id" {
+					v = "…"
+				}
+			}
+			args[k] = v
+		}
+		return fmt.Sprintf("%s %s %s %v %s %v", c.Step, c.Method, c.Endpoint, args, c.Outcome, c.DryRun)
+	}
+	require.Len(t, kp.Evidence.Calls, len(in.Evidence.Calls))
+	for i := range in.Evidence.Calls {
+		assert.Equal(t, stable(in.Evidence.Calls[i]), stable(kp.Evidence.Calls[i]), "call %d", i)
+	}
+	assert.Equal(t, in.Evidence.Validation.Candidate, kp.Evidence.Validation.Candidate)
+	require.Len(t, kp.Evidence.Snapshots, 2)
+	assert.Equal(t, "before", kp.Evidence.Snapshots[0].Label)
+	assert.Equal(t, "after", kp.Evidence.Snapshots[1].Label)
+	last := in.Evidence.Snapshots[len(in.Evidence.Snapshots)-1]
+	assert.Equal(t, last.Aliases, kp.Evidence.Snapshots[1].Aliases)
+	assert.Equal(t, in.Environment.User, kp.Environment.User, "the parent says who ran it")
+	for _, c := range kp.Evidence.Calls {
+		assert.NotContains(t, fmt.Sprint(c.Args), "/k/", "no proxy address in the registry")
+	}
+}
+
+// TestKernelSandboxHoldsUnrestricted: with --unrestricted (the whole
+// standard library) a kernel's cells still cannot read the environment's
+// secrets, files outside the scenario's folder, start a program or
+// connect anywhere but the proxy; the same cells in process can.
+func TestKernelSandboxHoldsUnrestricted(t *testing.T) {
+	secret := "kernel-secret-" + fmt.Sprint(os.Getpid())
+	t.Setenv("PLAYBOOK_TEST_SECRET", secret)
+	outside := filepath.Join(t.TempDir(), "outside.txt")
+	require.NoError(t, os.WriteFile(outside, []byte("outside-marker"), 0o644))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	dir := t.TempDir()
+	sc := filepath.Join(dir, "probe.md")
+	require.NoError(t, os.WriteFile(sc, []byte(fmt.Sprintf("---\ntitle: probe\nlang: en\n---\n\n"+
+		"```go step=probe\n"+
+		"import (\n\t\"net\"\n\t\"os\"\n\t\"os/exec\"\n\t\"strings\"\n)\n\n"+
+		"func probe() {\n"+
+		"\tfmt.Println(\"env-secret:\", strings.Contains(strings.Join(os.Environ(), \" \"), %q))\n"+
+		"\t_, rerr := os.ReadFile(%q)\n\tfmt.Println(\"read-outside:\", rerr)\n"+
+		"\trerr = exec.Command(\"/bin/true\").Run()\n\tfmt.Println(\"exec:\", rerr)\n"+
+		"\tconn, derr := net.Dial(\"tcp\", %q)\n\tif conn != nil {\n\t\tconn.Close()\n\t}\n\tfmt.Println(\"dial:\", derr)\n"+
+		"}\n\nprobe()\n```\n", secret, outside, ln.Addr().String())), 0o644))
+
+	outputs := map[string]string{}
+	for _, k := range []string{kernelInProcess, kernelProcess} {
+		out := t.TempDir()
+		code, _, stderr := runCLI(t, "run", "--quiet", "--unrestricted", "--data-dir", t.TempDir(), "--out", out, "--kernel", k, sc)
+		require.Equal(t, ExitOK, code, stderr)
+		rec := readRecord(t, out)
+		require.NotEmpty(t, rec.Cells[0].Outputs)
+		outputs[k] = rec.Cells[0].Outputs[0].Text
+	}
+	in := outputs[kernelInProcess]
+	assert.Contains(t, in, "env-secret: true")
+	assert.Contains(t, in, "read-outside: <nil>")
+	assert.Contains(t, in, "exec: <nil>")
+	assert.Contains(t, in, "dial: <nil>")
+
+	kp := outputs[kernelProcess]
+	assert.Contains(t, kp, "env-secret: false")
+	assert.Contains(t, kp, "exec: fork/exec /bin/true: operation not permitted")
+	if !testenv.InCI() && !strings.Contains(kp, "read-outside: open") {
+		t.Skip("no Landlock on this kernel: the filesystem and network rules are not enforced")
+	}
+	assert.Contains(t, kp, "read-outside: open "+outside+": permission denied")
+	assert.Contains(t, kp, "dial: dial tcp "+ln.Addr().String()+": connect: permission denied")
+}
