@@ -411,8 +411,10 @@ func (r *Run) WriteJSON(w io.Writer) error {
 // WriteFile writes r as indented JSON to EvidenceFile in dir, creating dir.
 // It writes atomically (internal/atomicfile): a reader never sees half a
 // record, and a symbolic link at dir/evidence.json is replaced, not
-// written through.
-func (r *Run) WriteFile(dir string) error {
+// written through. It is a function, not a method of Run, so that cells,
+// which reach every method of a value they hold, cannot call it: the
+// restricted symbol tables leave it out.
+func WriteFile(dir string, r *Run) error {
 	return atomicfile.Write(dir, EvidenceFile, 0o644, r.WriteJSON)
 }
 

@@ -89,7 +89,7 @@ func TestRead(t *testing.T) {
 
 func TestWriteFile(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
-	require.NoError(t, sample().WriteFile(dir))
+	require.NoError(t, record.WriteFile(dir, sample()))
 	f, err := os.Open(filepath.Join(dir, record.EvidenceFile))
 	require.NoError(t, err)
 	defer f.Close()

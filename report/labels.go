@@ -40,6 +40,7 @@ type labels struct {
 	VerifyChecks, Seen, Previously, StartTime, Colon       string
 	Isolation, KernelProcess, CellEnv, NoCredentials       string
 	Timeouts, TimeoutsEnforced, NotApplied, Limits         string
+	ExitCodeWord                                           string
 }
 
 var english = labels{
@@ -47,7 +48,7 @@ var english = labels{
 	Isolation: "Isolation of the cells", KernelProcess: "a kernel process of their own, started in %s; its end: %s",
 	CellEnv: "Environment of the cells", NoCredentials: "no credentials",
 	Timeouts: "Cell timeouts", TimeoutsEnforced: "enforced by playbook: the kernel is ended %s past a cell's",
-	NotApplied: "not applied", Limits: "Limits",
+	NotApplied: "not applied", Limits: "Limits", ExitCodeWord: "exit status",
 	Report: "Run report", Generated: "Report of the run of",
 	VerdictPromoted: "Promoted", VerdictNotPromoted: "Not promoted", VerdictFailed: "Failed",
 	VerdictDone: "Completed", VerdictRolledBack: "Rolled back",
@@ -96,7 +97,7 @@ var french = labels{
 	Isolation: "Isolation des cellules", KernelProcess: "un processus noyau à part, démarré en %s ; sa fin : %s",
 	CellEnv: "Environnement des cellules", NoCredentials: "aucun identifiant",
 	Timeouts: "Délais des cellules", TimeoutsEnforced: "imposés par playbook : le noyau est arrêté %s après celui d'une cellule",
-	NotApplied: "non appliqué", Limits: "Limites",
+	NotApplied: "non appliqué", Limits: "Limites", ExitCodeWord: "code de sortie",
 	Report: "Rapport d'exécution", Generated: "Rapport de l'exécution de",
 	VerdictPromoted: "Promu", VerdictNotPromoted: "Non promu", VerdictFailed: "Échec",
 	VerdictDone: "Terminé", VerdictRolledBack: "Retour arrière",

@@ -27,7 +27,7 @@ const (
 // same record gives the same bytes.
 func Write(dir string, r *record.Run) error {
 	// The record first: whatever happens to the rendering, it is kept.
-	if err := r.WriteFile(dir); err != nil {
+	if err := record.WriteFile(dir, r); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	var page, md bytes.Buffer

@@ -357,3 +357,32 @@ func TestMarkdownTableCells(t *testing.T) {
 		assert.Equal(t, want, strings.ReplaceAll(cells[2*i+1][1], "&quot;", "&#34;"), "code cell")
 	}
 }
+
+// TestIsolationInTheAudit: a run of a kernel process says in its audit
+// block, in the report's language, how the cells were isolated and which
+// protections held; the strings of the record are escaped.
+func TestIsolationInTheAudit(t *testing.T) {
+	for lang, want := range map[string][]string{
+		"en": {"Isolation of the cells", "a kernel process of their own, started in 12ms; its end: exit status 0", "Environment of the cells", "no credentials", "ABI 7: &lt;rules&gt;", "RLIMIT_AS=1"},
+		"fr": {"Isolation des cellules", "un processus noyau à part, démarré en 12ms ; sa fin : code de sortie 0", "aucun identifiant", "Limites"},
+	} {
+		r := FixtureRun("promoted.en")
+		r.Scenario.Lang = lang
+		r.Environment.Isolation = &record.Isolation{
+			Mode: "kernel process", CleanEnv: true, TimeoutGrace: record.Duration(500 * time.Millisecond),
+			Sandboxed: true, Landlock: "ABI 7: <rules>", LandlockFS: true, LandlockTCP: true, Seccomp: "execve refused",
+			Rlimits: []string{"RLIMIT_AS=1"}, KernelStart: record.Duration(12 * time.Millisecond), Exit: "exit status 0",
+		}
+		var page strings.Builder
+		require.NoError(t, HTML(&page, r))
+		for _, w := range want {
+			assert.Contains(t, page.String(), w, lang)
+		}
+		assert.NotContains(t, page.String(), "<rules>", "escaped")
+
+		r.Environment.Isolation = nil
+		page.Reset()
+		require.NoError(t, HTML(&page, r))
+		assert.NotContains(t, page.String(), want[0], "nothing said of isolation in process")
+	}
+}

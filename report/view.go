@@ -704,7 +704,7 @@ func newAudit(l *labels, r *record.Run) audit {
 // were active (record.Isolation).
 func isolationPairs(l *labels, iso *record.Isolation) []pair {
 	ps := []pair{
-		{Key: l.Isolation, Value: fmt.Sprintf(l.KernelProcess, fmtDuration(time.Duration(iso.KernelStart)), iso.Exit)},
+		{Key: l.Isolation, Value: fmt.Sprintf(l.KernelProcess, fmtDuration(time.Duration(iso.KernelStart)), exitText(l, iso.Exit))},
 		{Key: l.Timeouts, Value: fmt.Sprintf(l.TimeoutsEnforced, time.Duration(iso.TimeoutGrace))},
 	}
 	if iso.CleanEnv {
@@ -726,6 +726,18 @@ func isolationPairs(l *labels, iso *record.Isolation) []pair {
 		ps = append(ps, pair{Key: l.Error, Value: p, Code: true})
 	}
 	return ps
+}
+
+// exitText says how a process ended ("exit status 1", "signal: killed",
+// as Go's os/exec says it) in the report's language.
+func exitText(l *labels, exit string) string {
+	if n, ok := strings.CutPrefix(exit, "exit status "); ok {
+		return l.ExitCodeWord + " " + n
+	}
+	if sig, ok := strings.CutPrefix(exit, "signal: "); ok {
+		return "signal" + l.Colon + sig
+	}
+	return exit
 }
 
 // fileName returns base+ext, or base-2+ext, ..., a name no file of the

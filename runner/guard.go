@@ -29,6 +29,8 @@ var deniedSymbols = map[string][]string{
 	// steps, which read them inside the scenario's folder only, and read
 	// what they hold themselves with churn.LoadCSV and churn.ReadTable.
 	modulePath + "/churn/churn": {"SaveModel", "LoadCSVFile", "ReadTableFile", "LoadModel"},
+	// WriteFile writes a run record, an evidence.json, into any folder.
+	modulePath + "/record/record": {"WriteFile"},
 }
 
 // deniedMethods are the method names a restricted cell may not call, and

@@ -35,6 +35,8 @@ func TestRestrictedCalls(t *testing.T) {
 			err: ".DownloadLoggedModelArtifacts: call not allowed in a cell: it writes files anywhere", line: 5},
 		{name: "RecordWriteFile", code: "var r record.Run\n_ = r.WriteFile(%q)",
 			err: ".WriteFile: call not allowed in a cell: it writes a file anywhere: use pb.WriteFile", line: 5},
+		{name: "RecordWriteFileFunc", code: "var r record.Run\n_ = record.WriteFile(%q, &r)",
+			err: ".WriteFile: call not allowed in a cell", line: 5},
 		{name: "SaveModel", code: "_ = churn.SaveModel(%q, nil, churn.ArtifactMeta{})",
 			err: ".SaveModel: call not allowed in a cell", line: 4},
 		{name: "InFunc", code: "func keep(p interface{ Save(a, b float64, f string) error }) error { return p.Save(1, 1, %q) }",

@@ -671,8 +671,15 @@ var hostileCases = []hostileCase{
 	}},
 	{name: "forge-evidence-shadow", class: 3, test: func(h *hostile) {
 		r := h.run(h.scenario("forge-evidence-shadow"))
-		h.failedAt(r, "fail")
-		noReportContains(h.t, h.out, "FORGED-EVIDENCE")
+		if r.code == ExitUsage {
+			// record.WriteFile is out of the cells' reach: refused before
+			// anything runs.
+			assert.Contains(h.t, r.stderr, "WriteFile")
+			noFileContains(h.t, h.out, "FORGED-EVIDENCE")
+		} else {
+			h.failedAt(r, "fail")
+			noReportContains(h.t, h.out, "FORGED-EVIDENCE")
+		}
 		h.invariants(r)
 	}},
 
@@ -737,6 +744,14 @@ var hostileCases = []hostileCase{
 	{name: "kill-goroutine-panic", class: 5, test: func(h *hostile) { crashed(h, "kill-goroutine-panic", "boom") }},
 	{name: "kill-log-fatal", class: 5, test: func(h *hostile) { crashed(h, "kill-log-fatal", "fatal") }},
 	{name: "kill-forged-exit", class: 5, test: func(h *hostile) {
+		if r := h.run(h.scenario("kill-forged-exit")); r.code == ExitUsage {
+			// record.WriteFile is out of the cells' reach: refused before
+			// anything runs.
+			assert.Contains(h.t, r.stderr, "WriteFile")
+			noFileContains(h.t, h.out, "FORGED-EVIDENCE")
+			h.invariants(r)
+			return
+		}
 		crashed(h, "kill-forged-exit", "plant-and-exit")
 		noReportContains(h.t, h.out, "FORGED-EVIDENCE")
 	}},

@@ -56,6 +56,7 @@ func init() {
 		"TypeList":          reflect.ValueOf(constant.MakeFromLiteral("\"list\"", token.STRING, 0)),
 		"TypeNumber":        reflect.ValueOf(constant.MakeFromLiteral("\"number\"", token.STRING, 0)),
 		"TypeString":        reflect.ValueOf(constant.MakeFromLiteral("\"string\"", token.STRING, 0)),
+		"WriteFile":         reflect.ValueOf(record.WriteFile),
 
 		// type definitions
 		"Block":           reflect.ValueOf((*record.Block)(nil)),
