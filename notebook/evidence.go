@@ -220,6 +220,11 @@ func modelEnv(pb *Playbook, dir string) (*pyworker.Env, error) {
 	return &env, nil
 }
 
+// ErrKernelStartsNothing is the interpreter's error in a kernel process
+// (--kernel process): it may start no program, and playbook does not yet
+// start `mlflow models serve` on its behalf.
+var ErrKernelStartsNothing = errors.New("--kernel process starts no program, and playbook does not yet start `mlflow models serve` for a kernel: run with --kernel in-process to serve")
+
 // ErrNoInterpreter is InterpreterOf's error for a run given no
 // Options.Interpreter.
 var ErrNoInterpreter = errors.New("this run has no Python interpreter")

@@ -100,6 +100,8 @@ type Worker struct {
 	info   Info
 	tail   *tailbuf.Buffer // the end of its stderr, for the error when it dies
 
+	remote bool // relayed: no process of its own (Connect)
+
 	mu     sync.Mutex
 	closed bool
 	dead   error // why it stopped on its own, nil if it did not
@@ -137,6 +139,118 @@ func Start(python string, stderr io.Writer, env []string) (*Worker, error) {
 	return w, nil
 }
 
+// Connect returns a Worker that talks to a worker playbook runs elsewhere
+// over conn: a kernel process's, which its parent starts and relays
+// (Relay). Such a worker loads a model by its artifacts' URI only
+// (LoadArtifacts): the parent downloads them from the registry itself, so
+// that the kernel never has code of its own run outside its sandbox.
+func Connect(conn io.ReadWriteCloser) (*Worker, error) {
+	w := &Worker{stdin: conn, stdout: bufio.NewReaderSize(conn, 1<<16), tail: &tailbuf.Buffer{Max: 1}, remote: true}
+	var info Info
+	if _, err := w.call(map[string]any{"op": "hello"}, nil, &info); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("pyworker: the relayed worker: %w", err)
+	}
+	w.info = info
+	return w, nil
+}
+
+// Remote reports whether w is relayed (Connect): it loads models with
+// LoadArtifacts, not Load.
+func (w *Worker) Remote() bool { return w.remote }
+
+// LoadArtifacts asks a relayed worker to load the model whose artifacts
+// are at uri (what the registry's get-download-uri says of a version);
+// the relay downloads them itself.
+func (w *Worker) LoadArtifacts(uri string) (*Model, error) {
+	m := &Model{w: w}
+	if _, err := w.call(map[string]any{"op": "load_artifacts", "uri": uri}, nil, m); err != nil {
+		return nil, fmt.Errorf("loading %s in Python: %w", uri, err)
+	}
+	return m, nil
+}
+
+// relayedOps are the requests a relay passes on: a remote worker may not
+// name a folder to load (load), nor stop the worker (close).
+var relayedOps = map[string]bool{"hello": true, "predict": true, "load_artifacts": true}
+
+// Relay serves a remote worker's requests on conn (see Connect) with w,
+// one at a time, until conn is closed or sends close: each goes to w
+// unchanged, but load_artifacts, which fetch turns into a folder of this
+// process w then loads. Other requests are answered with an error and not
+// passed on.
+func Relay(conn io.ReadWriter, w *Worker, fetch func(uri string) (dir string, err error)) error {
+	in := bufio.NewReaderSize(conn, 1<<16)
+	for {
+		header, payload, err := readFrame(in)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		var req map[string]any
+		if err := json.Unmarshal(header, &req); err != nil {
+			return fmt.Errorf("pyworker relay: a request: %w", err)
+		}
+		op, _ := req["op"].(string)
+		if op == "close" {
+			return nil
+		}
+		delete(req, "payload")
+		if !relayedOps[op] {
+			if err := writeFrame(conn, map[string]any{"error": fmt.Sprintf("request %q is not relayed", op)}, nil); err != nil {
+				return err
+			}
+			continue
+		}
+		if op == "load_artifacts" {
+			uri, _ := req["uri"].(string)
+			dir, err := fetch(uri)
+			if err != nil {
+				if err := writeFrame(conn, map[string]any{"error": err.Error()}, nil); err != nil {
+					return err
+				}
+				continue
+			}
+			req = map[string]any{"op": "load", "path": dir}
+		}
+		rh, rp, err := w.callRaw(req, payload)
+		if err != nil {
+			return err // the worker died: the remote side sees the connection end
+		}
+		var reply map[string]any
+		if err := json.Unmarshal(rh, &reply); err != nil {
+			return err
+		}
+		delete(reply, "payload")
+		if err := writeFrame(conn, reply, rp); err != nil {
+			return err
+		}
+	}
+}
+
+// callRaw sends one request and returns the answer's header and payload
+// as they are, errors included in the header.
+func (w *Worker) callRaw(req map[string]any, payload []byte) ([]byte, []byte, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.dead != nil {
+		return nil, nil, w.dead
+	}
+	if w.closed {
+		return nil, nil, errors.New("pyworker: the worker is closed")
+	}
+	if err := writeFrame(w.stdin, req, payload); err != nil {
+		return nil, nil, w.died(err)
+	}
+	header, body, err := readFrame(w.stdout)
+	if err != nil {
+		return nil, nil, w.died(err)
+	}
+	return header, body, nil
+}
+
 // Info returns the worker's Python and MLflow versions.
 func (w *Worker) Info() Info { return w.info }
 
@@ -150,6 +264,9 @@ func (w *Worker) Close() error {
 	w.closed = true
 	_ = writeFrame(w.stdin, map[string]any{"op": "close"}, nil)
 	_ = w.stdin.Close()
+	if w.cmd == nil {
+		return nil
+	}
 	return w.cmd.Wait()
 }
 
@@ -162,20 +279,9 @@ type reply struct {
 // call sends one request and decodes the answer's header into v,
 // returning its payload.
 func (w *Worker) call(req map[string]any, payload []byte, v any) ([]byte, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.dead != nil {
-		return nil, w.dead
-	}
-	if w.closed {
-		return nil, errors.New("pyworker: the worker is closed")
-	}
-	if err := writeFrame(w.stdin, req, payload); err != nil {
-		return nil, w.died(err)
-	}
-	header, body, err := readFrame(w.stdout)
+	header, body, err := w.callRaw(req, payload)
 	if err != nil {
-		return nil, w.died(err)
+		return nil, err
 	}
 	var r reply
 	if err := json.Unmarshal(header, &r); err != nil {
@@ -198,8 +304,10 @@ func (w *Worker) call(req map[string]any, payload []byte, v any) ([]byte, error)
 func (w *Worker) died(err error) error {
 	w.closed = true
 	_ = w.stdin.Close()
-	if werr := w.cmd.Wait(); werr != nil {
-		err = werr
+	if w.cmd != nil {
+		if werr := w.cmd.Wait(); werr != nil {
+			err = werr
+		}
 	}
 	msg := fmt.Sprintf("the Python worker stopped (%v)", err)
 	if last := lastLines(w.tail, 5); last != "" {

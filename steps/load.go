@@ -194,7 +194,7 @@ func (r *registry) readModel(m *LoadedModel, dir string, python bool) (*LoadedMo
 		m.Flavors, m.Threshold = fe.Flavors, churn.DefaultThreshold
 		return m, nil
 	case errors.As(err, &fe) && slices.Contains(fe.Flavors, churn.PyfuncFlavor):
-		py, err := r.loadPython(dir, fe.Flavors)
+		py, err := r.loadPython(m.ArtifactURI, dir, fe.Flavors)
 		if err != nil {
 			return nil, fmt.Errorf("%s (version %s): %w", m.URI, m.Version, err)
 		}

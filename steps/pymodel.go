@@ -52,15 +52,23 @@ func envSummary(pb *Playbook, env *pyworker.Env) string {
 	return s
 }
 
-// loadPython loads the model folder dir (flavors listed) in the run's
-// worker, starting it on first use. A model of another data set than
+// loadPython loads the model folder dir (flavors listed; downloaded from
+// artifactURI) in the run's worker, starting it on first use. A model of another data set than
 // Telco's loads too: only scoring customers fails then.
-func (r *registry) loadPython(dir string, flavors []string) (*pythonModel, error) {
+func (r *registry) loadPython(artifactURI, dir string, flavors []string) (*pythonModel, error) {
 	w, env, err := notebook.ModelWorker(r.pb, dir)
 	if err != nil {
 		return nil, fmt.Errorf("its flavors (%s) are scored with MLflow's pyfunc in Python: %w", strings.Join(flavors, ", "), err)
 	}
-	m, err := w.Load(dir)
+	var m *pyworker.Model
+	if w.Remote() {
+		// A kernel process's worker, started by playbook: it loads what
+		// playbook downloads itself from the registry, never a folder of
+		// the kernel's.
+		m, err = w.LoadArtifacts(artifactURI)
+	} else {
+		m, err = w.Load(dir)
+	}
 	if err != nil {
 		return nil, err
 	}

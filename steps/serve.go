@@ -113,7 +113,7 @@ func ServeWanted(pb *Playbook, mode string) bool {
 		}
 		if err != nil {
 			pb.KV(title, tr(pb, "decision", "décision"), tr(pb, "not served (serve=auto)", "pas de service (serve=auto)"),
-				tr(pb, "why", "pourquoi"), tr(pb, "no Python with mlflow to run mlflow models serve: "+err.Error(), whyNoPythonFR(pb)),
+				tr(pb, "why", "pourquoi"), tr(pb, "no Python with mlflow to run mlflow models serve: "+err.Error(), whyNoPythonFR(pb, err)),
 				tr(pb, "instead", "à la place"), inProcess)
 			return false
 		}
@@ -124,8 +124,12 @@ func ServeWanted(pb *Playbook, mode string) bool {
 	return false
 }
 
-// whyNoPythonFR says in French why the run has no Python to serve with.
-func whyNoPythonFR(pb *Playbook) string {
+// whyNoPythonFR says in French why the run has no Python to serve with
+// (err, InterpreterOf's).
+func whyNoPythonFR(pb *Playbook, err error) string {
+	if errors.Is(err, notebook.ErrKernelStartsNothing) {
+		return "le processus noyau (--kernel process) ne lance aucun programme, et playbook ne lance pas encore « mlflow models serve » pour lui : utilisez --kernel in-process pour servir le modèle"
+	}
 	if notebook.EnvManager(pb) == pyworker.EnvUV {
 		return "pas de uv pour construire l'environnement du modèle (--env-manager uv) : installez-le (pip install uv)"
 	}

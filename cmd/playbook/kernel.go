@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -31,6 +32,8 @@ import (
 	"github.com/playbook-mlops/playbook/internal/sandbox"
 	"github.com/playbook-mlops/playbook/internal/tailbuf"
 	"github.com/playbook-mlops/playbook/mlflow"
+	"github.com/playbook-mlops/playbook/notebook"
+	"github.com/playbook-mlops/playbook/pyworker"
 	"github.com/playbook-mlops/playbook/record"
 	"github.com/playbook-mlops/playbook/runner"
 )
@@ -125,6 +128,10 @@ func kernelMain() int {
 				mlflow.WithHTTPClient(hc), mlflow.WithDisplayURI(cfg.DisplayURI))
 		})
 	}
+	var python func() (*pyworker.Worker, error)
+	if cfg.TrackingURI != "" {
+		python = func() (*pyworker.Worker, error) { return dialWorker(cfg.TrackingURI, cfg.ProxyPrefix) }
+	}
 	var view func(func(*record.Run))
 	sendRecord := func() {
 		if view == nil {
@@ -136,7 +143,8 @@ func kernelMain() int {
 	}
 	stop := make(chan struct{})
 	opts := runner.Options{
-		Params: cfg.Params, Connect: connect, TrackingURI: cfg.RecordedURI, OutDir: cfg.OutDir,
+		Params: cfg.Params, Connect: connect, Python: python, TrackingURI: cfg.RecordedURI, OutDir: cfg.OutDir,
+		Interpreter: func() (string, error) { return "", notebook.ErrKernelStartsNothing },
 		DryRun: cfg.DryRun, Unrestricted: cfg.Unrestricted, Version: cfg.Version, User: cfg.User, Host: cfg.Host,
 		Progress: func(ev runner.Event) {
 			if ev.Status != runner.StatusRunning {
@@ -178,6 +186,40 @@ func kernelMain() int {
 	}
 	w.send(kernelMsg{Type: "done"})
 	return 0
+}
+
+// kernelWorkerProtocol names the protocol a kernel's connection to its
+// Python worker is upgraded to (pyworker's frames, relayed by playbook).
+const kernelWorkerProtocol = "playbook-worker"
+
+// dialWorker connects the kernel to the Python worker playbook runs for it
+// (POST /rpc/python on the proxy, upgraded to pyworker's frames).
+func dialWorker(proxyURL, prefix string) (*pyworker.Worker, error) {
+	u, err := url.Parse(proxyURL)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		return nil, fmt.Errorf("the Python worker: %w", err)
+	}
+	fmt.Fprintf(conn, "POST %s/rpc/python HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\nContent-Length: 0\r\n\r\n", prefix, u.Host, kernelWorkerProtocol)
+	br := bufio.NewReaderSize(conn, 1<<16)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("the Python worker: %w", err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		conn.Close()
+		return nil, errors.New(strings.TrimSpace(string(b)))
+	}
+	return pyworker.Connect(struct {
+		io.Reader
+		io.Writer
+		io.Closer
+	}{br, conn, conn})
 }
 
 // prefixTransport adds the proxy's token path to every request: the

@@ -66,7 +66,16 @@ func TestFrenchScenarioOnSklearnModelsMLflow(t *testing.T) {
 	frenchOnSklearn(t, testenv.RealMLflow(t))
 }
 
-func frenchOnSklearn(t *testing.T, uri string) {
+// TestFrenchScenarioOnSklearnModelsKernel is the same with --kernel
+// process: the kernel scores the scikit-learn model through the Python
+// worker playbook starts and relays for it (which downloads the model
+// itself); serving is not available there yet, and says so.
+func TestFrenchScenarioOnSklearnModelsKernel(t *testing.T) {
+	testenv.Slow(t) // Python end to end: CI and PLAYBOOK_SLOW_TESTS=1 run it
+	frenchOnSklearn(t, mlflowtest.Embedded(t), "--kernel", kernelProcess)
+}
+
+func frenchOnSklearn(t *testing.T, uri string, kernel ...string) {
 	py := testenv.Python(t)
 	dir := t.TempDir()
 	train := writeCSV(t, dir, "train.csv", churn.GenerateDataset(3000, 11))
@@ -83,8 +92,9 @@ func frenchOnSklearn(t *testing.T, uri string) {
 	e := &e2e{t: t, uri: uri, c: c, model: fmt.Sprintf("ChurnSklearn-%d", time.Now().UnixNano())}
 	// The scenario's copy reads valid.csv beside it, in dir.
 	promote := func(extra ...string) (int, string, *record.Run) {
-		return e.run(append([]string{scenarioIn(t, dir, "churn-promotion.fr.md"), "-p", "experiment=" + exp, "-p", "model_name=" + e.model,
-			"-p", "validation_data=valid.csv"}, extra...)...)
+		args := append([]string{scenarioIn(t, dir, "churn-promotion.fr.md"), "-p", "experiment=" + exp, "-p", "model_name=" + e.model,
+			"-p", "validation_data=valid.csv"}, kernel...)
+		return e.run(append(args, extra...)...)
 	}
 	code, stderr, rec := promote("--python", py, "-p", "serve=off",
 		"-p", "min_f1=0.5") // labels at 0.5, as scikit-learn predicts: a lower F1 than playbook's tuned thresholds
@@ -117,6 +127,14 @@ func frenchOnSklearn(t *testing.T, uri string) {
 	require.Len(t, table.Rows, len(scored.Proba))
 	for i, row := range table.Rows {
 		assert.Equal(t, fmt.Sprintf("%.3f", scored.Proba[i]), row[5], "customer %d", i)
+	}
+
+	if len(kernel) > 0 {
+		require.NotNil(t, rec.Environment.Isolation)
+		code, stderr, _ = promote("--python", py, "-p", "serve=on", "-p", "min_f1=0.5")
+		assert.Equal(t, ExitStepFailed, code)
+		assert.Contains(t, stderr, "step serve: serve models:/"+e.model+"@production-live (version 1): `mlflow models serve` needs a Python with mlflow: --kernel process starts no program")
+		return
 	}
 
 	// Served (serve=on, the same version): `mlflow models serve` gives
