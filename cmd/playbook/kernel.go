@@ -145,7 +145,7 @@ func kernelMain() int {
 	opts := runner.Options{
 		Params: cfg.Params, Connect: connect, Python: python, TrackingURI: cfg.RecordedURI, OutDir: cfg.OutDir,
 		Interpreter: func() (string, error) { return "", notebook.ErrKernelStartsNothing },
-		DryRun: cfg.DryRun, Unrestricted: cfg.Unrestricted, Version: cfg.Version, User: cfg.User, Host: cfg.Host,
+		DryRun:      cfg.DryRun, Unrestricted: cfg.Unrestricted, Version: cfg.Version, User: cfg.User, Host: cfg.Host,
 		Progress: func(ev runner.Event) {
 			if ev.Status != runner.StatusRunning {
 				sendRecord() // the cell's outputs, before its end is told
