@@ -75,6 +75,11 @@ type kernelConfig struct {
 	DryRun       bool     `json:"dry_run"`
 	Unrestricted bool     `json:"unrestricted"`
 	Version      string   `json:"version"`
+	// CaptureWidth and CaptureHeight, when set, are the size of the
+	// screenshots of the MLflow UI playbook takes for the kernel
+	// (POST /rpc/capture).
+	CaptureWidth  int `json:"capture_width,omitempty"`
+	CaptureHeight int `json:"capture_height,omitempty"`
 }
 
 // kernelMsg is one message of the kernel to the parent, one JSON object
@@ -132,6 +137,14 @@ func kernelMain() int {
 	if cfg.TrackingURI != "" {
 		python = func() (*pyworker.Worker, error) { return dialWorker(cfg.TrackingURI, cfg.ProxyPrefix) }
 	}
+	var capture *notebook.Capturer
+	if cfg.TrackingURI != "" && cfg.CaptureWidth > 0 {
+		hc := &http.Client{Transport: prefixTransport{prefix: cfg.ProxyPrefix, base: http.DefaultTransport}}
+		capture = &notebook.Capturer{Width: cfg.CaptureWidth, Height: cfg.CaptureHeight,
+			ModelPage: func(ctx context.Context, url, model string, aliases []string) ([]byte, error) {
+				return askCapture(ctx, hc, cfg.TrackingURI, captureRequest{URL: url, Model: model, Aliases: aliases})
+			}}
+	}
 	var view func(func(*record.Run))
 	sendRecord := func() {
 		if view == nil {
@@ -145,6 +158,7 @@ func kernelMain() int {
 	opts := runner.Options{
 		Params: cfg.Params, Connect: connect, Python: python, TrackingURI: cfg.RecordedURI, OutDir: cfg.OutDir,
 		Interpreter: func() (string, error) { return "", notebook.ErrKernelStartsNothing },
+		Capture:     capture,
 		DryRun:      cfg.DryRun, Unrestricted: cfg.Unrestricted, Version: cfg.Version, User: cfg.User, Host: cfg.Host,
 		Progress: func(ev runner.Event) {
 			if ev.Status != runner.StatusRunning {
@@ -186,6 +200,42 @@ func kernelMain() int {
 	}
 	w.send(kernelMsg{Type: "done"})
 	return 0
+}
+
+// captureRequest asks playbook for a screenshot of a model's page in the
+// MLflow UI (POST /rpc/capture), which the kernel cannot take: it starts
+// no browser.
+type captureRequest struct {
+	URL     string   `json:"url"`
+	Model   string   `json:"model"`
+	Aliases []string `json:"aliases"`
+}
+
+// askCapture asks playbook for a screenshot: the PNG, or the reason there
+// is none.
+func askCapture(ctx context.Context, hc *http.Client, proxyURL string, req captureRequest) ([]byte, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, proxyURL+"/rpc/capture", strings.NewReader(string(body)))
+	if err != nil {
+		return nil, err
+	}
+	r.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(r)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, errors.New(strings.TrimSpace(string(b)))
+	}
+	return b, nil
 }
 
 // kernelWorkerProtocol names the protocol a kernel's connection to its
@@ -333,6 +383,7 @@ func kernelRun(ctx context.Context, sc *runner.Scenario, opts runner.Options, px
 	cfg := kernelConfig{
 		Scenario: scenarioPath, Params: opts.Params, TrackingURI: px.url, ProxyPrefix: px.prefix, DisplayURI: px.display,
 		RecordedURI: opts.TrackingURI, User: base.Environment.User, Host: base.Environment.Host,
+		CaptureWidth: captureSize(opts, true), CaptureHeight: captureSize(opts, false),
 		TempDir: tmp, DryRun: opts.DryRun, Unrestricted: opts.Unrestricted, Version: opts.Version,
 	}
 	if opts.OutDir != "" {
@@ -385,6 +436,18 @@ func kernelRun(ctx context.Context, sc *runner.Scenario, opts runner.Options, px
 	waitErr := cmd.Wait()
 	s.stopTimer()
 	return s.finish(waitErr, stderr)
+}
+
+// captureSize is the width (or height) of the run's screenshots, 0 when it
+// takes none.
+func captureSize(opts runner.Options, width bool) int {
+	switch {
+	case opts.Capture == nil || opts.Capture.ModelPage == nil:
+		return 0
+	case width:
+		return opts.Capture.Width
+	}
+	return opts.Capture.Height
 }
 
 // kernelProxy is where the kernel's client connects: url (the proxy,

@@ -1,20 +1,27 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/playbook-mlops/playbook/internal/mlflowtest"
+	"github.com/playbook-mlops/playbook/internal/regproxy"
 	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/record"
+	"github.com/playbook-mlops/playbook/runner"
+	"github.com/playbook-mlops/playbook/steps"
 )
 
 // TestKernelFrenchScenarioSameContent: the French exercise run with
@@ -148,4 +155,55 @@ func TestKernelSandboxHoldsUnrestricted(t *testing.T) {
 	}
 	assert.Contains(t, kp, "read-outside: open "+outside+": permission denied")
 	assert.Contains(t, kp, "dial: dial tcp "+ln.Addr().String()+": connect: permission denied")
+}
+
+// TestKernelCaptureOnlyTheModelPage: the screenshots playbook takes for a
+// kernel are of the tracking server's page of a model only; another
+// address is refused before any browser starts. (The Capturer here
+// stands for Chromium: TestKernelCaptureMLflow takes a real screenshot.)
+func TestKernelCaptureOnlyTheModelPage(t *testing.T) {
+	c, err := mlflow.New(mlflow.DefaultConfig(mlflowtest.Embedded(t)))
+	require.NoError(t, err)
+	px, err := regproxy.Start(regproxy.Options{Target: c})
+	require.NoError(t, err)
+	defer px.Close()
+	var asked []string
+	serveCapture(px, &runner.Capturer{Width: 10, Height: 10, ModelPage: func(_ context.Context, url, _ string, _ []string) ([]byte, error) {
+		asked = append(asked, url)
+		return []byte("png"), nil
+	}}, c)
+	hc := &http.Client{Transport: prefixTransport{prefix: px.Prefix(), base: http.DefaultTransport}}
+	proxy := fmt.Sprintf("http://127.0.0.1:%d", px.Port())
+
+	page := steps.ModelURL(c, "ChurnPredictor")
+	png, err := askCapture(t.Context(), hc, proxy, captureRequest{URL: page, Model: "ChurnPredictor"})
+	require.NoError(t, err)
+	assert.Equal(t, "png", string(png))
+	for _, url := range []string{"http://169.254.169.254/latest/meta-data/", "file:///etc/passwd", page + "/../../x", steps.ModelURL(c, "Other")} {
+		_, err = askCapture(t.Context(), hc, proxy, captureRequest{URL: url, Model: "ChurnPredictor"})
+		assert.ErrorContains(t, err, "playbook captures only the tracking server's page of the model", url)
+	}
+	assert.Equal(t, []string{page}, asked)
+}
+
+// TestKernelCaptureMLflow: with --kernel process against MLflow itself,
+// the verify step's screenshot of the model's page is taken by playbook
+// for the kernel (which may start no browser) and kept in the evidence.
+func TestKernelCaptureMLflow(t *testing.T) {
+	testenv.Slow(t) // Chromium waits for the UI to settle
+	uri := testenv.RealMLflow(t)
+	t.Setenv("PLAYBOOK_CHROMIUM", testenv.Chromium(t))
+	c, err := mlflow.New(mlflow.DefaultConfig(uri))
+	require.NoError(t, err)
+	e := &e2e{t: t, uri: uri, c: c, model: fmt.Sprintf("ChurnKernelCapture-%d", time.Now().UnixNano())}
+	exp := mlflowtest.Unique("kernel-capture")
+	e.train(exp, 2, 3000, 5)
+	code, stderr, rec := e.promote(exp, "-p", "serve=off", "--kernel", kernelProcess)
+	require.Equal(t, ExitOK, code, stderr)
+	require.NotNil(t, rec.Environment.Isolation)
+	require.Len(t, rec.Evidence.Captures, 1)
+	capture := rec.Evidence.Captures[0]
+	assert.Empty(t, capture.Reason)
+	assert.True(t, bytes.HasPrefix(capture.PNG, []byte("\x89PNG")), "a PNG")
+	assert.Equal(t, steps.ModelURL(c, e.model), capture.URL)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"github.com/playbook-mlops/playbook/report"
 	"github.com/playbook-mlops/playbook/runner"
 	"github.com/playbook-mlops/playbook/server"
+	"github.com/playbook-mlops/playbook/steps"
 )
 
 func init() {
@@ -104,7 +106,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&o.DryRun, "dry-run", false, "ask steps to read the registry but not change it")
 	fs.StringVar(&o.Python, "python", "", "Python `interpreter` (with mlflow) that scores models of a python_function flavor (default $"+pyworker.EnvPython+", else python3 on PATH)")
 	fs.StringVar(&o.EnvManager, "env-manager", pyworker.EnvLocal, "`manager` of python_function models' environments, as `mlflow models serve` has it: local (the interpreter of --python), virtualenv or uv (each model's own, built from its python_env.yaml and kept in $"+envDirVar+", default "+defaultEnvDirHelp+")")
-	fs.StringVar(&o.Kernel, "kernel", kernelInProcess, "where cells run: in-process (playbook's own process, the language-level fence only) or process (a sandboxed kernel process of their own; serving, UI captures and --env-manager not yet available there)")
+	fs.StringVar(&o.Kernel, "kernel", kernelInProcess, "where cells run: in-process (playbook's own process, the language-level fence only) or process (a sandboxed kernel process of their own; serving and --env-manager not yet available there)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagError(err)
@@ -424,6 +426,9 @@ func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, 
 	defer px.Close()
 	closePython := relayPython(ctx, px, opts.Python, c)
 	defer closePython()
+	if opts.Capture != nil && opts.Capture.ModelPage != nil {
+		serveCapture(px, opts.Capture, c)
+	}
 	progress := opts.Progress
 	opts.Progress = func(ev runner.Event) {
 		if ev.Status == runner.StatusRunning {
@@ -517,6 +522,31 @@ func relayPython(ctx context.Context, px *regproxy.Proxy, start func() (*pyworke
 			_ = os.RemoveAll(d)
 		}
 	}
+}
+
+// serveCapture takes, for the kernel, screenshots of a model's page in
+// the MLflow UI (POST /rpc/capture) with capture: only of the tracking
+// server's own page of a registered model, so that the kernel cannot
+// make playbook's browser fetch another address.
+func serveCapture(px *regproxy.Proxy, capture *runner.Capturer, c *mlflow.Client) {
+	px.Handle("POST /rpc/capture", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		var req captureRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
+			http.Error(rw, "a capture request: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if want := steps.ModelURL(c, req.Model); req.URL != want {
+			http.Error(rw, fmt.Sprintf("playbook captures only the tracking server's page of the model (%s), not %s", want, req.URL), http.StatusForbidden)
+			return
+		}
+		png, err := capture.ModelPage(r.Context(), req.URL, req.Model, req.Aliases)
+		if err != nil {
+			http.Error(rw, err.Error(), http.StatusBadGateway)
+			return
+		}
+		rw.Header().Set("Content-Type", "image/png")
+		_, _ = rw.Write(png)
+	}))
 }
 
 // keepProxyEvidence puts the proxy's record in the evidence: the calls

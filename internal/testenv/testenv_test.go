@@ -29,6 +29,7 @@ var heldToMLflow = map[string]string{
 	"cmd/playbook.TestFrenchScenarioOnSklearnModelsMLflow": "the French scenario on scikit-learn models logged by MLflow's Python client, against MLflow itself",
 	"training.TestPromotedModelLoadsInPyfuncMLflow":        "a promoted playbook model loaded by MLflow's pyfunc, evaluate and models serve, against MLflow itself",
 	"cmd/playbook.TestFrenchScenarioServedMLflow":          "the French scenario serving the production model with mlflow models serve, against MLflow itself",
+	"cmd/playbook.TestKernelCaptureMLflow":                 "the verify step's screenshot of MLflow's own UI, taken by playbook for a kernel process",
 	"cmd/playbook.TestBreastCancerScenarioMLflow":          "the breast cancer scenario on scikit-learn models logged by MLflow's Python client, validated on the data set's own columns, against MLflow itself",
 	"mlflow.BenchmarkSearchAllRuns10k":                     "a benchmark of the real server, beside the client",
 	"mlflow.TestSklearnLoggedModelsInterop":                "models logged by MLflow's own Python client the MLflow 3 way (the embedded server too: ...InteropEmbedded)",
