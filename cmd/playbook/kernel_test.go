@@ -207,3 +207,19 @@ func TestKernelCaptureMLflow(t *testing.T) {
 	assert.True(t, bytes.HasPrefix(capture.PNG, []byte("\x89PNG")), "a PNG")
 	assert.Equal(t, steps.ModelURL(c, e.model), capture.URL)
 }
+
+// TestUploadedUnder: a model whose files the run uploaded through the
+// proxy is recognised by its artifact URI (the relayed worker then refuses
+// to load it), another is not.
+func TestUploadedUnder(t *testing.T) {
+	calls := []record.Call{
+		{Method: "POST", Endpoint: "/api/2.0/mlflow/registered-models/create"},
+		{Method: "PUT", Endpoint: "/api/2.0/mlflow-artifacts/artifacts/1/models/m-evil/artifacts/MLmodel"},
+	}
+	assert.Equal(t, "PUT /api/2.0/mlflow-artifacts/artifacts/1/models/m-evil/artifacts/MLmodel",
+		uploadedUnder(calls, "mlflow-artifacts:/1/models/m-evil/artifacts"))
+	assert.NotEmpty(t, uploadedUnder(calls, "mlflow-artifacts:/1/models/m-evil/artifacts/"))
+	assert.Empty(t, uploadedUnder(calls, "mlflow-artifacts:/1/models/m-evil2/artifacts"))
+	assert.Empty(t, uploadedUnder(calls, "mlflow-artifacts:/1/models/m-good/artifacts"))
+	assert.Empty(t, uploadedUnder(calls, "runs:/abc/model"))
+}

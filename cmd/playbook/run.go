@@ -474,6 +474,9 @@ func relayPython(ctx context.Context, px *regproxy.Proxy, start func() (*pyworke
 		return w, startErr
 	}
 	fetch := func(uri string) (string, error) {
+		if up := uploadedUnder(px.Calls(), uri); up != "" {
+			return "", fmt.Errorf("%s: this scenario wrote the model's files itself (%s, through the registry): playbook runs no code a scenario wrote outside its sandbox; score a model logged before the run", uri, up)
+		}
 		dir, err := os.MkdirTemp("", "playbook-relay-")
 		if err != nil {
 			return "", err
@@ -522,6 +525,28 @@ func relayPython(ctx context.Context, px *regproxy.Proxy, start func() (*pyworke
 			_ = os.RemoveAll(d)
 		}
 	}
+}
+
+// uploadedUnder returns the endpoint of a call of calls that uploaded a
+// file under the artifact URI uri (mlflow-artifacts:/PATH), "" when none
+// did: a model whose files the kernel wrote is not loaded outside its
+// sandbox.
+func uploadedUnder(calls []record.Call, uri string) string {
+	const api = "/api/2.0/mlflow-artifacts/artifacts"
+	p, ok := strings.CutPrefix(uri, "mlflow-artifacts:")
+	if !ok {
+		return ""
+	}
+	p = "/" + strings.Trim(p, "/")
+	for _, c := range calls {
+		if c.Method != http.MethodPut {
+			continue
+		}
+		if up, ok := strings.CutPrefix(c.Endpoint, api); ok && (up == p || strings.HasPrefix(up, p+"/")) {
+			return c.Method + " " + c.Endpoint
+		}
+	}
+	return ""
 }
 
 // serveCapture takes, for the kernel, screenshots of a model's page in
