@@ -79,7 +79,8 @@ package main
 //	limit-writefile-total    6      100 files of 1 MiB: exit 1, report files, at most 64 MiB written
 //	limit-output-flood       6      64 MiB printed: the run ends, evidence.json stays under 4 MiB
 //
-// Cases of the security review of --kernel process (each failed when added):
+// Cases of the security review of --kernel process (each failed when added;
+// outlive-forged-event takes the harness's 90 s to fail):
 //
 //	case                     class  asserts (beyond the invariants)
 //	forge-kernel-stream      3      (--unrestricted) a record and "done" written by a cell on fd 3: exit 1 at the cell, the forged record is not the evidence
@@ -88,6 +89,9 @@ package main
 //	outlive-forged-event     4      (--unrestricted) a fake "cell ended" event on fd 3 then SIGSTOP, timeout=1s: ends within 3 s, exit 1
 //	limit-files-direct       6      (--unrestricted) 160 MiB written to files/ with os.WriteFile: at most 64 MiB of cell files under --out
 //	write-symlink-out        1      (--unrestricted) links left in files/ to the marker and /etc/passwd: no link under --out leads outside it
+//	limit-kernel-line        6      (--unrestricted) 1.5 GiB without a newline on fd 3: playbook's own memory stays under 1 GiB, the report files are written
+//	limit-threads            6      (--unrestricted) 3000 OS threads held (debug.SetMaxThreads raised): the kernel cannot hold 2000
+//	                                (fails with CGO_ENABLED=0; with cgo, each thread's 8 MiB stack meets RLIMIT_AS near 300)
 //	net-unix-socket          7      (--unrestricted) a unix socket outside the scenario's folder (an agent, a daemon): the cell cannot connect to it
 //	net-tcp-same-port        7      (--unrestricted) 127.0.0.2 on the proxy's port (a remote host listening on every port): the cell cannot connect to it
 
@@ -943,6 +947,72 @@ var hostileCases = []hostileCase{
 		assert.Empty(h.t, got, "the cell connected to 127.0.0.2, not the proxy")
 		h.invariants(r)
 	}},
+	{name: "limit-kernel-line", class: 6, heavy: true, test: func(h *hostile) {
+		r := h.run("--unrestricted", h.scenario("limit-kernel-line"))
+		assert.Less(h.t, r.maxRSS, int64(1<<30), "playbook's memory stays bounded whatever the kernel sends (max RSS %d MiB)", r.maxRSS>>20)
+		h.reportFiles(h.out)
+		h.invariants(r)
+	}},
+	{name: "limit-threads", class: 6, test: func(h *hostile) {
+		stop := make(chan struct{})
+		most := make(chan int, 1)
+		go func() {
+			n := 0
+			for {
+				select {
+				case <-stop:
+					most <- n
+					return
+				case <-time.After(100 * time.Millisecond):
+					n = max(n, kernelThreads(h.out))
+				}
+			}
+		}()
+		r := h.run("--unrestricted", h.scenario("limit-threads"))
+		close(stop)
+		n := <-most
+		assert.Less(h.t, n, 2000, "the kernel cannot start thousands of threads (%d seen)", n)
+		h.invariants(r)
+	}},
+}
+
+// kernelThreads returns the number of threads of the kernel process of
+// the playbook run writing to out (0 when there is none): a process with
+// PLAYBOOK_KERNEL=1 whose parent's command line names out.
+func kernelThreads(out string) int {
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid := d.Name()
+		env, err := os.ReadFile(filepath.Join("/proc", pid, "environ"))
+		if err != nil || !bytes.Contains(env, []byte(envKernel+"=1\x00")) {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+		if err != nil {
+			continue
+		}
+		_, after, _ := strings.Cut(string(stat), ") ")
+		fields := strings.Fields(after)
+		if len(fields) < 2 {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", fields[1], "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, []byte(out)) {
+			continue
+		}
+		status, err := os.ReadFile(filepath.Join("/proc", pid, "status"))
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(l, "Threads:"); ok {
+				var n int
+				fmt.Sscan(strings.TrimSpace(v), &n)
+				return n
+			}
+		}
+	}
+	return 0
 }
 
 // listenOnce listens on network and address, and returns what reports
