@@ -87,6 +87,7 @@ package main
 //	forge-proxy-parse        3      (--unrestricted) an alias and a tag moved in forms the proxy does not parse (a JSON string body, %2D in the path): the calls name Forgeable, its before snapshot is in the evidence
 //	forge-step-attribution   3      a goroutine of cell innocent moves an alias while cell read-only runs: the call is not recorded under read-only
 //	outlive-forged-event     4      (--unrestricted) a fake "cell ended" event on fd 3 then SIGSTOP, timeout=1s: ends within 3 s, exit 1
+//	outlive-fork             4      (--unrestricted) a raw fork(2), setsid, the pipes closed: nothing is written into --out after playbook ended
 //	limit-files-direct       6      (--unrestricted) 160 MiB written to files/ with os.WriteFile: at most 64 MiB of cell files under --out
 //	write-symlink-out        1      (--unrestricted) links left in files/ to the marker and /etc/passwd: no link under --out leads outside it
 //	limit-kernel-line        6      (--unrestricted) 1.5 GiB without a newline on fd 3: playbook's own memory stays under 1 GiB, the report files are written
@@ -860,6 +861,12 @@ var hostileCases = []hostileCase{
 		r := h.run("--unrestricted", h.scenario("outlive-forged-event"))
 		assert.Less(h.t, r.wall, 3*time.Second, "a cell of timeout=1s ends the run within about 2 s")
 		h.failedAt(r, "stop")
+		h.invariants(r)
+	}},
+	{name: "outlive-fork", class: 4, test: func(h *hostile) {
+		r := h.run("--unrestricted", h.scenario("outlive-fork"))
+		time.Sleep(4 * time.Second) // the forked child writes 3 s after its cell
+		assert.NoFileExists(h.t, filepath.Join(h.out, cellFilesDir, "late.txt"), "a process of the scenario wrote into --out after playbook ended")
 		h.invariants(r)
 	}},
 	{name: "limit-files-direct", class: 6, test: func(h *hostile) {
