@@ -78,6 +78,23 @@ package main
 //	limit-writefile-big      6      pb.WriteFile of 300 MiB: exit 1, report files, no big file in --out
 //	limit-writefile-total    6      100 files of 1 MiB: exit 1, report files, at most 64 MiB written
 //	limit-output-flood       6      64 MiB printed: the run ends, evidence.json stays under 4 MiB
+//
+// Cases of the security review of --kernel process (each failed when added;
+// outlive-forged-event takes the harness's 90 s to fail):
+//
+//	case                     class  asserts (beyond the invariants)
+//	forge-kernel-stream      3      (--unrestricted) a record and "done" written by a cell on fd 3: exit 1 at the cell, the forged record is not the evidence
+//	forge-proxy-parse        3      (--unrestricted) an alias and a tag moved in forms the proxy does not parse (a JSON string body, %2D in the path): the calls name Forgeable, its before snapshot is in the evidence
+//	forge-step-attribution   3      a goroutine of cell innocent moves an alias while cell read-only runs: the call is not recorded under read-only
+//	outlive-forged-event     4      (--unrestricted) a fake "cell ended" event on fd 3 then SIGSTOP, timeout=1s: ends within 3 s, exit 1
+//	outlive-fork             4      (--unrestricted) a raw fork(2), setsid, the pipes closed: nothing is written into --out after playbook ended
+//	limit-files-direct       6      (--unrestricted) 160 MiB written to files/ with os.WriteFile: at most 64 MiB of cell files under --out
+//	write-symlink-out        1      (--unrestricted) links left in files/ to the marker and /etc/passwd: no link under --out leads outside it
+//	limit-kernel-line        6      (--unrestricted) 1.5 GiB without a newline on fd 3: playbook's own memory stays under 1 GiB, the report files are written
+//	limit-threads            6      (--unrestricted) 3000 OS threads held (debug.SetMaxThreads raised): the kernel cannot hold 2000
+//	                                (fails with CGO_ENABLED=0; with cgo, each thread's 8 MiB stack meets RLIMIT_AS near 300)
+//	net-unix-socket          7      (--unrestricted) a unix socket outside the scenario's folder (an agent, a daemon): the cell cannot connect to it
+//	net-tcp-same-port        7      (--unrestricted) 127.0.0.2 on the proxy's port (a remote host listening on every port): the cell cannot connect to it
 
 import (
 	"bytes"
@@ -88,7 +105,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -486,6 +505,7 @@ var hostileClasses = map[int]string{
 	4: "outlive the cell",
 	5: "kill the process, lose the evidence",
 	6: "no limits",
+	7: "reach beyond the proxy",
 }
 
 type hostileCase struct {
@@ -794,6 +814,256 @@ var hostileCases = []hostileCase{
 		assert.Less(h.t, r.wall, 60*time.Second)
 		h.invariants(r)
 	}},
+
+	// Found by the security review of --kernel process.
+	{name: "forge-kernel-stream", class: 3, test: func(h *hostile) {
+		r := h.run("--unrestricted", h.scenario("forge-kernel-stream"))
+		h.failedAt(r, "forge")
+		noReportContains(h.t, h.out, "FORGED-RECORD")
+		h.invariants(r)
+	}},
+	{name: "forge-proxy-parse", class: 3, test: func(h *hostile) {
+		h.forgeable()
+		r := h.run("--unrestricted", h.scenario("forge-proxy-parse"))
+		h.invariants(r)
+		rm, err := h.c.GetRegisteredModel(h.t.Context(), "Forgeable")
+		require.NoError(h.t, err)
+		moved, tagged := false, false
+		for _, a := range rm.Aliases {
+			moved = moved || a.Alias == "production-live"
+		}
+		for _, tg := range rm.Tags {
+			tagged = tagged || tg.Key == "validation_status" && tg.Value == "passed"
+		}
+		if !moved && !tagged {
+			return // refused: nothing to account for
+		}
+		rec := h.evidence(h.out)
+		require.NotNil(h.t, rec)
+		named := func(suffix string) bool {
+			for _, c := range rec.Evidence.Calls {
+				if strings.HasSuffix(c.Endpoint, suffix) && fmt.Sprint(c.Args["name"]) == "Forgeable" {
+					return true
+				}
+			}
+			return false
+		}
+		if moved {
+			assert.True(h.t, named("/registered-models/alias"), "the alias call names the model it moved: %+v", rec.Evidence.Calls)
+		}
+		if tagged {
+			assert.True(h.t, named("/registered-models/set-tag"), "the tag call names the model it tagged: %+v", rec.Evidence.Calls)
+		}
+		var before bool
+		for _, sn := range rec.Evidence.Snapshots {
+			before = before || sn.Model == "Forgeable" && sn.Label == "before"
+		}
+		assert.True(h.t, before, "the evidence has Forgeable's state before the change (snapshots: %d)", len(rec.Evidence.Snapshots))
+	}},
+	{name: "forge-step-attribution", class: 3, test: func(h *hostile) {
+		h.forgeable()
+		r := h.run(h.scenario("forge-step-attribution"))
+		h.invariants(r)
+		rec := h.evidence(h.out)
+		require.NotNil(h.t, rec)
+		for _, c := range rec.Evidence.Calls {
+			if strings.HasSuffix(c.Endpoint, "/registered-models/alias") {
+				assert.NotEqual(h.t, "read-only", c.Step, "the alias was moved by a goroutine of cell innocent, not by cell read-only: %+v", c)
+			}
+		}
+	}},
+	{name: "outlive-forged-event", class: 4, test: func(h *hostile) {
+		r := h.run("--unrestricted", h.scenario("outlive-forged-event"))
+		assert.Less(h.t, r.wall, 3*time.Second, "a cell of timeout=1s ends the run within about 2 s")
+		h.failedAt(r, "stop")
+		h.invariants(r)
+	}},
+	{name: "outlive-fork", class: 4, test: func(h *hostile) {
+		r := h.run("--unrestricted", h.scenario("outlive-fork"))
+		time.Sleep(4 * time.Second) // the forked child writes 3 s after its cell
+		assert.NoFileExists(h.t, filepath.Join(h.out, cellFilesDir, "late.txt"), "a process of the scenario wrote into --out after playbook ended")
+		h.invariants(r)
+	}},
+	{name: "limit-files-direct", class: 6, test: func(h *hostile) {
+		r := h.run("--unrestricted", h.scenario("limit-files-direct"))
+		var total int64
+		_ = filepath.WalkDir(h.out, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() && strings.HasSuffix(p, ".bin") {
+				if fi, err := d.Info(); err == nil {
+					total += fi.Size()
+				}
+			}
+			return nil
+		})
+		assert.LessOrEqual(h.t, total, int64(64<<20), "cells write at most 64 MiB per run (%d MiB written)", total>>20)
+		h.invariants(r)
+	}},
+	{name: "write-symlink-out", class: 1, test: func(h *hostile) {
+		r := h.run("--unrestricted", h.scenario("write-symlink-out"), "-p", "abs="+h.marker)
+		out, err := filepath.EvalSymlinks(h.out)
+		require.NoError(h.t, err)
+		_ = filepath.WalkDir(h.out, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.Type()&fs.ModeSymlink == 0 {
+				return err
+			}
+			target, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				return nil // dangling: leads nowhere
+			}
+			rel, err := filepath.Rel(out, target)
+			assert.True(h.t, err == nil && filepath.IsLocal(rel), "%s links outside --out, to %s", p, target)
+			if b, err := os.ReadFile(p); err == nil {
+				assert.False(h.t, bytes.Contains(b, []byte(h.secrets[2])), "the marker is read through %s", p)
+			}
+			return nil
+		})
+		h.invariants(r)
+	}},
+	{name: "net-unix-socket", class: 7, test: func(h *hostile) {
+		dir, err := os.MkdirTemp("", "pbsock")
+		require.NoError(h.t, err)
+		h.t.Cleanup(func() { os.RemoveAll(dir) })
+		sock := filepath.Join(dir, "agent.sock")
+		got := listenOnce(h.t, "unix", sock)
+		r := h.run("--unrestricted", h.scenario("net-unix-socket"), "-p", "sock="+sock)
+		assert.Empty(h.t, got(), "the cell reached a unix socket outside its sandbox")
+		h.invariants(r)
+	}},
+	{name: "net-tcp-same-port", class: 7, test: func(h *hostile) {
+		recv := make(chan string, 1)
+		go func() {
+			// The cell writes the proxy's port in files/port.txt; the
+			// test listens on 127.0.0.2 on that port.
+			deadline := time.Now().Add(60 * time.Second)
+			for time.Now().Before(deadline) {
+				b, err := os.ReadFile(filepath.Join(h.out, cellFilesDir, "port.txt"))
+				if err == nil && len(b) > 0 && string(b) != "0" {
+					ln, err := net.Listen("tcp", "127.0.0.2:"+string(b))
+					if err != nil {
+						recv <- ""
+						return
+					}
+					defer ln.Close()
+					_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(30 * time.Second))
+					c, err := ln.Accept()
+					if err != nil {
+						recv <- ""
+						return
+					}
+					defer c.Close()
+					_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+					data, _ := io.ReadAll(c)
+					recv <- "connected: " + string(data)
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			recv <- ""
+		}()
+		r := h.run("--unrestricted", h.scenario("net-tcp-same-port"))
+		var got string
+		select {
+		case got = <-recv:
+		case <-time.After(35 * time.Second):
+		}
+		assert.Empty(h.t, got, "the cell connected to 127.0.0.2, not the proxy")
+		h.invariants(r)
+	}},
+	{name: "limit-kernel-line", class: 6, heavy: true, test: func(h *hostile) {
+		r := h.run("--unrestricted", h.scenario("limit-kernel-line"))
+		assert.Less(h.t, r.maxRSS, int64(1<<30), "playbook's memory stays bounded whatever the kernel sends (max RSS %d MiB)", r.maxRSS>>20)
+		h.reportFiles(h.out)
+		h.invariants(r)
+	}},
+	{name: "limit-threads", class: 6, test: func(h *hostile) {
+		stop := make(chan struct{})
+		most := make(chan int, 1)
+		go func() {
+			n := 0
+			for {
+				select {
+				case <-stop:
+					most <- n
+					return
+				case <-time.After(100 * time.Millisecond):
+					n = max(n, kernelThreads(h.out))
+				}
+			}
+		}()
+		r := h.run("--unrestricted", h.scenario("limit-threads"))
+		close(stop)
+		n := <-most
+		assert.Less(h.t, n, 2000, "the kernel cannot start thousands of threads (%d seen)", n)
+		h.invariants(r)
+	}},
+}
+
+// kernelThreads returns the number of threads of the kernel process of
+// the playbook run writing to out (0 when there is none): a process with
+// PLAYBOOK_KERNEL=1 whose parent's command line names out.
+func kernelThreads(out string) int {
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid := d.Name()
+		env, err := os.ReadFile(filepath.Join("/proc", pid, "environ"))
+		if err != nil || !bytes.Contains(env, []byte(envKernel+"=1\x00")) {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+		if err != nil {
+			continue
+		}
+		_, after, _ := strings.Cut(string(stat), ") ")
+		fields := strings.Fields(after)
+		if len(fields) < 2 {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", fields[1], "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, []byte(out)) {
+			continue
+		}
+		status, err := os.ReadFile(filepath.Join("/proc", pid, "status"))
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(l, "Threads:"); ok {
+				var n int
+				fmt.Sscan(strings.TrimSpace(v), &n)
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// listenOnce listens on network and address, and returns what reports
+// what the first connection sent ("" when none came).
+func listenOnce(t *testing.T, network, address string) func() string {
+	t.Helper()
+	ln, err := net.Listen(network, address)
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- ""
+			return
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b, _ := io.ReadAll(c)
+		got <- "connected: " + string(b)
+	}()
+	return func() string {
+		select {
+		case s := <-got:
+			return s
+		case <-time.After(time.Second):
+			return ""
+		}
+	}
 }
 
 // up is the marker's path relative to the scenario's folder (it goes up
