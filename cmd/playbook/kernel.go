@@ -14,10 +14,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -306,7 +309,7 @@ func kernelPolicy(cfg kernelConfig) sandbox.Policy {
 		}
 	}
 	p := sandbox.Policy{
-		ReadOnly: ro, ReadWrite: rw, NoExec: true,
+		ReadOnly: ro, ReadWrite: rw, NoExec: true, NoProcesses: true, NoUnixSockets: true,
 		MemoryBytes: kernelMemory, FileSizeBytes: kernelFileSize, OpenFiles: 256,
 	}
 	if port := uriPort(cfg.TrackingURI); port != 0 {
@@ -435,7 +438,11 @@ func kernelRun(ctx context.Context, sc *runner.Scenario, opts runner.Options, px
 	ackW.Close()
 	waitErr := cmd.Wait()
 	s.stopTimer()
-	return s.finish(waitErr, stderr)
+	rec, err := s.finish(waitErr, stderr)
+	if cfg.OutDir != "" {
+		cellFiles(rec, cfg.OutDir)
+	}
+	return rec, err
 }
 
 // captureSize is the width (or height) of the run's screenshots, 0 when it
@@ -448,6 +455,58 @@ func captureSize(opts runner.Options, width bool) int {
 		return opts.Capture.Width
 	}
 	return opts.Capture.Height
+}
+
+// cellFiles makes the evidence's list of the files the cells wrote what
+// dir (the cell files' folder) holds, not what the kernel says: each
+// regular file (its name under files/, size and sha256; its step when the
+// kernel's list names it), anything else (a link, a fifo) removed, and a
+// file that would take the total over notebook.MaxRunFilesSize removed,
+// both said in the audit block.
+func cellFiles(rec *record.Run, dir string) {
+	steps := map[string]string{}
+	for _, f := range rec.Evidence.Files {
+		steps[cellFilesDir+"/"+f.Name] = f.Step
+	}
+	files := []record.File{}
+	var total int64
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		name := cellFilesDir + "/" + filepath.ToSlash(rel)
+		switch {
+		case d.IsDir():
+			return nil
+		case !d.Type().IsRegular():
+			_ = os.Remove(p)
+			addProblem(rec, "removed "+name+": not a regular file (a cell may write regular files only)")
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		if total+int64(len(b)) > notebook.MaxRunFilesSize {
+			_ = os.Remove(p)
+			addProblem(rec, fmt.Sprintf("removed %s (%d MiB): over the %d MiB the cells of a run may write", name, len(b)>>20, notebook.MaxRunFilesSize>>20))
+			return nil
+		}
+		total += int64(len(b))
+		sum := sha256.Sum256(b)
+		files = append(files, record.File{Step: steps[name], Name: name, Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:])})
+		return nil
+	})
+	rec.Evidence.Files = files
+}
+
+// addProblem says in the audit block what playbook found wrong with what
+// the kernel left.
+func addProblem(rec *record.Run, p string) {
+	if rec.Environment.Isolation != nil {
+		rec.Environment.Isolation.Problems = append(rec.Environment.Isolation.Problems, p)
+	}
 }
 
 // kernelProxy is where the kernel's client connects: url (the proxy,
@@ -486,6 +545,8 @@ type kernelSession struct {
 	done    bool
 	last    []byte // the last record received
 	running *runner.Event
+	// lastIndex is the index of the last cell that started.
+	lastIndex int
 
 	mu     sync.Mutex
 	timer  *time.Timer
@@ -495,8 +556,14 @@ type kernelSession struct {
 // read reads the kernel's messages until it closes its end.
 func (s *kernelSession) read(r io.Reader) {
 	br := bufio.NewReaderSize(r, 1<<20)
+	s.idle(kernelIdle) // until the first cell starts
 	for {
-		line, err := br.ReadBytes('\n')
+		line, err := readLine(br, maxKernelMessage)
+		if errors.Is(err, errTooLong) {
+			s.kill(fmt.Sprintf("it sent a message of more than %d MiB", maxKernelMessage>>20))
+			_, _ = io.Copy(io.Discard, br)
+			return
+		}
 		if len(line) > 0 {
 			var m kernelMsg
 			if json.Unmarshal(line, &m) == nil {
@@ -509,28 +576,94 @@ func (s *kernelSession) read(r io.Reader) {
 	}
 }
 
+// maxKernelMessage bounds one message of the kernel (a record holds at
+// most 1 MiB of printed text per cell, plots and tables).
+const maxKernelMessage = 256 << 20
+
+// kernelIdle bounds the kernel's start, until its first cell; kernelGap
+// the time between two cells, and after the last until the kernel is
+// done: the runner does next to nothing there (it sends the record), so a
+// kernel silent that long is stuck or stopped.
+const (
+	kernelIdle = 30 * time.Second
+	kernelGap  = 2 * time.Second
+)
+
+var errTooLong = errors.New("message too long")
+
+// readLine reads one line of br, at most limit bytes.
+func readLine(br *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(line)+len(chunk) > limit {
+			return nil, errTooLong
+		}
+		line = append(line, chunk...)
+		if err != bufio.ErrBufferFull {
+			return line, err
+		}
+	}
+}
+
 func (s *kernelSession) handle(m kernelMsg) {
 	switch m.Type {
 	case "ready":
-		s.ready, s.readyIn, s.sandbox, s.refused = true, time.Since(s.started), m.Sandbox, m.Error
+		if !s.ready {
+			s.ready, s.readyIn, s.sandbox, s.refused = true, time.Since(s.started), m.Sandbox, m.Error
+		}
 	case "record":
 		s.last = m.Record
 	case "event":
+		if m.Event == nil {
+			return
+		}
 		ev := *m.Event
+		// The events must be the scenario's cells, in order: a cell
+		// starts after the previous one ended, and ends once.
+		if ev.Index < 1 || ev.Index > len(s.sc.Cells) || ev.Step != s.sc.Cells[ev.Index-1].Step {
+			s.kill(fmt.Sprintf("it told of a cell %d %q the scenario does not have", ev.Index, ev.Step))
+			return
+		}
+		if ev.Status == runner.StatusRunning {
+			if s.running != nil || ev.Index != s.lastIndex+1 {
+				s.kill(fmt.Sprintf("it told of cell %d (%s) starting out of order", ev.Index, ev.Step))
+				return
+			}
+			s.running, s.lastIndex = &ev, ev.Index
+			if s.opts.Progress != nil {
+				s.opts.Progress(ev)
+			}
+			s.arm(ev)
+			_, _ = s.ack.Write([]byte{1})
+			return
+		}
+		if s.running == nil || s.running.Index != ev.Index {
+			s.kill(fmt.Sprintf("it told of cell %d (%s) ending, which was not running", ev.Index, ev.Step))
+			return
+		}
 		if s.opts.Progress != nil {
 			s.opts.Progress(ev)
 		}
-		if ev.Status == runner.StatusRunning {
-			s.running = &ev
-			s.arm(ev)
-			_, _ = s.ack.Write([]byte{1})
-		} else {
-			s.running = nil
-			s.stopTimer()
-		}
+		s.running = nil
+		s.idle(kernelGap)
 	case "done":
 		s.done = true
+		s.stopTimer()
 	}
+}
+
+// idle starts the watch of the time between two cells (or before the
+// first, or after the last until the kernel is done): limit.
+func (s *kernelSession) idle(limit time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.timer = time.AfterFunc(limit, func() {
+		s.kill(fmt.Sprintf("it was silent for %s between two cells", limit))
+	})
 }
 
 // arm starts the watch of the cell ev: past its timeout and the grace,
@@ -578,21 +711,35 @@ func (s *kernelSession) finish(waitErr error, stderr *kernelStderr) (*record.Run
 			rec = r
 		}
 	}
-	if rec == nil {
-		// Nothing recorded yet: a record of the scenario, no cell run.
-		rec = runner.NewRecord(s.sc, s.opts)
-	}
+	base := runner.NewRecord(s.sc, s.opts)
 	s.mu.Lock()
+	if rec != nil && len(rec.Cells) != len(base.Cells) {
+		if s.killed == "" {
+			s.killed = fmt.Sprintf("its record holds %d cells, the scenario %d", len(rec.Cells), len(base.Cells))
+		}
+		rec = nil
+	}
 	killed := s.killed
 	s.mu.Unlock()
+	if rec == nil {
+		// Nothing recorded yet: a record of the scenario, no cell run.
+		rec = base
+	}
+	// What playbook knows itself is its own, not the kernel's word: the
+	// scenario, its cells' code, the parameters, who ran it, where, when.
+	rec.Schema, rec.Scenario, rec.Params = base.Schema, base.Scenario, base.Params
+	for i := range rec.Cells {
+		c, b := &rec.Cells[i], base.Cells[i]
+		c.Step, c.File, c.Line, c.Code, c.Timeout = b.Step, b.File, b.Line, b.Code, b.Timeout
+	}
+	env := base.Environment
+	env.End, env.Exit, env.MLflowVersion = rec.Environment.End, rec.Environment.Exit, rec.Environment.MLflowVersion
+	rec.Environment = env
 	exit := "exit status 0"
 	if waitErr != nil {
 		exit = waitErr.Error()
 	}
 	rec.Environment.Isolation = s.isolation(exit)
-	for i := range rec.Evidence.Files {
-		rec.Evidence.Files[i].Name = cellFilesDir + "/" + rec.Evidence.Files[i].Name
-	}
 
 	if s.done && waitErr == nil && killed == "" {
 		return rec, errorOfRecord(rec)
@@ -613,8 +760,14 @@ func (s *kernelSession) finish(waitErr error, stderr *kernelStderr) (*record.Run
 		msg += "; its last output: " + tail
 	}
 	e := &record.Error{Kind: record.ErrKernel, File: s.sc.Path, Message: msg}
-	if s.running != nil {
-		i := s.running.Index - 1
+	blame := s.running
+	if blame == nil && !s.done && s.lastIndex > 0 {
+		// It said the cell ended, then nothing: the cell is the last one
+		// seen, whatever the kernel said of it.
+		blame = &runner.Event{Index: s.lastIndex, Step: s.sc.Cells[s.lastIndex-1].Step}
+	}
+	if blame != nil {
+		i := blame.Index - 1
 		if i >= 0 && i < len(rec.Cells) {
 			c := &rec.Cells[i]
 			c.Status = record.StatusFailed

@@ -581,18 +581,18 @@ func serveCapture(px *regproxy.Proxy, capture *runner.Capturer, c *mlflow.Client
 // What the kernel recorded of those is its cells' output, not evidence.
 func keepProxyEvidence(ctx context.Context, rec *record.Run, px *regproxy.Proxy) {
 	calls := px.Calls()
-	for _, c := range rec.Evidence.Calls {
-		if c.DryRun && c.Outcome != "ok" {
-			calls = append(calls, c)
+	if rec.Environment.DryRun {
+		for _, c := range rec.Evidence.Calls {
+			if c.DryRun && c.Outcome != "ok" {
+				calls = append(calls, c)
+			}
 		}
 	}
 	slices.SortStableFunc(calls, func(a, b record.Call) int { return a.Time.Compare(b.Time) })
 	rec.Evidence.Calls = calls
 	snaps, err := px.Snapshots(ctx)
 	if err != nil {
-		if rec.Environment.Isolation != nil {
-			rec.Environment.Isolation.Problems = append(rec.Environment.Isolation.Problems, "registry snapshots: "+err.Error())
-		}
+		addProblem(rec, "registry snapshots: "+err.Error())
 	}
 	if snaps == nil {
 		snaps = []record.Snapshot{}

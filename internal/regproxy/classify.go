@@ -50,6 +50,11 @@ func cleanPath(escaped string) bool {
 	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(escaped, `\`) {
 		return false
 	}
+	if strings.Contains(escaped, "%") && !strings.HasPrefix(escaped, "/api/2.0/mlflow-artifacts/") {
+		// The REST API's paths hold no escapes: one (registered%2Dmodels)
+		// would be read by the server and not by the proxy's table.
+		return false
+	}
 	for seg := range strings.SplitSeq(escaped, "/") {
 		if seg == "" || seg == "." || seg == ".." || strings.EqualFold(seg, "%2e") ||
 			strings.EqualFold(seg, "%2e%2e") || strings.EqualFold(seg, ".%2e") || strings.EqualFold(seg, "%2e.") {

@@ -309,7 +309,22 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, endpoint string)
 			}
 		}
 	}
+	if _, bad := args["body"]; bad && len(args) == 2 {
+		// Not a JSON object (a JSON string holding one, which a server may
+		// decode twice): what the call changes cannot be read, so it is
+		// not sent.
+		call.Args = args
+		call.Outcome = "refused: the body is not a JSON object"
+		writeError(rw, http.StatusBadRequest, "INVALID_PARAMETER_VALUE", "playbook's registry proxy forwards a change only with a JSON object as its body")
+		return
+	}
 	names := modelNames(endpoint, args)
+	if len(names) == 0 && (strings.Contains(endpoint, "/registered-models/") || strings.Contains(endpoint, "/model-versions/")) {
+		call.Args = args
+		call.Outcome = "refused: no registered model named"
+		writeError(rw, http.StatusBadRequest, "INVALID_PARAMETER_VALUE", "playbook's registry proxy forwards a change of the registry only when it names the registered model")
+		return
+	}
 	if args != nil {
 		Redact(args)
 		call.Args = args

@@ -14,7 +14,7 @@ type Policy struct {
 	ReadOnly []string
 	// ReadWrite lists files or directories (whole hierarchies) that stay
 	// readable and writable. Files may be created, written, truncated,
-	// removed; directories, symlinks, fifos and sockets may be made;
+	// removed; directories may be made; symbolic links, fifos, sockets and
 	// device nodes may not, and files may not be renamed or linked into
 	// another directory.
 	ReadWrite []string
@@ -25,6 +25,14 @@ type Policy struct {
 	// NoExec refuses execve(2) and execveat(2) with EPERM, and withholds
 	// Landlock's execute right from ReadOnly and ReadWrite.
 	NoExec bool
+	// NoProcesses refuses fork(2), vfork(2) and clone(2) of a process
+	// (without CLONE_THREAD) with EPERM: the process may make threads,
+	// never a child that could outlive it or leave its process group.
+	NoProcesses bool
+	// NoUnixSockets refuses socket(AF_UNIX) and socketpair(2): Landlock
+	// does not restrict connecting to a pathname unix socket before ABI 9
+	// (the Docker daemon's, an SSH agent's, D-Bus).
+	NoUnixSockets bool
 	// MemoryBytes sets RLIMIT_AS (virtual address space); 0 leaves it
 	// unchanged. It must exceed the process's current VmSize.
 	MemoryBytes uint64

@@ -37,8 +37,9 @@ const (
 	// mode), never IoctlDev nor ResolveUnix.
 	fsWriteFile = llsyscall.AccessFSWriteFile | llsyscall.AccessFSTruncate
 	fsWriteDir  = fsWriteFile | llsyscall.AccessFSRemoveDir | llsyscall.AccessFSRemoveFile |
-		llsyscall.AccessFSMakeDir | llsyscall.AccessFSMakeReg | llsyscall.AccessFSMakeSym |
-		llsyscall.AccessFSMakeFifo | llsyscall.AccessFSMakeSock
+		llsyscall.AccessFSMakeDir | llsyscall.AccessFSMakeReg
+	// No symbolic links, fifos or sockets: a link made inside a writable
+	// folder could point out of it for whoever reads the folder later.
 )
 
 // Apply restricts the current process, all its threads and any future

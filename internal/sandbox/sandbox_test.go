@@ -75,6 +75,46 @@ var scenarios = map[string]func(args map[string]string) (string, error){
 		out, err := exec.Command(a["path"]).CombinedOutput()
 		return string(out), err
 	},
+	"fork": func(map[string]string) (string, error) {
+		pid, _, errno := syscall.RawSyscall(syscall.SYS_FORK, 0, 0, 0)
+		if errno != 0 {
+			return "", errno
+		}
+		if pid == 0 {
+			syscall.RawSyscall(syscall.SYS_EXIT, 0, 0, 0) // the child: gone at once
+		}
+		return fmt.Sprint(pid), nil
+	},
+	"unix-socket": func(map[string]string) (string, error) {
+		fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+		if err == nil {
+			syscall.Close(fd)
+		}
+		return "", err
+	},
+	"socketpair": func(map[string]string) (string, error) {
+		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+		if err == nil {
+			syscall.Close(fds[0])
+			syscall.Close(fds[1])
+		}
+		return "", err
+	},
+	"goroutines": func(map[string]string) (string, error) {
+		// Threads still start: goroutines blocked in syscalls need them.
+		done := make(chan struct{})
+		for range 8 {
+			go func() {
+				runtime.LockOSThread()
+				time.Sleep(10 * time.Millisecond)
+				done <- struct{}{}
+			}()
+		}
+		for range 8 {
+			<-done
+		}
+		return "ok", nil
+	},
 	"syscall-exec-all-threads": execOnAllThreads,
 	"read-all-threads":         readOnAllThreads,
 	"dial": func(a map[string]string) (string, error) {
@@ -657,6 +697,27 @@ func TestExec(t *testing.T) {
 	p.NoExec = false
 	p.ReadOnly = append(p.ReadOnly, "/")
 	expectOK(t, "exec allowed", mustRun(t, "exec", p, map[string]string{"path": "/bin/true"}))
+}
+
+// TestNoProcessesNoUnixSockets: with NoProcesses a fork is refused while
+// threads still start; with NoUnixSockets unix sockets and socket pairs
+// are; a symbolic link cannot be made in a ReadWrite folder. Without the
+// options (the control) the fork and the socket work.
+func TestNoProcessesNoUnixSockets(t *testing.T) {
+	e := newEnv(t)
+	p := e.policy()
+	p.NoProcesses, p.NoUnixSockets = true, true
+	expectErrno(t, "fork", mustRun(t, "fork", p, nil), "EPERM")
+	expectOK(t, "threads", mustRun(t, "goroutines", p, nil))
+	expectErrno(t, "unix socket", mustRun(t, "unix-socket", p, nil), "EAFNOSUPPORT")
+	expectErrno(t, "socketpair", mustRun(t, "socketpair", p, nil), "EPERM")
+	res := mustRun(t, "symlink-read", p, map[string]string{"target": "/etc/hostname", "link": filepath.Join(e.rwDir, "link")})
+	if res.Report.LandlockFS {
+		expectErrno(t, "symlink made in ReadWrite", res, "EACCES")
+	}
+	p.NoProcesses, p.NoUnixSockets = false, false
+	expectOK(t, "fork allowed", mustRun(t, "fork", p, nil))
+	expectOK(t, "unix socket allowed", mustRun(t, "unix-socket", p, nil))
 }
 
 func TestNetwork(t *testing.T) {

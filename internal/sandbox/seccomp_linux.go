@@ -187,14 +187,32 @@ func seccompRules(info *arch.Info, p Policy) ([]rule, []string) {
 		rules = append(rules, rule{nr: n, action: eperm, sets: [][]cond{{{0, opNe, 0}}}})
 	}
 	desc = append(desc, fmt.Sprintf("%d privileged syscalls, namespaces and other processes' rlimits refused", count))
+	if p.NoProcesses {
+		for _, name := range []string{"fork", "vfork"} {
+			if n, ok := nr(name); ok {
+				rules = append(rules, rule{nr: n, action: eperm})
+			}
+		}
+		if n, ok := nr("clone"); ok {
+			rules = append(rules, rule{nr: n, action: eperm, sets: [][]cond{{{0, opNoneSet, unix.CLONE_THREAD}}}})
+		}
+		desc = append(desc, "no child process (threads only)")
+	}
 	if n, ok := nr("clone3"); ok {
 		// clone3's flags are in memory, out of a filter's reach: make
 		// the C library and the Go runtime fall back to clone(2).
 		rules = append(rules, rule{nr: n, action: retErrno(unix.ENOSYS)})
 	}
 	if n, ok := nr("socket"); ok {
-		rules = append(rules, socketRules(n)...)
-		desc = append(desc, "sockets: unix and TCP only")
+		rules = append(rules, socketRules(n, p.NoUnixSockets)...)
+		if p.NoUnixSockets {
+			desc = append(desc, "sockets: TCP only")
+		} else {
+			desc = append(desc, "sockets: unix and TCP only")
+		}
+	}
+	if n, ok := nr("socketpair"); ok && p.NoUnixSockets {
+		rules = append(rules, rule{nr: n, action: eperm})
 	}
 	return rules, desc
 }
@@ -203,14 +221,16 @@ func seccompRules(info *arch.Info, p Policy) ([]rule, []string) {
 // AF_INET6: Landlock's TCP rules do not cover UDP (before ABI 10), raw
 // sockets, SCTP or Multipath TCP (which Go's net.Listen tries first,
 // falling back to TCP when it is refused).
-func socketRules(nr uint32) []rule {
+func socketRules(nr uint32, noUnix bool) []rule {
 	const (
 		domain, typ, proto = 0, 1, 2
 		typeMask           = 0xf // SOCK_TYPE_MASK; above are SOCK_NONBLOCK, SOCK_CLOEXEC
 	)
-	families := rule{nr: nr, action: retErrno(unix.EAFNOSUPPORT), sets: [][]cond{{
-		{domain, opNe, unix.AF_UNIX}, {domain, opNe, unix.AF_INET}, {domain, opNe, unix.AF_INET6},
-	}}}
+	allowed := []cond{{domain, opNe, unix.AF_UNIX}, {domain, opNe, unix.AF_INET}, {domain, opNe, unix.AF_INET6}}
+	if noUnix {
+		allowed = allowed[1:]
+	}
+	families := rule{nr: nr, action: retErrno(unix.EAFNOSUPPORT), sets: [][]cond{allowed}}
 	notTCP := rule{nr: nr, action: retErrno(unix.EPROTONOSUPPORT)}
 	for _, family := range []uint32{unix.AF_INET, unix.AF_INET6} {
 		notTCP.sets = append(notTCP.sets,
