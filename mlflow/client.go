@@ -16,6 +16,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/playbook-mlops/playbook/internal/textcut"
 )
 
 // defaultUserAgent is sent unless WithUserAgent says otherwise.
@@ -238,7 +240,7 @@ func (c *Client) Health(ctx context.Context) error {
 	}
 	if strings.TrimSpace(body) != "OK" {
 		return &APIError{StatusCode: http.StatusOK, Method: http.MethodGet, Endpoint: c.base.Path + "health", Server: c.server,
-			Message: fmt.Sprintf("expected OK, got %q", truncate(body, maxPlainMessage))}
+			Message: fmt.Sprintf("expected OK, got %q", textcut.Truncate(body, maxPlainMessage))}
 	}
 	return nil
 }
@@ -374,7 +376,7 @@ func (c *Client) do(req *http.Request, policy retryPolicy, v any) error {
 			ct = "no Content-Type"
 		}
 		e.Message = c.scrub(fmt.Sprintf("the reply is not the expected JSON (%s): %v; it starts: %s",
-			ct, err, truncate(strings.Join(strings.Fields(string(body)), " "), 200)))
+			ct, err, textcut.Truncate(strings.Join(strings.Fields(string(body)), " "), 200)))
 		return e
 	}
 	return nil

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/playbook-mlops/playbook/internal/textcut"
 )
 
 // Sentinel errors, for errors.Is. An *APIError matches the ones its status
@@ -131,9 +132,9 @@ func (c *Client) checkResponse(resp *http.Response, body []byte) *APIError {
 	}
 	if json.Unmarshal(body, &payload) == nil && (payload.ErrorCode != "" || payload.Message != "") {
 		e.Code = payload.ErrorCode
-		e.Message = truncate(payload.Message, maxJSONMessage)
+		e.Message = textcut.Truncate(payload.Message, maxJSONMessage)
 	} else {
-		e.Message = truncate(strings.Join(strings.Fields(string(body)), " "), maxPlainMessage)
+		e.Message = textcut.Truncate(strings.Join(strings.Fields(string(body)), " "), maxPlainMessage)
 		if e.Message == "" {
 			e.Message = http.StatusText(resp.StatusCode)
 		}
@@ -158,16 +159,4 @@ func (c *Client) scrub(s string) string {
 		s = strings.ReplaceAll(s, secret, "REDACTED")
 	}
 	return s
-}
-
-// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

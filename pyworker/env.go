@@ -513,7 +513,7 @@ func runLogged(ctx context.Context, log io.Writer, dir string, env []string, nam
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	err := cmd.Run()
-	return lastLines(tail, 8), err
+	return tail.Last(8), err
 }
 
 // buildVars are the variables of playbook's environment that pip and uv

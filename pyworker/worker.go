@@ -41,16 +41,9 @@ var ErrNoPython = errors.New("no Python that imports mlflow")
 // given, else $PLAYBOOK_PYTHON, else a python3 on PATH; the one chosen must
 // import mlflow. The error says what was tried and what to do.
 func FindPython(explicit string) (string, error) {
-	candidate, from := explicit, "--python"
-	if candidate == "" {
-		candidate, from = os.Getenv(EnvPython), EnvPython
-	}
-	if candidate == "" {
-		p, err := exec.LookPath("python3")
-		if err != nil {
-			return "", fmt.Errorf("%w: no python3 on PATH; install Python with mlflow (pip install mlflow) and pass --python or set %s", ErrNoPython, EnvPython)
-		}
-		candidate, from = p, "PATH"
+	candidate, from, err := Candidate(explicit)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v; install Python with mlflow (pip install mlflow) and pass --python or set %s", ErrNoPython, err, EnvPython)
 	}
 	check := exec.Command(candidate, "-c", "import mlflow, pyarrow")
 	check.Env = Environ()
@@ -60,6 +53,23 @@ func FindPython(explicit string) (string, error) {
 			ErrNoPython, candidate, from, err, lastLine(out), EnvPython)
 	}
 	return candidate, nil
+}
+
+// Candidate returns the interpreter the run would use, unchecked, and
+// where it comes from: explicit (--python) when given, else
+// $PLAYBOOK_PYTHON, else a python3 on PATH.
+func Candidate(explicit string) (path, from string, err error) {
+	switch {
+	case explicit != "":
+		return explicit, "--python", nil
+	case os.Getenv(EnvPython) != "":
+		return os.Getenv(EnvPython), EnvPython, nil
+	}
+	p, err := exec.LookPath("python3")
+	if err != nil {
+		return "", "", errors.New("no python3 on PATH")
+	}
+	return p, "PATH", nil
 }
 
 func lastLine(b []byte) string {
@@ -310,22 +320,11 @@ func (w *Worker) died(err error) error {
 		}
 	}
 	msg := fmt.Sprintf("the Python worker stopped (%v)", err)
-	if last := lastLines(w.tail, 5); last != "" {
+	if last := w.tail.Last(5); last != "" {
 		msg += ": " + last
 	}
 	w.dead = errors.New(msg)
 	return w.dead
-}
-
-// lastLines returns the last n non-empty lines of b, joined by " | ".
-func lastLines(b *tailbuf.Buffer, n int) string {
-	var lines []string
-	for _, l := range b.Lines() {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	return strings.Join(lines[max(0, len(lines)-n):], " | ")
 }
 
 // maxFrame bounds a header or payload read from the worker.

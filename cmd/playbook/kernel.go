@@ -129,9 +129,10 @@ func kernelMain() int {
 	w.send(kernelMsg{Type: "ready", Sandbox: &rep})
 
 	var connect func() (*mlflow.Client, error)
+	// The kernel's requests to the proxy: the token's path added to each.
+	hc := &http.Client{Transport: prefixTransport{prefix: cfg.ProxyPrefix, base: http.DefaultTransport}}
 	if cfg.TrackingURI != "" {
 		connect = sync.OnceValues(func() (*mlflow.Client, error) {
-			hc := &http.Client{Transport: prefixTransport{prefix: cfg.ProxyPrefix, base: http.DefaultTransport}}
 			return mlflow.New(mlflow.DefaultConfig(cfg.TrackingURI), mlflow.WithUserAgent("playbook-kernel/"+cfg.Version),
 				mlflow.WithHTTPClient(hc), mlflow.WithDisplayURI(cfg.DisplayURI))
 		})
@@ -142,7 +143,6 @@ func kernelMain() int {
 	}
 	var capture *notebook.Capturer
 	if cfg.TrackingURI != "" && cfg.CaptureWidth > 0 {
-		hc := &http.Client{Transport: prefixTransport{prefix: cfg.ProxyPrefix, base: http.DefaultTransport}}
 		capture = &notebook.Capturer{Width: cfg.CaptureWidth, Height: cfg.CaptureHeight,
 			ModelPage: func(ctx context.Context, url, model string, aliases []string) ([]byte, error) {
 				return askCapture(ctx, hc, cfg.TrackingURI, captureRequest{URL: url, Model: model, Aliases: aliases})
@@ -430,7 +430,7 @@ func kernelRun(ctx context.Context, sc *runner.Scenario, opts runner.Options, px
 		killGroup(cmd.Process)
 	}
 
-	s := &kernelSession{cmd: cmd, sc: sc, opts: opts, started: started, ack: ackW}
+	s := &kernelSession{cmd: cmd, sc: sc, opts: opts, base: base, started: started, ack: ackW}
 	// The run is interrupted (^C): the kernel is ended with it.
 	stopOnCancel := context.AfterFunc(ctx, func() { s.kill("interrupted") })
 	defer stopOnCancel()
@@ -535,6 +535,7 @@ type kernelSession struct {
 	cmd     *exec.Cmd
 	sc      *runner.Scenario
 	opts    runner.Options
+	base    *record.Run // the parent's own record of the scenario, no cell run
 	started time.Time
 	ack     io.WriteCloser // the kernel's stdin: one byte per cell started
 
@@ -711,7 +712,7 @@ func (s *kernelSession) finish(waitErr error, stderr *kernelStderr) (*record.Run
 			rec = r
 		}
 	}
-	base := runner.NewRecord(s.sc, s.opts)
+	base := s.base
 	s.mu.Lock()
 	if rec != nil && len(rec.Cells) != len(base.Cells) {
 		if s.killed == "" {
@@ -833,13 +834,7 @@ func kernelTail(k *kernelStderr) string {
 			}
 		}
 	}
-	var lines []string
-	for _, l := range k.tail.Lines() {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	return strings.Join(lines[max(0, len(lines)-6):], " | ")
+	return k.tail.Last(6)
 }
 
 // errorOfRecord is the error of a run the kernel finished, rebuilt from

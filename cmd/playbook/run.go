@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -615,12 +614,8 @@ func modelEnvs(o runOptions) *pyworker.Envs {
 		return nil
 	}
 	base := func() (string, error) {
-		for _, p := range []string{o.Python, os.Getenv(pyworker.EnvPython)} {
-			if p != "" {
-				return p, nil
-			}
-		}
-		return exec.LookPath("python3")
+		p, _, err := pyworker.Candidate(o.Python)
+		return p, err
 	}
 	return &pyworker.Envs{Manager: o.EnvManager, Root: os.Getenv(envDirVar), Base: base, Log: o.Progress}
 }

@@ -17,9 +17,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/playbook-mlops/playbook/internal/regsnap"
+	"github.com/playbook-mlops/playbook/internal/textcut"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/record"
 )
@@ -578,10 +578,10 @@ func (p *Proxy) outcome(status int, head []byte) string {
 		default:
 			s = e.ErrorCode + ": " + e.Message
 		}
-		s = truncate(s, 4096)
+		s = textcut.Truncate(s, 4096)
 	} else {
 		s = fmt.Sprintf("HTTP %d", status)
-		if text := truncate(strings.Join(strings.Fields(string(head)), " "), 512); text != "" {
+		if text := textcut.Truncate(strings.Join(strings.Fields(string(head)), " "), 512); text != "" {
 			s += ": " + text
 		} else if t := http.StatusText(status); t != "" {
 			s += " " + t
@@ -661,16 +661,4 @@ func sizeText(n int64) string {
 		return fmt.Sprintf("%d MiB", n>>20)
 	}
 	return fmt.Sprintf("%d bytes", n)
-}
-
-// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

@@ -38,3 +38,15 @@ func (t *Buffer) String() string {
 func (t *Buffer) Lines() []string {
 	return strings.Split(strings.TrimRight(t.String(), "\n"), "\n")
 }
+
+// Last returns the last n non-empty lines kept, trimmed, joined by " | ":
+// a child's last words on one line of an error.
+func (t *Buffer) Last(n int) string {
+	var lines []string
+	for _, l := range t.Lines() {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines[max(0, len(lines)-n):], " | ")
+}

@@ -20,3 +20,12 @@ func TestBufferKeepsTheEnd(t *testing.T) {
 	lines := b.Lines()
 	assert.Equal(t, []string{"7", "line 8", "line 9"}, lines)
 }
+
+// TestBufferLast: the last non-empty lines, trimmed, on one line.
+func TestBufferLast(t *testing.T) {
+	b := &Buffer{Max: 64}
+	_, _ = b.Write([]byte("one\n  two  \n\n\tthree\n\n"))
+	assert.Equal(t, "two | three", b.Last(2))
+	assert.Equal(t, "one | two | three", b.Last(5))
+	assert.Equal(t, "", (&Buffer{Max: 8}).Last(3))
+}
