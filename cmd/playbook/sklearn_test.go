@@ -2,10 +2,8 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,15 +34,7 @@ func writeCSV(t *testing.T, dir, name string, d *churn.Dataset) string {
 // decodes its last line into v.
 func sklearnTelco(t *testing.T, uri string, v any, args ...string) {
 	t.Helper()
-	script := filepath.Join(testenv.RepoRoot(), "scripts", "log_sklearn_telco_models.py")
-	cmd := exec.CommandContext(t.Context(), testenv.Python(t), append([]string{script}, args...)...)
-	cmd.Env = append(os.Environ(), "MLFLOW_TRACKING_URI="+uri,
-		"MLFLOW_ENABLE_ASYNC_LOGGING=false", "MLFLOW_DISABLE_TELEMETRY=true", "DO_NOT_TRACK=true")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	require.NoError(t, cmd.Run(), "%s %v:\n%s", script, args, stderr.String())
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), v), "stdout:\n%s", stdout.String())
+	testenv.Script(t, "log_sklearn_telco_models.py", uri, v, args...)
 }
 
 // TestFrenchScenarioOnSklearnModels: three scikit-learn churn models

@@ -106,14 +106,21 @@ func Slow(t testing.TB) {
 	}
 }
 
-// SklearnModels runs scripts/log_sklearn_models.py (see its flags) with the
-// project's virtualenv Python against the tracking server uri, and decodes
-// the JSON object it prints on its last line into v. It skips (fails under
-// CI) without the virtualenv.
+// SklearnModels runs scripts/log_sklearn_models.py (see its flags): see
+// Script.
 func SklearnModels(t testing.TB, uri string, v any, args ...string) {
 	t.Helper()
+	Script(t, "log_sklearn_models.py", uri, v, args...)
+}
+
+// Script runs the script name of scripts/ with the project's virtualenv
+// Python against the tracking server uri, and decodes the JSON object it
+// prints on its last line into v. It skips (fails under CI) without the
+// virtualenv.
+func Script(t testing.TB, name, uri string, v any, args ...string) {
+	t.Helper()
 	py := Python(t)
-	script := filepath.Join(RepoRoot(), "scripts", "log_sklearn_models.py")
+	script := filepath.Join(RepoRoot(), "scripts", name)
 	cmd := exec.CommandContext(t.Context(), py, append([]string{script}, args...)...)
 	cmd.Env = append(os.Environ(), "MLFLOW_TRACKING_URI="+uri,
 		"MLFLOW_ENABLE_ASYNC_LOGGING=false", "MLFLOW_DISABLE_TELEMETRY=true", "DO_NOT_TRACK=true")
