@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -657,4 +658,42 @@ func TestNoSnapshotNoCall(t *testing.T) {
 		models = append(models, s.Label+":"+s.Model)
 	}
 	assert.Equal(t, []string{"before:old", "after:old", "before:new", "after:new"}, models, "broken has no before snapshot")
+}
+
+// TestUnreadableChangesRefused: a change whose body is not a JSON object
+// (a JSON string holding one), a registry change naming no model, and a
+// REST path with an escape (registered%2Dmodels) are not forwarded; the
+// model's alias and tags are as they were before, and the first two are
+// recorded as refused.
+func TestUnreadableChangesRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, regproxy.Options{})
+	ctx := t.Context()
+	model, _ := e.newVersion(t)
+	before, err := e.direct.GetRegisteredModel(ctx, model)
+	require.NoError(t, err)
+	json := func(v string) *strings.Reader { return strings.NewReader(v) }
+	h := http.Header{"Content-Type": {"application/json"}}
+
+	object := `{"name":"` + model + `","alias":"champion","version":"1"}`
+	resp, _ := raw(t, http.MethodPost, e.proxy.URL()+"/api/2.0/mlflow/registered-models/alias", json(strconv.Quote(object)), h)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Equal(t, "refused: the body is not a JSON object", lastCall(t, e.proxy).Outcome)
+
+	resp, _ = raw(t, http.MethodPost, e.proxy.URL()+"/api/2.0/mlflow/model-versions/set-tag", json(`{"version":"1","key":"k","value":"v"}`), h)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Equal(t, "refused: no registered model named", lastCall(t, e.proxy).Outcome)
+
+	n := len(e.proxy.Calls())
+	resp, _ = raw(t, http.MethodPost, e.proxy.URL()+"/api/2.0/mlflow/registered%2Dmodels/set-tag", json(`{"name":"`+model+`","key":"k","value":"v"}`), h)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Len(t, e.proxy.Calls(), n, "not forwarded, nothing recorded")
+
+	after, err := e.direct.GetRegisteredModel(ctx, model)
+	require.NoError(t, err)
+	assert.Equal(t, before.Aliases, after.Aliases)
+	assert.Equal(t, before.Tags, after.Tags)
+	mv, err := e.direct.GetModelVersion(ctx, model, "1")
+	require.NoError(t, err)
+	assert.Empty(t, mv.Tags, "no tag was set")
 }
