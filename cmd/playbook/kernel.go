@@ -13,6 +13,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -592,22 +593,40 @@ const (
 
 var errTooLong = errors.New("message too long")
 
-// readLine reads one line of br, at most limit bytes.
+// readLine reads one line of br, at most limit bytes. A long line is kept
+// as copies of br's buffer and joined once, at its end: growing one slice
+// by appending would hold about twice the line (the old array and the new
+// one) at each step, and a line that proves too long would have cost that
+// much before it is refused.
 func readLine(br *bufio.Reader, limit int) ([]byte, error) {
-	var line []byte
+	var parts [][]byte
+	n := 0
 	for {
 		chunk, err := br.ReadSlice('\n')
-		if len(line)+len(chunk) > limit {
+		if n+len(chunk) > limit {
 			return nil, errTooLong
 		}
-		line = append(line, chunk...)
+		if err != bufio.ErrBufferFull && parts == nil {
+			return append([]byte(nil), chunk...), err
+		}
+		parts = append(parts, append([]byte(nil), chunk...))
+		n += len(chunk)
 		if err != bufio.ErrBufferFull {
-			return line, err
+			return bytes.Join(parts, nil), err
 		}
 	}
 }
 
 func (s *kernelSession) handle(m kernelMsg) {
+	s.mu.Lock()
+	killed := s.killed != ""
+	s.mu.Unlock()
+	if killed && m.Type != "record" {
+		// Once playbook has ended the kernel, what it still says of its
+		// cells is not heard: a cell that forged an event cannot then
+		// have its real end, or "done", accepted.
+		return
+	}
 	switch m.Type {
 	case "ready":
 		if !s.ready {
@@ -762,9 +781,10 @@ func (s *kernelSession) finish(waitErr error, stderr *kernelStderr) (*record.Run
 	}
 	e := &record.Error{Kind: record.ErrKernel, File: s.sc.Path, Message: msg}
 	blame := s.running
-	if blame == nil && !s.done && s.lastIndex > 0 {
-		// It said the cell ended, then nothing: the cell is the last one
-		// seen, whatever the kernel said of it.
+	if blame == nil && (!s.done || killed != "") && s.lastIndex > 0 {
+		// It said the cell ended, then nothing (or something playbook
+		// ended it for): the cell is the last one seen, whatever the
+		// kernel said of it.
 		blame = &runner.Event{Index: s.lastIndex, Step: s.sc.Cells[s.lastIndex-1].Step}
 	}
 	if blame != nil {

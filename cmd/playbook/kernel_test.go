@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -222,4 +224,29 @@ func TestUploadedUnder(t *testing.T) {
 	assert.Empty(t, uploadedUnder(calls, "mlflow-artifacts:/1/models/m-evil2/artifacts"))
 	assert.Empty(t, uploadedUnder(calls, "mlflow-artifacts:/1/models/m-good/artifacts"))
 	assert.Empty(t, uploadedUnder(calls, "runs:/abc/model"))
+}
+
+// TestReadLine: the kernel's messages are read whole across the reader's
+// buffer, and a line past the limit is refused, the next one read.
+func TestReadLine(t *testing.T) {
+	long := strings.Repeat("x", 100)
+	in := "short\n" + long + "\n" + strings.Repeat("y", 300) + "\nlast"
+	br := bufio.NewReaderSize(strings.NewReader(in), 16)
+	line, err := readLine(br, 200)
+	require.NoError(t, err)
+	assert.Equal(t, "short\n", string(line))
+	line, err = readLine(br, 200)
+	require.NoError(t, err)
+	assert.Equal(t, long+"\n", string(line), "a line longer than the buffer is joined")
+	_, err = readLine(br, 200)
+	assert.ErrorIs(t, err, errTooLong)
+	// The reader is past the refused line's start (the parent then
+	// discards the rest of the stream); what follows is the line's end.
+	line, err = readLine(br, 200)
+	require.NoError(t, err)
+	assert.Less(t, len(line), 300)
+	assert.Equal(t, strings.Repeat("y", len(line)-1)+"\n", string(line), "the rest of the refused line")
+	line, err = readLine(br, 200)
+	assert.ErrorIs(t, err, io.EOF)
+	assert.Equal(t, "last", string(line))
 }
