@@ -127,6 +127,9 @@ func closePython(pb *Playbook) error {
 // EnvManager returns the run's environment manager: pyworker.EnvLocal,
 // EnvVirtualenv or EnvUV (see Options.ModelEnvs).
 func EnvManager(pb *Playbook) string {
+	if pb.parent != nil && pb.parent.EnvManager != "" {
+		return pb.parent.EnvManager
+	}
 	if pb.envs == nil {
 		return pyworker.EnvLocal
 	}
@@ -137,6 +140,12 @@ func EnvManager(pb *Playbook) string {
 // all, before anything changes: its worker starts (--env-manager local),
 // or its environment manager can build environments.
 func CheckPython(pb *Playbook) error {
+	if pb.parent != nil && EnvManager(pb) != pyworker.EnvLocal {
+		if pb.parent.CheckEnvs == nil {
+			return ErrNoPythonWorker
+		}
+		return pb.parent.CheckEnvs()
+	}
 	if pb.envs != nil {
 		return pb.envs.Check()
 	}
@@ -149,7 +158,10 @@ func CheckPython(pb *Playbook) error {
 // model's own environment, built on first use and kept in the evidence
 // (env, nil without a manager). One worker per environment serves the
 // whole run.
-func ModelWorker(pb *Playbook, dir string) (*pyworker.Worker, *pyworker.Env, error) {
+func ModelWorker(pb *Playbook, artifactURI, dir string) (*pyworker.Worker, *pyworker.Env, error) {
+	if pb.parent != nil && EnvManager(pb) != pyworker.EnvLocal {
+		return parentWorker(pb, artifactURI)
+	}
 	if pb.envs == nil {
 		w, err := PythonOf(pb)
 		return w, nil, err
@@ -178,6 +190,45 @@ func ModelWorker(pb *Playbook, dir string) (*pyworker.Worker, *pyworker.Env, err
 	}
 	pb.envWorkers[env.Python] = w
 	return w, env, nil
+}
+
+// parentWorker returns, in a kernel process, the worker playbook runs in
+// the own environment of the model at artifactURI: one connection per
+// environment, kept for the run.
+func parentWorker(pb *Playbook, artifactURI string) (*pyworker.Worker, *pyworker.Env, error) {
+	if pb.parent.Worker == nil {
+		return nil, nil, ErrNoPythonWorker
+	}
+	pb.pyMu.Lock()
+	closed := pb.pyClosed
+	pb.pyMu.Unlock()
+	if closed {
+		return nil, nil, errors.New("the run has ended")
+	}
+	w, env, err := pb.parent.Worker(pb.Context(), artifactURI)
+	if err != nil {
+		return nil, nil, err
+	}
+	pb.pyMu.Lock()
+	defer pb.pyMu.Unlock()
+	if old, ok := pb.envWorkers[env.Python]; ok {
+		_ = w.Close() // the same environment's: one connection is enough
+		return old, env, nil
+	}
+	if pb.envWorkers == nil {
+		pb.envWorkers = map[string]*pyworker.Worker{}
+	}
+	pb.envWorkers[env.Python] = w
+	return w, env, nil
+}
+
+// ModelEnvRecord is the evidence of env, a model's environment a step
+// of the run (step) built or found.
+func ModelEnvRecord(step string, env pyworker.Env) record.ModelEnv {
+	return record.ModelEnv{
+		Step: step, Time: time.Now(), Manager: env.Manager, Key: env.Key, Python: env.Version, MLflow: env.MLflow,
+		Requirements: env.Requirements, Added: env.Added, Reused: env.Reused, BuildTime: record.Duration(env.BuildTime),
+	}
 }
 
 // ModelInterpreter returns the interpreter a Python process serving the
@@ -211,19 +262,11 @@ func modelEnv(pb *Playbook, dir string) (*pyworker.Env, error) {
 	pb.envsKept[env.Key] = true
 	pb.pyMu.Unlock()
 	if !kept {
-		e := record.ModelEnv{
-			Step: pb.Step(), Time: time.Now(), Manager: env.Manager, Key: env.Key, Python: env.Version, MLflow: env.MLflow,
-			Requirements: env.Requirements, Added: env.Added, Reused: env.Reused, BuildTime: record.Duration(env.BuildTime),
-		}
+		e := ModelEnvRecord(pb.Step(), env)
 		Update(pb, func(rec *record.Run) { rec.Evidence.Environments = append(rec.Evidence.Environments, e) })
 	}
 	return &env, nil
 }
-
-// ErrKernelStartsNothing is the interpreter's error in a kernel process
-// (--kernel process): it may start no program, and playbook does not yet
-// start `mlflow models serve` on its behalf.
-var ErrKernelStartsNothing = errors.New("--kernel process starts no program, and playbook does not yet start `mlflow models serve` for a kernel: run with --kernel in-process to serve")
 
 // ErrNoInterpreter is InterpreterOf's error for a run given no
 // Options.Interpreter.

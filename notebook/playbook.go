@@ -83,6 +83,10 @@ type Options struct {
 	// environment's); needed with ModelEnvs. Controller.Close stops the
 	// workers it started.
 	StartWorker func(python string) (*pyworker.Worker, error)
+	// Parent, in a kernel process, is what the kernel asks playbook for
+	// instead of starting programs: ModelEnvs and StartWorker are then
+	// unused.
+	Parent *Parent
 }
 
 // A Capturer screenshots pages of the MLflow UI.
@@ -137,6 +141,7 @@ type Playbook struct {
 
 	envs        *pyworker.Envs
 	startWorker func(python string) (*pyworker.Worker, error)
+	parent      *Parent
 	envWorkers  map[string]*pyworker.Worker // by interpreter, under pyMu
 	envsKept    map[string]bool             // environments in the evidence, by key, under pyMu
 
@@ -148,7 +153,7 @@ type Playbook struct {
 // New returns a Playbook for one run and its Controller.
 func New(opts Options) (*Playbook, *Controller) {
 	pb := &Playbook{run: opts.Run, connect: opts.Connect, outDir: opts.OutDir, scenarioDir: opts.ScenarioDir, dryRun: opts.DryRun, capture: opts.Capture,
-		python: opts.Python, interpreter: opts.Interpreter, envs: opts.ModelEnvs, startWorker: opts.StartWorker, ctx: context.Background()}
+		python: opts.Python, interpreter: opts.Interpreter, envs: opts.ModelEnvs, startWorker: opts.StartWorker, parent: opts.Parent, ctx: context.Background()}
 	if pb.run == nil {
 		pb.run = &record.Run{Schema: record.Schema}
 	}

@@ -46,6 +46,9 @@ type Options struct {
 	// virtualenv or uv; see notebook.Options).
 	ModelEnvs   *pyworker.Envs
 	StartWorker func(python string) (*pyworker.Worker, error)
+	// Parent, in a kernel process, is what the kernel asks playbook for
+	// instead of starting programs (see notebook.Parent).
+	Parent *notebook.Parent
 	// Unrestricted lets cells import the whole standard library.
 	Unrestricted bool
 	// Version is playbook's version, recorded in the environment.
@@ -94,7 +97,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*record.Run, error) {
 	}
 	rec := newRecord(sc, params, opts)
 	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: opts.Connect, OutDir: opts.OutDir, ScenarioDir: scenarioDir(sc), DryRun: opts.DryRun, Capture: opts.Capture,
-		Python: opts.Python, Interpreter: opts.Interpreter, ModelEnvs: opts.ModelEnvs, StartWorker: opts.StartWorker})
+		Python: opts.Python, Interpreter: opts.Interpreter, ModelEnvs: opts.ModelEnvs, StartWorker: opts.StartWorker, Parent: opts.Parent})
 	defer ctl.Close()
 	if opts.Live != nil {
 		opts.Live(func(f func(*record.Run)) { notebook.View(pb, f) })

@@ -1,8 +1,6 @@
 package steps
 
 import (
-	"net"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -10,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/playbook-mlops/playbook/churn"
-	"github.com/playbook-mlops/playbook/internal/tailbuf"
 )
 
 // TestPositiveClass: the class that means churn, as a model spells it.
@@ -39,28 +36,6 @@ func TestFeatureFrame(t *testing.T) {
 	assert.Nil(t, f.Columns[0].Int)
 	assert.Nil(t, f.Columns[1].Float)
 	assert.Nil(t, f.Columns[2].String)
-}
-
-// TestTailBuffer: the scoring server's output keeps its last bytes, and
-// the last lines of them.
-func TestTailBuffer(t *testing.T) {
-	tb := &tailbuf.Buffer{Max: 16}
-	for i := range 10 {
-		_, err := tb.Write([]byte("line " + strconv.Itoa(i) + "\n"))
-		require.NoError(t, err)
-	}
-	assert.LessOrEqual(t, len(tb.String()), 16)
-	assert.Equal(t, "line 8\nline 9", lastLines(tb, 2))
-	assert.Equal(t, "line 9", lastLines(tb, 1))
-}
-
-// TestFreePort: a port of 127.0.0.1 that can be listened on.
-func TestFreePort(t *testing.T) {
-	port, err := freePort()
-	require.NoError(t, err)
-	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-	require.NoError(t, err)
-	require.NoError(t, l.Close())
 }
 
 // TestFormatList: a list of names, or none, in the scenario's language.

@@ -54,7 +54,7 @@ func Infer(pb *Playbook, m Scorer, opts InferOptions) []Prediction {
 			how = tr(pb, ", labels", ", étiquettes")
 		}
 	case *ServedModel:
-		if m == nil || m.proc == nil {
+		if m == nil || m.invoke == nil {
 			failf("infer: no model: pass the result of steps.Load or steps.Serve")
 		}
 		uri, version, threshold = m.URI, m.Version, m.Threshold

@@ -56,7 +56,7 @@ func envSummary(pb *Playbook, env *pyworker.Env) string {
 // artifactURI) in the run's worker, starting it on first use. A model of another data set than
 // Telco's loads too: only scoring customers fails then.
 func (r *registry) loadPython(artifactURI, dir string, flavors []string) (*pythonModel, error) {
-	w, env, err := notebook.ModelWorker(r.pb, dir)
+	w, env, err := notebook.ModelWorker(r.pb, artifactURI, dir)
 	if err != nil {
 		return nil, fmt.Errorf("its flavors (%s) are scored with MLflow's pyfunc in Python: %w", strings.Join(flavors, ", "), err)
 	}

@@ -1,20 +1,13 @@
 package steps
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/playbook-mlops/playbook/churn"
@@ -23,7 +16,7 @@ import (
 	"github.com/playbook-mlops/playbook/pyworker"
 	"github.com/playbook-mlops/playbook/record"
 
-	"github.com/playbook-mlops/playbook/internal/tailbuf"
+	"github.com/playbook-mlops/playbook/internal/scoring"
 )
 
 // Serve defaults and modes.
@@ -87,8 +80,10 @@ type ServedModel struct {
 	// source, not the alias, which was not moved.
 	Planned bool
 
-	proc *servedProcess
-	ctx  func() context.Context // the current cell's context
+	// invoke posts a request to /invocations: to the server, or through
+	// playbook from a kernel process.
+	invoke func(ctx context.Context, body []byte) (int, []byte, error)
+	ctx    func() context.Context // the current cell's context
 }
 
 // ServeWanted says whether the scenario serves its model, by mode (a
@@ -127,9 +122,6 @@ func ServeWanted(pb *Playbook, mode string) bool {
 // whyNoPythonFR says in French why the run has no Python to serve with
 // (err, InterpreterOf's).
 func whyNoPythonFR(pb *Playbook, err error) string {
-	if errors.Is(err, notebook.ErrKernelStartsNothing) {
-		return "le processus noyau (--kernel process) ne lance aucun programme, et playbook ne lance pas encore « mlflow models serve » pour lui : utilisez --kernel in-process pour servir le modèle"
-	}
 	if notebook.EnvManager(pb) == pyworker.EnvUV {
 		return "pas de uv pour construire l'environnement du modèle (--env-manager uv) : installez-le (pip install uv)"
 	}
@@ -157,15 +149,20 @@ func Serve(pb *Playbook, uri string, opts ServeOptions) *ServedModel {
 	if err != nil {
 		failf("serve: %w", err)
 	}
-	var py string
+	// A kernel process asks playbook for the server: playbook starts it
+	// from the files it downloads itself, stops it at the end of the run
+	// and keeps its evidence, and the kernel scores through playbook.
+	kernel := notebook.InKernel(pb)
+	var py string // the interpreter, for the command shown
 	var env *pyworker.Env
 	var pyErr error
-	interp := func(dir string) {
-		// Found while the model's artifacts are at hand: with an
-		// environment manager, its python_env.yaml says what to build.
-		py, env, pyErr = notebook.ModelInterpreter(pb, dir)
-	}
-	if m, err = r.loadArtifacts(m, false, interp); err != nil {
+	if m, err = r.loadArtifacts(m, false, func(dir string) {
+		if !kernel {
+			// Found while the model's artifacts are at hand: with an
+			// environment manager, its python_env.yaml says what to build.
+			py, env, pyErr = notebook.ModelInterpreter(pb, dir)
+		}
+	}); err != nil {
 		failf("serve: %w", err)
 	}
 	if pyErr != nil {
@@ -179,29 +176,47 @@ func Serve(pb *Playbook, uri string, opts ServeOptions) *ServedModel {
 	if m.Planned {
 		source = m.ArtifactURI // the alias was not moved: serve what it would point to
 	}
-	trackingURI := mlflow.RedactURL(r.c.TrackingURI())
-	proc, err := startServer(pb.Context(), py, source, trackingURI, opts.ReadyTimeout)
-	if err != nil {
-		failf("serve %s (version %s): %w", m.URI, m.Version, err)
+	var served record.Served
+	var stop func() string
+	if kernel {
+		ps, err := notebook.StartServer(pb, notebook.ServeRequest{
+			URI: m.URI, Source: source, Model: m.Model, Version: m.Version, ArtifactURI: m.ArtifactURI, ReadyTimeout: opts.ReadyTimeout,
+		})
+		if err != nil {
+			failf("serve %s (version %s): %w", m.URI, m.Version, err)
+		}
+		s.URL, s.Port, s.PID, s.ReadyIn, s.invoke = ps.URL, ps.Port, ps.PID, ps.ReadyIn, ps.Invoke
+		if len(ps.Command) > 0 {
+			py = ps.Command[0]
+		}
+		env = ps.Env
+		served = record.Served{Time: ps.Started, Command: ps.Command}
+	} else {
+		proc, err := scoring.Start(pb.Context(), py, source, mlflow.RedactURL(r.c.TrackingURI()), opts.ReadyTimeout)
+		if err != nil {
+			failf("serve %s (version %s): %w", m.URI, m.Version, err)
+		}
+		s.URL, s.Port, s.PID, s.ReadyIn, s.invoke = proc.URL, proc.Port, proc.PID(), proc.ReadyIn, proc.Invoke
+		served = record.Served{Time: proc.Started, Command: proc.Args()}
+		stop = proc.Stop
 	}
-	s.proc, s.URL, s.Port, s.PID, s.ReadyIn = proc, proc.url, proc.port, proc.cmd.Process.Pid, proc.readyIn
-	served := record.Served{
-		Step: pb.Step(), Time: proc.started, URI: s.URI, Model: s.Model, Version: s.Version, Source: source,
-		Command: proc.cmd.Args, URL: s.URL, Port: s.Port, PID: s.PID, ReadyIn: record.Duration(s.ReadyIn),
-	}
+	served.Step, served.URI, served.Model, served.Version, served.Source = pb.Step(), s.URI, s.Model, s.Version, source
+	served.URL, served.Port, served.PID, served.ReadyIn = s.URL, s.Port, s.PID, record.Duration(s.ReadyIn)
 	index := -1
 	notebook.Update(pb, func(rec *record.Run) {
 		index = len(rec.Evidence.Served)
 		rec.Evidence.Served = append(rec.Evidence.Served, served)
 	})
-	notebook.OnClose(pb, func() {
-		outcome := proc.stop()
-		notebook.Update(pb, func(rec *record.Run) {
-			if index >= 0 && index < len(rec.Evidence.Served) {
-				rec.Evidence.Served[index].Stopped, rec.Evidence.Served[index].StopOutcome = time.Now(), outcome
-			}
+	if stop != nil {
+		notebook.OnClose(pb, func() {
+			outcome := stop()
+			notebook.Update(pb, func(rec *record.Run) {
+				if index >= 0 && index < len(rec.Evidence.Served) {
+					rec.Evidence.Served[index].Stopped, rec.Evidence.Served[index].StopOutcome = time.Now(), outcome
+				}
+			})
 		})
-	})
+	}
 
 	how := tr(pb, "labels (predict), as MLflow serves a scikit-learn model", "étiquettes (predict), comme MLflow sert un modèle scikit-learn")
 	if s.Probabilities {
@@ -211,7 +226,7 @@ func Serve(pb *Playbook, uri string, opts ServeOptions) *ServedModel {
 		"URI", s.URI,
 		tr(pb, "resolved to", "résolu en"), fmt.Sprintf("%s version %s", s.Model, s.Version),
 		tr(pb, "served", "servi"), source,
-		tr(pb, "command", "commande"), strings.Join(append([]string{filepath.Base(py)}, proc.cmd.Args[1:]...), " "),
+		tr(pb, "command", "commande"), strings.Join(append([]string{filepath.Base(py)}, served.Command[1:]...), " "),
 		tr(pb, "address", "adresse"), s.URL + "/invocations",
 		tr(pb, "ready in", "prêt en"), s.ReadyIn.Round(time.Millisecond).String(),
 		tr(pb, "flavors", "saveurs"), strings.Join(s.Flavors, ", "),
@@ -258,7 +273,7 @@ const invocationTimeout = time.Minute
 // form (the feature columns of churn.FeatureFrame) and returns each one's
 // probability of churn, or its label (labels true).
 func (s *ServedModel) scores(ctx context.Context, customers []churn.Customer) (p []float64, labels bool, err error) {
-	if s == nil || s.proc == nil {
+	if s == nil || s.invoke == nil {
 		return nil, false, errors.New("no served model: pass the result of steps.Serve")
 	}
 	if len(customers) == 0 {
@@ -276,22 +291,12 @@ func (s *ServedModel) scores(ctx context.Context, customers []churn.Customer) (p
 	ctx, cancel := context.WithTimeout(ctx, invocationTimeout)
 	defer cancel()
 	where := s.URL + "/invocations"
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, where, bytes.NewReader(body))
-	if err != nil {
-		return nil, false, err
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(hr)
+	status, data, err := s.invoke(ctx, body)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s (version %s), served at %s: %w", s.URI, s.Version, where, err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, false, fmt.Errorf("%s (version %s), served at %s: reading the answer: %w", s.URI, s.Version, where, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, false, fmt.Errorf("%s (version %s), served at %s: %s: %s", s.URI, s.Version, where, resp.Status, strings.TrimSpace(string(data)))
+	if status != http.StatusOK {
+		return nil, false, fmt.Errorf("%s (version %s), served at %s: %d %s: %s", s.URI, s.Version, where, status, http.StatusText(status), strings.TrimSpace(string(data)))
 	}
 	var out struct {
 		Predictions []json.RawMessage `json:"predictions"`
@@ -353,143 +358,4 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-// servedProcess is a running `mlflow models serve`.
-type servedProcess struct {
-	cmd     *exec.Cmd
-	url     string
-	port    int
-	started time.Time
-	readyIn time.Duration
-	logs    *tailbuf.Buffer
-	exited  chan struct{} // closed when the process has exited
-	waitErr error         // set before exited is closed
-
-	once    sync.Once
-	outcome string
-}
-
-// startServer starts the scoring server of source with python and waits
-// until it answers /ping: within timeout, or until ctx ends, or until it
-// exits (its last lines of output then say why).
-func startServer(ctx context.Context, python, source, trackingURI string, timeout time.Duration) (*servedProcess, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, fmt.Errorf("finding a free port on 127.0.0.1: %w", err)
-	}
-	cmd := exec.Command(python, "-m", "mlflow", "models", "serve", "-m", source,
-		"--env-manager", "local", "-h", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.Env = serveEnviron(python, trackingURI)
-	cmd.Dir = os.TempDir()
-	logs := &tailbuf.Buffer{Max: 64 << 10}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	ownProcessGroup(cmd)
-	p := &servedProcess{cmd: cmd, url: "http://127.0.0.1:" + strconv.Itoa(port), port: port, logs: logs, exited: make(chan struct{})}
-	p.started = time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting `%s -m mlflow models serve`: %w", python, err)
-	}
-	go func() {
-		p.waitErr = cmd.Wait()
-		close(p.exited)
-	}()
-	if err := p.waitReady(ctx, timeout); err != nil {
-		p.stop()
-		return nil, err
-	}
-	p.readyIn = time.Since(p.started)
-	return p, nil
-}
-
-// serveEnviron is the scoring server's environment: pyworker.Environ's
-// (no secrets), python's folder first on PATH (uvicorn is run from there),
-// and the tracking URI, credentials removed.
-func serveEnviron(python, trackingURI string) []string {
-	var env []string
-	path := filepath.Dir(python)
-	for _, kv := range pyworker.Environ() {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			path += string(os.PathListSeparator) + v
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env, "PATH="+path, mlflow.EnvTrackingURI+"="+trackingURI)
-}
-
-// pingInterval is how often waitReady asks /ping.
-const pingInterval = 100 * time.Millisecond
-
-func (p *servedProcess) waitReady(ctx context.Context, timeout time.Duration) error {
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(pingInterval)
-	defer tick.Stop()
-	for {
-		resp, err := client.Get(p.url + "/ping")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("`mlflow models serve` exited before answering /ping (%v); its last lines:\n%s", p.waitErr, lastLines(p.logs, 20))
-		case <-deadline.C:
-			return fmt.Errorf("`mlflow models serve` did not answer %s/ping within %s; its last lines:\n%s", p.url, timeout, lastLines(p.logs, 20))
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s/ping: %w; its last lines:\n%s", p.url, ctx.Err(), lastLines(p.logs, 20))
-		case <-tick.C:
-		}
-	}
-}
-
-// stopGrace is how long stop waits after SIGTERM before SIGKILL.
-const stopGrace = 10 * time.Second
-
-// stop ends the server's process group, SIGTERM then, after stopGrace,
-// SIGKILL, and waits for the process; it says how it ended. It is safe to
-// call more than once.
-func (p *servedProcess) stop() string {
-	p.once.Do(func() {
-		select {
-		case <-p.exited:
-			p.outcome = fmt.Sprintf("exited before the end of the run (%v)", p.waitErr)
-			killGroup(p.cmd) // what it may have left in its group
-			return
-		default:
-		}
-		terminateGroup(p.cmd)
-		select {
-		case <-p.exited:
-			p.outcome = "terminated"
-		case <-time.After(stopGrace):
-			p.outcome = "killed"
-		}
-		killGroup(p.cmd)
-		<-p.exited
-	})
-	return p.outcome
-}
-
-// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// lastLines returns the last n lines written to b.
-func lastLines(b *tailbuf.Buffer, n int) string {
-	lines := b.Lines()
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

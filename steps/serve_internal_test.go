@@ -2,28 +2,11 @@ package steps
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// TestServeEnviron: the scoring server gets the interpreter's folder first
-// on PATH and the tracking URI, and none of playbook's secrets.
-func TestServeEnviron(t *testing.T) {
-	t.Setenv("PATH", "/usr/bin:/bin")
-	t.Setenv("MLFLOW_TRACKING_TOKEN", "s3cret-token")
-	t.Setenv("MLFLOW_TRACKING_PASSWORD", "s3cret-password")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "s3cret-aws")
-	env := serveEnviron("/venv/bin/python", "http://127.0.0.1:5000")
-	assert.Contains(t, env, "PATH=/venv/bin:/usr/bin:/bin")
-	assert.Contains(t, env, "MLFLOW_TRACKING_URI=http://127.0.0.1:5000")
-	for _, kv := range env {
-		assert.NotContains(t, kv, "s3cret", kv)
-		assert.False(t, strings.HasPrefix(kv, "MLFLOW_TRACKING_TOKEN="), kv)
-	}
-}
 
 // TestServedPrediction: what the scoring server's predictions are read as.
 func TestServedPrediction(t *testing.T) {

@@ -13,6 +13,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -34,6 +35,7 @@ import (
 	"time"
 
 	"github.com/playbook-mlops/playbook/internal/sandbox"
+	"github.com/playbook-mlops/playbook/internal/scoring"
 	"github.com/playbook-mlops/playbook/internal/tailbuf"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/notebook"
@@ -84,6 +86,9 @@ type kernelConfig struct {
 	// (POST /rpc/capture).
 	CaptureWidth  int `json:"capture_width,omitempty"`
 	CaptureHeight int `json:"capture_height,omitempty"`
+	// EnvManager is the run's --env-manager: playbook builds the models'
+	// environments (POST /rpc/python for a model, POST /rpc/serve).
+	EnvManager string `json:"env_manager,omitempty"`
 }
 
 // kernelMsg is one message of the kernel to the parent, one JSON object
@@ -139,8 +144,14 @@ func kernelMain() int {
 		})
 	}
 	var python func() (*pyworker.Worker, error)
+	var parent *notebook.Parent
+	interpreter := func() (string, error) { return "", notebook.ErrNoInterpreter }
 	if cfg.TrackingURI != "" {
-		python = func() (*pyworker.Worker, error) { return dialWorker(cfg.TrackingURI, cfg.ProxyPrefix) }
+		python = func() (*pyworker.Worker, error) {
+			w, _, err := dialWorker(cfg.TrackingURI, cfg.ProxyPrefix, "")
+			return w, err
+		}
+		parent, interpreter = kernelParent(hc, cfg)
 	}
 	var capture *notebook.Capturer
 	if cfg.TrackingURI != "" && cfg.CaptureWidth > 0 {
@@ -161,8 +172,8 @@ func kernelMain() int {
 	stop := make(chan struct{})
 	opts := runner.Options{
 		Params: cfg.Params, Connect: connect, Python: python, TrackingURI: cfg.RecordedURI, OutDir: cfg.OutDir,
-		Interpreter: func() (string, error) { return "", notebook.ErrKernelStartsNothing },
-		Capture:     capture,
+		Interpreter: interpreter, Parent: parent,
+		Capture: capture,
 		DryRun:      cfg.DryRun, Unrestricted: cfg.Unrestricted, Version: cfg.Version, User: cfg.User, Host: cfg.Host,
 		Progress: func(ev runner.Event) {
 			if ev.Status != runner.StatusRunning {
@@ -218,11 +229,18 @@ type captureRequest struct {
 // askCapture asks playbook for a screenshot: the PNG, or the reason there
 // is none.
 func askCapture(ctx context.Context, hc *http.Client, proxyURL string, req captureRequest) ([]byte, error) {
+	return rpcPost(ctx, hc, proxyURL+"/rpc/capture", req, 32<<20)
+}
+
+// rpcPost posts req (JSON) to url, one of playbook's /rpc/ endpoints, and
+// returns the answer's body (at most limit bytes), or its text as the
+// error when it is not 200 OK.
+func rpcPost(ctx context.Context, hc *http.Client, url string, req any, limit int64) ([]byte, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, proxyURL+"/rpc/capture", strings.NewReader(string(body)))
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(string(body)))
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +250,7 @@ func askCapture(ctx context.Context, hc *http.Client, proxyURL string, req captu
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
 		return nil, err
 	}
@@ -248,32 +266,121 @@ const kernelWorkerProtocol = "playbook-worker"
 
 // dialWorker connects the kernel to the Python worker playbook runs for it
 // (POST /rpc/python on the proxy, upgraded to pyworker's frames).
-func dialWorker(proxyURL, prefix string) (*pyworker.Worker, error) {
+func dialWorker(proxyURL, prefix, model string) (*pyworker.Worker, *pyworker.Env, error) {
 	u, err := url.Parse(proxyURL)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if strings.ContainsAny(model, "\r\n") {
+		return nil, nil, fmt.Errorf("the Python worker: a model URI holds a line break: %q", model)
 	}
 	conn, err := net.Dial("tcp", u.Host)
 	if err != nil {
-		return nil, fmt.Errorf("the Python worker: %w", err)
+		return nil, nil, fmt.Errorf("the Python worker: %w", err)
 	}
-	fmt.Fprintf(conn, "POST %s/rpc/python HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\nContent-Length: 0\r\n\r\n", prefix, u.Host, kernelWorkerProtocol)
+	header := ""
+	if model != "" {
+		header = modelHeader + ": " + model + "\r\n"
+	}
+	fmt.Fprintf(conn, "POST %s/rpc/python HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\n%sContent-Length: 0\r\n\r\n", prefix, u.Host, kernelWorkerProtocol, header)
 	br := bufio.NewReaderSize(conn, 1<<16)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("the Python worker: %w", err)
+		return nil, nil, fmt.Errorf("the Python worker: %w", err)
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 		conn.Close()
-		return nil, errors.New(strings.TrimSpace(string(b)))
+		return nil, nil, errors.New(strings.TrimSpace(string(b)))
 	}
-	return pyworker.Connect(struct {
+	var env *pyworker.Env
+	if h := resp.Header.Get(envHeader); h != "" {
+		env = new(pyworker.Env)
+		if err := json.Unmarshal([]byte(h), env); err != nil {
+			conn.Close()
+			return nil, nil, fmt.Errorf("the Python worker: its environment: %w", err)
+		}
+	}
+	w, err := pyworker.Connect(struct {
 		io.Reader
 		io.Writer
 		io.Closer
 	}{br, conn, conn})
+	return w, env, err
+}
+
+// kernelParent returns what the kernel asks playbook for (see
+// kernelServices): the models' environments' workers, scoring servers and
+// the interpreter they run.
+func kernelParent(hc *http.Client, cfg kernelConfig) (*notebook.Parent, func() (string, error)) {
+	base := cfg.TrackingURI + "/rpc/"
+	errorOf := func(b []byte, err error) error {
+		if err != nil {
+			return err
+		}
+		var r struct {
+			Error string `json:"error"`
+		}
+		if err := json.Unmarshal(b, &r); err != nil {
+			return err
+		}
+		if r.Error != "" {
+			return errors.New(r.Error)
+		}
+		return nil
+	}
+	interpreter := func() (string, error) {
+		b, err := rpcPost(context.Background(), hc, base+"interpreter", struct{}{}, 64<<10)
+		if err := errorOf(b, err); err != nil {
+			return "", err
+		}
+		var r struct {
+			Python string `json:"python"`
+		}
+		return r.Python, json.Unmarshal(b, &r)
+	}
+	p := &notebook.Parent{
+		EnvManager: cmp.Or(cfg.EnvManager, pyworker.EnvLocal),
+		CheckEnvs: func() error {
+			return errorOf(rpcPost(context.Background(), hc, base+"envs", struct{}{}, 64<<10))
+		},
+		Worker: func(_ context.Context, artifactURI string) (*pyworker.Worker, *pyworker.Env, error) {
+			w, env, err := dialWorker(cfg.TrackingURI, cfg.ProxyPrefix, artifactURI)
+			if err == nil && env == nil {
+				_ = w.Close()
+				return nil, nil, errors.New("the Python worker: playbook did not say which environment it runs in")
+			}
+			return w, env, err
+		},
+		Serve: func(ctx context.Context, req notebook.ServeRequest) (*notebook.Served, error) {
+			b, err := rpcPost(ctx, hc, base+"serve", req, 1<<20)
+			if err != nil {
+				return nil, err
+			}
+			var s notebook.Served
+			if err := json.Unmarshal(b, &s); err != nil {
+				return nil, err
+			}
+			at := base + "serve/" + url.PathEscape(s.ID) + "/invocations"
+			s.Invoke = func(ctx context.Context, body []byte) (int, []byte, error) {
+				r, err := http.NewRequestWithContext(ctx, http.MethodPost, at, bytes.NewReader(body))
+				if err != nil {
+					return 0, nil, err
+				}
+				r.Header.Set("Content-Type", "application/json")
+				resp, err := hc.Do(r)
+				if err != nil {
+					return 0, nil, err
+				}
+				defer resp.Body.Close()
+				data, err := io.ReadAll(io.LimitReader(resp.Body, scoring.MaxAnswer))
+				return resp.StatusCode, data, err
+			}
+			return &s, nil
+		},
+	}
+	return p, interpreter
 }
 
 // prefixTransport adds the proxy's token path to every request: the
@@ -389,6 +496,9 @@ func kernelRun(ctx context.Context, sc *runner.Scenario, opts runner.Options, px
 		RecordedURI: opts.TrackingURI, User: base.Environment.User, Host: base.Environment.Host,
 		CaptureWidth: captureSize(opts, true), CaptureHeight: captureSize(opts, false),
 		TempDir: tmp, DryRun: opts.DryRun, Unrestricted: opts.Unrestricted, Version: opts.Version,
+	}
+	if opts.ModelEnvs != nil {
+		cfg.EnvManager = opts.ModelEnvs.Manager
 	}
 	if opts.OutDir != "" {
 		// Cell files go to a folder of their own, beside (not over) the

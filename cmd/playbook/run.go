@@ -105,16 +105,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&o.DryRun, "dry-run", false, "ask steps to read the registry but not change it")
 	fs.StringVar(&o.Python, "python", "", "Python `interpreter` (with mlflow) that scores models of a python_function flavor (default $"+pyworker.EnvPython+", else python3 on PATH)")
 	fs.StringVar(&o.EnvManager, "env-manager", pyworker.EnvLocal, "`manager` of python_function models' environments, as `mlflow models serve` has it: local (the interpreter of --python), virtualenv or uv (each model's own, built from its python_env.yaml and kept in $"+envDirVar+", default "+defaultEnvDirHelp+")")
-	fs.StringVar(&o.Kernel, "kernel", kernelInProcess, "where cells run: in-process (playbook's own process, the language-level fence only) or process (a sandboxed kernel process of their own; serving and --env-manager not yet available there)")
+	fs.StringVar(&o.Kernel, "kernel", kernelInProcess, "where cells run: in-process (playbook's own process, the language-level fence only) or process (a sandboxed kernel process of their own; playbook starts the programs it needs)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagError(err)
 	}
 	if o.Kernel != kernelInProcess && o.Kernel != kernelProcess {
 		return errUsage(fmt.Errorf("--kernel %q: want %s or %s", o.Kernel, kernelInProcess, kernelProcess))
-	}
-	if o.Kernel == kernelProcess && o.EnvManager != pyworker.EnvLocal {
-		return errUsage(fmt.Errorf("--env-manager %s: not available with --kernel process yet (its Python worker runs with --python's interpreter): use --env-manager local, or --kernel in-process", o.EnvManager))
 	}
 	if o.EnvManager, err = pyworker.ParseEnvManager(o.EnvManager); err != nil {
 		return errUsage(fmt.Errorf("--env-manager: %w", err))
@@ -423,8 +420,8 @@ func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, 
 		return nil, fmt.Errorf("the registry proxy: %w", err)
 	}
 	defer px.Close()
-	closePython := relayPython(ctx, px, opts.Python, c)
-	defer closePython()
+	svc := newKernelServices(ctx, px, opts, c, func() string { return step.Load().(string) })
+	defer svc.close()
 	if opts.Capture != nil && opts.Capture.ModelPage != nil {
 		serveCapture(px, opts.Capture, c)
 	}
@@ -440,90 +437,12 @@ func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, 
 	rec, err := kernelRun(ctx, sc, opts, kernelProxy{
 		url: fmt.Sprintf("http://127.0.0.1:%d", px.Port()), prefix: px.Prefix(), display: mlflow.RedactURL(c.TrackingURI()),
 	})
+	svc.stop() // the scoring servers, before the evidence is read
 	if rec != nil {
 		keepProxyEvidence(ctx, rec, px)
+		svc.keepEvidence(rec)
 	}
 	return rec, err
-}
-
-// relayPython serves the kernel's Python worker (POST /rpc/python on the
-// proxy): the worker is started by playbook (start, on the first request),
-// out of the kernel's sandbox, and relayed frame by frame; the kernel
-// names a model by its artifacts' URI and playbook downloads them itself
-// from the tracking server, so that no code the kernel wrote runs outside
-// its sandbox. The function returned stops the worker and removes the
-// downloads.
-func relayPython(ctx context.Context, px *regproxy.Proxy, start func() (*pyworker.Worker, error), c *mlflow.Client) func() {
-	var mu sync.Mutex
-	var w *pyworker.Worker
-	var startErr error
-	started := false
-	dirs := []string{}
-	worker := func() (*pyworker.Worker, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if !started {
-			started = true
-			if start == nil {
-				startErr = errors.New("this run has no Python worker")
-			} else {
-				w, startErr = start()
-			}
-		}
-		return w, startErr
-	}
-	fetch := func(uri string) (string, error) {
-		if up := uploadedUnder(px.Calls(), uri); up != "" {
-			return "", fmt.Errorf("%s: this scenario wrote the model's files itself (%s, through the registry): playbook runs no code a scenario wrote outside its sandbox; score a model logged before the run", uri, up)
-		}
-		dir, err := os.MkdirTemp("", "playbook-relay-")
-		if err != nil {
-			return "", err
-		}
-		mu.Lock()
-		dirs = append(dirs, dir)
-		mu.Unlock()
-		if err := c.DownloadDir(ctx, uri, "", dir); err != nil {
-			return "", fmt.Errorf("downloading %s: %w", uri, err)
-		}
-		return dir, nil
-	}
-	px.Handle("POST /rpc/python", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		w, err := worker()
-		if err != nil {
-			http.Error(rw, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		hj, ok := rw.(http.Hijacker)
-		if !ok {
-			http.Error(rw, "no connection to relay", http.StatusInternalServerError)
-			return
-		}
-		conn, brw, err := hj.Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + kernelWorkerProtocol + "\r\n\r\n")
-		if brw.Flush() != nil {
-			return
-		}
-		_ = pyworker.Relay(struct {
-			io.Reader
-			io.Writer
-		}{brw.Reader, conn}, w, fetch)
-	}))
-	return func() {
-		mu.Lock()
-		defer mu.Unlock()
-		started = true // none after the run
-		if w != nil {
-			_ = w.Close()
-		}
-		for _, d := range dirs {
-			_ = os.RemoveAll(d)
-		}
-	}
 }
 
 // uploadedUnder returns the endpoint of a call of calls that uploaded a

@@ -56,8 +56,6 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "BadFlag", args: []string{"-p", "x", testdata + "gate.md"}, code: ExitUsage},
 		{name: "BadEnvManager", args: []string{"--env-manager", "pipenv", testdata + "gate.md"}, code: ExitUsage,
 			stderr: `playbook run: --env-manager: env manager "pipenv": want local, virtualenv or uv`},
-		{name: "KernelEnvManager", args: []string{"--kernel", "process", "--env-manager", "uv", testdata + "gate.md"}, code: ExitUsage,
-			stderr: "playbook run: --env-manager uv: not available with --kernel process yet"},
 		{name: "BadKernel", args: []string{"--kernel", "docker", testdata + "gate.md"}, code: ExitUsage,
 			stderr: `playbook run: --kernel "docker": want in-process or process`},
 		{name: "CondaEnvManager", args: []string{"--env-manager", "conda", testdata + "gate.md"}, code: ExitUsage,

@@ -35,7 +35,16 @@ func TestFrenchScenarioServedMLflow(t *testing.T) {
 	frenchServed(t, testenv.RealMLflow(t))
 }
 
-func frenchServed(t *testing.T, uri string) {
+// TestFrenchScenarioServedKernel is the same with --kernel process:
+// playbook starts the scoring server for the kernel (which starts no
+// program), the kernel scores through playbook, and the evidence of what
+// was served is playbook's.
+func TestFrenchScenarioServedKernel(t *testing.T) {
+	testenv.Slow(t) // Python end to end: CI and PLAYBOOK_SLOW_TESTS=1 run it
+	frenchServed(t, mlflowtest.Embedded(t), "--kernel", kernelProcess)
+}
+
+func frenchServed(t *testing.T, uri string, kernel ...string) {
 	py := testenv.Python(t)
 	c, err := mlflow.New(mlflow.DefaultConfig(uri))
 	require.NoError(t, err)
@@ -44,8 +53,11 @@ func frenchServed(t *testing.T, uri string) {
 	e := &e2e{t: t, uri: uri, c: c, model: fmt.Sprintf("ChurnServed-%d", stamp)}
 	e.train(exp, 2, 5000, 3)
 
-	code, stderr, rec := e.promote(exp, "--python", py, "-p", "serve=on")
+	code, stderr, rec := e.promote(exp, append([]string{"--python", py, "-p", "serve=on"}, kernel...)...)
 	require.Equal(t, ExitOK, code, stderr)
+	if len(kernel) > 0 {
+		require.NotNil(t, rec.Environment.Isolation, "a kernel process ran the cells")
+	}
 	checkFrenchSections(t, rec, e.model, "1", "")
 	require.Len(t, rec.Evidence.Served, 1)
 	s := rec.Evidence.Served[0]
@@ -68,7 +80,7 @@ func frenchServed(t *testing.T, uri string) {
 	assert.Contains(t, tableTitle(t, rec), ", servi à "+s.URL+" (version 1, seuil ")
 
 	// The same version loaded in process: the same table.
-	code, stderr, rec = e.promote(exp, "--python", py, "-p", "serve=off")
+	code, stderr, rec = e.promote(exp, append([]string{"--python", py, "-p", "serve=off"}, kernel...)...)
 	require.Equal(t, ExitOK, code, stderr)
 	assert.Empty(t, rec.Evidence.Served)
 	assert.Equal(t, inferTable(t, rec).Rows, served.Rows)

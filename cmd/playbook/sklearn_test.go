@@ -59,7 +59,7 @@ func TestFrenchScenarioOnSklearnModelsMLflow(t *testing.T) {
 // TestFrenchScenarioOnSklearnModelsKernel is the same with --kernel
 // process: the kernel scores the scikit-learn model through the Python
 // worker playbook starts and relays for it (which downloads the model
-// itself); serving is not available there yet, and says so.
+// itself), and through the scoring server playbook starts for it.
 func TestFrenchScenarioOnSklearnModelsKernel(t *testing.T) {
 	testenv.Slow(t) // Python end to end: CI and PLAYBOOK_SLOW_TESTS=1 run it
 	frenchOnSklearn(t, mlflowtest.Embedded(t), "--kernel", kernelProcess)
@@ -121,10 +121,6 @@ func frenchOnSklearn(t *testing.T, uri string, kernel ...string) {
 
 	if len(kernel) > 0 {
 		require.NotNil(t, rec.Environment.Isolation)
-		code, stderr, _ = promote("--python", py, "-p", "serve=on", "-p", "min_f1=0.5")
-		assert.Equal(t, ExitStepFailed, code)
-		assert.Contains(t, stderr, "step serve: serve models:/"+e.model+"@production-live (version 1): `mlflow models serve` needs a Python with mlflow: --kernel process starts no program")
-		return
 	}
 
 	// Served (serve=on, the same version): `mlflow models serve` gives
@@ -134,6 +130,9 @@ func frenchOnSklearn(t *testing.T, uri string, kernel ...string) {
 	require.Len(t, rec.Evidence.Served, 1)
 	assert.Equal(t, "1", rec.Evidence.Served[0].Version)
 	assert.Equal(t, "terminated", rec.Evidence.Served[0].StopOutcome)
+	assert.Equal(t, "models:/"+e.model+"@production-live", rec.Evidence.Served[0].Source)
+	assert.Equal(t, e.model, rec.Evidence.Served[0].Model)
+	assert.Equal(t, "serve", rec.Evidence.Served[0].Step)
 	assert.Contains(t, tableTitle(t, rec), ", étiquettes)")
 	table = inferTable(t, rec)
 	require.Len(t, table.Rows, len(scored.Proba))
@@ -166,7 +165,8 @@ func inferTable(t *testing.T, rec *record.Run) *record.Table {
 // environment is built once (its Python, its requirements, pyarrow added
 // for the worker) and kept in the evidence; validate scores in it
 // (scikit-learn's metrics within 1e-9); `mlflow models serve` runs from
-// it; the next run reuses it. A run with --env-manager virtualenv and a
+// it; the next run reuses it, and so does one with --kernel process,
+// for which playbook does all that. A run with --env-manager virtualenv and a
 // broken PATH is not tried: the pyworker tests cover the virtualenv
 // manager.
 func TestFrenchScenarioInModelEnvironment(t *testing.T) {
@@ -224,4 +224,20 @@ func TestFrenchScenarioInModelEnvironment(t *testing.T) {
 	require.Len(t, rec.Evidence.Environments, 1)
 	assert.True(t, rec.Evidence.Environments[0].Reused)
 	assert.Equal(t, env.Key, rec.Evidence.Environments[0].Key)
+
+	// With --kernel process, playbook finds the model's environment for
+	// the kernel, scores and serves from it, and keeps it in the evidence.
+	code, stderr, rec = e.run(append(args, "--kernel", kernelProcess)...)
+	require.Equal(t, ExitOK, code, stderr)
+	require.NotNil(t, rec.Environment.Isolation)
+	for _, k := range []string{"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"} {
+		assert.InDelta(t, logged.Reference[k], rec.Evidence.Validation.Candidate[k], 1e-9, k)
+	}
+	require.Len(t, rec.Evidence.Environments, 1)
+	assert.True(t, rec.Evidence.Environments[0].Reused)
+	assert.Equal(t, env.Key, rec.Evidence.Environments[0].Key)
+	assert.Equal(t, "validate", rec.Evidence.Environments[0].Step, "the first step that scored in it")
+	require.Len(t, rec.Evidence.Served, 1)
+	assert.Equal(t, filepath.Join(envDir, "uv-"+env.Key, "bin", "python"), rec.Evidence.Served[0].Command[0])
+	assert.Equal(t, "terminated", rec.Evidence.Served[0].StopOutcome)
 }
