@@ -95,6 +95,7 @@ package main
 //	limit-threads            6      (--unrestricted) 3000 OS threads held (debug.SetMaxThreads raised): the kernel cannot hold 2000
 //	                                (fails with CGO_ENABLED=0; with cgo, each thread's 8 MiB stack meets RLIMIT_AS near 300)
 //	net-unix-socket          7      (--unrestricted) a unix socket outside the scenario's folder (an agent, a daemon): the cell cannot connect to it
+//	exec-serve-own-model     8      a python_function model whose files the cell uploaded, then steps.Serve: refused by playbook, its loader never imported
 //	net-tcp-same-port        7      (--unrestricted) 127.0.0.2 on the proxy's port (a remote host listening on every port): the cell cannot connect to it
 
 import (
@@ -122,6 +123,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/playbook-mlops/playbook/internal/mlflowtest"
+	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/record"
 )
@@ -890,6 +892,16 @@ var hostileCases = []hostileCase{
 		r := h.run("--unrestricted", h.scenario("outlive-forged-event"))
 		assert.Less(h.t, r.wall, 3*time.Second, "a cell of timeout=1s ends the run within about 2 s")
 		h.failedAt(r, "stop")
+		h.invariants(r)
+	}},
+	{name: "exec-serve-own-model", class: 8, test: func(h *hostile) {
+		r := h.run("--python", testenv.Python(h.t), h.scenario("exec-serve-own-model"))
+		rec := h.failedAt(r, "serve")
+		assert.Contains(h.t, r.stderr, "this scenario wrote the model's files itself", "playbook refuses to serve a model the kernel uploaded")
+		assert.NoFileExists(h.t, filepath.Join(h.scenDir, "ESCAPED-SERVE"), "the planted loader module ran outside the sandbox")
+		if rec != nil {
+			assert.Empty(h.t, rec.Evidence.Served, "no scoring server was started")
+		}
 		h.invariants(r)
 	}},
 	{name: "outlive-fork", class: 4, test: func(h *hostile) {

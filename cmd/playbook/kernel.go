@@ -862,6 +862,15 @@ func (s *kernelSession) finish(waitErr error, stderr *kernelStderr) (*record.Run
 		c, b := &rec.Cells[i], base.Cells[i]
 		c.Step, c.File, c.Line, c.Code, c.Timeout = b.Step, b.File, b.Line, b.Code, b.Timeout
 	}
+	// The kernel read the scenario by its absolute path: errors name it
+	// as it was given.
+	if abs, err := filepath.Abs(s.sc.Path); err == nil {
+		for _, e := range append([]*record.Error{rec.Error}, cellErrors(rec)...) {
+			if e != nil && e.File == abs {
+				e.File = s.sc.Path
+			}
+		}
+	}
 	env := base.Environment
 	env.End, env.Exit, env.MLflowVersion = rec.Environment.End, rec.Environment.Exit, rec.Environment.MLflowVersion
 	rec.Environment = env
@@ -965,6 +974,17 @@ func kernelTail(k *kernelStderr) string {
 		}
 	}
 	return k.tail.Last(6)
+}
+
+// cellErrors returns the errors of rec's cells.
+func cellErrors(rec *record.Run) []*record.Error {
+	var errs []*record.Error
+	for i := range rec.Cells {
+		if e := rec.Cells[i].Error; e != nil {
+			errs = append(errs, e)
+		}
+	}
+	return errs
 }
 
 // errorOfRecord is the error of a run the kernel finished, rebuilt from
