@@ -33,7 +33,12 @@ func TestFrenchReportUnchanged(t *testing.T) {
 	t.Chdir(work)
 	// serve=off: whether a Python with mlflow is found (the scenario's
 	// serve=auto) depends on the machine; the golden report must not.
-	args := []string{"run", "--quiet", "--out", "out", repoScenario("churn-training.md"), repoScenario("churn-promotion.fr.md"), "-p", "serve=off"}
+	// --kernel in-process likewise: the audit block of a kernel process
+	// says which Landlock ABI and limits the machine's kernel gave
+	// (report's TestIsolationInFrench holds those rows), and
+	// TestKernelFrenchScenarioSameContent holds the rest of a kernel
+	// process's report to an in-process one.
+	args := []string{"run", "--quiet", "--kernel", kernelInProcess, "--out", "out", repoScenario("churn-training.md"), repoScenario("churn-promotion.fr.md"), "-p", "serve=off"}
 	var stdout, stderr bytes.Buffer
 	code := run(t.Context(), args, &stdout, &stderr)
 	require.Equal(t, ExitOK, code, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())

@@ -139,8 +139,23 @@ func kernelMain() int {
 	hc := &http.Client{Transport: prefixTransport{prefix: cfg.ProxyPrefix, base: http.DefaultTransport}}
 	if cfg.TrackingURI != "" {
 		connect = sync.OnceValues(func() (*mlflow.Client, error) {
+			display := cfg.DisplayURI
+			if display == "" {
+				// The embedded server, started now that a cell needs it.
+				b, err := rpcPost(context.Background(), hc, cfg.TrackingURI+"/rpc/connect", struct{}{}, 64<<10)
+				if err != nil {
+					return nil, err
+				}
+				var r struct {
+					DisplayURI string `json:"display_uri"`
+				}
+				if err := json.Unmarshal(b, &r); err != nil {
+					return nil, err
+				}
+				display = r.DisplayURI
+			}
 			return mlflow.New(mlflow.DefaultConfig(cfg.TrackingURI), mlflow.WithUserAgent("playbook-kernel/"+cfg.Version),
-				mlflow.WithHTTPClient(hc), mlflow.WithDisplayURI(cfg.DisplayURI))
+				mlflow.WithHTTPClient(hc), mlflow.WithDisplayURI(display))
 		})
 	}
 	var python func() (*pyworker.Worker, error)

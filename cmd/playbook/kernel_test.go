@@ -173,7 +173,7 @@ func TestKernelCaptureOnlyTheModelPage(t *testing.T) {
 	serveCapture(px, &runner.Capturer{Width: 10, Height: 10, ModelPage: func(_ context.Context, url, _ string, _ []string) ([]byte, error) {
 		asked = append(asked, url)
 		return []byte("png"), nil
-	}}, c)
+	}}, func() (*mlflow.Client, error) { return c, nil })
 	hc := &http.Client{Transport: prefixTransport{prefix: px.Prefix(), base: http.DefaultTransport}}
 	proxy := fmt.Sprintf("http://127.0.0.1:%d", px.Port())
 

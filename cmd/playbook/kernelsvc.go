@@ -36,8 +36,10 @@ import (
 type kernelServices struct {
 	ctx  context.Context
 	px   *regproxy.Proxy
-	c    *mlflow.Client
-	opts runner.Options
+	// client is playbook's client of the tracking server (connected on
+	// first need).
+	client func() (*mlflow.Client, error)
+	opts   runner.Options
 	step func() string
 
 	mu      sync.Mutex
@@ -58,9 +60,10 @@ type kernelServer struct {
 	rec  record.Served
 }
 
-func newKernelServices(ctx context.Context, px *regproxy.Proxy, opts runner.Options, c *mlflow.Client, step func() string) *kernelServices {
-	s := &kernelServices{ctx: ctx, px: px, c: c, opts: opts, step: step,
+func newKernelServices(ctx context.Context, px *regproxy.Proxy, opts runner.Options, client func() (*mlflow.Client, error), step func() string) *kernelServices {
+	s := &kernelServices{ctx: ctx, px: px, client: client, opts: opts, step: step,
 		workers: map[string]*pyworker.Worker{}, dirs: map[string]string{}, envKept: map[string]bool{}}
+	px.Handle("POST /rpc/connect", http.HandlerFunc(s.connect))
 	px.Handle("POST /rpc/interpreter", http.HandlerFunc(s.interpreter))
 	px.Handle("POST /rpc/envs", http.HandlerFunc(s.checkEnvs))
 	px.Handle("POST /rpc/python", http.HandlerFunc(s.python))
@@ -72,6 +75,19 @@ func newKernelServices(ctx context.Context, px *regproxy.Proxy, opts runner.Opti
 // rpcError is the answer of a /rpc/ call that failed: the kernel shows
 // its text.
 func rpcError(rw http.ResponseWriter, err error, status int) { http.Error(rw, err.Error(), status) }
+
+// connect connects playbook to the tracking server (starting the embedded
+// one) and answers its URI, credentials removed, for the kernel's links.
+func (s *kernelServices) connect(rw http.ResponseWriter, _ *http.Request) {
+	c, err := s.client()
+	if err != nil {
+		rpcError(rw, err, http.StatusBadGateway)
+		return
+	}
+	writeJSON(rw, struct {
+		DisplayURI string `json:"display_uri"`
+	}{mlflow.RedactURL(c.TrackingURI())})
+}
 
 func (s *kernelServices) interpreter(rw http.ResponseWriter, _ *http.Request) {
 	var reply struct {
@@ -244,7 +260,11 @@ func (s *kernelServices) fetch(uri string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := s.c.DownloadDir(s.ctx, uri, "", dir); err != nil {
+	c, err := s.client()
+	if err == nil {
+		err = c.DownloadDir(s.ctx, uri, "", dir)
+	}
+	if err != nil {
 		_ = os.RemoveAll(dir)
 		return "", fmt.Errorf("downloading %s: %w", uri, err)
 	}
@@ -303,7 +323,12 @@ func (s *kernelServices) serve(rw http.ResponseWriter, r *http.Request) {
 		rpcError(rw, errors.New("the run has ended"), http.StatusServiceUnavailable)
 		return
 	}
-	proc, err := scoring.Start(r.Context(), py, req.Source, mlflow.RedactURL(s.c.TrackingURI()), req.ReadyTimeout)
+	c, err := s.client()
+	if err != nil {
+		rpcError(rw, err, http.StatusBadGateway)
+		return
+	}
+	proc, err := scoring.Start(r.Context(), py, req.Source, mlflow.RedactURL(c.TrackingURI()), req.ReadyTimeout)
 	if err != nil {
 		rpcError(rw, err, http.StatusBadGateway)
 		return
@@ -327,9 +352,13 @@ func (s *kernelServices) serve(rw http.ResponseWriter, r *http.Request) {
 // itself, an artifact URI.
 func (s *kernelServices) storageOf(ctx context.Context, source string) (storage, model, version string, err error) {
 	fail := func(err error) (string, string, string, error) { return "", "", "", fmt.Errorf("%s: %w", source, err) }
+	c, err := s.client()
+	if err != nil {
+		return fail(err)
+	}
 	switch {
 	case strings.HasPrefix(source, "models:/m-"):
-		m, err := s.c.GetLoggedModel(ctx, strings.TrimPrefix(source, "models:/"))
+		m, err := c.GetLoggedModel(ctx, strings.TrimPrefix(source, "models:/"))
 		if err != nil {
 			return fail(err)
 		}
@@ -341,20 +370,20 @@ func (s *kernelServices) storageOf(ctx context.Context, source string) (storage,
 		}
 		version := u.Version
 		if u.Alias != "" {
-			mv, err := s.c.GetModelVersionByAlias(ctx, u.Name, u.Alias)
+			mv, err := c.GetModelVersionByAlias(ctx, u.Name, u.Alias)
 			if err != nil {
 				return fail(err)
 			}
 			version = mv.Version
 		}
-		uri, err := s.c.GetModelVersionDownloadURI(ctx, u.Name, version)
+		uri, err := c.GetModelVersionDownloadURI(ctx, u.Name, version)
 		if err != nil {
 			return fail(err)
 		}
 		return uri, u.Name, version, nil
 	case strings.HasPrefix(source, "runs:/"):
 		id, p, _ := strings.Cut(strings.TrimPrefix(source, "runs:/"), "/")
-		run, err := s.c.GetRun(ctx, id)
+		run, err := c.GetRun(ctx, id)
 		if err != nil {
 			return fail(err)
 		}

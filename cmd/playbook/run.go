@@ -105,7 +105,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&o.DryRun, "dry-run", false, "ask steps to read the registry but not change it")
 	fs.StringVar(&o.Python, "python", "", "Python `interpreter` (with mlflow) that scores models of a python_function flavor (default $"+pyworker.EnvPython+", else python3 on PATH)")
 	fs.StringVar(&o.EnvManager, "env-manager", pyworker.EnvLocal, "`manager` of python_function models' environments, as `mlflow models serve` has it: local (the interpreter of --python), virtualenv or uv (each model's own, built from its python_env.yaml and kept in $"+envDirVar+", default "+defaultEnvDirHelp+")")
-	fs.StringVar(&o.Kernel, "kernel", kernelInProcess, "where cells run: in-process (playbook's own process, the language-level fence only) or process (a sandboxed kernel process of their own; playbook starts the programs it needs)")
+	fs.StringVar(&o.Kernel, "kernel", kernelProcess, "where cells run: process (the default: a sandboxed kernel process of their own; playbook starts the programs it needs) or in-process (playbook's own process, the language-level fence only: for scenarios you trust)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagError(err)
@@ -214,7 +214,7 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 		start := time.Now()
 		var rec *record.Run
 		if o.Kernel == kernelProcess {
-			rec, err = runInKernel(ctx, sc, opts, connect)
+			rec, err = runInKernel(ctx, sc, opts, connect, be.embedded())
 		} else {
 			rec, err = runner.Run(ctx, sc, opts)
 		}
@@ -406,24 +406,39 @@ func pythonWorker(python func() (string, error), stderr io.Writer) func() (*pywo
 // every call that changes the registry, refuses them all in a dry run, and
 // snapshots every registered model a call touched: the evidence's calls
 // and snapshots are the proxy's.
-func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, connect func() (*mlflow.Client, error)) (*record.Run, error) {
-	// The kernel cannot ask for the embedded server later: it is started
-	// now, even for a scenario that never calls MLflow.
-	c, err := connect()
-	if err != nil {
-		return nil, err
+func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, connect func() (*mlflow.Client, error), lazy bool) (*record.Run, error) {
+	// A named server is connected to now: what goes wrong is said by
+	// playbook, before any cell runs. The embedded one (lazy) is started
+	// when the kernel first needs it, as in process: a scenario that
+	// never calls MLflow starts none.
+	var c *mlflow.Client
+	if !lazy {
+		var err error
+		if c, err = connect(); err != nil {
+			return nil, err
+		}
+	}
+	client := func() (*mlflow.Client, error) {
+		if c != nil {
+			return c, nil
+		}
+		return connect()
 	}
 	var step atomic.Value
 	step.Store("")
-	px, err := regproxy.Start(regproxy.Options{Target: c, DryRun: opts.DryRun, Step: func() string { return step.Load().(string) }})
+	px, err := regproxy.Start(regproxy.Options{Target: c, Connect: client, DryRun: opts.DryRun, Step: func() string { return step.Load().(string) }})
 	if err != nil {
 		return nil, fmt.Errorf("the registry proxy: %w", err)
 	}
 	defer px.Close()
-	svc := newKernelServices(ctx, px, opts, c, func() string { return step.Load().(string) })
+	svc := newKernelServices(ctx, px, opts, client, func() string { return step.Load().(string) })
 	defer svc.close()
 	if opts.Capture != nil && opts.Capture.ModelPage != nil {
-		serveCapture(px, opts.Capture, c)
+		serveCapture(px, opts.Capture, client)
+	}
+	display := ""
+	if c != nil {
+		display = mlflow.RedactURL(c.TrackingURI())
 	}
 	progress := opts.Progress
 	opts.Progress = func(ev runner.Event) {
@@ -435,7 +450,7 @@ func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, 
 		}
 	}
 	rec, err := kernelRun(ctx, sc, opts, kernelProxy{
-		url: fmt.Sprintf("http://127.0.0.1:%d", px.Port()), prefix: px.Prefix(), display: mlflow.RedactURL(c.TrackingURI()),
+		url: fmt.Sprintf("http://127.0.0.1:%d", px.Port()), prefix: px.Prefix(), display: display,
 	})
 	svc.stop() // the scoring servers, before the evidence is read
 	if rec != nil {
@@ -471,8 +486,13 @@ func uploadedUnder(calls []record.Call, uri string) string {
 // the MLflow UI (POST /rpc/capture) with capture: only of the tracking
 // server's own page of a registered model, so that the kernel cannot
 // make playbook's browser fetch another address.
-func serveCapture(px *regproxy.Proxy, capture *runner.Capturer, c *mlflow.Client) {
+func serveCapture(px *regproxy.Proxy, capture *runner.Capturer, client func() (*mlflow.Client, error)) {
 	px.Handle("POST /rpc/capture", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		c, err := client()
+		if err != nil {
+			http.Error(rw, err.Error(), http.StatusBadGateway)
+			return
+		}
 		var req captureRequest
 		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
 			http.Error(rw, "a capture request: "+err.Error(), http.StatusBadRequest)

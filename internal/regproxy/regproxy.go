@@ -40,6 +40,9 @@ type Options struct {
 	// Target is the parent's client: where calls are forwarded, with its
 	// credentials and TLS settings. It also reads the snapshots.
 	Target *mlflow.Client
+	// Connect, when Target is nil, returns it on first need (the
+	// embedded server, started only when a cell calls MLflow): once.
+	Connect func() (*mlflow.Client, error)
 	// DryRun records mutating calls without forwarding them (see the
 	// package documentation).
 	DryRun bool
@@ -65,6 +68,10 @@ type Proxy struct {
 	served chan struct{}
 	extra  *http.ServeMux
 
+	connectOnce sync.Once
+	target      *mlflow.Client // Options.Target, or Connect's
+	targetErr   error
+
 	mu     sync.Mutex
 	calls  []*record.Call // in arrival order; nil until finished
 	models []*touched     // in order of first touch
@@ -79,10 +86,49 @@ type touched struct {
 	snap  record.Snapshot
 }
 
+// connect returns the client calls are forwarded to: Options.Target, or
+// Connect's, asked once.
+func (p *Proxy) connect() (*mlflow.Client, error) {
+	p.connectOnce.Do(func() {
+		p.target = p.opts.Target
+		if p.target == nil {
+			p.target, p.targetErr = p.opts.Connect()
+			if p.target == nil && p.targetErr == nil {
+				p.targetErr = errors.New("no tracking server")
+			}
+		}
+	})
+	return p.target, p.targetErr
+}
+
+// client is connect's client, nil when there is none.
+func (p *Proxy) client() *mlflow.Client {
+	c, _ := p.connect()
+	return c
+}
+
+// snapshot reads model's state from the target (regsnap.Take).
+func (p *Proxy) snapshot(ctx context.Context, model, label string) (record.Snapshot, error) {
+	c, err := p.connect()
+	if err != nil {
+		return record.Snapshot{}, err
+	}
+	return regsnap.Take(ctx, c, model, label)
+}
+
+// scrub removes the target's credentials from s; before a connection
+// there are none to remove.
+func (p *Proxy) scrub(s string) string {
+	if c := p.client(); c != nil {
+		return c.Scrub(s)
+	}
+	return s
+}
+
 // Start listens on 127.0.0.1 on a free port and serves until Close.
 func Start(opts Options) (*Proxy, error) {
-	if opts.Target == nil {
-		return nil, errors.New("regproxy: Options.Target is nil")
+	if opts.Target == nil && opts.Connect == nil {
+		return nil, errors.New("regproxy: Options.Target and Options.Connect are nil")
 	}
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
@@ -186,7 +232,7 @@ func (p *Proxy) Snapshots(ctx context.Context) ([]record.Snapshot, error) {
 			continue // its calls were all refused
 		}
 		out = append(out, before)
-		after, err := regsnap.Take(ctx, p.opts.Target, m.name, "after")
+		after, err := p.snapshot(ctx, m.name, "after")
 		if err != nil {
 			errs = append(errs, fmt.Errorf("regproxy: the after snapshot of model %q: %w", m.name, err))
 			continue
@@ -331,7 +377,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, endpoint string)
 	}
 	for _, name := range names {
 		if err := p.before(r.Context(), name, call.Step); err != nil {
-			msg := p.opts.Target.Scrub(err.Error())
+			msg := p.scrub(err.Error())
 			call.Outcome = "not sent: " + msg
 			writeError(rw, http.StatusBadGateway, "TEMPORARILY_UNAVAILABLE", "playbook's registry proxy could not read the state of the model before the change: "+msg)
 			return
@@ -438,7 +484,13 @@ func (p *Proxy) send(w http.ResponseWriter, r *http.Request, endpoint string, bo
 	counter, _ := body.(*limitedReader)
 
 	start := time.Now()
-	resp, err := p.opts.Target.Forward(out)
+	var resp *http.Response
+	target, err := p.connect()
+	if err == nil {
+		resp, err = target.Forward(out)
+	} else {
+		err = fmt.Errorf("not sent: playbook could not connect to the tracking server: %w", err)
+	}
 	for _, f := range then {
 		f()
 	}
@@ -463,7 +515,7 @@ func (p *Proxy) send(w http.ResponseWriter, r *http.Request, endpoint string, bo
 		call.Duration = record.Duration(time.Since(start))
 		call.Outcome = p.outcome(resp.StatusCode, head)
 		if err != nil && call.Outcome == OutcomeOK {
-			call.Outcome = "ok (the reply was cut: " + p.opts.Target.Scrub(err.Error()) + ")"
+			call.Outcome = "ok (the reply was cut: " + p.scrub(err.Error()) + ")"
 		}
 	}
 	for k, vs := range resp.Header {
@@ -526,7 +578,7 @@ func (p *Proxy) before(ctx context.Context, model, step string) error {
 	if m.taken {
 		return nil
 	}
-	s, err := regsnap.Take(ctx, p.opts.Target, model, "before")
+	s, err := p.snapshot(ctx, model, "before")
 	if err != nil {
 		return err
 	}
@@ -587,7 +639,7 @@ func (p *Proxy) outcome(status int, head []byte) string {
 			s += " " + t
 		}
 	}
-	return p.opts.Target.Scrub(s)
+	return p.scrub(s)
 }
 
 // decodeArgs decodes a JSON object body; another body is recorded by its
