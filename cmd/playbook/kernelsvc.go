@@ -34,13 +34,13 @@ import (
 // from the tracking server, never on files the kernel wrote, and their
 // evidence is playbook's.
 type kernelServices struct {
-	ctx  context.Context
-	px   *regproxy.Proxy
+	ctx context.Context
+	px  *regproxy.Proxy
 	// client is playbook's client of the tracking server (connected on
 	// first need).
 	client func() (*mlflow.Client, error)
 	opts   runner.Options
-	step func() string
+	step   func() string
 
 	mu      sync.Mutex
 	closed  bool
