@@ -50,6 +50,13 @@ type Options struct {
 	// leaves Step empty. It is called from the proxy's request goroutines:
 	// it must be safe for concurrent use.
 	Step func() string
+	// CellTokens attributes each call to the cell whose code made it, by
+	// the token in its CellHeader (BeginCell, EndCell), instead of Step:
+	// a call made with the token of a cell that ended, or an unknown
+	// token, is refused (403), and a change made with no token too; a
+	// refused change is recorded, with the step of the cell that made it
+	// when its token says.
+	CellTokens bool
 	// MaxBody bounds the JSON body of an API call, read whole before it is
 	// forwarded; MaxUpload bounds an artifact upload, streamed. Zero means
 	// DefaultMaxBody.
@@ -65,12 +72,14 @@ type Proxy struct {
 	prefix string // "/k/<token>"
 	ln     net.Listener
 	srv    *http.Server
-	served chan struct{}
+	served sync.WaitGroup
 	extra  *http.ServeMux
 
 	connectOnce sync.Once
 	target      *mlflow.Client // Options.Target, or Connect's
 	targetErr   error
+
+	cells cells
 
 	mu     sync.Mutex
 	calls  []*record.Call // in arrival order; nil until finished
@@ -148,7 +157,6 @@ func Start(opts Options) (*Proxy, error) {
 		opts:   opts,
 		token:  hex.EncodeToString(b[:]),
 		ln:     ln,
-		served: make(chan struct{}),
 		extra:  http.NewServeMux(),
 		byName: map[string]*touched{},
 	}
@@ -158,11 +166,19 @@ func Start(opts Options) (*Proxy, error) {
 		ReadHeaderTimeout: 30 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+	p.Serve(ln)
+	return p, nil
+}
+
+// Serve serves the connections of ln too (e.g. connections handed to the
+// kernel over a socket pair, when its sandbox creates no socket), until
+// Close, which closes ln.
+func (p *Proxy) Serve(ln net.Listener) {
+	p.served.Add(1)
 	go func() {
-		defer close(p.served)
+		defer p.served.Done()
 		_ = p.srv.Serve(ln)
 	}()
-	return p, nil
 }
 
 // URL returns the tracking URI the kernel's client uses:
@@ -237,7 +253,7 @@ func (p *Proxy) Snapshots(ctx context.Context) ([]record.Snapshot, error) {
 			errs = append(errs, fmt.Errorf("regproxy: the after snapshot of model %q: %w", m.name, err))
 			continue
 		}
-		after.Step = p.step()
+		after.Step = p.lastStep()
 		out = append(out, after)
 	}
 	return out, errors.Join(errs...)
@@ -253,7 +269,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	if err != nil {
 		err = errors.Join(err, p.srv.Close())
 	}
-	<-p.served
+	p.served.Wait()
 	return err
 }
 
@@ -278,13 +294,19 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	endpoint = "/" + endpoint
+	o := p.originOf(r)
+	r.Header.Del(CellHeader)
+	if o.refused != "" && (!o.none || (Forwarded(endpoint) && Mutating(r.Method, endpoint))) {
+		p.refuse(w, r, endpoint, o)
+		return
+	}
 	if Forwarded(endpoint) {
 		if !allowedMethod(r.Method, endpoint) {
 			w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE")
 			writeError(w, http.StatusMethodNotAllowed, "INVALID_PARAMETER_VALUE", "method "+r.Method+" is not forwarded")
 			return
 		}
-		p.forward(w, r, endpoint)
+		p.forward(w, r, endpoint, o.step)
 		return
 	}
 	if strings.HasPrefix(endpoint, "/api/") || strings.HasPrefix(endpoint, "/ajax-api/") {
@@ -311,8 +333,8 @@ var forwardedHeaders = []string{"Accept", "Accept-Language", "Content-Type", "Co
 var droppedReplyHeaders = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Set-Cookie", "Set-Cookie2"}
 
 // forward handles one call to a forwarded endpoint (escaped, relative to
-// the tracking URI).
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, endpoint string) {
+// the tracking URI) made by the code of step.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, endpoint, step string) {
 	if !Mutating(r.Method, endpoint) {
 		var body io.Reader = http.NoBody
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -331,7 +353,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, endpoint string)
 	if err != nil {
 		decoded = endpoint
 	}
-	call := &record.Call{Time: time.Now(), Step: p.step(), Method: r.Method, Endpoint: decoded, DryRun: p.opts.DryRun}
+	call := &record.Call{Time: time.Now(), Step: step, Method: r.Method, Endpoint: decoded, DryRun: p.opts.DryRun}
 	slot := p.reserve()
 	// The call is recorded before the kernel sees a byte of the reply: a
 	// kernel that got its answer finds its call in Calls.

@@ -33,6 +33,13 @@ type Policy struct {
 	// does not restrict connecting to a pathname unix socket before ABI 9
 	// (the Docker daemon's, an SSH agent's, D-Bus).
 	NoUnixSockets bool
+	// NoSockets refuses socket(2) (whatever the family: no TCP, UDP or
+	// unix socket) and socketpair(2): the process keeps only the sockets
+	// it inherited, and those it receives on them (recvmsg with
+	// SCM_RIGHTS creates no socket). Landlock's TCP rule is a port on any
+	// address; with no socket created, the process has no IP networking
+	// at all. It implies NoUnixSockets.
+	NoSockets bool
 	// MemoryBytes sets RLIMIT_AS (virtual address space); 0 leaves it
 	// unchanged. It must exceed the process's current VmSize.
 	MemoryBytes uint64

@@ -743,6 +743,22 @@ func TestNetwork(t *testing.T) {
 	expectErrno(t, "dial with ConnectTCP empty", res, "EACCES")
 }
 
+// TestNoSockets: with NoSockets no socket is created, whatever its family:
+// not even to the port that ConnectTCP allows, nor UDP, nor unix sockets.
+// Without it (the control) the allowed port is reached.
+func TestNoSockets(t *testing.T) {
+	e := newEnv(t)
+	p := e.policy()
+	p.NoSockets = true
+	expectErrno(t, "dial the allowed port", mustRun(t, "dial", p, map[string]string{"addr": fmt.Sprintf("127.0.0.1:%d", e.port)}), "EAFNOSUPPORT")
+	expectErrno(t, "UDP socket", mustRun(t, "udp", p, nil), "EAFNOSUPPORT")
+	expectErrno(t, "unix socket", mustRun(t, "unix-socket", p, nil), "EAFNOSUPPORT")
+	expectErrno(t, "socketpair", mustRun(t, "socketpair", p, nil), "EPERM")
+	expectOK(t, "threads", mustRun(t, "goroutines", p, nil))
+	p.NoSockets = false
+	expectOK(t, "dial the allowed port without NoSockets", mustRun(t, "dial", p, map[string]string{"addr": fmt.Sprintf("127.0.0.1:%d", e.port)}))
+}
+
 func TestScopes(t *testing.T) {
 	e := newEnv(t)
 	p := e.policy()

@@ -123,6 +123,27 @@ func TestSeccompProgram(t *testing.T) {
 			t.Errorf("%s: action %s, want %s", c.name, action(got), action(c.want))
 		}
 	}
+	// With NoSockets, no socket is created, whatever its family.
+	rules, _ = seccompRules(info, Policy{NoSockets: true})
+	noSockets := assemble(info, rules)
+	for _, c := range []struct {
+		name string
+		nr   uint32
+		args []uint64
+		want uint32
+	}{
+		{"tcp", sys("socket"), []uint64{unix.AF_INET, stream, 0}, eafno},
+		{"tcp6", sys("socket"), []uint64{unix.AF_INET6, unix.SOCK_STREAM, unix.IPPROTO_TCP}, eafno},
+		{"udp", sys("socket"), []uint64{unix.AF_INET, unix.SOCK_DGRAM, 0}, eafno},
+		{"unix", sys("socket"), []uint64{unix.AF_UNIX, unix.SOCK_STREAM, 0}, eafno},
+		{"socketpair", sys("socketpair"), []uint64{unix.AF_UNIX, unix.SOCK_STREAM, 0}, eperm},
+		{"recvmsg", sys("recvmsg"), nil, allow},
+		{"sendmsg", sys("sendmsg"), nil, allow},
+	} {
+		if got := simulate(t, noSockets, id, c.nr, c.args...); got != c.want {
+			t.Errorf("NoSockets, %s: action %s, want %s", c.name, action(got), action(c.want))
+		}
+	}
 	// Without NoExec, execve is allowed.
 	rules, _ = seccompRules(info, Policy{})
 	if got := simulate(t, assemble(info, rules), id, sys("execve")); got != allow {

@@ -204,14 +204,19 @@ func seccompRules(info *arch.Info, p Policy) ([]rule, []string) {
 		rules = append(rules, rule{nr: n, action: retErrno(unix.ENOSYS)})
 	}
 	if n, ok := nr("socket"); ok {
-		rules = append(rules, socketRules(n, p.NoUnixSockets)...)
-		if p.NoUnixSockets {
+		switch {
+		case p.NoSockets:
+			rules = append(rules, rule{nr: n, action: retErrno(unix.EAFNOSUPPORT)})
+			desc = append(desc, "sockets: none created (inherited and received ones only)")
+		case p.NoUnixSockets:
+			rules = append(rules, socketRules(n, true)...)
 			desc = append(desc, "sockets: TCP only")
-		} else {
+		default:
+			rules = append(rules, socketRules(n, false)...)
 			desc = append(desc, "sockets: unix and TCP only")
 		}
 	}
-	if n, ok := nr("socketpair"); ok && p.NoUnixSockets {
+	if n, ok := nr("socketpair"); ok && (p.NoUnixSockets || p.NoSockets) {
 		rules = append(rules, rule{nr: n, action: eperm})
 	}
 	return rules, desc

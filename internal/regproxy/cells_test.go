@@ -1,0 +1,80 @@
+package regproxy_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/playbook-mlops/playbook/internal/regproxy"
+)
+
+// TestCellTokens: with Options.CellTokens a change is the running cell's
+// only with its token; the token of a cell that ended, an unknown one or
+// none refuse it (recorded, with the cell that made it when known), and
+// the registry is left as it was; reads with no token pass.
+func TestCellTokens(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, regproxy.Options{CellTokens: true})
+	model, _ := e.newVersion(t)
+	ctx := t.Context()
+	alias := func(tok, name string) (int, string) {
+		t.Helper()
+		h := http.Header{"Content-Type": {"application/json"}}
+		if tok != "" {
+			h.Set(regproxy.CellHeader, tok)
+		}
+		body := `{"name":"` + model + `","alias":"` + name + `","version":"1"}`
+		resp, text := raw(t, http.MethodPost, e.proxy.URL()+"/api/2.0/mlflow/registered-models/alias", strings.NewReader(body), h)
+		return resp.StatusCode, text
+	}
+
+	innocent, err := e.proxy.BeginCell("innocent")
+	require.NoError(t, err)
+	code, text := alias(innocent, "by-innocent")
+	require.Equal(t, http.StatusOK, code, text)
+	assert.Equal(t, "innocent", lastCall(t, e.proxy).Step)
+	assert.Equal(t, regproxy.OutcomeOK, lastCall(t, e.proxy).Outcome)
+
+	readOnly, err := e.proxy.BeginCell("read-only") // ends innocent
+	require.NoError(t, err)
+	require.NotEqual(t, innocent, readOnly)
+	code, text = alias(innocent, "late")
+	assert.Equal(t, http.StatusForbidden, code, text)
+	c := lastCall(t, e.proxy)
+	assert.Equal(t, "innocent", c.Step, "refused, under the cell that made it")
+	assert.True(t, strings.HasPrefix(c.Outcome, regproxy.OutcomeEndedCell+"innocent"), c.Outcome)
+	assert.Contains(t, c.Outcome, "while cell read-only ran")
+	assert.Equal(t, "late", c.Args["alias"])
+
+	code, _ = alias("", "none")
+	assert.Equal(t, http.StatusForbidden, code)
+	assert.Equal(t, regproxy.OutcomeNoCell, lastCall(t, e.proxy).Outcome)
+	assert.Empty(t, lastCall(t, e.proxy).Step)
+	code, _ = alias(strings.Repeat("0", 32), "forged")
+	assert.Equal(t, http.StatusForbidden, code)
+	assert.Equal(t, regproxy.OutcomeUnknownCell, lastCall(t, e.proxy).Outcome)
+
+	// A read with no token passes; with a revoked one it does not.
+	resp, text := raw(t, http.MethodGet, e.proxy.URL()+"/api/2.0/mlflow/registered-models/get?name="+model, nil, nil)
+	assert.Equal(t, http.StatusOK, resp.StatusCode, text)
+	resp, _ = raw(t, http.MethodGet, e.proxy.URL()+"/api/2.0/mlflow/registered-models/get?name="+model, nil, http.Header{regproxy.CellHeader: {innocent}})
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+
+	e.proxy.EndCell()
+	code, _ = alias(readOnly, "between")
+	assert.Equal(t, http.StatusForbidden, code)
+	assert.Contains(t, lastCall(t, e.proxy).Outcome, "between two cells")
+
+	rm, err := e.direct.GetRegisteredModel(ctx, model)
+	require.NoError(t, err)
+	_, ok := rm.AliasVersion("by-innocent")
+	assert.True(t, ok, "the cell's own change was made")
+	for _, a := range []string{"late", "none", "forged", "between"} {
+		_, ok := rm.AliasVersion(a)
+		assert.False(t, ok, "refused alias %s was set", a)
+	}
+	assert.Len(t, e.proxy.Calls(), 5)
+}
