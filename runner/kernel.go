@@ -29,6 +29,7 @@ type kernel struct {
 	file         string
 	unrestricted bool
 	ctl          *notebook.Controller
+	enter        func() // Options.CellGoroutine
 
 	line      atomic.Int64 // line of the top-level statement running
 	stopped   atomic.Bool  // the running cell's context is done
@@ -179,6 +180,9 @@ func (k *kernel) execute(ctx context.Context, prog *interp.Program) error {
 	done := make(chan error, 1)
 	go func() {
 		// Goexit (a stopped cell) skips the send: nobody waits then.
+		if k.enter != nil {
+			k.enter()
+		}
 		_, err := k.in.Execute(prog)
 		done <- err
 	}()

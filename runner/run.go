@@ -58,6 +58,11 @@ type Options struct {
 	User, Host string
 	// Progress, when set, is told when each cell starts and ends.
 	Progress func(Event)
+	// CellGoroutine, when set, is called first in each goroutine that
+	// runs a cell's code (the goroutines that code starts are its
+	// descendants), before that code runs: the kernel process tells by
+	// it which cell a registry call comes from.
+	CellGoroutine func()
 	// Live, when set, is given at the start of the run a function that
 	// reads the run record as it is, under its lock (f must not change
 	// it): the kernel process streams the record with it, so that a
@@ -107,6 +112,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*record.Run, error) {
 		return nil, err
 	}
 	defer k.close()
+	k.enter = opts.CellGoroutine
 
 	var failure error
 	for i, c := range sc.Cells {

@@ -523,10 +523,7 @@ type hostileCase struct {
 // the reason and what closes it (issue 12 stays open for them). They run
 // with PLAYBOOK_HOSTILE_OPEN=1 (and then fail); otherwise they are skipped
 // with their reason, so that CI holds every other case.
-var openEscapes = map[string]string{
-	"forge-step-attribution": "a goroutine's registry call is recorded under the step of the cell running when it lands: needs a token per cell, revoked at its end",
-	"net-tcp-same-port":      "Landlock's TCP rule is a port on any address: the kernel can reach the proxy's port number on another host; needs the proxy over an inherited socket and AF_INET refused",
-}
+var openEscapes = map[string]string{}
 
 func TestHostileScenarios(t *testing.T) {
 	t.Setenv("MLFLOW_TRACKING_URI", "")
@@ -882,11 +879,31 @@ var hostileCases = []hostileCase{
 		h.invariants(r)
 		rec := h.evidence(h.out)
 		require.NotNil(h.t, rec)
+		var late, helper bool
 		for _, c := range rec.Evidence.Calls {
 			if strings.HasSuffix(c.Endpoint, "/registered-models/alias") {
 				assert.NotEqual(h.t, "read-only", c.Step, "the alias was moved by a goroutine of cell innocent, not by cell read-only: %+v", c)
+				switch c.Args["alias"] {
+				case "production-live":
+					late = true
+					assert.Equal(h.t, "innocent", c.Step, "the refused call names the cell whose goroutine made it")
+					assert.True(h.t, strings.HasPrefix(c.Outcome, "refused: "), "a goroutine that outlived its cell may not change the registry: %+v", c)
+				case "helper-alias":
+					helper = true
+					assert.Equal(h.t, "helper", c.Step)
+					assert.Equal(h.t, "ok", c.Outcome, "a cell's own goroutines may change the registry")
+				}
 			}
 		}
+		assert.True(h.t, late, "the late call is in the evidence, refused")
+		assert.True(h.t, helper, "the helper's call is in the evidence")
+		rm, err := h.c.GetRegisteredModel(h.t.Context(), "Forgeable")
+		require.NoError(h.t, err)
+		_, moved := rm.AliasVersion("production-live")
+		assert.False(h.t, moved, "the late call did not reach the registry")
+		_, set := rm.AliasVersion("helper-alias")
+		assert.True(h.t, set, "the helper's call reached the registry")
+		assert.Equal(h.t, ExitOK, r.code, r.stderr)
 	}},
 	{name: "outlive-forged-event", class: 4, test: func(h *hostile) {
 		r := h.run("--unrestricted", h.scenario("outlive-forged-event"))
@@ -957,9 +974,10 @@ var hostileCases = []hostileCase{
 	}},
 	{name: "net-tcp-same-port", class: 7, test: func(h *hostile) {
 		recv := make(chan string, 1)
+		ran := make(chan struct{})
 		go func() {
-			// The cell writes the proxy's port in files/port.txt; the
-			// test listens on 127.0.0.2 on that port.
+			// The cell writes the proxy's port in files/port.txt ("0" when
+			// it finds none); the test listens on 127.0.0.2 on that port.
 			deadline := time.Now().Add(60 * time.Second)
 			for time.Now().Before(deadline) {
 				b, err := os.ReadFile(filepath.Join(h.out, cellFilesDir, "port.txt"))
@@ -982,17 +1000,39 @@ var hostileCases = []hostileCase{
 					recv <- "connected: " + string(data)
 					return
 				}
-				time.Sleep(50 * time.Millisecond)
+				select {
+				case <-ran:
+					recv <- "" // no port found: nothing to listen on
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
 			}
 			recv <- ""
 		}()
-		r := h.run("--unrestricted", h.scenario("net-tcp-same-port"))
+		// And a TCP and a UDP listener of the test's own, which the cell
+		// is told of.
+		tcp := listenAt(h.t, "tcp", "127.0.0.2:0")
+		udp, err := net.ListenPacket("udp", "127.0.0.2:0")
+		require.NoError(h.t, err)
+		h.t.Cleanup(func() { udp.Close() })
+		datagram := make(chan string, 1)
+		go func() {
+			b := make([]byte, 64)
+			_ = udp.SetReadDeadline(time.Now().Add(60 * time.Second))
+			n, _, _ := udp.ReadFrom(b)
+			datagram <- string(b[:n])
+		}()
+		r := h.run("--unrestricted", h.scenario("net-tcp-same-port"), "-p", "tcp="+tcp.addr, "-p", "udp="+udp.LocalAddr().String())
+		close(ran)
 		var got string
 		select {
 		case got = <-recv:
 		case <-time.After(35 * time.Second):
 		}
 		assert.Empty(h.t, got, "the cell connected to 127.0.0.2, not the proxy")
+		assert.Empty(h.t, tcp.got(), "the cell connected to the test's TCP listener")
+		_ = udp.SetReadDeadline(time.Now())
+		assert.Empty(h.t, <-datagram, "the cell sent a UDP datagram to the test")
 		h.invariants(r)
 	}},
 	{name: "limit-kernel-line", class: 6, heavy: true, test: func(h *hostile) {
@@ -1067,6 +1107,18 @@ func kernelThreads(out string) int {
 // what the first connection sent ("" when none came).
 func listenOnce(t *testing.T, network, address string) func() string {
 	t.Helper()
+	return listenAt(t, network, address).got
+}
+
+// listener is a listener of listenAt: its address, and what it got.
+type listener struct {
+	addr string
+	got  func() string
+}
+
+// listenAt is listenOnce, with the address it listens on.
+func listenAt(t *testing.T, network, address string) listener {
+	t.Helper()
 	ln, err := net.Listen(network, address)
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
@@ -1082,14 +1134,14 @@ func listenOnce(t *testing.T, network, address string) func() string {
 		b, _ := io.ReadAll(c)
 		got <- "connected: " + string(b)
 	}()
-	return func() string {
+	return listener{addr: ln.Addr().String(), got: func() string {
 		select {
 		case s := <-got:
 			return s
 		case <-time.After(time.Second):
 			return ""
 		}
-	}
+	}}
 }
 
 // up is the marker's path relative to the scenario's folder (it goes up

@@ -34,6 +34,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/playbook-mlops/playbook/internal/regproxy"
 	"github.com/playbook-mlops/playbook/internal/sandbox"
 	"github.com/playbook-mlops/playbook/internal/scoring"
 	"github.com/playbook-mlops/playbook/internal/tailbuf"
@@ -135,8 +136,15 @@ func kernelMain() int {
 	w.send(kernelMsg{Type: "ready", Sandbox: &rep})
 
 	var connect func() (*mlflow.Client, error)
-	// The kernel's requests to the proxy: the token's path added to each.
-	hc := &http.Client{Transport: prefixTransport{prefix: cfg.ProxyPrefix, base: http.DefaultTransport}}
+	// The kernel's requests to the proxy: the token's path added to each,
+	// the calling cell's token too, over connections playbook hands it.
+	cells := newKernelCells()
+	dialer, err := newKernelDialer(kernelLinkFD)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "playbook kernel: %v\n", err)
+		return 1
+	}
+	hc := &http.Client{Transport: prefixTransport{prefix: cfg.ProxyPrefix, base: kernelTransport(dialer), cell: cells.token}}
 	if cfg.TrackingURI != "" {
 		connect = sync.OnceValues(func() (*mlflow.Client, error) {
 			display := cfg.DisplayURI
@@ -163,10 +171,10 @@ func kernelMain() int {
 	interpreter := func() (string, error) { return "", notebook.ErrNoInterpreter }
 	if cfg.TrackingURI != "" {
 		python = func() (*pyworker.Worker, error) {
-			w, _, err := dialWorker(cfg.TrackingURI, cfg.ProxyPrefix, "")
+			w, _, err := dialWorker(dialer, cells.token(), cfg.TrackingURI, cfg.ProxyPrefix, "")
 			return w, err
 		}
-		parent, interpreter = kernelParent(hc, cfg)
+		parent, interpreter = kernelParent(hc, cfg, dialer, cells)
 	}
 	var capture *notebook.Capturer
 	if cfg.TrackingURI != "" && cfg.CaptureWidth > 0 {
@@ -192,16 +200,19 @@ func kernelMain() int {
 		DryRun:  cfg.DryRun, Unrestricted: cfg.Unrestricted, Version: cfg.Version, User: cfg.User, Host: cfg.Host,
 		Progress: func(ev runner.Event) {
 			if ev.Status != runner.StatusRunning {
+				cells.end()
 				sendRecord() // the cell's outputs, before its end is told
 			}
 			w.send(kernelMsg{Type: "event", Event: &ev})
 			if ev.Status == runner.StatusRunning {
 				// The cell runs once the parent knows it does: the registry
-				// calls it makes are recorded under its step.
-				var ack [1]byte
-				if _, err := io.ReadFull(stdin, ack[:]); err != nil {
+				// calls its code makes, with the token of the ack, are
+				// recorded under its step.
+				tok, err := stdin.ReadString('\n')
+				if err != nil {
 					os.Exit(1) // the parent is gone
 				}
+				cells.begin(ev.Index, strings.TrimSpace(tok))
 			}
 		},
 		Live: func(v func(func(*record.Run))) {
@@ -281,7 +292,7 @@ const kernelWorkerProtocol = "playbook-worker"
 
 // dialWorker connects the kernel to the Python worker playbook runs for it
 // (POST /rpc/python on the proxy, upgraded to pyworker's frames).
-func dialWorker(proxyURL, prefix, model string) (*pyworker.Worker, *pyworker.Env, error) {
+func dialWorker(d *kernelDialer, cellToken, proxyURL, prefix, model string) (*pyworker.Worker, *pyworker.Env, error) {
 	u, err := url.Parse(proxyURL)
 	if err != nil {
 		return nil, nil, err
@@ -289,13 +300,13 @@ func dialWorker(proxyURL, prefix, model string) (*pyworker.Worker, *pyworker.Env
 	if strings.ContainsAny(model, "\r\n") {
 		return nil, nil, fmt.Errorf("the Python worker: a model URI holds a line break: %q", model)
 	}
-	conn, err := net.Dial("tcp", u.Host)
+	conn, err := d.DialContext(context.Background(), "tcp", u.Host)
 	if err != nil {
 		return nil, nil, fmt.Errorf("the Python worker: %w", err)
 	}
-	header := ""
+	header := regproxy.CellHeader + ": " + cellToken + "\r\n"
 	if model != "" {
-		header = modelHeader + ": " + model + "\r\n"
+		header += modelHeader + ": " + model + "\r\n"
 	}
 	fmt.Fprintf(conn, "POST %s/rpc/python HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\n%sContent-Length: 0\r\n\r\n", prefix, u.Host, kernelWorkerProtocol, header)
 	br := bufio.NewReaderSize(conn, 1<<16)
@@ -328,7 +339,7 @@ func dialWorker(proxyURL, prefix, model string) (*pyworker.Worker, *pyworker.Env
 // kernelParent returns what the kernel asks playbook for (see
 // kernelServices): the models' environments' workers, scoring servers and
 // the interpreter they run.
-func kernelParent(hc *http.Client, cfg kernelConfig) (*notebook.Parent, func() (string, error)) {
+func kernelParent(hc *http.Client, cfg kernelConfig, d *kernelDialer, cells *kernelCells) (*notebook.Parent, func() (string, error)) {
 	base := cfg.TrackingURI + "/rpc/"
 	errorOf := func(b []byte, err error) error {
 		if err != nil {
@@ -361,7 +372,7 @@ func kernelParent(hc *http.Client, cfg kernelConfig) (*notebook.Parent, func() (
 			return errorOf(rpcPost(context.Background(), hc, base+"envs", struct{}{}, 64<<10))
 		},
 		Worker: func(_ context.Context, artifactURI string) (*pyworker.Worker, *pyworker.Env, error) {
-			w, env, err := dialWorker(cfg.TrackingURI, cfg.ProxyPrefix, artifactURI)
+			w, env, err := dialWorker(d, cells.token(), cfg.TrackingURI, cfg.ProxyPrefix, artifactURI)
 			if err == nil && env == nil {
 				_ = w.Close()
 				return nil, nil, errors.New("the Python worker: playbook did not say which environment it runs in")
@@ -399,14 +410,23 @@ func kernelParent(hc *http.Client, cfg kernelConfig) (*notebook.Parent, func() (
 }
 
 // prefixTransport adds the proxy's token path to every request: the
-// client's tracking URI, its URLs and its errors hold none of it.
+// client's tracking URI, its URLs and its errors hold none of it; and,
+// when cell is set, the token of the cell whose code makes the request
+// (none when it is ""), whatever header the caller set.
 type prefixTransport struct {
 	prefix string
 	base   http.RoundTripper
+	cell   func() string
 }
 
 func (t prefixTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req.Clone(req.Context())
+	r.Header.Del(regproxy.CellHeader)
+	if t.cell != nil {
+		if tok := t.cell(); tok != "" {
+			r.Header.Set(regproxy.CellHeader, tok)
+		}
+	}
 	r.URL.Path = t.prefix + req.URL.Path
 	if req.URL.RawPath != "" {
 		r.URL.RawPath = t.prefix + req.URL.RawPath
@@ -420,9 +440,10 @@ func (t prefixTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // kernelPolicy is the kernel's sandbox: read the scenario's folder (its
 // data files are inside it) and the system's time zones; write only the
-// cell files' folder and its own temporary folder; connect only to the
-// tracking URI's port on loopback; start no program; bounded memory,
-// file size and open files.
+// cell files' folder and its own temporary folder; no network: no socket
+// created, no TCP port (its connections to the proxy are handed to it,
+// see kernelnet.go); start no program; bounded memory, file size and
+// open files.
 func kernelPolicy(cfg kernelConfig) sandbox.Policy {
 	ro := append(sandbox.DefaultReadOnly(), filepath.Dir(cfg.Scenario))
 	rw := sandbox.DefaultReadWrite()
@@ -432,30 +453,10 @@ func kernelPolicy(cfg kernelConfig) sandbox.Policy {
 		}
 	}
 	p := sandbox.Policy{
-		ReadOnly: ro, ReadWrite: rw, NoExec: true, NoProcesses: true, NoUnixSockets: true,
+		ReadOnly: ro, ReadWrite: rw, NoExec: true, NoProcesses: true, NoUnixSockets: true, NoSockets: true,
 		MemoryBytes: kernelMemory, FileSizeBytes: kernelFileSize, OpenFiles: 256,
 	}
-	if port := uriPort(cfg.TrackingURI); port != 0 {
-		p.ConnectTCP = []uint16{port}
-	}
 	return p
-}
-
-// uriPort returns the TCP port of an http(s) URI, 0 when there is none.
-func uriPort(uri string) uint16 {
-	u, err := url.Parse(uri)
-	if err != nil || u.Host == "" {
-		return 0
-	}
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
-	}
-	n, err := strconv.ParseUint(port, 10, 16)
-	if err != nil {
-		return 0
-	}
-	return uint16(n)
 }
 
 // kernelWriter sends messages, one at a time.
@@ -544,23 +545,35 @@ func kernelRun(ctx context.Context, sc *runner.Scenario, opts runner.Options, px
 	}
 	stderr := &kernelStderr{tail: tailbuf.Buffer{Max: 16 << 10}}
 	cmd.Stderr = stderr
-	cmd.ExtraFiles = []*os.File{msgW}
+	link, linkChild, err := newKernelLink()
+	if err != nil {
+		msgW.Close()
+		return nil, fmt.Errorf("starting the kernel: %w", err)
+	}
+	defer link.Close()
+	if px.serve != nil {
+		px.serve(link)
+	}
+	cmd.ExtraFiles = []*os.File{msgW, linkChild} // fds 3 and kernelLinkFD
 	cmd.SysProcAttr = kernelSysProcAttr()
 	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		msgW.Close()
+		linkChild.Close()
 		return nil, fmt.Errorf("starting the kernel: %w", err)
 	}
 	msgW.Close()
+	linkChild.Close()
 	if _, err := ackW.Write(append(conf, '\n')); err != nil {
 		killGroup(cmd.Process)
 	}
 
-	s := &kernelSession{cmd: cmd, sc: sc, opts: opts, base: base, started: started, ack: ackW}
+	s := &kernelSession{cmd: cmd, sc: sc, opts: opts, base: base, started: started, ack: ackW, px: px}
 	// The run is interrupted (^C): the kernel is ended with it.
 	stopOnCancel := context.AfterFunc(ctx, func() { s.kill("interrupted") })
 	defer stopOnCancel()
 	s.read(msgR)
+	s.px.endCell()
 	ackW.Close()
 	waitErr := cmd.Wait()
 	s.stopTimer()
@@ -635,10 +648,34 @@ func addProblem(rec *record.Run, p string) {
 	}
 }
 
-// kernelProxy is where the kernel's client connects: url (the proxy,
-// http://127.0.0.1:PORT), the path prefix of its requests, and the
-// server it names in links and messages.
-type kernelProxy struct{ url, prefix, display string }
+// kernelProxy is where the kernel's client connects: url (the proxy's
+// name: its connections are handed to it, whatever the address), the
+// path prefix of its requests, and the server it names in links and
+// messages; serve, when set, serves the kernel's link; begin and end,
+// when set, give a token to a cell that starts and revoke it.
+type kernelProxy struct {
+	url, prefix, display string
+	serve                func(net.Listener)
+	begin                func(step string) (string, error)
+	end                  func()
+}
+
+func (px kernelProxy) beginCell(step string) string {
+	if px.begin == nil {
+		return ""
+	}
+	tok, err := px.begin(step)
+	if err != nil {
+		return "" // no token: the cell's changes are refused
+	}
+	return tok
+}
+
+func (px kernelProxy) endCell() {
+	if px.end != nil {
+		px.end()
+	}
+}
 
 // cellFilesDir is the folder of the output folder where a kernel's cells
 // write their files (pb.WriteFile).
@@ -647,7 +684,10 @@ const cellFilesDir = "files"
 // kernelEnviron is the kernel's environment: no credentials, no proxy, no
 // MLflow variables; only what Go and the locale need.
 func kernelEnviron(tmp string) []string {
-	env := []string{envKernel + "=1", "HOME=" + tmp, "TMPDIR=" + tmp, "PATH=/usr/bin:/bin"}
+	env := []string{envKernel + "=1", "HOME=" + tmp, "TMPDIR=" + tmp, "PATH=/usr/bin:/bin",
+		// The goroutines' ancestors, by which the kernel tells the cell
+		// whose code makes a registry call (kernelcell.go).
+		"GODEBUG=tracebackancestors=" + strconv.Itoa(kernelAncestors)}
 	for _, k := range []string{"LANG", "LC_ALL", "TZ", "USER", "GOMAXPROCS", "GOTRACEBACK", "PLAYBOOK_CHROMIUM"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
@@ -663,7 +703,8 @@ type kernelSession struct {
 	opts    runner.Options
 	base    *record.Run // the parent's own record of the scenario, no cell run
 	started time.Time
-	ack     io.WriteCloser // the kernel's stdin: one byte per cell started
+	ack     io.WriteCloser // the kernel's stdin: a line per cell started, its token
+	px      kernelProxy
 
 	ready   bool
 	readyIn time.Duration
@@ -780,13 +821,14 @@ func (s *kernelSession) handle(m kernelMsg) {
 				s.opts.Progress(ev)
 			}
 			s.arm(ev)
-			_, _ = s.ack.Write([]byte{1})
+			_, _ = io.WriteString(s.ack, s.px.beginCell(ev.Step)+"\n")
 			return
 		}
 		if s.running == nil || s.running.Index != ev.Index {
 			s.kill(fmt.Sprintf("it told of cell %d (%s) ending, which was not running", ev.Index, ev.Step))
 			return
 		}
+		s.px.endCell()
 		if s.opts.Progress != nil {
 			s.opts.Progress(ev)
 		}

@@ -15,8 +15,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -224,4 +226,14 @@ func (d *kernelDialer) DialContext(ctx context.Context, _, _ string) (net.Conn, 
 		return nil, errors.New("a connection from playbook: no descriptor received")
 	}
 	return fileConn(os.NewFile(uintptr(fds[0]), "playbook-proxy"))
+}
+
+// kernelTransport is the kernel's HTTP transport: every connection is one
+// playbook hands it.
+func kernelTransport(d *kernelDialer) *http.Transport {
+	return &http.Transport{
+		DialContext:         d.DialContext,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     30 * time.Second,
+	}
 }

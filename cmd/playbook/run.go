@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/playbook-mlops/playbook/internal/atomicfile"
@@ -424,14 +423,15 @@ func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, 
 		}
 		return connect()
 	}
-	var step atomic.Value
-	step.Store("")
-	px, err := regproxy.Start(regproxy.Options{Target: c, Connect: client, DryRun: opts.DryRun, Step: func() string { return step.Load().(string) }})
+	// Each call is the cell's whose code made it (by the token playbook
+	// gives the cell at its start and revokes at its end), not that of
+	// the cell running when it arrives.
+	px, err := regproxy.Start(regproxy.Options{Target: c, Connect: client, DryRun: opts.DryRun, CellTokens: true})
 	if err != nil {
 		return nil, fmt.Errorf("the registry proxy: %w", err)
 	}
 	defer px.Close()
-	svc := newKernelServices(ctx, px, opts, client, func() string { return step.Load().(string) })
+	svc := newKernelServices(ctx, px, opts, client, px.Step)
 	defer svc.close()
 	if opts.Capture != nil && opts.Capture.ModelPage != nil {
 		serveCapture(px, opts.Capture, client)
@@ -440,17 +440,9 @@ func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, 
 	if c != nil {
 		display = mlflow.RedactURL(c.TrackingURI())
 	}
-	progress := opts.Progress
-	opts.Progress = func(ev runner.Event) {
-		if ev.Status == runner.StatusRunning {
-			step.Store(ev.Step)
-		}
-		if progress != nil {
-			progress(ev)
-		}
-	}
 	rec, err := kernelRun(ctx, sc, opts, kernelProxy{
-		url: fmt.Sprintf("http://127.0.0.1:%d", px.Port()), prefix: px.Prefix(), display: display,
+		url: kernelProxyURL, prefix: px.Prefix(), display: display,
+		serve: px.Serve, begin: px.BeginCell, end: px.EndCell,
 	})
 	svc.stop() // the scoring servers, before the evidence is read
 	if rec != nil {
@@ -459,6 +451,10 @@ func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, 
 	}
 	return rec, err
 }
+
+// kernelProxyURL is the tracking URI of the kernel's client: a name
+// only, since every connection it makes is one playbook hands it.
+const kernelProxyURL = "http://playbook-proxy"
 
 // uploadedUnder returns the endpoint of a call of calls that uploaded a
 // file under the artifact URI uri (mlflow-artifacts:/PATH), "" when none

@@ -136,6 +136,15 @@ func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, endpoint string, 
 	writeError(w, http.StatusForbidden, "PERMISSION_DENIED", "playbook's registry proxy "+o.refused)
 }
 
+// Step is the running cell's step (Options.CellTokens), "" between
+// cells: for the parent's own endpoints (Handle), whose requests come
+// with the running cell's token or none.
+func (p *Proxy) Step() string {
+	p.cells.mu.Lock()
+	defer p.cells.mu.Unlock()
+	return p.cells.step
+}
+
 // lastStep is the step of the last cell begun, for the "after" snapshots.
 func (p *Proxy) lastStep() string {
 	if !p.opts.CellTokens {
