@@ -231,6 +231,7 @@ func kernelMain() int {
 			}()
 		},
 	}
+	opts.CellGoroutine = cells.enter // which cell a registry call comes from
 	rec, _ := runner.Run(context.Background(), sc, opts)
 	close(stop)
 	if rec != nil {
