@@ -192,6 +192,13 @@ type Isolation struct {
 	Seccomp      string   `json:"seccomp,omitempty"`
 	Rlimits      []string `json:"rlimits,omitempty"`
 	Capabilities string   `json:"capabilities,omitempty"`
+	// NoNetwork says the kernel had no network: it created no socket and
+	// reached only playbook's registry proxy, over connections playbook
+	// handed it. CellTokens says each registry call was attributed to the
+	// cell whose code made it (a token per cell, revoked at its end), a
+	// call from a goroutine that outlived its cell refused.
+	NoNetwork  bool `json:"no_network,omitempty"`
+	CellTokens bool `json:"cell_tokens,omitempty"`
 	// KernelStart is the time from starting the kernel to its first
 	// message (its sandbox applied); Exit how it ended ("exit status 0",
 	// "signal: killed", ...).

@@ -41,6 +41,7 @@ type labels struct {
 	Isolation, KernelProcess, CellEnv, NoCredentials       string
 	Timeouts, TimeoutsEnforced, NotApplied, Limits         string
 	ExitCodeWord                                           string
+	Network, NoNetwork, RegistryCalls, CellTokens          string
 }
 
 var english = labels{
@@ -49,6 +50,8 @@ var english = labels{
 	CellEnv: "Environment of the cells", NoCredentials: "no credentials",
 	Timeouts: "Cell timeouts", TimeoutsEnforced: "enforced by playbook: the kernel is ended %s past a cell's",
 	NotApplied: "not applied", Limits: "Limits", ExitCodeWord: "exit status",
+	Network: "Network of the cells", NoNetwork: "none: only connections to playbook's registry proxy, which playbook hands the kernel",
+	RegistryCalls: "Registry calls", CellTokens: "each attributed to the cell whose code made it (a token per cell); a goroutine that outlived its cell is refused",
 	Report: "Run report", Generated: "Report of the run of",
 	VerdictPromoted: "Promoted", VerdictNotPromoted: "Not promoted", VerdictFailed: "Failed",
 	VerdictDone: "Completed", VerdictRolledBack: "Rolled back",
@@ -98,6 +101,8 @@ var french = labels{
 	CellEnv: "Environnement des cellules", NoCredentials: "aucun identifiant",
 	Timeouts: "Délais des cellules", TimeoutsEnforced: "imposés par playbook : le noyau est arrêté %s après celui d'une cellule",
 	NotApplied: "non appliqué", Limits: "Limites", ExitCodeWord: "code de sortie",
+	Network: "Réseau des cellules", NoNetwork: "aucun : seulement des connexions au proxy du registre de playbook, que playbook donne au noyau",
+	RegistryCalls: "Appels au registre", CellTokens: "chacun attribué à la cellule dont le code l'a fait (un jeton par cellule) ; une goroutine qui survit à sa cellule est refusée",
 	Report: "Rapport d'exécution", Generated: "Rapport de l'exécution de",
 	VerdictPromoted: "Promu", VerdictNotPromoted: "Non promu", VerdictFailed: "Échec",
 	VerdictDone: "Terminé", VerdictRolledBack: "Retour arrière",

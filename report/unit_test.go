@@ -363,8 +363,9 @@ func TestMarkdownTableCells(t *testing.T) {
 // protections held; the strings of the record are escaped.
 func TestIsolationInTheAudit(t *testing.T) {
 	for lang, want := range map[string][]string{
-		"en": {"Isolation of the cells", "a kernel process of their own, started in 12ms; its end: exit status 0", "Environment of the cells", "no credentials", "ABI 7: &lt;rules&gt;", "RLIMIT_AS=1"},
-		"fr": {"Isolation des cellules", "un processus noyau à part, démarré en 12ms ; sa fin : code de sortie 0", "aucun identifiant", "Limites"},
+		"en": {"Isolation of the cells", "a kernel process of their own, started in 12ms; its end: exit status 0", "Environment of the cells", "no credentials", "ABI 7: &lt;rules&gt;", "RLIMIT_AS=1",
+			"Network of the cells", "none: only connections to playbook&#39;s registry proxy", "Registry calls", "each attributed to the cell whose code made it"},
+		"fr": {"Isolation des cellules", "un processus noyau à part, démarré en 12ms ; sa fin : code de sortie 0", "aucun identifiant", "Limites", "Réseau des cellules", "Appels au registre"},
 	} {
 		r := FixtureRun("promoted.en")
 		r.Scenario.Lang = lang
@@ -372,6 +373,7 @@ func TestIsolationInTheAudit(t *testing.T) {
 			Mode: "kernel process", CleanEnv: true, TimeoutGrace: record.Duration(500 * time.Millisecond),
 			Sandboxed: true, Landlock: "ABI 7: <rules>", LandlockFS: true, LandlockTCP: true, Seccomp: "execve refused",
 			Rlimits: []string{"RLIMIT_AS=1"}, KernelStart: record.Duration(12 * time.Millisecond), Exit: "exit status 0",
+			NoNetwork: true, CellTokens: true,
 		}
 		var page strings.Builder
 		require.NoError(t, HTML(&page, r))

@@ -710,6 +710,12 @@ func isolationPairs(l *labels, iso *record.Isolation) []pair {
 	if iso.CleanEnv {
 		ps = append(ps, pair{Key: l.CellEnv, Value: l.NoCredentials})
 	}
+	if iso.NoNetwork {
+		ps = append(ps, pair{Key: l.Network, Value: l.NoNetwork})
+	}
+	if iso.CellTokens {
+		ps = append(ps, pair{Key: l.RegistryCalls, Value: l.CellTokens})
+	}
 	or := func(v string) (string, bool) {
 		if v == "" || !iso.Sandboxed {
 			return l.NotApplied, false

@@ -86,7 +86,8 @@ package main
 //	case                     class  asserts (beyond the invariants)
 //	forge-kernel-stream      3      (--unrestricted) a record and "done" written by a cell on fd 3: exit 1 at the cell, the forged record is not the evidence
 //	forge-proxy-parse        3      (--unrestricted) an alias and a tag moved in forms the proxy does not parse (a JSON string body, %2D in the path): the calls name Forgeable, its before snapshot is in the evidence
-//	forge-step-attribution   3      a goroutine of cell innocent moves an alias while cell read-only runs: the call is not recorded under read-only
+//	forge-step-attribution   3      a goroutine of cell innocent moves an alias while cell read-only runs: refused, recorded under innocent, the
+//	                                registry unchanged; a later cell's own goroutines (nested) set an alias: recorded ok under that cell
 //	outlive-forged-event     4      (--unrestricted) a fake "cell ended" event on fd 3 then SIGSTOP, timeout=1s: ends within 3 s, exit 1
 //	outlive-fork             4      (--unrestricted) a raw fork(2), setsid, the pipes closed: nothing is written into --out after playbook ended
 //	limit-files-direct       6      (--unrestricted) 160 MiB written to files/ with os.WriteFile: at most 64 MiB of cell files under --out
@@ -96,7 +97,8 @@ package main
 //	                                (fails with CGO_ENABLED=0; with cgo, each thread's 8 MiB stack meets RLIMIT_AS near 300)
 //	net-unix-socket          7      (--unrestricted) a unix socket outside the scenario's folder (an agent, a daemon): the cell cannot connect to it
 //	exec-serve-own-model     8      a python_function model whose files the cell uploaded, then steps.Serve: refused by playbook, its loader never imported
-//	net-tcp-same-port        7      (--unrestricted) 127.0.0.2 on the proxy's port (a remote host listening on every port): the cell cannot connect to it
+//	net-tcp-same-port        7      (--unrestricted) 127.0.0.2 on the proxy's port (a remote host listening on every port), a TCP and a UDP
+//	                                listener of the test on 127.0.0.2: the cell reaches none (it creates no socket)
 
 import (
 	"bytes"
@@ -895,6 +897,9 @@ var hostileCases = []hostileCase{
 				}
 			}
 		}
+		if iso := rec.Environment.Isolation; assert.NotNil(h.t, iso) {
+			assert.True(h.t, iso.CellTokens, "the audit block says calls are attributed by cell token")
+		}
 		assert.True(h.t, late, "the late call is in the evidence, refused")
 		assert.True(h.t, helper, "the helper's call is in the evidence")
 		rm, err := h.c.GetRegisteredModel(h.t.Context(), "Forgeable")
@@ -1033,6 +1038,9 @@ var hostileCases = []hostileCase{
 		assert.Empty(h.t, tcp.got(), "the cell connected to the test's TCP listener")
 		_ = udp.SetReadDeadline(time.Now())
 		assert.Empty(h.t, <-datagram, "the cell sent a UDP datagram to the test")
+		if rec := h.evidence(h.out); assert.NotNil(h.t, rec) && assert.NotNil(h.t, rec.Environment.Isolation) {
+			assert.True(h.t, rec.Environment.Isolation.NoNetwork, "the audit block says the kernel had no network")
+		}
 		h.invariants(r)
 	}},
 	{name: "limit-kernel-line", class: 6, heavy: true, test: func(h *hostile) {

@@ -986,13 +986,14 @@ func (s *kernelSession) finish(waitErr error, stderr *kernelStderr) (*record.Run
 // isolation says what protected this kernel.
 func (s *kernelSession) isolation(exit string) *record.Isolation {
 	iso := &record.Isolation{Mode: "kernel process", CleanEnv: true, TimeoutGrace: record.Duration(kernelGrace),
-		KernelStart: record.Duration(s.readyIn), Exit: exit}
+		KernelStart: record.Duration(s.readyIn), Exit: exit, CellTokens: s.px.begin != nil}
 	if r := s.sandbox; r != nil {
 		iso.Sandboxed, iso.Landlock, iso.LandlockFS, iso.LandlockTCP = true, r.Landlock, r.LandlockFS, r.LandlockTCP
 		if r.SeccompActive {
 			iso.Seccomp = r.Seccomp
 		}
 		iso.Rlimits, iso.Capabilities = r.Rlimits, r.Capabilities
+		iso.NoNetwork = r.SeccompActive && s.px.serve != nil // no socket created; the proxy's connections handed
 	}
 	return iso
 }

@@ -6,11 +6,11 @@
 //
 // The kernel is untrusted: a scenario's cells may do anything the Go
 // interpreter lets them. It holds no credentials, and its sandbox lets it
-// open TCP connections to one loopback port only: this proxy's. The proxy
-// is therefore the kernel's only way to the registry, and everything the
-// kernel does to it passes here:
+// create no socket: its only connections are those playbook hands it, to
+// this proxy (Serve). The proxy is therefore the kernel's only way to the
+// registry, and everything the kernel does to it passes here:
 //
-//   - The proxy listens on 127.0.0.1 and answers only requests under a
+//   - The proxy also listens on 127.0.0.1, and answers only requests under a
 //     secret prefix, /k/<128-bit random token>/ (compared in constant
 //     time): another local process that finds the port cannot use it.
 //     Anything else is a 404 and reaches nothing.
@@ -46,6 +46,18 @@
 // The snapshots cover aliases and version tags, not artifact files: the
 // kernel may still overwrite files under a run's artifacts, which the
 // recorded uploads show.
+//
+// # Which cell made a call
+//
+// With Options.CellTokens, a call is attributed to the cell whose code
+// made it, not to the cell running when it arrives: BeginCell gives each
+// cell a random token, which the kernel sends in the CellHeader of the
+// calls that cell's code makes, and EndCell revokes it. A call with a
+// revoked token (a goroutine the cell left behind) or a token the proxy
+// never gave is refused (403), whatever its endpoint; a change with no
+// token is refused too (reads without one pass: the kernel's own). A
+// refused change is recorded, its outcome saying why, under the step of
+// the cell whose token it carried.
 //
 // # Dry run
 //

@@ -34,7 +34,12 @@
 //     socket(2) is limited to AF_UNIX and to TCP over AF_INET/AF_INET6
 //     (no UDP, raw, SCTP or Multipath TCP, which Landlock's TCP rules do
 //     not cover: Go's net.Listen tries MPTCP first and falls back to TCP
-//     when it is refused). Syscalls of a foreign architecture (i386's
+//     when it is refused); with Policy.NoUnixSockets, to TCP, with no
+//     socketpair(2); with Policy.NoSockets, socket(2) and socketpair(2)
+//     are refused whatever the family (EAFNOSUPPORT, EPERM): the process
+//     has only the sockets it inherited and those it receives on them
+//     (recvmsg with SCM_RIGHTS), and so no IP networking at all, whatever
+//     Landlock's TCP rule allows (a port on any address). Syscalls of a foreign architecture (i386's
 //     on amd64) kill the process and x32 syscalls answer ENOSYS, so the
 //     filter cannot be bypassed through another syscall table.
 //  4. Capabilities: if the process has any (it runs as root), the
@@ -72,9 +77,12 @@
 //     access(2), chdir(2), getxattr, and reading an existing directory's
 //     entries through an fd opened earlier. File names and metadata
 //     outside the allowed paths can still be probed.
-//   - Connecting to an allowed TCP port on any host (Landlock filters by
-//     port only, not address); connecting to a pathname unix socket that
-//     was created outside the sandbox on kernels older than ABI 9.
+//   - Without Policy.NoSockets, connecting to an allowed TCP port on any
+//     host (Landlock filters by port only, not address); with
+//     Policy.NoSockets, what the inherited sockets reach (the caller
+//     chooses them). Without NoSockets or NoUnixSockets, connecting to a
+//     pathname unix socket that was created outside the sandbox on
+//     kernels older than ABI 9.
 //   - Signals and abstract unix sockets to processes outside the sandbox
 //     on kernels older than ABI 6 (this kernel family: 6.12+ has it);
 //     other processes of the same user may still be reached by
