@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // The kernel's only network: connections playbook hands it. The kernel's
@@ -18,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -34,7 +37,15 @@ const maxKernelConns = 64
 // socketPair returns the two ends of a new unix stream socket pair, not
 // inherited by programs started.
 func socketPair() (a, b *os.File, err error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	// Under ForkLock, as package syscall does: no program started
+	// meanwhile inherits them.
+	syscall.ForkLock.RLock()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err == nil {
+		unix.CloseOnExec(fds[0])
+		unix.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
 	if err != nil {
 		return nil, nil, fmt.Errorf("a socket pair: %w", err)
 	}
