@@ -185,13 +185,23 @@ type Isolation struct {
 	// and LandlockTCP which parts held; Seccomp the seccomp filter
 	// ("" when none); Rlimits the limits set; Capabilities what became
 	// of the process's capabilities.
-	Sandboxed    bool     `json:"sandboxed"`
-	Landlock     string   `json:"landlock,omitempty"`
-	LandlockFS   bool     `json:"landlock_fs"`
-	LandlockTCP  bool     `json:"landlock_tcp"`
-	Seccomp      string   `json:"seccomp,omitempty"`
-	Rlimits      []string `json:"rlimits,omitempty"`
-	Capabilities string   `json:"capabilities,omitempty"`
+	Sandboxed   bool   `json:"sandboxed"`
+	Landlock    string `json:"landlock,omitempty"`
+	LandlockFS  bool   `json:"landlock_fs"`
+	LandlockTCP bool   `json:"landlock_tcp"`
+	Seccomp     string `json:"seccomp,omitempty"`
+	// LandlockABI (0: not applied) and LandlockScoped, and the seccomp
+	// filter's parts (ExecRefused, NoProcesses, PrivilegedRefused, Sockets:
+	// "none", "tcp" or "unix+tcp"), say in data what Landlock and Seccomp
+	// say in English: the report words them in its own language.
+	LandlockABI       int      `json:"landlock_abi,omitempty"`
+	LandlockScoped    bool     `json:"landlock_scoped,omitempty"`
+	ExecRefused       bool     `json:"exec_refused,omitempty"`
+	NoProcesses       bool     `json:"no_processes,omitempty"`
+	PrivilegedRefused int      `json:"privileged_refused,omitempty"`
+	Sockets           string   `json:"sockets,omitempty"`
+	Rlimits           []string `json:"rlimits,omitempty"`
+	Capabilities      string   `json:"capabilities,omitempty"`
 	// NoNetwork says the kernel had no network: it created no socket and
 	// reached only playbook's registry proxy, over connections playbook
 	// handed it. CellTokens says each registry call was attributed to the

@@ -42,6 +42,11 @@ type labels struct {
 	Timeouts, TimeoutsEnforced, NotApplied, Limits         string
 	ExitCodeWord                                           string
 	Network, NoNetwork, RegistryCalls, CellTokens          string
+	// The Landlock and seccomp rows, worded from record.Isolation's data.
+	LandlockRules, LandlockFiles, LandlockTCP, LandlockScoped string
+	ExecRefused, PrivilegedRefused, NoProcesses               string
+	SocketsNone, SocketsTCP, SocketsUnixTCP, Unavailable      string
+	Semicolon                                                 string // "; ", " ; " in French
 }
 
 var english = labels{
@@ -52,6 +57,10 @@ var english = labels{
 	NotApplied: "not applied", Limits: "Limits", ExitCodeWord: "exit status",
 	Network: "Network of the cells", NoNetwork: "none: only connections to playbook's registry proxy, which playbook hands the kernel",
 	RegistryCalls: "Registry calls", CellTokens: "each attributed to the cell whose code made it (a token per cell); a goroutine that outlived its cell is refused",
+	LandlockRules: "ABI %d: rules on %s", LandlockFiles: "files", LandlockTCP: "TCP", LandlockScoped: "scoped: abstract unix sockets, signals",
+	ExecRefused: "execve refused", PrivilegedRefused: "%d privileged syscalls, namespaces and other processes' limits refused",
+	NoProcesses: "no child process (threads only)", SocketsNone: "no socket created (inherited and received ones only)",
+	SocketsTCP: "sockets: TCP only", SocketsUnixTCP: "sockets: unix and TCP only", Unavailable: "unavailable", Semicolon: "; ",
 	Report: "Run report", Generated: "Report of the run of",
 	VerdictPromoted: "Promoted", VerdictNotPromoted: "Not promoted", VerdictFailed: "Failed",
 	VerdictDone: "Completed", VerdictRolledBack: "Rolled back",
@@ -103,6 +112,10 @@ var french = labels{
 	NotApplied: "non appliqué", Limits: "Limites", ExitCodeWord: "code de sortie",
 	Network: "Réseau des cellules", NoNetwork: "aucun : seulement des connexions au proxy du registre de playbook, que playbook donne au noyau",
 	RegistryCalls: "Appels au registre", CellTokens: "chacun attribué à la cellule dont le code l'a fait (un jeton par cellule) ; une goroutine qui survit à sa cellule est refusée",
+	LandlockRules: "ABI %d : règles sur %s", LandlockFiles: "les fichiers", LandlockTCP: "TCP", LandlockScoped: "portée limitée : sockets unix abstraites, signaux",
+	ExecRefused: "execve refusé", PrivilegedRefused: "%d appels système privilégiés, espaces de noms et limites des autres processus refusés",
+	NoProcesses: "aucun processus enfant (des threads seulement)", SocketsNone: "aucune socket créée (seulement celles héritées ou reçues)",
+	SocketsTCP: "sockets : TCP seulement", SocketsUnixTCP: "sockets : unix et TCP seulement", Unavailable: "indisponible", Semicolon: " ; ",
 	Report: "Rapport d'exécution", Generated: "Rapport de l'exécution de",
 	VerdictPromoted: "Promu", VerdictNotPromoted: "Non promu", VerdictFailed: "Échec",
 	VerdictDone: "Terminé", VerdictRolledBack: "Retour arrière",

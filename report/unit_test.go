@@ -388,3 +388,47 @@ func TestIsolationInTheAudit(t *testing.T) {
 		assert.NotContains(t, page.String(), want[0], "nothing said of isolation in process")
 	}
 }
+
+// TestIsolationInFrench: the Landlock and seccomp rows are worded from the
+// isolation's data in the report's language, not quoted from the
+// evidence's English; a protection that was unavailable says so in it.
+func TestIsolationInFrench(t *testing.T) {
+	iso := record.Isolation{
+		Mode: "kernel process", CleanEnv: true, Sandboxed: true,
+		Landlock: "ABI 7: filesystem and TCP rules; scoped: abstract unix sockets, signals", LandlockFS: true, LandlockTCP: true,
+		LandlockABI: 7, LandlockScoped: true,
+		Seccomp:     "execve refused; 49 privileged syscalls, namespaces and other processes' rlimits refused; no child process (threads only); sockets: none created (inherited and received ones only)",
+		ExecRefused: true, NoProcesses: true, PrivilegedRefused: 49, Sockets: "none",
+		Exit: "exit status 0",
+	}
+	for lang, want := range map[string][]string{
+		"fr": {"ABI 7 : règles sur les fichiers, TCP ; portée limitée : sockets unix abstraites, signaux",
+			"execve refusé ; 49 appels système privilégiés, espaces de noms et limites des autres processus refusés ; aucun processus enfant (des threads seulement) ; aucune socket créée (seulement celles héritées ou reçues)"},
+		"en": {"ABI 7: rules on files, TCP; scoped: abstract unix sockets, signals",
+			"execve refused; 49 privileged syscalls, namespaces and other processes&#39; limits refused; no child process (threads only); no socket created (inherited and received ones only)"},
+	} {
+		r := FixtureRun("promoted.en")
+		r.Scenario.Lang = lang
+		i := iso
+		r.Environment.Isolation = &i
+		var page strings.Builder
+		require.NoError(t, HTML(&page, r))
+		for _, w := range want {
+			assert.Contains(t, page.String(), w, lang)
+		}
+		if lang == "fr" {
+			for _, en := range []string{"filesystem", "refused", "privileged syscalls", "threads only"} {
+				assert.NotContains(t, page.String(), en, "English in the French audit block")
+			}
+		}
+	}
+	// Without Landlock or seccomp: "unavailable" and why.
+	r := FixtureRun("promoted.en")
+	r.Scenario.Lang = "fr"
+	r.Environment.Isolation = &record.Isolation{Mode: "kernel process", Sandboxed: true,
+		Landlock: "unavailable: Landlock is disabled at boot (lsm= parameter)", Seccomp: "unavailable: function not implemented"}
+	var page strings.Builder
+	require.NoError(t, HTML(&page, r))
+	assert.Contains(t, page.String(), "indisponible : Landlock is disabled at boot")
+	assert.Contains(t, page.String(), "indisponible : function not implemented")
+}

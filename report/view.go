@@ -723,8 +723,18 @@ func isolationPairs(l *labels, iso *record.Isolation) []pair {
 		return v, true
 	}
 	v, c := or(iso.Landlock)
+	if iso.Sandboxed && iso.LandlockABI > 0 {
+		v, c = landlockText(l, iso), false
+	} else if why, ok := strings.CutPrefix(v, "unavailable: "); ok {
+		v, c = l.Unavailable+l.Colon+why, false
+	}
 	ps = append(ps, pair{Key: "Landlock", Value: v, Code: c})
 	v, c = or(iso.Seccomp)
+	if iso.Sandboxed && iso.Sockets != "" {
+		v, c = seccompText(l, iso), false
+	} else if why, ok := strings.CutPrefix(v, "unavailable: "); ok {
+		v, c = l.Unavailable+l.Colon+why, false
+	}
 	ps = append(ps, pair{Key: "seccomp", Value: v, Code: c})
 	v, c = or(strings.Join(iso.Rlimits, ", "))
 	ps = append(ps, pair{Key: l.Limits, Value: v, Code: c})
@@ -732,6 +742,47 @@ func isolationPairs(l *labels, iso *record.Isolation) []pair {
 		ps = append(ps, pair{Key: l.Error, Value: p, Code: true})
 	}
 	return ps
+}
+
+// landlockText words the Landlock rules iso says were enforced in the
+// report's language (the evidence's Landlock text is English).
+func landlockText(l *labels, iso *record.Isolation) string {
+	on := []string{}
+	if iso.LandlockFS {
+		on = append(on, l.LandlockFiles)
+	}
+	if iso.LandlockTCP {
+		on = append(on, l.LandlockTCP)
+	}
+	s := fmt.Sprintf(l.LandlockRules, iso.LandlockABI, strings.Join(on, ", "))
+	if iso.LandlockScoped {
+		s += l.Semicolon + l.LandlockScoped
+	}
+	return s
+}
+
+// seccompText words the seccomp filter iso describes in the report's
+// language.
+func seccompText(l *labels, iso *record.Isolation) string {
+	var parts []string
+	if iso.ExecRefused {
+		parts = append(parts, l.ExecRefused)
+	}
+	if iso.PrivilegedRefused > 0 {
+		parts = append(parts, fmt.Sprintf(l.PrivilegedRefused, iso.PrivilegedRefused))
+	}
+	if iso.NoProcesses {
+		parts = append(parts, l.NoProcesses)
+	}
+	switch iso.Sockets {
+	case "none":
+		parts = append(parts, l.SocketsNone)
+	case "tcp":
+		parts = append(parts, l.SocketsTCP)
+	case "unix+tcp":
+		parts = append(parts, l.SocketsUnixTCP)
+	}
+	return strings.Join(parts, l.Semicolon)
 }
 
 // exitText says how a process ended ("exit status 1", "signal: killed",

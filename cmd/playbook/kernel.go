@@ -989,8 +989,10 @@ func (s *kernelSession) isolation(exit string) *record.Isolation {
 		KernelStart: record.Duration(s.readyIn), Exit: exit, CellTokens: s.px.begin != nil}
 	if r := s.sandbox; r != nil {
 		iso.Sandboxed, iso.Landlock, iso.LandlockFS, iso.LandlockTCP = true, r.Landlock, r.LandlockFS, r.LandlockTCP
+		iso.LandlockABI, iso.LandlockScoped = r.LandlockABI, r.LandlockScoped
 		if r.SeccompActive {
 			iso.Seccomp = r.Seccomp
+			iso.ExecRefused, iso.NoProcesses, iso.PrivilegedRefused, iso.Sockets = r.ExecRefused, r.NoProcesses, r.PrivilegedRefused, r.Sockets
 		}
 		iso.Rlimits, iso.Capabilities = r.Rlimits, r.Capabilities
 		iso.NoNetwork = r.SeccompActive && s.px.serve != nil // no socket created; the proxy's connections handed

@@ -22,6 +22,7 @@ import (
 	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/record"
+	"github.com/playbook-mlops/playbook/report"
 	"github.com/playbook-mlops/playbook/runner"
 	"github.com/playbook-mlops/playbook/steps"
 )
@@ -57,6 +58,15 @@ func TestKernelFrenchScenarioSameContent(t *testing.T) {
 		assert.True(t, iso.Sandboxed && iso.LandlockFS && iso.LandlockTCP, "%+v", iso)
 		assert.Contains(t, iso.Seccomp, "execve refused")
 		assert.NotEmpty(t, iso.Rlimits)
+		// The French report words the sandbox in French.
+		var md strings.Builder
+		_, err := report.Markdown(&md, kp)
+		require.NoError(t, err)
+		assert.Contains(t, md.String(), fmt.Sprintf("ABI %d : règles sur les fichiers", iso.LandlockABI))
+		assert.Contains(t, md.String(), "execve refusé ; ")
+		assert.Contains(t, md.String(), "aucune socket créée")
+		assert.NotContains(t, md.String(), "filesystem")
+		assert.NotContains(t, md.String(), "execve refused")
 	}
 
 	require.Len(t, kp.Cells, len(in.Cells))

@@ -92,6 +92,13 @@ func DefaultReadWrite() []string {
 	return []string{"/dev/null"}
 }
 
+// Report.Sockets values.
+const (
+	SocketsNone    = "none"     // none created: inherited and received ones only
+	SocketsTCP     = "tcp"      // TCP only
+	SocketsUnixTCP = "unix+tcp" // unix and TCP only
+)
+
 // Report says which protections [Apply] put in place. Its JSON field
 // names are stable.
 type Report struct {
@@ -114,8 +121,15 @@ type Report struct {
 	Seccomp string `json:"seccomp"`
 	// SeccompActive says a seccomp filter is installed.
 	SeccompActive bool `json:"seccomp_active"`
-	// ExecRefused says execve and execveat are refused.
-	ExecRefused bool `json:"exec_refused"`
+	// ExecRefused says execve and execveat are refused; NoProcesses that
+	// no child process may be made (threads only); PrivilegedRefused how
+	// many privileged syscalls are refused; Sockets which sockets may be
+	// created (SocketsNone, SocketsTCP, SocketsUnixTCP). Like the
+	// Landlock fields, they say in data what Seccomp says in English.
+	ExecRefused       bool   `json:"exec_refused"`
+	NoProcesses       bool   `json:"no_processes,omitempty"`
+	PrivilegedRefused int    `json:"privileged_refused,omitempty"`
+	Sockets           string `json:"sockets,omitempty"`
 	// NoNewPrivs says no_new_privs is set.
 	NoNewPrivs bool `json:"no_new_privs"`
 	// Capabilities says what became of the process's capabilities, e.g.

@@ -273,7 +273,20 @@ func applySeccomp(p Policy, r *Report) error {
 		return fmt.Errorf("sandbox: seccomp: thread %d could not be synchronised", ret)
 	}
 	r.SeccompActive = true
-	r.ExecRefused = p.NoExec
+	r.ExecRefused, r.NoProcesses = p.NoExec, p.NoProcesses
+	for _, name := range privilegedSyscalls {
+		if _, ok := info.SyscallNames[name]; ok {
+			r.PrivilegedRefused++
+		}
+	}
+	switch {
+	case p.NoSockets:
+		r.Sockets = SocketsNone
+	case p.NoUnixSockets:
+		r.Sockets = SocketsTCP
+	default:
+		r.Sockets = SocketsUnixTCP
+	}
 	r.Seccomp = strings.Join(desc, "; ")
 	return nil
 }
