@@ -41,6 +41,14 @@ func TestRestrictedCalls(t *testing.T) {
 			err: ".SaveModel: call not allowed in a cell", line: 4},
 		{name: "InFunc", code: "func keep(p interface{ Save(a, b float64, f string) error }) error { return p.Save(1, 1, %q) }",
 			err: ".Save: call not allowed in a cell", line: 4},
+		{name: "ShadowPbVar", code: "var pb record.Run\n_ = pb.WriteFile(%q)",
+			err: "pb: call not allowed in a cell: pb is the runner's Playbook", line: 4},
+		{name: "ShadowPbDefine", code: "pb := &record.Run{}\n_ = pb.WriteFile(%q)",
+			err: "pb: call not allowed in a cell: pb is the runner's Playbook", line: 4},
+		{name: "ShadowPbParam", code: "func w(pb interface{ WriteFile(string) error }) error { return pb.WriteFile(%q) }",
+			err: "pb: call not allowed in a cell: pb is the runner's Playbook", line: 4},
+		{name: "ShadowPbRange", code: "for _, pb := range []*record.Run{{}} {\n\t_ = pb.WriteFile(%q)\n}",
+			err: "pb: call not allowed in a cell: pb is the runner's Playbook", line: 4},
 		{name: "PbWriteFileAllowed", code: "_ = %q\n_ = pb.WriteFile(\"ok.txt\", nil)"},
 	}
 	for _, tt := range tests {
