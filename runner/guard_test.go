@@ -106,3 +106,25 @@ func TestTextTemplateRefused(t *testing.T) {
 }
 
 func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
+
+// TestRestrictedTablesHoldNoRuntimeInternals: the restricted symbol tables
+// expose no package of the runtime's internals, the file system, the
+// process or the runner's kernel, by import path and by package name.
+func TestRestrictedTablesHoldNoRuntimeInternals(t *testing.T) {
+	denied := []string{"unsafe", "reflect", "runtime", "runtime/debug", "os", "os/exec", "os/signal",
+		"syscall", "plugin", "net", "net/http", "io/ioutil", "path/filepath", "text/template", kernelPath}
+	restricted := importable(false)
+	require.NotEmpty(t, restricted)
+	for _, p := range denied {
+		assert.NotContains(t, restricted, p, "import path")
+	}
+	for p, name := range restricted {
+		assert.NotEqual(t, kernelName, name, p)
+		for _, d := range denied {
+			assert.False(t, strings.HasPrefix(p, d+"/"), "%s is under %s", p, d)
+		}
+	}
+	for key := range restrictedSymbols {
+		assert.NotContains(t, key, "traefik/yaegi/stdlib/unrestricted", key)
+	}
+}
