@@ -81,9 +81,21 @@ func (k *kernel) checkCalls(c Cell, nodes ...ast.Node) error {
 			continue
 		}
 		ast.Inspect(n, func(x ast.Node) bool {
+			if err != nil {
+				return false
+			}
+			if id := boundPb(x); id != nil {
+				// pb.WriteFile is allowed because pb is the runner's
+				// Playbook: no other value may take the name, whatever
+				// its type.
+				line := k.in.FileSet().Position(id.Pos()).Line
+				err = &Error{Kind: record.ErrImport, File: k.file, Line: line, Step: c.Step,
+					Err: fmt.Errorf("pb: %w in a cell: pb is the runner's Playbook, and a cell cannot declare or assign another value of that name", ErrCallRefused)}
+				return false
+			}
 			sel, ok := x.(*ast.SelectorExpr)
-			if !ok || err != nil {
-				return err == nil
+			if !ok {
+				return true
 			}
 			why, denied := deniedMethods[sel.Sel.Name]
 			if !denied {
@@ -99,4 +111,51 @@ func (k *kernel) checkCalls(c Cell, nodes ...ast.Node) error {
 		})
 	}
 	return err
+}
+
+// boundPb returns the identifier pb when node n declares or assigns it (a
+// variable, a parameter or result, a range variable, an assignment), nil
+// otherwise.
+func boundPb(n ast.Node) *ast.Ident {
+	isPb := func(e ast.Expr) *ast.Ident {
+		if id, ok := e.(*ast.Ident); ok && id.Name == "pb" {
+			return id
+		}
+		return nil
+	}
+	switch n := n.(type) {
+	case *ast.AssignStmt:
+		for _, e := range n.Lhs {
+			if id := isPb(e); id != nil {
+				return id
+			}
+		}
+	case *ast.RangeStmt:
+		for _, e := range []ast.Expr{n.Key, n.Value} {
+			if id := isPb(e); id != nil {
+				return id
+			}
+		}
+	case *ast.ValueSpec:
+		for _, id := range n.Names {
+			if id.Name == "pb" {
+				return id
+			}
+		}
+	case *ast.Field:
+		for _, id := range n.Names {
+			if id.Name == "pb" {
+				return id
+			}
+		}
+	case *ast.FuncDecl:
+		if n.Name.Name == "pb" {
+			return n.Name
+		}
+	case *ast.TypeSpec:
+		if n.Name.Name == "pb" {
+			return n.Name
+		}
+	}
+	return nil
 }

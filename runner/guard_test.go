@@ -41,6 +41,14 @@ func TestRestrictedCalls(t *testing.T) {
 			err: ".SaveModel: call not allowed in a cell", line: 4},
 		{name: "InFunc", code: "func keep(p interface{ Save(a, b float64, f string) error }) error { return p.Save(1, 1, %q) }",
 			err: ".Save: call not allowed in a cell", line: 4},
+		{name: "ShadowPbVar", code: "var pb record.Run\n_ = pb.WriteFile(%q)",
+			err: "pb: call not allowed in a cell: pb is the runner's Playbook", line: 4},
+		{name: "ShadowPbDefine", code: "pb := &record.Run{}\n_ = pb.WriteFile(%q)",
+			err: "pb: call not allowed in a cell: pb is the runner's Playbook", line: 4},
+		{name: "ShadowPbParam", code: "func w(pb interface{ WriteFile(string) error }) error { return pb.WriteFile(%q) }",
+			err: "pb: call not allowed in a cell: pb is the runner's Playbook", line: 4},
+		{name: "ShadowPbRange", code: "for _, pb := range []*record.Run{{}} {\n\t_ = pb.WriteFile(%q)\n}",
+			err: "pb: call not allowed in a cell: pb is the runner's Playbook", line: 4},
 		{name: "PbWriteFileAllowed", code: "_ = %q\n_ = pb.WriteFile(\"ok.txt\", nil)"},
 	}
 	for _, tt := range tests {
@@ -98,3 +106,25 @@ func TestTextTemplateRefused(t *testing.T) {
 }
 
 func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
+
+// TestRestrictedTablesHoldNoRuntimeInternals: the restricted symbol tables
+// expose no package of the runtime's internals, the file system, the
+// process or the runner's kernel, by import path and by package name.
+func TestRestrictedTablesHoldNoRuntimeInternals(t *testing.T) {
+	denied := []string{"unsafe", "reflect", "runtime", "runtime/debug", "os", "os/exec", "os/signal",
+		"syscall", "plugin", "net", "net/http", "io/ioutil", "path/filepath", "text/template", kernelPath}
+	restricted := importable(false)
+	require.NotEmpty(t, restricted)
+	for _, p := range denied {
+		assert.NotContains(t, restricted, p, "import path")
+	}
+	for p, name := range restricted {
+		assert.NotEqual(t, kernelName, name, p)
+		for _, d := range denied {
+			assert.False(t, strings.HasPrefix(p, d+"/"), "%s is under %s", p, d)
+		}
+	}
+	for key := range restrictedSymbols {
+		assert.NotContains(t, key, "traefik/yaegi/stdlib/unrestricted", key)
+	}
+}

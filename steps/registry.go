@@ -293,7 +293,11 @@ func (r *registry) snapshot(model, label string) (record.Snapshot, error) {
 			s.Versions = append(s.Versions, record.VersionSnapshot{Version: v, Tags: map[string]string{}, Aliases: []string{}})
 		}
 		for a, v := range pl.aliases {
-			s.Aliases[a] = v
+			if v == "" { // deleted
+				delete(s.Aliases, a)
+			} else {
+				s.Aliases[a] = v
+			}
 		}
 		for i := range s.Versions {
 			for k, v := range pl.tags[s.Versions[i].Version] {
@@ -317,14 +321,23 @@ func versionLess(a, b string) bool { return regsnap.VersionLess(a, b) }
 // now (and showing it as the "before" snapshot) when this is the first
 // time.
 func (r *registry) before(model string) record.Snapshot {
+	s, err := r.keepBefore(model)
+	if err != nil {
+		fail(err)
+	}
+	return s
+}
+
+// keepBefore is before returning its error instead of failing the step.
+func (r *registry) keepBefore(model string) (record.Snapshot, error) {
 	var snap *record.Snapshot
 	r.lock(func() { snap = r.s.before[model] })
 	if snap != nil {
-		return *snap
+		return *snap, nil
 	}
 	s, err := r.snapshot(model, "before")
 	if err != nil {
-		fail(err)
+		return s, err
 	}
 	r.lock(func() {
 		if r.s.before[model] == nil {
@@ -335,7 +348,7 @@ func (r *registry) before(model string) record.Snapshot {
 	if snap.Time.Equal(s.Time) {
 		notebook.KeepSnapshot(r.pb, s)
 	}
-	return *snap
+	return *snap, nil
 }
 
 // versionText returns "version N", or "no version" for "", for errors.

@@ -26,13 +26,16 @@ type session struct {
 	mu     sync.Mutex
 	before map[string]*record.Snapshot // model → its state at first read
 	plans  map[string]*plan            // model → changes not sent (dry run)
+	// touched are the models a RegistryClient changed, whose "after"
+	// snapshot the run's end keeps.
+	touched map[string]bool
 }
 
 // plan is the registry changes a dry run did not send, for one model.
 type plan struct {
 	modelCreated bool
 	versions     map[string]string             // planned version → source
-	aliases      map[string]string             // alias → version
+	aliases      map[string]string             // alias → version; "": deleted
 	tags         map[string]map[string]*string // version → key → value; nil: deleted
 }
 

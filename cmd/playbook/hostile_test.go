@@ -707,9 +707,10 @@ var hostileCases = []hostileCase{
 	{name: "forge-evidence-shadow", class: 3, test: func(h *hostile) {
 		r := h.run(h.scenario("forge-evidence-shadow"))
 		if r.code == ExitUsage {
-			// record.WriteFile is out of the cells' reach: refused before
-			// anything runs.
-			assert.Contains(h.t, r.stderr, "WriteFile")
+			// A value named pb other than the runner's Playbook (here a
+			// record.Run, to reach its WriteFile) is refused before
+			// anything runs, at the line that declares it.
+			assert.Regexp(h.t, `\.md:\d+: step [a-z-]+: pb: call not allowed in a cell: pb is the runner's Playbook`, r.stderr)
 			noFileContains(h.t, h.out, "FORGED-EVIDENCE")
 		} else {
 			h.failedAt(r, "fail")
@@ -780,9 +781,10 @@ var hostileCases = []hostileCase{
 	{name: "kill-log-fatal", class: 5, test: func(h *hostile) { crashed(h, "kill-log-fatal", "fatal") }},
 	{name: "kill-forged-exit", class: 5, test: func(h *hostile) {
 		if r := h.run(h.scenario("kill-forged-exit")); r.code == ExitUsage {
-			// record.WriteFile is out of the cells' reach: refused before
-			// anything runs.
-			assert.Contains(h.t, r.stderr, "WriteFile")
+			// A value named pb other than the runner's Playbook (here a
+			// record.Run, to reach its WriteFile) is refused before
+			// anything runs, at the line that declares it.
+			assert.Regexp(h.t, `\.md:\d+: step [a-z-]+: pb: call not allowed in a cell: pb is the runner's Playbook`, r.stderr)
 			noFileContains(h.t, h.out, "FORGED-EVIDENCE")
 			h.invariants(r)
 			return

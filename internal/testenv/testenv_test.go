@@ -31,6 +31,7 @@ var heldToMLflow = map[string]string{
 	"cmd/playbook.TestFrenchScenarioServedMLflow":          "the French scenario serving the production model with mlflow models serve, against MLflow itself",
 	"cmd/playbook.TestKernelCaptureMLflow":                 "the verify step's screenshot of MLflow's own UI, taken by playbook for a kernel process",
 	"cmd/playbook.TestBreastCancerScenarioMLflow":          "the breast cancer scenario on scikit-learn models logged by MLflow's Python client, validated on the data set's own columns, against MLflow itself",
+	"cmd/playbook.TestMlflowClientExampleMLflow":           "the exercise written with steps.MlflowClient, call for call as MLflow's own MlflowClient does it, against MLflow itself",
 	"mlflow.BenchmarkSearchAllRuns10k":                     "a benchmark of the real server, beside the client",
 	"mlflow.TestSklearnLoggedModelsInterop":                "models logged by MLflow's own Python client the MLflow 3 way (the embedded server too: ...InteropEmbedded)",
 	"training.TestTrainLoggedModelsMLflow":                 "training's MLflow 3 logged models, registered by MLflow's own Python client (the embedded server too: ...Embedded)",
