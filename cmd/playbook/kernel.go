@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,7 +129,7 @@ func kernelMain() int {
 		fmt.Fprintf(os.Stderr, "playbook kernel: %v\n", err)
 		return 1
 	}
-	rep, err := sandbox.Apply(kernelPolicy(cfg))
+	rep, err := sandbox.Apply(kernelPolicy(cfg, sc))
 	if err != nil {
 		w.send(kernelMsg{Type: "ready", Error: err.Error()})
 		return 1
@@ -446,9 +447,9 @@ func (t prefixTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // data files are inside it) and the system's time zones; write only the
 // cell files' folder and its own temporary folder; no network: no socket
 // created, no TCP port (its connections to the proxy are handed to it,
-// see kernelnet.go); start no program; bounded memory, file size and
-// open files.
-func kernelPolicy(cfg kernelConfig) sandbox.Policy {
+// see kernelnet.go); start no program; bounded memory, file size, open
+// files and CPU time (kernelCPU).
+func kernelPolicy(cfg kernelConfig, sc *runner.Scenario) sandbox.Policy {
 	ro := append(sandbox.DefaultReadOnly(), filepath.Dir(cfg.Scenario))
 	rw := sandbox.DefaultReadWrite()
 	for _, d := range []string{cfg.OutDir, cfg.TempDir} {
@@ -458,9 +459,22 @@ func kernelPolicy(cfg kernelConfig) sandbox.Policy {
 	}
 	p := sandbox.Policy{
 		ReadOnly: ro, ReadWrite: rw, NoExec: true, NoProcesses: true, NoUnixSockets: true, NoSockets: true,
-		MemoryBytes: kernelMemory, FileSizeBytes: kernelFileSize, OpenFiles: 256,
+		MemoryBytes: kernelMemory, FileSizeBytes: kernelFileSize, OpenFiles: 256, CPUSeconds: kernelCPU(sc, runtime.NumCPU()),
 	}
 	return p
+}
+
+// kernelCPU bounds the kernel's CPU time, in seconds: what its cells may
+// use in their timeouts on every core, and the start's idle limit, so
+// that only a kernel that outlives its timeouts meets it (SIGXCPU ends
+// it, and the parent reports the cell that ran). The parent's timeouts
+// stop a cell sooner; this holds if they did not.
+func kernelCPU(sc *runner.Scenario, cores int) uint64 {
+	total := kernelIdle
+	for _, c := range sc.Cells {
+		total += c.Timeout + kernelGap
+	}
+	return uint64(total.Seconds()*float64(max(cores, 1))) + 1
 }
 
 // kernelWriter sends messages, one at a time.

@@ -262,3 +262,13 @@ func TestReadLine(t *testing.T) {
 	assert.ErrorIs(t, err, io.EOF)
 	assert.Equal(t, "last", string(line))
 }
+
+// TestKernelCPU: the kernel's CPU limit is its cells' timeouts on every
+// core, and the start's idle limit.
+func TestKernelCPU(t *testing.T) {
+	sc := &runner.Scenario{Cells: []runner.Cell{{Timeout: time.Minute}, {Timeout: 2 * time.Second}}}
+	want := (kernelIdle + time.Minute + 2*time.Second + 2*kernelGap).Seconds()
+	assert.Equal(t, uint64(want)+1, kernelCPU(sc, 1))
+	assert.Equal(t, uint64(2*want)+1, kernelCPU(sc, 2))
+	assert.Equal(t, uint64(want)+1, kernelCPU(sc, 0))
+}
