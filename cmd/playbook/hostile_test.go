@@ -97,6 +97,7 @@ package main
 //	                                (fails with CGO_ENABLED=0; with cgo, each thread's 8 MiB stack meets RLIMIT_AS near 300)
 //	net-unix-socket          7      (--unrestricted) a unix socket outside the scenario's folder (an agent, a daemon): the cell cannot connect to it
 //	exec-serve-own-model     8      a python_function model whose files the cell uploaded, then steps.Serve: refused by playbook, its loader never imported
+//	exec-serve-double-slash  8      same, the version's source naming the uploads with a doubled slash (.../RUN//artifacts/model): refused, never imported
 //	net-tcp-same-port        7      (--unrestricted) 127.0.0.2 on the proxy's port (a remote host listening on every port), a TCP and a UDP
 //	                                listener of the test on 127.0.0.2: the cell reaches none (it creates no socket)
 
@@ -920,6 +921,15 @@ var hostileCases = []hostileCase{
 		r := h.run("--python", testenv.Python(h.t), h.scenario("exec-serve-own-model"))
 		rec := h.failedAt(r, "serve")
 		assert.Contains(h.t, r.stderr, "this scenario wrote the model's files itself", "playbook refuses to serve a model the kernel uploaded")
+		assert.NoFileExists(h.t, filepath.Join(h.scenDir, "ESCAPED-SERVE"), "the planted loader module ran outside the sandbox")
+		if rec != nil {
+			assert.Empty(h.t, rec.Evidence.Served, "no scoring server was started")
+		}
+		h.invariants(r)
+	}},
+	{name: "exec-serve-double-slash", class: 8, test: func(h *hostile) {
+		r := h.run("--python", testenv.Python(h.t), h.scenario("exec-serve-double-slash"))
+		rec := h.failedAt(r, "serve")
 		assert.NoFileExists(h.t, filepath.Join(h.scenDir, "ESCAPED-SERVE"), "the planted loader module ran outside the sandbox")
 		if rec != nil {
 			assert.Empty(h.t, rec.Evidence.Served, "no scoring server was started")
