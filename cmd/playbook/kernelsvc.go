@@ -268,6 +268,10 @@ func (s *kernelServices) fetch(uri string) (string, error) {
 		_ = os.RemoveAll(dir)
 		return "", fmt.Errorf("downloading %s: %w", uri, err)
 	}
+	if up := uploadedUnder(s.px.Calls(), uri); up != "" { // uploaded while it downloaded
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("%s: this scenario wrote the model's files itself (%s, through the registry): playbook runs no code a scenario wrote outside its sandbox; use a model logged before the run", uri, up)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.dirs[uri]; ok { // downloaded meanwhile
@@ -299,18 +303,28 @@ func (s *kernelServices) serve(rw http.ResponseWriter, r *http.Request) {
 		rpcError(rw, err, http.StatusBadRequest)
 		return
 	}
-	var py string
+	// The server loads the files playbook downloaded itself from storage,
+	// not req.Source: `mlflow models serve -m models:/NAME@ALIAS` would
+	// resolve the alias again, seconds later, after the kernel moved it to
+	// a version of its own.
+	var py, dir string
 	var env *pyworker.Env
-	if s.opts.ModelEnvs != nil {
-		if env, err = s.modelEnv(storage); err == nil {
-			py = env.Python
-		}
-	} else if up := uploadedUnder(s.px.Calls(), storage); up != "" {
+	if up := uploadedUnder(s.px.Calls(), storage); up != "" {
 		err = fmt.Errorf("%s: this scenario wrote the model's files itself (%s, through the registry): playbook serves no code a scenario wrote; serve a model logged before the run", req.Source, up)
-	} else if s.opts.Interpreter == nil {
-		err = notebook.ErrNoInterpreter
 	} else {
-		py, err = s.opts.Interpreter()
+		dir, err = s.fetch(storage)
+	}
+	if err == nil {
+		switch {
+		case s.opts.ModelEnvs != nil:
+			if env, err = s.modelEnv(storage); err == nil {
+				py = env.Python
+			}
+		case s.opts.Interpreter == nil:
+			err = notebook.ErrNoInterpreter
+		default:
+			py, err = s.opts.Interpreter()
+		}
 	}
 	if err != nil {
 		rpcError(rw, err, http.StatusServiceUnavailable)
@@ -328,7 +342,7 @@ func (s *kernelServices) serve(rw http.ResponseWriter, r *http.Request) {
 		rpcError(rw, err, http.StatusBadGateway)
 		return
 	}
-	proc, err := scoring.Start(r.Context(), py, req.Source, mlflow.RedactURL(c.TrackingURI()), req.ReadyTimeout)
+	proc, err := scoring.Start(r.Context(), py, dir, mlflow.RedactURL(c.TrackingURI()), req.ReadyTimeout)
 	if err != nil {
 		rpcError(rw, err, http.StatusBadGateway)
 		return
