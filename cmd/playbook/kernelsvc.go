@@ -52,6 +52,8 @@ type kernelServices struct {
 	envs    []record.ModelEnv
 	envKept map[string]bool
 	servers []*kernelServer
+	// starting counts the scoring servers being started.
+	starting int
 }
 
 // kernelServer is a scoring server started for the kernel.
@@ -282,6 +284,11 @@ func (s *kernelServices) fetch(uri string) (string, error) {
 	return dir, nil
 }
 
+// maxKernelServers bounds the scoring servers playbook starts for one
+// run's kernel: each is an MLflow process of a few hundred MiB out of the
+// kernel's sandbox, and so out of its memory bound.
+const maxKernelServers = 4
+
 // maxServeTimeout bounds the wait for /ping a kernel may ask for.
 const maxServeTimeout = 30 * time.Minute
 
@@ -295,6 +302,19 @@ func (s *kernelServices) serve(rw http.ResponseWriter, r *http.Request) {
 		rpcError(rw, fmt.Errorf("a serve request: %w", err), http.StatusBadRequest)
 		return
 	}
+	s.mu.Lock()
+	if n := len(s.servers) + s.starting; n >= maxKernelServers {
+		s.mu.Unlock()
+		rpcError(rw, fmt.Errorf("%s: playbook starts at most %d scoring servers for a run", req.Source, maxKernelServers), http.StatusTooManyRequests)
+		return
+	}
+	s.starting++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.starting--
+		s.mu.Unlock()
+	}()
 	if req.ReadyTimeout <= 0 || req.ReadyTimeout > maxServeTimeout {
 		req.ReadyTimeout = min(max(req.ReadyTimeout, time.Second), maxServeTimeout)
 	}
