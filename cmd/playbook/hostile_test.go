@@ -97,10 +97,10 @@ package main
 //	                                (fails with CGO_ENABLED=0; with cgo, each thread's 8 MiB stack meets RLIMIT_AS near 300)
 //	net-unix-socket          7      (--unrestricted) a unix socket outside the scenario's folder (an agent, a daemon): the cell cannot connect to it
 //	exec-serve-own-model     8      a python_function model whose files the cell uploaded, then steps.Serve: refused by playbook, its loader never imported
+//	exec-serve-double-slash  8      same, the version's source naming the uploads with a doubled slash (.../RUN//artifacts/model): refused, never imported
 //	exec-serve-alias-race    8      Victim@champion logged before the run; the cell plants version 2 and moves the alias while playbook starts
 //	                                the server on models:/Victim@champion (checked at version 1): the planted loader is never imported
 //	limit-serve-many         6      six steps.Serve at once from goroutines: playbook starts at most 4 scoring servers
-//	exec-serve-double-slash  8      same, the version's source naming the uploads with a doubled slash (.../RUN//artifacts/model): refused, never imported
 //	net-tcp-same-port        7      (--unrestricted) 127.0.0.2 on the proxy's port (a remote host listening on every port), a TCP and a UDP
 //	                                listener of the test on 127.0.0.2: the cell reaches none (it creates no socket)
 
