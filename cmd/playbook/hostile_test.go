@@ -97,6 +97,10 @@ package main
 //	                                (fails with CGO_ENABLED=0; with cgo, each thread's 8 MiB stack meets RLIMIT_AS near 300)
 //	net-unix-socket          7      (--unrestricted) a unix socket outside the scenario's folder (an agent, a daemon): the cell cannot connect to it
 //	exec-serve-own-model     8      a python_function model whose files the cell uploaded, then steps.Serve: refused by playbook, its loader never imported
+//	exec-serve-double-slash  8      same, the version's source naming the uploads with a doubled slash (.../RUN//artifacts/model): refused, never imported
+//	exec-serve-alias-race    8      Victim@champion logged before the run; the cell plants version 2 and moves the alias while playbook starts
+//	                                the server on models:/Victim@champion (checked at version 1): the planted loader is never imported
+//	limit-serve-many         6      six steps.Serve at once from goroutines: playbook starts at most 4 scoring servers
 //	net-tcp-same-port        7      (--unrestricted) 127.0.0.2 on the proxy's port (a remote host listening on every port), a TCP and a UDP
 //	                                listener of the test on 127.0.0.2: the cell reaches none (it creates no socket)
 
@@ -154,6 +158,29 @@ type hostile struct {
 	scenDir  string
 	out      string
 	data     string
+}
+
+// victim registers Victim version 1, a python_function model logged
+// before the run (by the test, not through the kernel's proxy), behind
+// the alias champion.
+func (h *hostile) victim() {
+	h.t.Helper()
+	ctx := context.Background()
+	exp, err := h.c.CreateExperiment(ctx, "before-the-run", nil)
+	require.NoError(h.t, err)
+	run, err := h.c.CreateRun(ctx, mlflow.CreateRunRequest{ExperimentID: exp})
+	require.NoError(h.t, err)
+	for name, body := range map[string]string{
+		"MLmodel":        "flavors:\n  python_function:\n    loader_module: victim\n    code: code\n    python_version: 3.11.7\n",
+		"code/victim.py": "class _M:\n    def predict(self, data, params=None):\n        return [0] * len(data)\n\ndef _load_pyfunc(path):\n    return _M()\n",
+	} {
+		require.NoError(h.t, h.c.UploadArtifact(ctx, run.Info.ArtifactURI, "model/"+name, strings.NewReader(body)))
+	}
+	_, err = h.c.CreateRegisteredModel(ctx, "Victim", nil, "")
+	require.NoError(h.t, err)
+	_, err = h.c.CreateModelVersion(ctx, mlflow.CreateModelVersionRequest{Name: "Victim", Source: run.Info.ArtifactURI + "/model", RunID: run.Info.RunID})
+	require.NoError(h.t, err)
+	require.NoError(h.t, h.c.SetRegisteredModelAlias(ctx, "Victim", "champion", "1"))
 }
 
 // hostileResult is what one `playbook run` did, seen from outside.
@@ -925,6 +952,30 @@ var hostileCases = []hostileCase{
 		assert.NoFileExists(h.t, filepath.Join(h.scenDir, "ESCAPED-SERVE"), "the planted loader module ran outside the sandbox")
 		if rec != nil {
 			assert.Empty(h.t, rec.Evidence.Served, "no scoring server was started")
+		}
+		h.invariants(r)
+	}},
+	{name: "exec-serve-double-slash", class: 8, test: func(h *hostile) {
+		r := h.run("--python", testenv.Python(h.t), h.scenario("exec-serve-double-slash"))
+		rec := h.failedAt(r, "serve")
+		assert.NoFileExists(h.t, filepath.Join(h.scenDir, "ESCAPED-SERVE"), "the planted loader module ran outside the sandbox")
+		if rec != nil {
+			assert.Empty(h.t, rec.Evidence.Served, "no scoring server was started")
+		}
+		h.invariants(r)
+	}},
+	{name: "exec-serve-alias-race", class: 8, test: func(h *hostile) {
+		h.victim()
+		r := h.run("--python", testenv.Python(h.t), h.scenario("exec-serve-alias-race"))
+		assert.NoFileExists(h.t, filepath.Join(h.scenDir, "ESCAPED-SERVE"), "the planted loader module ran outside the sandbox: the alias was resolved again by `mlflow models serve`")
+		h.invariants(r)
+	}},
+	{name: "limit-serve-many", class: 6, test: func(h *hostile) {
+		h.victim()
+		r := h.run("--python", testenv.Python(h.t), h.scenario("limit-serve-many"))
+		rec := h.evidence(h.out)
+		if assert.NotNil(h.t, rec, "evidence.json is a run record") {
+			assert.LessOrEqual(h.t, len(rec.Evidence.Served), 4, "playbook started %d scoring servers, out of the kernel's bounds, for one run", len(rec.Evidence.Served))
 		}
 		h.invariants(r)
 	}},

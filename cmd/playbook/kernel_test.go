@@ -236,6 +236,22 @@ func TestUploadedUnder(t *testing.T) {
 	assert.Empty(t, uploadedUnder(calls, "mlflow-artifacts:/1/models/m-evil2/artifacts"))
 	assert.Empty(t, uploadedUnder(calls, "mlflow-artifacts:/1/models/m-good/artifacts"))
 	assert.Empty(t, uploadedUnder(calls, "runs:/abc/model"))
+	// The same files, spelled otherwise: MLflow and playbook's client
+	// collapse "//" and ".", decode %XX, accept the tracking host.
+	for _, uri := range []string{
+		"mlflow-artifacts:/1/models//m-evil/artifacts",
+		"mlflow-artifacts:/1/models/m-evil/./artifacts",
+		"mlflow-artifacts:/1/models/m-evil%2Fartifacts",
+		"mlflow-artifacts:/1/models/m-evil%252Fartifacts",
+		"mlflow-artifacts://127.0.0.1:5000/1/models/m-evil/artifacts",
+		"http://127.0.0.1:5000/api/2.0/mlflow-artifacts/artifacts/1/models/m-evil/artifacts",
+		"mlflow-artifacts:/1/models",
+		"mlflow-artifacts:/",
+	} {
+		assert.NotEmpty(t, uploadedUnder(calls, uri), uri)
+	}
+	assert.NotEmpty(t, uploadedUnder([]record.Call{{Method: "PUT", Endpoint: "/api/2.0/mlflow-artifacts/artifacts/1//models/m-evil/artifacts/MLmodel"}},
+		"mlflow-artifacts:/1/models/m-evil/artifacts"), "an upload spelled with //")
 }
 
 // TestReadLine: the kernel's messages are read whole across the reader's

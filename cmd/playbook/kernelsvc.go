@@ -52,6 +52,8 @@ type kernelServices struct {
 	envs    []record.ModelEnv
 	envKept map[string]bool
 	servers []*kernelServer
+	// starting counts the scoring servers being started.
+	starting int
 }
 
 // kernelServer is a scoring server started for the kernel.
@@ -268,6 +270,10 @@ func (s *kernelServices) fetch(uri string) (string, error) {
 		_ = os.RemoveAll(dir)
 		return "", fmt.Errorf("downloading %s: %w", uri, err)
 	}
+	if up := uploadedUnder(s.px.Calls(), uri); up != "" { // uploaded while it downloaded
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("%s: this scenario wrote the model's files itself (%s, through the registry): playbook runs no code a scenario wrote outside its sandbox; use a model logged before the run", uri, up)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.dirs[uri]; ok { // downloaded meanwhile
@@ -277,6 +283,11 @@ func (s *kernelServices) fetch(uri string) (string, error) {
 	s.dirs[uri] = dir
 	return dir, nil
 }
+
+// maxKernelServers bounds the scoring servers playbook starts for one
+// run's kernel: each is an MLflow process of a few hundred MiB out of the
+// kernel's sandbox, and so out of its memory bound.
+const maxKernelServers = 4
 
 // maxServeTimeout bounds the wait for /ping a kernel may ask for.
 const maxServeTimeout = 30 * time.Minute
@@ -291,6 +302,19 @@ func (s *kernelServices) serve(rw http.ResponseWriter, r *http.Request) {
 		rpcError(rw, fmt.Errorf("a serve request: %w", err), http.StatusBadRequest)
 		return
 	}
+	s.mu.Lock()
+	if n := len(s.servers) + s.starting; n >= maxKernelServers {
+		s.mu.Unlock()
+		rpcError(rw, fmt.Errorf("%s: playbook starts at most %d scoring servers for a run", req.Source, maxKernelServers), http.StatusTooManyRequests)
+		return
+	}
+	s.starting++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.starting--
+		s.mu.Unlock()
+	}()
 	if req.ReadyTimeout <= 0 || req.ReadyTimeout > maxServeTimeout {
 		req.ReadyTimeout = min(max(req.ReadyTimeout, time.Second), maxServeTimeout)
 	}
@@ -299,18 +323,28 @@ func (s *kernelServices) serve(rw http.ResponseWriter, r *http.Request) {
 		rpcError(rw, err, http.StatusBadRequest)
 		return
 	}
-	var py string
+	// The server loads the files playbook downloaded itself from storage,
+	// not req.Source: `mlflow models serve -m models:/NAME@ALIAS` would
+	// resolve the alias again, seconds later, after the kernel moved it to
+	// a version of its own.
+	var py, dir string
 	var env *pyworker.Env
-	if s.opts.ModelEnvs != nil {
-		if env, err = s.modelEnv(storage); err == nil {
-			py = env.Python
-		}
-	} else if up := uploadedUnder(s.px.Calls(), storage); up != "" {
+	if up := uploadedUnder(s.px.Calls(), storage); up != "" {
 		err = fmt.Errorf("%s: this scenario wrote the model's files itself (%s, through the registry): playbook serves no code a scenario wrote; serve a model logged before the run", req.Source, up)
-	} else if s.opts.Interpreter == nil {
-		err = notebook.ErrNoInterpreter
 	} else {
-		py, err = s.opts.Interpreter()
+		dir, err = s.fetch(storage)
+	}
+	if err == nil {
+		switch {
+		case s.opts.ModelEnvs != nil:
+			if env, err = s.modelEnv(storage); err == nil {
+				py = env.Python
+			}
+		case s.opts.Interpreter == nil:
+			err = notebook.ErrNoInterpreter
+		default:
+			py, err = s.opts.Interpreter()
+		}
 	}
 	if err != nil {
 		rpcError(rw, err, http.StatusServiceUnavailable)
@@ -328,7 +362,7 @@ func (s *kernelServices) serve(rw http.ResponseWriter, r *http.Request) {
 		rpcError(rw, err, http.StatusBadGateway)
 		return
 	}
-	proc, err := scoring.Start(r.Context(), py, req.Source, mlflow.RedactURL(c.TrackingURI()), req.ReadyTimeout)
+	proc, err := scoring.Start(r.Context(), py, dir, mlflow.RedactURL(c.TrackingURI()), req.ReadyTimeout)
 	if err != nil {
 		rpcError(rw, err, http.StatusBadGateway)
 		return

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -457,25 +460,57 @@ func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, 
 const kernelProxyURL = "http://playbook-proxy"
 
 // uploadedUnder returns the endpoint of a call of calls that uploaded a
-// file under the artifact URI uri (mlflow-artifacts:/PATH), "" when none
-// did: a model whose files the kernel wrote is not loaded outside its
-// sandbox.
+// file under the artifact URI uri (mlflow-artifacts:/PATH,
+// mlflow-artifacts://HOST/PATH, or http(s)://HOST/.../api/2.0/mlflow-artifacts/artifacts/PATH),
+// "" when none did: a model whose files the kernel wrote is not loaded
+// outside its sandbox. Both paths are compared as MLflow and playbook's
+// client resolve them (percent-decoded until they stop changing, "//"
+// and "." collapsed), not as written: .../RUN//artifacts/model names the
+// files uploaded under .../RUN/artifacts/model.
 func uploadedUnder(calls []record.Call, uri string) string {
 	const api = "/api/2.0/mlflow-artifacts/artifacts"
-	p, ok := strings.CutPrefix(uri, "mlflow-artifacts:")
-	if !ok {
+	u, err := url.Parse(uri)
+	if err != nil {
 		return ""
 	}
-	p = "/" + strings.Trim(p, "/")
+	var p string
+	switch strings.ToLower(u.Scheme) {
+	case "mlflow-artifacts":
+		p = cmp.Or(u.Opaque, u.EscapedPath())
+	case "http", "https":
+		_, after, ok := strings.Cut(u.EscapedPath(), api)
+		if !ok {
+			return ""
+		}
+		p = after
+	default:
+		return ""
+	}
+	p = artifactsPath(p)
 	for _, c := range calls {
 		if c.Method != http.MethodPut {
 			continue
 		}
-		if up, ok := strings.CutPrefix(c.Endpoint, api); ok && (up == p || strings.HasPrefix(up, p+"/")) {
-			return c.Method + " " + c.Endpoint
+		if up, ok := strings.CutPrefix(c.Endpoint, api); ok {
+			if up = artifactsPath(up); p == "/" || up == p || strings.HasPrefix(up, p+"/") {
+				return c.Method + " " + c.Endpoint
+			}
 		}
 	}
 	return ""
+}
+
+// artifactsPath is p percent-decoded until it stops changing, cleaned,
+// rooted.
+func artifactsPath(p string) string {
+	for {
+		d, err := url.PathUnescape(p)
+		if err != nil || d == p {
+			break
+		}
+		p = d
+	}
+	return path.Clean("/" + p)
 }
 
 // serveCapture takes, for the kernel, screenshots of a model's page in
