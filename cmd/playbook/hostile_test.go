@@ -110,7 +110,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -373,42 +372,7 @@ func (h *hostile) outFiles() map[string][]byte {
 // (tags) and their runs (tags, params).
 func (h *hostile) registry() string {
 	h.t.Helper()
-	ctx := h.t.Context()
-	var dump struct {
-		Models      []mlflow.RegisteredModel
-		Versions    []mlflow.ModelVersion
-		Experiments []*mlflow.Experiment
-		Runs        []mlflow.Run
-	}
-	token := ""
-	for {
-		page, err := h.c.SearchRegisteredModels(ctx, "", 1000, nil, token)
-		require.NoError(h.t, err)
-		dump.Models = append(dump.Models, page.RegisteredModels...)
-		if token = page.NextPageToken; token == "" {
-			break
-		}
-	}
-	vs, err := h.c.SearchAllModelVersions(ctx, "")
-	require.NoError(h.t, err)
-	dump.Versions = vs
-	var ids []string
-	for id := 0; id < 40; id++ {
-		x, err := h.c.GetExperiment(ctx, fmt.Sprint(id))
-		if err != nil {
-			continue
-		}
-		dump.Experiments = append(dump.Experiments, x)
-		ids = append(ids, x.ExperimentID)
-	}
-	if len(ids) > 0 {
-		runs, err := h.c.SearchAllRuns(ctx, mlflow.SearchRunsRequest{ExperimentIDs: ids, RunViewType: mlflow.ViewAll})
-		require.NoError(h.t, err)
-		dump.Runs = runs
-	}
-	b, err := json.MarshalIndent(dump, "", " ")
-	require.NoError(h.t, err)
-	return string(b)
+	return registryDump(h.t, h.c)
 }
 
 // evidence reads dir's evidence.json, nil when there is none or it is not
