@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/playbook-mlops/playbook/record"
 )
@@ -16,16 +17,20 @@ import (
 //go:embed templates/report.html templates/style.css
 var templates embed.FS
 
-// pageTemplate is parsed once; executing it is safe from many goroutines.
-var pageTemplate = template.Must(template.New("report.html").Funcs(htmlFuncs).ParseFS(templates, "templates/report.html"))
+// pageTemplate is parsed once, when a first report is written (not at the
+// start of every process: a kernel writes none); executing it is safe from
+// many goroutines.
+var pageTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report.html").Funcs(htmlFuncs).ParseFS(templates, "templates/report.html"))
+})
 
-var css = func() template.CSS {
+var css = sync.OnceValue(func() template.CSS {
 	b, err := templates.ReadFile("templates/style.css")
 	if err != nil {
 		panic(err)
 	}
 	return template.CSS(b)
-}()
+})
 
 // bundled passes labels and a value to a sub-template.
 type bundled struct {
@@ -38,7 +43,7 @@ type bundled struct {
 // content the report made safe itself (cleanSVG, proseHTML): they are the
 // only places where html/template's escaping is bypassed.
 var htmlFuncs = template.FuncMap{
-	"css":  func() template.CSS { return css },
+	"css":  css,
 	"code": func(code string) template.HTML { return template.HTML(highlightGo(strings.TrimRight(code, "\n"))) },
 	"lines": func(nums string, errLine int) template.HTML {
 		if errLine == 0 {
@@ -139,7 +144,7 @@ func passWord(l *labels, class string) string {
 // escaped.
 func HTML(w io.Writer, r *record.Run) error {
 	var b bytes.Buffer
-	if err := pageTemplate.Execute(&b, newView(r)); err != nil {
+	if err := pageTemplate().Execute(&b, newView(r)); err != nil {
 		return fmt.Errorf("report: html: %w", err)
 	}
 	_, err := w.Write(b.Bytes())

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -299,4 +301,14 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "mlflow-artifacts:/0/models/"+m.id+"/artifacts", m.artifactLocation)
 	assert.Regexp(t, `^m-[0-9a-f]{32}$`, m.id)
+}
+
+func TestValidRunID(t *testing.T) {
+	re := regexp.MustCompile(`^[a-zA-Z0-9][\w\-]{0,255}$`)
+	cases := []string{"", "a", "0", "_a", "-a", "a_b-c", "abc def", "é", "a\x00", "A9_-", strings.Repeat("a", 256), strings.Repeat("a", 257), "a/b", "a.b", "ab\n"}
+	for _, id := range cases {
+		if got, want := validRunID(id), re.MatchString(id); got != want {
+			t.Errorf("validRunID(%q) = %v, MLflow's pattern says %v", id, got, want)
+		}
+	}
 }

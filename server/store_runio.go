@@ -16,7 +16,7 @@ import (
 // they exist) as inputs of an active run. Inputs the run has already are
 // kept as they are.
 func (st *store) LogInputs(ctx context.Context, runID string, datasets []datasetInput, models []string) error {
-	if !runIDRegexp.MatchString(runID) {
+	if !validRunID(runID) {
 		return invalidValue("run_id", runID, "")
 	}
 	for _, in := range datasets {

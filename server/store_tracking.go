@@ -409,7 +409,7 @@ func (st *store) LogBatch(ctx context.Context, runID string, metrics []requestMe
 // metric, param and tag (values truncated in place), the batch limits,
 // then duplicate param keys.
 func validateBatch(runID string, metrics []requestMetric, params, tags []keyValue) *apiError {
-	if !runIDRegexp.MatchString(runID) {
+	if !validRunID(runID) {
 		return invalidValue("run_id", runID, "")
 	}
 	for i, m := range metrics {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -19,7 +20,7 @@ var errNoTrackingURI = errors.New("no tracking server: pass --tracking-uri or se
 
 // newClient returns an MLflow client configured from MLflow's environment
 // variables, the tracking URI taken from flagURI when it is not empty.
-func newClient(flagURI string) (*mlflow.Client, error) {
+func newClient(flagURI string, opts ...mlflow.Option) (*mlflow.Client, error) {
 	cfg, err := mlflow.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return nil, errUsage(err)
@@ -30,7 +31,7 @@ func newClient(flagURI string) (*mlflow.Client, error) {
 	if cfg.TrackingURI == "" {
 		return nil, errUsage(errNoTrackingURI)
 	}
-	c, err := mlflow.New(cfg, mlflow.WithUserAgent("playbook/"+Version()))
+	c, err := mlflow.New(cfg, append([]mlflow.Option{mlflow.WithUserAgent("playbook/" + Version())}, opts...)...)
 	if err != nil {
 		return nil, errUsage(err)
 	}
@@ -46,6 +47,12 @@ type backend struct {
 	dataDir  string
 	stderr   io.Writer
 	terminal bool // stderr is a terminal: clear the progress line first
+	// inMemory: playbook's own client of the embedded server calls its
+	// handler in process (server.Server.Transport), not over loopback TCP.
+	// Set for a kernel's runs, where that client is the registry proxy's,
+	// which forwards every call of the kernel: in process, cells' calls
+	// go over TCP as they always did.
+	inMemory bool
 
 	mu          sync.Mutex
 	srv         *server.Server
@@ -102,6 +109,9 @@ func (b *backend) client(ctx context.Context) (*mlflow.Client, error) {
 			fmt.Fprint(b.stderr, "\r\033[K")
 		}
 		fmt.Fprintf(b.stderr, "playbook: no tracking URI given: using the embedded tracking server at %s, data in %s\n", uri, srv.DataDir())
+	}
+	if b.inMemory {
+		return newClient(b.embeddedURI, mlflow.WithHTTPClient(&http.Client{Transport: b.srv.Transport()}))
 	}
 	return newClient(b.embeddedURI)
 }

@@ -128,6 +128,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/playbook-mlops/playbook/internal/mlflowtest"
+	"github.com/playbook-mlops/playbook/internal/regsnap"
 	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/record"
@@ -370,6 +371,26 @@ func (h *hostile) outFiles() map[string][]byte {
 // registry dumps the whole registry as JSON: registered models (tags,
 // aliases, descriptions), every version (tags, aliases), experiments
 // (tags) and their runs (tags, params).
+// noCallsIn asserts that the refused step changed nothing: no call of
+// step reached the registry, and the registry is as the last of the
+// other calls left it (each call's model as its after snapshot shows it).
+func (h *hostile) noCallsIn(rec *record.Run, step string) {
+	h.t.Helper()
+	for _, c := range rec.Evidence.Calls {
+		assert.NotEqual(h.t, step, c.Step, "a call of the refused step %s: %s %s (%s)", step, c.Method, c.Endpoint, c.Outcome)
+	}
+	for _, sn := range rec.Evidence.Snapshots {
+		if sn.Label != "after" {
+			continue
+		}
+		now, err := regsnap.Take(h.t.Context(), h.c, sn.Model, "after")
+		if assert.NoError(h.t, err, sn.Model) {
+			assert.Equal(h.t, sn.Aliases, now.Aliases, "%s: the aliases as the evidence's after snapshot has them", sn.Model)
+			assert.Equal(h.t, sn.Versions, now.Versions, "%s: the versions and tags as the evidence's after snapshot has them", sn.Model)
+		}
+	}
+}
+
 func (h *hostile) registry() string {
 	h.t.Helper()
 	return registryDump(h.t, h.c)
@@ -916,6 +937,7 @@ var hostileCases = []hostileCase{
 		assert.NoFileExists(h.t, filepath.Join(h.scenDir, "ESCAPED-SERVE"), "the planted loader module ran outside the sandbox")
 		if rec != nil {
 			assert.Empty(h.t, rec.Evidence.Served, "no scoring server was started")
+			h.noCallsIn(rec, "serve")
 		}
 		h.invariants(r)
 	}},
@@ -925,6 +947,7 @@ var hostileCases = []hostileCase{
 		assert.NoFileExists(h.t, filepath.Join(h.scenDir, "ESCAPED-SERVE"), "the planted loader module ran outside the sandbox")
 		if rec != nil {
 			assert.Empty(h.t, rec.Evidence.Served, "no scoring server was started")
+			h.noCallsIn(rec, "serve")
 		}
 		h.invariants(r)
 	}},

@@ -30,6 +30,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,9 +97,11 @@ type kernelConfig struct {
 // kernelMsg is one message of the kernel to the parent, one JSON object
 // per line on the kernel's file descriptor 3.
 type kernelMsg struct {
-	Type    string          `json:"type"` // "ready", "event", "record", "done"
-	Event   *runner.Event   `json:"event,omitempty"`
-	Record  json.RawMessage `json:"record,omitempty"`
+	Type   string          `json:"type"` // "ready", "event", "cell", "top", "done"
+	Event  *runner.Event   `json:"event,omitempty"`
+	Index  int             `json:"index,omitempty"`  // cell: the cell's index (from 1)
+	Record json.RawMessage `json:"record,omitempty"` // cell: the cell's record; top: the rest of the run's
+
 	Sandbox *sandbox.Report `json:"sandbox,omitempty"`
 	Error   string          `json:"error,omitempty"` // ready: the sandbox could not be applied
 }
@@ -186,12 +189,9 @@ func kernelMain() int {
 	}
 	var view func(func(*record.Run))
 	sendRecord := func() {
-		if view == nil {
-			return
+		if view != nil {
+			view(func(r *record.Run) { w.sendRecord(r, false) })
 		}
-		var b []byte
-		view(func(r *record.Run) { b, _ = json.Marshal(r) })
-		w.sendRecord(b)
 	}
 	stop := make(chan struct{})
 	opts := runner.Options{
@@ -236,10 +236,7 @@ func kernelMain() int {
 	rec, _ := runner.Run(context.Background(), sc, opts)
 	close(stop)
 	if rec != nil {
-		b, err := json.Marshal(rec)
-		if err == nil {
-			w.sendRecord(b)
-		}
+		w.sendRecord(rec, true)
 	}
 	w.send(kernelMsg{Type: "done"})
 	return 0
@@ -479,9 +476,16 @@ func kernelCPU(sc *runner.Scenario, cores int) uint64 {
 
 // kernelWriter sends messages, one at a time.
 type kernelWriter struct {
-	mu   sync.Mutex
-	w    *bufio.Writer
-	last []byte // the last record sent: an unchanged one is not sent again
+	mu sync.Mutex
+	w  *bufio.Writer
+	// sent is what was last sent of each cell, by index, and top of the
+	// rest of the record: what has not changed is not sent again.
+	sent [][]byte
+	top  []byte
+	// settled counts the leading cells that ended and were sent so: a
+	// cell's record changes no more once it ended, until the run's end
+	// (when every cell is looked at again).
+	settled int
 }
 
 func (k *kernelWriter) send(m kernelMsg) {
@@ -489,6 +493,10 @@ func (k *kernelWriter) send(m kernelMsg) {
 	if err != nil {
 		return
 	}
+	k.write(b)
+}
+
+func (k *kernelWriter) write(b []byte) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.w.Write(b)
@@ -496,15 +504,45 @@ func (k *kernelWriter) send(m kernelMsg) {
 	k.w.Flush()
 }
 
-func (k *kernelWriter) sendRecord(b []byte) {
-	k.mu.Lock()
-	same := string(b) == string(k.last)
-	if !same {
-		k.last = b
+// sendRecord sends what changed of r since the last time: the record of
+// each cell that changed ("cell", its code left out: the parent has it),
+// then the rest of the record ("top": no cells, no scenario, no
+// parameters). Streaming the whole record at each cell's end would send
+// (and the parent read) every earlier cell again, plots included. final
+// looks at every cell; otherwise only at those that had not yet ended.
+// It is called from the record's view, under the run's lock.
+func (k *kernelWriter) sendRecord(r *record.Run, final bool) {
+	if len(k.sent) < len(r.Cells) {
+		k.sent = append(k.sent, make([][]byte, len(r.Cells)-len(k.sent))...)
 	}
-	k.mu.Unlock()
-	if !same && len(b) > 0 {
-		k.send(kernelMsg{Type: "record", Record: b})
+	from := k.settled
+	if final {
+		from = 0
+	}
+	for i := from; i < len(r.Cells); i++ {
+		c := r.Cells[i]
+		if !final && c.Start.IsZero() {
+			break // not started: nothing new, nor after it
+		}
+		c.Code = ""
+		b, err := json.Marshal(&c)
+		if err != nil {
+			continue
+		}
+		if !bytes.Equal(b, k.sent[i]) {
+			k.sent[i] = b
+			k.write(fmt.Appendf(nil, `{"type":"cell","index":%d,"record":%s}`, i+1, b))
+		}
+		if i == k.settled && (c.Status == record.StatusOK || c.Status == record.StatusFailed) {
+			k.settled++
+		}
+	}
+	top := *r
+	top.Scenario, top.Params, top.Cells = record.Scenario{}, nil, nil
+	b, err := json.Marshal(&top)
+	if err == nil && !bytes.Equal(b, k.top) {
+		k.top = b
+		k.write(fmt.Appendf(nil, `{"type":"top","record":%s}`, b))
 	}
 }
 
@@ -729,7 +767,10 @@ type kernelSession struct {
 	sandbox *sandbox.Report
 	refused string // the sandbox could not be applied
 	done    bool
-	last    []byte // the last record received
+	// cells and top are the last the kernel sent of each cell's record
+	// (by index) and of the rest of the run's (see kernelWriter.sendRecord).
+	cells   [][]byte
+	top     []byte
 	running *runner.Event
 	// lastIndex is the index of the last cell that started.
 	lastIndex int
@@ -805,7 +846,7 @@ func (s *kernelSession) handle(m kernelMsg) {
 	s.mu.Lock()
 	killed := s.killed != ""
 	s.mu.Unlock()
-	if killed && m.Type != "record" {
+	if killed && m.Type != "cell" && m.Type != "top" {
 		// Once playbook has ended the kernel, what it still says of its
 		// cells is not heard: a cell that forged an event cannot then
 		// have its real end, or "done", accepted.
@@ -816,8 +857,17 @@ func (s *kernelSession) handle(m kernelMsg) {
 		if !s.ready {
 			s.ready, s.readyIn, s.sandbox, s.refused = true, time.Since(s.started), m.Sandbox, m.Error
 		}
-	case "record":
-		s.last = m.Record
+	case "cell":
+		if m.Index < 1 || m.Index > len(s.sc.Cells) {
+			s.kill(fmt.Sprintf("it sent the record of a cell %d the scenario does not have", m.Index))
+			return
+		}
+		if s.cells == nil {
+			s.cells = make([][]byte, len(s.sc.Cells))
+		}
+		s.cells[m.Index-1] = m.Record
+	case "top":
+		s.top = m.Record
 	case "event":
 		if m.Event == nil {
 			return
@@ -853,6 +903,12 @@ func (s *kernelSession) handle(m kernelMsg) {
 		s.running = nil
 		s.idle(kernelGap)
 	case "done":
+		if s.running != nil {
+			// The runner says done after its last cell ended: this is a
+			// cell's word (it holds the descriptor), not the kernel's.
+			s.kill(fmt.Sprintf("it said it was done while cell %d (%s) ran", s.running.Index, s.running.Step))
+			return
+		}
 		s.done = true
 		s.stopTimer()
 	}
@@ -906,24 +962,37 @@ func (s *kernelSession) kill(why string) {
 	killGroup(s.cmd.Process)
 }
 
+// received is the run's record as the kernel last sent it, each cell's
+// part on the scenario's record of it; nil when it sent none, or a top
+// that is not a record.
+func (s *kernelSession) received() *record.Run {
+	if len(s.top) == 0 && s.cells == nil {
+		return nil
+	}
+	rec := &record.Run{Schema: record.Schema}
+	if len(s.top) > 0 {
+		r, err := record.Read(bytes.NewReader(s.top))
+		if err != nil {
+			return nil
+		}
+		rec = r
+	}
+	rec.Cells = slices.Clone(s.base.Cells)
+	for i, b := range s.cells {
+		var c record.Cell
+		if len(b) > 0 && json.Unmarshal(b, &c) == nil {
+			rec.Cells[i] = c
+		}
+	}
+	return rec
+}
+
 // finish builds the run's record and error from what the kernel sent and
 // how it ended.
 func (s *kernelSession) finish(waitErr error, stderr *kernelStderr) (*record.Run, error) {
-	var rec *record.Run
-	if len(s.last) > 0 {
-		r, err := record.Read(strings.NewReader(string(s.last)))
-		if err == nil {
-			rec = r
-		}
-	}
 	base := s.base
+	rec := s.received()
 	s.mu.Lock()
-	if rec != nil && len(rec.Cells) != len(base.Cells) {
-		if s.killed == "" {
-			s.killed = fmt.Sprintf("its record holds %d cells, the scenario %d", len(rec.Cells), len(base.Cells))
-		}
-		rec = nil
-	}
 	killed := s.killed
 	s.mu.Unlock()
 	if rec == nil {

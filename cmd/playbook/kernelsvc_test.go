@@ -20,10 +20,17 @@ import (
 // before it starts anything: a source that is not a model, run or
 // artifact URI of the tracking server, a model the registry does not
 // have, a request that is not JSON, a scoring server it did not start;
-// and a run with no interpreter says so.
+// and a run with no interpreter says so. The registry is the same after
+// as before.
 func TestKernelServicesRefuse(t *testing.T) {
 	c, err := mlflow.New(mlflow.DefaultConfig(mlflowtest.Embedded(t)))
 	require.NoError(t, err)
+	_, err = c.CreateRegisteredModel(t.Context(), "Kept", map[string]string{"validation_status": "passed"}, "held by the test")
+	require.NoError(t, err)
+	_, err = c.CreateModelVersion(t.Context(), mlflow.CreateModelVersionRequest{Name: "Kept", Source: "s3://bucket/kept/model"})
+	require.NoError(t, err)
+	require.NoError(t, c.SetRegisteredModelAlias(t.Context(), "Kept", "production", "1"))
+	before := registryDump(t, c)
 	px, err := regproxy.Start(regproxy.Options{Target: c})
 	require.NoError(t, err)
 	defer px.Close()
@@ -62,4 +69,5 @@ func TestKernelServicesRefuse(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(b), "this run has no --env-manager virtualenv or uv")
 	assert.Empty(t, svc.servers, "nothing was started")
+	assert.Equal(t, before, registryDump(t, c), "the registry unchanged")
 }

@@ -180,6 +180,7 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 		}
 	}
 	be := newBackend(o.TrackingURI, o.DataDir, o.Progress, o.Terminal)
+	be.inMemory = o.Kernel == kernelProcess
 	defer be.Close()
 	uri := be.recordedURI()
 	connect := sync.OnceValues(func() (*mlflow.Client, error) { return be.client(ctx) })
