@@ -96,7 +96,7 @@ func (k *kernel) compile(c Cell) (*compiled, error) {
 				body.List = body.List[:n-1]
 			}
 		}
-		body.List = k.trace(body.List)
+		body.List = k.trace(wrapMultiDefines(body.List))
 	}
 
 	out, err := k.compileParts(c, file, body, final)
@@ -107,9 +107,19 @@ func (k *kernel) compile(c Cell) (*compiled, error) {
 	return out, nil
 }
 
-func (k *kernel) compileParts(c Cell, file *ast.File, body *ast.BlockStmt, final ast.Expr) (*compiled, error) {
-	out := &compiled{}
-	var err error
+func (k *kernel) compileParts(c Cell, file *ast.File, body *ast.BlockStmt, final ast.Expr) (out *compiled, err error) {
+	out = &compiled{}
+	defer func() {
+		// yaegi's compiler panics on some valid Go (see multidefine.go):
+		// the cell fails to compile, the run goes on to its report.
+		if v := recover(); v != nil {
+			var n ast.Node = file
+			if body != nil {
+				n = body
+			}
+			out, err = nil, k.compileError(c, n, fmt.Errorf("the interpreter (yaegi) failed on this cell: %v; rewriting the statement may avoid it", v))
+		}
+	}()
 	if file != nil && len(file.Decls) > 0 {
 		k.rememberImports(file)
 		if out.decls, err = k.in.CompileAST(file); err != nil {
