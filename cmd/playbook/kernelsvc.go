@@ -68,9 +68,9 @@ func newKernelServices(ctx context.Context, px *regproxy.Proxy, opts runner.Opti
 	px.Handle("POST /rpc/connect", http.HandlerFunc(s.connect))
 	px.Handle("POST /rpc/interpreter", http.HandlerFunc(s.interpreter))
 	px.Handle("POST /rpc/envs", http.HandlerFunc(s.checkEnvs))
-	px.Handle("POST /rpc/python", http.HandlerFunc(s.python))
-	px.Handle("POST /rpc/serve", http.HandlerFunc(s.serve))
-	px.Handle("POST /rpc/serve/{id}/invocations", http.HandlerFunc(s.invoke))
+	px.HandleInCell("POST /rpc/python", http.HandlerFunc(s.python))
+	px.HandleInCell("POST /rpc/serve", http.HandlerFunc(s.serve))
+	px.HandleInCell("POST /rpc/serve/{id}/invocations", http.HandlerFunc(s.invoke))
 	return s
 }
 

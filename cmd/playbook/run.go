@@ -519,7 +519,7 @@ func artifactsPath(p string) string {
 // server's own page of a registered model, so that the kernel cannot
 // make playbook's browser fetch another address.
 func serveCapture(px *regproxy.Proxy, capture *runner.Capturer, client func() (*mlflow.Client, error)) {
-	px.Handle("POST /rpc/capture", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+	px.HandleInCell("POST /rpc/capture", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		c, err := client()
 		if err != nil {
 			http.Error(rw, err.Error(), http.StatusBadGateway)

@@ -78,3 +78,39 @@ func TestCellTokens(t *testing.T) {
 	}
 	assert.Len(t, e.proxy.Calls(), 5)
 }
+
+// TestHandleInCell: an endpoint of the parent's added with HandleInCell
+// answers only a call with the running cell's token; one added with
+// Handle answers a call with none too; a revoked token is refused by both.
+func TestHandleInCell(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, regproxy.Options{CellTokens: true})
+	started := 0
+	e.proxy.HandleInCell("POST /rpc/start", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { started++ }))
+	e.proxy.Handle("POST /rpc/info", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	call := func(path, tok string) (int, string) {
+		t.Helper()
+		h := http.Header{"Content-Type": {"application/json"}}
+		if tok != "" {
+			h.Set(regproxy.CellHeader, tok)
+		}
+		resp, text := raw(t, http.MethodPost, e.proxy.URL()+path, strings.NewReader("{}"), h)
+		return resp.StatusCode, text
+	}
+	code, text := call("/rpc/start", "")
+	assert.Equal(t, http.StatusForbidden, code)
+	assert.Contains(t, text, "/rpc/start is served only for a running cell's code")
+	code, _ = call("/rpc/info", "")
+	assert.Equal(t, http.StatusOK, code, "an endpoint added with Handle answers code of no cell")
+
+	tok, err := e.proxy.BeginCell("serve")
+	require.NoError(t, err)
+	code, text = call("/rpc/start", tok)
+	assert.Equal(t, http.StatusOK, code, text)
+	e.proxy.EndCell()
+	for _, path := range []string{"/rpc/start", "/rpc/info"} {
+		code, _ = call(path, tok)
+		assert.Equal(t, http.StatusForbidden, code, "%s with the token of a cell that ended", path)
+	}
+	assert.Equal(t, 1, started, "started once: for the running cell")
+}

@@ -74,6 +74,7 @@ type Proxy struct {
 	srv    *http.Server
 	served sync.WaitGroup
 	extra  *http.ServeMux
+	inCell map[string]bool // the patterns of extra served only for a running cell (HandleInCell)
 
 	connectOnce sync.Once
 	target      *mlflow.Client // Options.Target, or Connect's
@@ -158,6 +159,7 @@ func Start(opts Options) (*Proxy, error) {
 		token:  hex.EncodeToString(b[:]),
 		ln:     ln,
 		extra:  http.NewServeMux(),
+		inCell: map[string]bool{},
 		byName: map[string]*touched{},
 	}
 	p.prefix = "/k/" + p.token
@@ -211,6 +213,17 @@ func (p *Proxy) Handle(pattern string, h http.Handler) {
 		panic(fmt.Sprintf("regproxy: Handle(%q): the path is the tracking server's", pattern))
 	}
 	p.extra.Handle(pattern, h)
+}
+
+// HandleInCell is Handle for an endpoint that starts or drives programs
+// (a worker, a scoring server, a browser): with Options.CellTokens, it is
+// served only for a call that carries the running cell's token, so that
+// code running for no cell (the runner between cells, a goroutine too far
+// from its cell's to have a token) cannot start them. A call with a
+// revoked token is refused by every endpoint.
+func (p *Proxy) HandleInCell(pattern string, h http.Handler) {
+	p.Handle(pattern, h)
+	p.inCell[pattern] = true
 }
 
 // Calls returns the mutating calls finished so far, in the order they
@@ -316,8 +329,13 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	r2 := r.Clone(r.Context())
 	r2.URL.Path, _ = url.PathUnescape(endpoint)
 	r2.URL.RawPath = ""
-	if _, pattern := p.extra.Handler(r2); pattern == "" {
+	_, pattern := p.extra.Handler(r2)
+	if pattern == "" {
 		http.NotFound(w, r)
+		return
+	}
+	if p.inCell[pattern] && o.none {
+		writeError(w, http.StatusForbidden, "PERMISSION_DENIED", "playbook's registry proxy "+OutcomeNoCell+": "+endpoint+" is served only for a running cell's code")
 		return
 	}
 	p.extra.ServeHTTP(w, r2)
