@@ -58,7 +58,10 @@ func (t memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	select {
 	case <-w.ready:
 	case <-req.Context().Done():
+		// No one will read the reply: a handler still writing one fails
+		// at its next write instead of waiting on the pipe for ever.
 		cancel()
+		w.abandon(req.Context().Err())
 		return nil, req.Context().Err()
 	}
 	w.mu.Lock()
@@ -112,6 +115,17 @@ type memWriter struct {
 	once   sync.Once
 	err    error
 	cancel context.CancelFunc
+	gone   error // the caller gave up before the reply began (abandon)
+}
+
+// abandon is the caller's giving up before the reply began.
+func (w *memWriter) abandon(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.gone = err
+	if w.pipeR != nil {
+		w.pipeR.CloseWithError(err)
+	}
 }
 
 func (w *memWriter) Header() http.Header { return w.header }
@@ -162,6 +176,9 @@ func (w *memWriter) Flush() {
 // with what was buffered, the rest follows through the pipe.
 func (w *memWriter) stream() {
 	w.pipeR, w.pipe = io.Pipe()
+	if w.gone != nil {
+		w.pipeR.CloseWithError(w.gone)
+	}
 	w.once.Do(func() { close(w.ready) })
 }
 

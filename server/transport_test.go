@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -81,6 +82,7 @@ func TestTransportSameAsTCP(t *testing.T) {
 // a handler that streams.
 func TestTransportPanicAndCancel(t *testing.T) {
 	stop := make(chan struct{})
+	slowErr := make(chan error, 1)
 	h := http.NewServeMux()
 	h.HandleFunc("/panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
 	h.HandleFunc("/panic-late", func(w http.ResponseWriter, _ *http.Request) {
@@ -93,6 +95,11 @@ func TestTransportPanicAndCancel(t *testing.T) {
 		for r.Context().Err() == nil {
 			w.Write([]byte("x"))
 		}
+	})
+	h.HandleFunc("/slow-big", func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(50 * time.Millisecond)
+		_, err := w.Write(bytes.Repeat([]byte("x"), 2*replyBuffer))
+		slowErr <- err
 	})
 	hc := &http.Client{Transport: memTransport{h: h}}
 
@@ -113,4 +120,19 @@ func TestTransportPanicAndCancel(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	<-stop // the handler saw the caller go: this test ends
+
+	// A caller that gives up before the reply begins: the handler's write
+	// of a long reply fails, it does not wait for a reader for ever.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://in-process/slow-big", nil)
+	require.NoError(t, err)
+	_, err = hc.Do(req)
+	require.Error(t, err)
+	select {
+	case err := <-slowErr:
+		assert.Error(t, err, "the abandoned reply's write fails")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler of an abandoned request is still writing after 5 s")
+	}
 }

@@ -91,6 +91,8 @@ package main
 //	                                registry unchanged; a later cell's own goroutines (nested) set an alias: recorded ok under that cell
 //	outlive-forged-event     4      (--unrestricted) a fake "cell ended" event on fd 3 then SIGSTOP, timeout=1s: ends within 3 s, exit 1
 //	outlive-fork             4      (--unrestricted) a raw fork(2), setsid, the pipes closed: nothing is written into --out after playbook ended
+//	outlive-forged-done      4      (--unrestricted) a fake "cell ended" and "done" on fd 3, then SIGSTOP: ended within 2 s of the done, exit 1
+//	limit-record-parts       6      (--unrestricted) six 40 MiB cell records on fd 3: playbook keeps at most 96 MiB, ends the kernel, exit 1
 //	limit-files-direct       6      (--unrestricted) 160 MiB written to files/ with os.WriteFile: at most 64 MiB of cell files under --out
 //	write-symlink-out        1      (--unrestricted) links left in files/ to the marker and /etc/passwd: no link under --out leads outside it
 //	limit-kernel-line        6      (--unrestricted) 1.5 GiB without a newline on fd 3: playbook's own memory stays under 1 GiB, the report files are written
@@ -98,6 +100,7 @@ package main
 //	                                (fails with CGO_ENABLED=0; with cgo, each thread's 8 MiB stack meets RLIMIT_AS near 300)
 //	net-unix-socket          7      (--unrestricted) a unix socket outside the scenario's folder (an agent, a daemon): the cell cannot connect to it
 //	exec-serve-own-model     8      a python_function model whose files the cell uploaded, then steps.Serve: refused by playbook, its loader never imported
+//	exec-serve-across        8      the same, uploaded by the first of two scenarios of one run and served by the second: refused
 //	exec-serve-double-slash  8      same, the version's source naming the uploads with a doubled slash (.../RUN//artifacts/model): refused, never imported
 //	exec-serve-alias-race    8      Victim@champion logged before the run; the cell plants version 2 and moves the alias while playbook starts
 //	                                the server on models:/Victim@champion (checked at version 1): the planted loader is never imported
@@ -938,15 +941,36 @@ var hostileCases = []hostileCase{
 		h.failedAt(r, "stop")
 		h.invariants(r)
 	}},
+	{name: "outlive-forged-done", class: 4, test: func(h *hostile) {
+		r := h.run("--unrestricted", h.scenario("outlive-forged-done"))
+		assert.Less(h.t, r.wall, 6*time.Second, "a kernel stopped after a forged done is ended within about 2 s")
+		assert.Contains(h.t, r.stderr, "it did not exit within 2s of saying it was done")
+		h.failedAt(r, "stop")
+		h.invariants(r)
+	}},
+	{name: "limit-record-parts", class: 6, heavy: true, test: func(h *hostile) {
+		r := h.run("--unrestricted", h.scenario("limit-record-parts"))
+		assert.Contains(h.t, r.stderr, "its record grew past 96 MiB")
+		assert.Less(h.t, r.maxRSS, int64(768<<20), "playbook's memory stays bounded whatever the number of cells (max RSS %d MiB)", r.maxRSS>>20)
+		h.failedAt(r, "flood")
+		h.invariants(r)
+	}},
 	{name: "exec-serve-own-model", class: 8, test: func(h *hostile) {
 		r := h.run("--python", testenv.Python(h.t), h.scenario("exec-serve-own-model"))
 		rec := h.failedAt(r, "serve")
-		assert.Contains(h.t, r.stderr, "this scenario wrote the model's files itself", "playbook refuses to serve a model the kernel uploaded")
+		assert.Contains(h.t, r.stderr, "a scenario of this run wrote the model's files itself", "playbook refuses to serve a model the kernel uploaded")
 		assert.NoFileExists(h.t, filepath.Join(h.scenDir, "ESCAPED-SERVE"), "the planted loader module ran outside the sandbox")
 		if rec != nil {
 			assert.Empty(h.t, rec.Evidence.Served, "no scoring server was started")
 			h.noCallsIn(rec, "serve")
 		}
+		h.invariants(r)
+	}},
+	{name: "exec-serve-across", class: 8, test: func(h *hostile) {
+		r := h.run("--python", testenv.Python(h.t), h.scenario("exec-serve-across-a"), h.scenario("exec-serve-across-b"))
+		assert.Equal(h.t, ExitStepFailed, r.code, "exit 1: the second scenario's serve failed")
+		assert.Contains(h.t, r.stderr, "a scenario of this run wrote the model's files itself", "a model an earlier scenario of the run uploaded is refused too")
+		assert.NoFileExists(h.t, filepath.Join(h.scenDir, "ESCAPED-SERVE"), "the planted loader module ran outside the sandbox")
 		h.invariants(r)
 	}},
 	{name: "exec-serve-double-slash", class: 8, test: func(h *hostile) {

@@ -612,6 +612,7 @@ func kernelRun(ctx context.Context, sc *runner.Scenario, opts runner.Options, px
 	}
 	cmd.ExtraFiles = []*os.File{msgW, linkChild} // fds 3 and kernelLinkFD
 	cmd.SysProcAttr = kernelSysProcAttr()
+	undumpable()
 	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		msgW.Close()
@@ -803,9 +804,14 @@ func (s *kernelSession) read(r io.Reader) {
 	}
 }
 
-// maxKernelMessage bounds one message of the kernel (a record holds at
-// most 1 MiB of printed text per cell, plots and tables).
-const maxKernelMessage = 256 << 20
+// maxKernelMessage bounds one message of the kernel, maxKernelRecord all
+// the record's parts kept at once (a record holds at most 1 MiB of printed
+// text per cell, plots and tables: the evidence of a run that prints
+// 64 MiB stays under 4 MiB).
+const (
+	maxKernelMessage = 64 << 20
+	maxKernelRecord  = 96 << 20
+)
 
 // kernelIdle bounds the kernel's start, until its first cell; kernelGap
 // the time between two cells, and after the last until the kernel is
@@ -865,9 +871,9 @@ func (s *kernelSession) handle(m kernelMsg) {
 		if s.cells == nil {
 			s.cells = make([][]byte, len(s.sc.Cells))
 		}
-		s.cells[m.Index-1] = m.Record
+		s.keep(&s.cells[m.Index-1], m.Record)
 	case "top":
-		s.top = m.Record
+		s.keep(&s.top, m.Record)
 	case "event":
 		if m.Event == nil {
 			return
@@ -910,8 +916,28 @@ func (s *kernelSession) handle(m kernelMsg) {
 			return
 		}
 		s.done = true
-		s.stopTimer()
+		// The kernel exits once it said done: it gets kernelGap to do so.
+		// A cell that forged the word and stopped the process (SIGSTOP,
+		// no CPU used) would otherwise leave playbook waiting for ever.
+		s.exitBy(kernelGap)
 	}
+}
+
+// keep replaces *slot, a part of the record the kernel sent, by b within
+// maxKernelRecord for all the parts together: a kernel that sends more
+// (a cell writing to its descriptor) is ended, and its last parts within
+// the bound are kept, so that playbook's memory stays bounded whatever
+// the number of cells.
+func (s *kernelSession) keep(slot *[]byte, b []byte) {
+	total := len(s.top)
+	for _, c := range s.cells {
+		total += len(c)
+	}
+	if total-len(*slot)+len(b) > maxKernelRecord {
+		s.kill(fmt.Sprintf("its record grew past %d MiB", maxKernelRecord>>20))
+		return
+	}
+	*slot = b
 }
 
 // idle starts the watch of the time between two cells (or before the
@@ -924,6 +950,18 @@ func (s *kernelSession) idle(limit time.Duration) {
 	}
 	s.timer = time.AfterFunc(limit, func() {
 		s.kill(fmt.Sprintf("it was silent for %s between two cells", limit))
+	})
+}
+
+// exitBy ends the kernel if it has not exited within limit.
+func (s *kernelSession) exitBy(limit time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.timer = time.AfterFunc(limit, func() {
+		s.kill(fmt.Sprintf("it did not exit within %s of saying it was done", limit))
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,10 @@ type kernelServices struct {
 	client func() (*mlflow.Client, error)
 	opts   runner.Options
 	step   func() string
+	// earlier are the registry calls of the scenarios this playbook run
+	// ran before (runScenarios): a model one of them uploaded is refused
+	// as one of this scenario's is.
+	earlier []record.Call
 
 	mu      sync.Mutex
 	closed  bool
@@ -60,6 +65,12 @@ type kernelServices struct {
 type kernelServer struct {
 	proc *scoring.Process
 	rec  record.Served
+}
+
+// calls are the registry calls of this playbook run so far: the earlier
+// scenarios' and this one's.
+func (s *kernelServices) calls() []record.Call {
+	return append(slices.Clone(s.earlier), s.px.Calls()...)
 }
 
 func newKernelServices(ctx context.Context, px *regproxy.Proxy, opts runner.Options, client func() (*mlflow.Client, error), step func() string) *kernelServices {
@@ -249,8 +260,8 @@ func (s *kernelServices) modelEnv(uri string) (*pyworker.Env, error) {
 // folder of playbook's: the files a worker loads or an environment is
 // built from. A model whose files the kernel uploaded is refused.
 func (s *kernelServices) fetch(uri string) (string, error) {
-	if up := uploadedUnder(s.px.Calls(), uri); up != "" {
-		return "", fmt.Errorf("%s: this scenario wrote the model's files itself (%s, through the registry): playbook runs no code a scenario wrote outside its sandbox; use a model logged before the run", uri, up)
+	if up := uploadedUnder(s.calls(), uri); up != "" {
+		return "", fmt.Errorf("%s: a scenario of this run wrote the model's files itself (%s, through the registry): playbook runs no code a scenario wrote outside its sandbox; use a model logged before the run", uri, up)
 	}
 	s.mu.Lock()
 	dir, ok := s.dirs[uri]
@@ -270,9 +281,9 @@ func (s *kernelServices) fetch(uri string) (string, error) {
 		_ = os.RemoveAll(dir)
 		return "", fmt.Errorf("downloading %s: %w", uri, err)
 	}
-	if up := uploadedUnder(s.px.Calls(), uri); up != "" { // uploaded while it downloaded
+	if up := uploadedUnder(s.calls(), uri); up != "" { // uploaded while it downloaded
 		_ = os.RemoveAll(dir)
-		return "", fmt.Errorf("%s: this scenario wrote the model's files itself (%s, through the registry): playbook runs no code a scenario wrote outside its sandbox; use a model logged before the run", uri, up)
+		return "", fmt.Errorf("%s: a scenario of this run wrote the model's files itself (%s, through the registry): playbook runs no code a scenario wrote outside its sandbox; use a model logged before the run", uri, up)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -329,8 +340,8 @@ func (s *kernelServices) serve(rw http.ResponseWriter, r *http.Request) {
 	// a version of its own.
 	var py, dir string
 	var env *pyworker.Env
-	if up := uploadedUnder(s.px.Calls(), storage); up != "" {
-		err = fmt.Errorf("%s: this scenario wrote the model's files itself (%s, through the registry): playbook serves no code a scenario wrote; serve a model logged before the run", req.Source, up)
+	if up := uploadedUnder(s.calls(), storage); up != "" {
+		err = fmt.Errorf("%s: a scenario of this run wrote the model's files itself (%s, through the registry): playbook serves no code a scenario wrote; serve a model logged before the run", req.Source, up)
 	} else {
 		dir, err = s.fetch(storage)
 	}
@@ -372,6 +383,14 @@ func (s *kernelServices) serve(rw http.ResponseWriter, r *http.Request) {
 		Command: proc.Args(), URL: proc.URL, Port: proc.Port, PID: proc.PID(), ReadyIn: record.Duration(proc.ReadyIn),
 	}}
 	s.mu.Lock()
+	if s.closed {
+		// The run ended while the server started: stopped now, not left
+		// running in its own process group past playbook.
+		s.mu.Unlock()
+		proc.Stop()
+		rpcError(rw, errors.New("the run ended while the scoring server started"), http.StatusServiceUnavailable)
+		return
+	}
 	id := strconv.Itoa(len(s.servers) + 1)
 	s.servers = append(s.servers, ks)
 	s.mu.Unlock()

@@ -189,6 +189,7 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 	python := sync.OnceValues(func() (string, error) { return pyworker.FindPython(o.Python) })
 	envs := modelEnvs(o)
 
+	var calls []record.Call // the kernels' registry calls, scenario after scenario
 	for i, sc := range scs {
 		if len(scs) > 1 && !o.Quiet {
 			fmt.Fprintf(o.Progress, "%s\n", sc.Path)
@@ -217,7 +218,7 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 		start := time.Now()
 		var rec *record.Run
 		if o.Kernel == kernelProcess {
-			rec, err = runInKernel(ctx, sc, opts, connect, be.embedded())
+			rec, err = runInKernel(ctx, sc, opts, connect, be.embedded(), &calls)
 		} else {
 			rec, err = runner.Run(ctx, sc, opts)
 		}
@@ -409,7 +410,10 @@ func pythonWorker(python func() (string, error), stderr io.Writer) func() (*pywo
 // every call that changes the registry, refuses them all in a dry run, and
 // snapshots every registered model a call touched: the evidence's calls
 // and snapshots are the proxy's.
-func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, connect func() (*mlflow.Client, error), lazy bool) (*record.Run, error) {
+//
+// calls holds the registry calls of the scenarios run before in this
+// playbook run; this one's are added to it.
+func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, connect func() (*mlflow.Client, error), lazy bool, calls *[]record.Call) (*record.Run, error) {
 	// A named server is connected to now: what goes wrong is said by
 	// playbook, before any cell runs. The embedded one (lazy) is started
 	// when the kernel first needs it, as in process: a scenario that
@@ -436,7 +440,9 @@ func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, 
 	}
 	defer px.Close()
 	svc := newKernelServices(ctx, px, opts, client, px.Step)
+	svc.earlier = *calls
 	defer svc.close()
+	defer func() { *calls = append(*calls, px.Calls()...) }()
 	if opts.Capture != nil && opts.Capture.ModelPage != nil {
 		serveCapture(px, opts.Capture, client)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -26,22 +27,16 @@ import (
 // port closed.
 func TestFrenchScenarioServed(t *testing.T) {
 	testenv.Slow(t) // Python end to end: CI and PLAYBOOK_SLOW_TESTS=1 run it
-	frenchServed(t, mlflowtest.Embedded(t))
+	frenchServed(t, mlflowtest.Embedded(t), "--kernel", kernelInProcess)
 }
 
-// TestFrenchScenarioServedMLflow is the same against MLflow 3.18.
+// TestFrenchScenarioServedMLflow is the same against MLflow 3.18, with the
+// cells in a kernel process (the default): playbook starts the scoring
+// server for the kernel (which starts no program), the kernel scores
+// through playbook, and the evidence of what was served is playbook's.
 func TestFrenchScenarioServedMLflow(t *testing.T) {
 	testenv.Slow(t) // Python end to end: CI and PLAYBOOK_SLOW_TESTS=1 run it
-	frenchServed(t, testenv.RealMLflow(t))
-}
-
-// TestFrenchScenarioServedKernel is the same with --kernel process:
-// playbook starts the scoring server for the kernel (which starts no
-// program), the kernel scores through playbook, and the evidence of what
-// was served is playbook's.
-func TestFrenchScenarioServedKernel(t *testing.T) {
-	testenv.Slow(t) // Python end to end: CI and PLAYBOOK_SLOW_TESTS=1 run it
-	frenchServed(t, mlflowtest.Embedded(t), "--kernel", kernelProcess)
+	frenchServed(t, testenv.RealMLflow(t), "--kernel", kernelProcess)
 }
 
 func frenchServed(t *testing.T, uri string, kernel ...string) {
@@ -55,7 +50,7 @@ func frenchServed(t *testing.T, uri string, kernel ...string) {
 
 	code, stderr, rec := e.promote(exp, append([]string{"--python", py, "-p", "serve=on"}, kernel...)...)
 	require.Equal(t, ExitOK, code, stderr)
-	if len(kernel) > 0 {
+	if slices.Contains(kernel, kernelProcess) {
 		require.NotNil(t, rec.Environment.Isolation, "a kernel process ran the cells")
 	}
 	checkFrenchSections(t, rec, e.model, "1", "")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,25 +45,23 @@ func sklearnTelco(t *testing.T, uri string, v any, args ...string) {
 // metrics and fairness differences are scikit-learn's and fairlearn's on
 // the same rows within 1e-9; infer's probabilities are those of the model
 // loaded by the production alias in Python; served (serve=on), infer
-// gives scikit-learn's labels.
+// gives scikit-learn's labels. Here with the cells in playbook's process
+// (--kernel in-process).
 func TestFrenchScenarioOnSklearnModels(t *testing.T) {
 	testenv.Slow(t) // Python end to end: CI and PLAYBOOK_SLOW_TESTS=1 run it
-	frenchOnSklearn(t, mlflowtest.Embedded(t))
+	frenchOnSklearn(t, mlflowtest.Embedded(t), "--kernel", kernelInProcess)
 }
 
-// TestFrenchScenarioOnSklearnModelsMLflow is the same against MLflow 3.18.
+// TestFrenchScenarioOnSklearnModelsMLflow is the same against MLflow 3.18,
+// with the cells in a kernel process (the default): the kernel scores the
+// scikit-learn model through the Python worker playbook starts and relays
+// for it (which downloads the model itself), and through the scoring
+// server playbook starts for it. (The embedded server in a kernel process
+// was a third run of the same, some 75 s of CI: each of the two halves
+// is covered, the embedded server and the kernel, by one of these two.)
 func TestFrenchScenarioOnSklearnModelsMLflow(t *testing.T) {
 	testenv.Slow(t) // Python end to end: CI and PLAYBOOK_SLOW_TESTS=1 run it
-	frenchOnSklearn(t, testenv.RealMLflow(t))
-}
-
-// TestFrenchScenarioOnSklearnModelsKernel is the same with --kernel
-// process: the kernel scores the scikit-learn model through the Python
-// worker playbook starts and relays for it (which downloads the model
-// itself), and through the scoring server playbook starts for it.
-func TestFrenchScenarioOnSklearnModelsKernel(t *testing.T) {
-	testenv.Slow(t) // Python end to end: CI and PLAYBOOK_SLOW_TESTS=1 run it
-	frenchOnSklearn(t, mlflowtest.Embedded(t), "--kernel", kernelProcess)
+	frenchOnSklearn(t, testenv.RealMLflow(t), "--kernel", kernelProcess)
 }
 
 func frenchOnSklearn(t *testing.T, uri string, kernel ...string) {
@@ -119,7 +118,7 @@ func frenchOnSklearn(t *testing.T, uri string, kernel ...string) {
 		assert.Equal(t, fmt.Sprintf("%.3f", scored.Proba[i]), row[5], "customer %d", i)
 	}
 
-	if len(kernel) > 0 {
+	if slices.Contains(kernel, kernelProcess) {
 		require.NotNil(t, rec.Environment.Isolation)
 	}
 
