@@ -943,26 +943,23 @@ func (s *kernelSession) keep(slot *[]byte, b []byte) {
 // idle starts the watch of the time between two cells (or before the
 // first, or after the last until the kernel is done): limit.
 func (s *kernelSession) idle(limit time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.timer != nil {
-		s.timer.Stop()
-	}
-	s.timer = time.AfterFunc(limit, func() {
-		s.kill(fmt.Sprintf("it was silent for %s between two cells", limit))
-	})
+	s.watch(limit, fmt.Sprintf("it was silent for %s between two cells", limit))
 }
 
 // exitBy ends the kernel if it has not exited within limit.
 func (s *kernelSession) exitBy(limit time.Duration) {
+	s.watch(limit, fmt.Sprintf("it did not exit within %s of saying it was done", limit))
+}
+
+// watch ends the kernel, for why, past limit, unless watched again
+// before (the one timer of the session).
+func (s *kernelSession) watch(limit time.Duration, why string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	s.timer = time.AfterFunc(limit, func() {
-		s.kill(fmt.Sprintf("it did not exit within %s of saying it was done", limit))
-	})
+	s.timer = time.AfterFunc(limit, func() { s.kill(why) })
 }
 
 // arm starts the watch of the cell ev: past its timeout and the grace,
@@ -972,14 +969,7 @@ func (s *kernelSession) arm(ev runner.Event) {
 	if i := ev.Index - 1; i >= 0 && i < len(s.sc.Cells) && s.sc.Cells[i].Timeout > 0 {
 		timeout = s.sc.Cells[i].Timeout
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.timer != nil {
-		s.timer.Stop()
-	}
-	s.timer = time.AfterFunc(timeout+kernelGrace, func() {
-		s.kill(fmt.Sprintf("step %s: timed out after %s (the kernel did not stop the cell: playbook ended it)", ev.Step, timeout))
-	})
+	s.watch(timeout+kernelGrace, fmt.Sprintf("step %s: timed out after %s (the kernel did not stop the cell: playbook ended it)", ev.Step, timeout))
 }
 
 func (s *kernelSession) stopTimer() {
