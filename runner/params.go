@@ -26,6 +26,8 @@ type ParamSpec struct {
 	Default  any
 	Required bool
 	Line     int
+	// Constraints are what a value must satisfy (constraints.go).
+	Constraints Constraints
 }
 
 // ParamError is a wrong -p override or a missing required value.
@@ -97,7 +99,13 @@ func parseParam(name string, v *yaml.Node) (ParamSpec, error) {
 				}
 				p.Required = b
 			default:
-				return p, fmt.Errorf("unknown key %q (accepted: default, type, description, required)", k.Value)
+				ok, err := p.parseConstraint(k.Value, f)
+				if err != nil {
+					return p, err
+				}
+				if !ok {
+					return p, fmt.Errorf("unknown key %q (accepted: default, type, description, required, %s)", k.Value, constraintKeys)
+				}
 			}
 		}
 	default:
@@ -115,7 +123,7 @@ func parseParam(name string, v *yaml.Node) (ParamSpec, error) {
 		if p.Type == "" {
 			p.Type = record.TypeString
 		}
-		return p, nil
+		return p, p.checkDeclared()
 	}
 	if p.Type == "" {
 		p.Type = inferType(def)
@@ -128,7 +136,7 @@ func parseParam(name string, v *yaml.Node) (ParamSpec, error) {
 		return p, fmt.Errorf("default: %v", err)
 	}
 	p.Default = val
-	return p, nil
+	return p, p.checkDeclared()
 }
 
 func isParamType(t string) bool {

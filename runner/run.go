@@ -100,6 +100,9 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*record.Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ValidateParams(sc, params); err != nil {
+		return nil, err
+	}
 	rec := newRecord(sc, params, opts)
 	pb, ctl := notebook.New(notebook.Options{Run: rec, Connect: opts.Connect, OutDir: opts.OutDir, ScenarioDir: scenarioDir(sc), DryRun: opts.DryRun, Capture: opts.Capture,
 		Python: opts.Python, Interpreter: opts.Interpreter, ModelEnvs: opts.ModelEnvs, StartWorker: opts.StartWorker, Parent: opts.Parent})
@@ -212,7 +215,7 @@ func Check(sc *Scenario, opts Options) error {
 	if err != nil {
 		return err
 	}
-	var errs Errors
+	errs := validateParams(sc.Path, scenarioDir(sc), sc.Params, params)
 	for _, c := range sc.Cells {
 		if _, err := k.compile(c); err != nil {
 			var e *Error

@@ -156,10 +156,8 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 	if err != nil {
 		return errUsage(err)
 	}
-	for i, sc := range scs {
-		if _, err := runner.ResolveParams(sc.Params, overrides[i]); err != nil {
-			return errUsage(fmt.Errorf("%s: %w", sc.Path, err))
-		}
+	if err := precheck(scs, overrides, o.Unrestricted); err != nil {
+		return err
 	}
 	// An output folder that cannot be written is found now, not after the
 	// scenario has changed the registry.
@@ -245,6 +243,27 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 			}
 			return err
 		}
+	}
+	return nil
+}
+
+// precheck compiles every cell of every scenario and checks every
+// parameter, as playbook check does, before anything connects to MLflow:
+// all the errors found are returned together (a usage error), and nothing
+// runs.
+func precheck(scs []*runner.Scenario, overrides [][]string, unrestricted bool) error {
+	var errs []error
+	for i, sc := range scs {
+		if _, err := runner.ResolveParams(sc.Params, overrides[i]); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", sc.Path, err))
+			continue
+		}
+		if err := runner.Check(sc, runner.Options{Params: overrides[i], Unrestricted: unrestricted}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errUsage(errors.Join(errs...))
 	}
 	return nil
 }

@@ -23,6 +23,7 @@ import (
 var heldToMLflow = map[string]string{
 	"conformance.startTarget":                              "the conformance suite's real target: the embedded server is held to it",
 	"cmd/playbook.TestPromotionEndToEndMLflow":             "the French exercise end to end against MLflow itself",
+	"cmd/playbook.TestInputFaultsMLflow":                   "bad parameters and cells refused before MLflow itself changes: its registry byte-identical through its own REST API",
 	"internal/browser.TestScreenshotMLflowModelPage":       "the MLflow UI",
 	"steps.TestVerifyCapturesMLflowUI":                     "verify's capture of the MLflow UI",
 	"steps.TestRegisterSklearnLoggedModelsMLflow3":         "register of models logged by MLflow's own Python client the MLflow 3 way (logged models, models:/m-... sources), loaded back in Python",
