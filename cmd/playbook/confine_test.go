@@ -63,7 +63,6 @@ func TestDataOutsideScenarioDirEndToEnd(t *testing.T) {
 			files[p] = b
 			return err
 		}))
-		require.NotEmpty(t, files, "the report was written")
 		return code, stderr, files
 	}
 	noMarker := func(files map[string][]byte) {
@@ -82,15 +81,21 @@ func TestDataOutsideScenarioDirEndToEnd(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			want := fmt.Sprintf("%q: outside the scenario's folder %s: data files must be inside it (%s)", p.path, dir, p.why)
 			code, stderr, files := runOut(leak, "-p", "data="+p.path)
+			require.NotEmpty(t, files, "the report was written")
 			assert.Equal(t, ExitStepFailed, code, stderr)
 			assert.Contains(t, stderr, "step check-data: validation data "+want)
 			assert.NotContains(t, stderr, marker)
 			noMarker(files)
 
 			exp := mlflowtest.Unique("confined")
+			// The training scenario declares data a file of its folder:
+			// refused before anything runs (the step's own check is the
+			// second line, which the leak scenario above reaches).
 			code, stderr, files = runOut(training, "-p", "experiment="+exp, "-p", "runs=1", "-p", "data="+p.path)
-			assert.Equal(t, ExitStepFailed, code, stderr)
-			assert.Contains(t, stderr, "step train: train: data "+want)
+			assert.Equal(t, ExitUsage, code, stderr)
+			assert.Contains(t, stderr, "parameter data = ")
+			assert.Contains(t, stderr, "accepted: the path of a file inside the scenario's folder")
+			assert.NotContains(t, stderr, marker)
 			noMarker(files)
 			_, err := c.GetExperimentByName(t.Context(), exp)
 			assert.True(t, errors.Is(err, mlflow.ErrNotFound), "no experiment created: %v", err)
@@ -105,6 +110,7 @@ func TestDataOutsideScenarioDirEndToEnd(t *testing.T) {
 		exp := mlflowtest.Unique("confined-ok")
 		code, stderr, files := runOut(training, "-p", "experiment="+exp, "-p", "runs=1", "-p", "data=telco.csv")
 		require.Equal(t, ExitOK, code, stderr)
+		require.NotEmpty(t, files, "the report was written")
 		var html string
 		for p, b := range files {
 			if strings.HasSuffix(p, "index.html") {

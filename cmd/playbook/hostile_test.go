@@ -70,7 +70,7 @@ package main
 //	outlive-deadlock         4      a mutex locked twice with timeout=1s ends within 3 s, exit 1
 //	outlive-recover-timeout  4      a loop that recovers its cancellation ends within 3 s, exit 1
 //	kill-compiler-crash      5      yaegi's compiler crash (a labelled loop, which playbook does not rewrite: runner/multidefine.go):
-//	                                a compile error of the step (exit 2), the process not killed, the report files exist
+//	                                a compile error of the step (exit 2) found before anything runs, the process not killed
 //	kill-stack-overflow      5      unbounded recursion (fatal stack overflow): same
 //	kill-concurrent-map      5      concurrent map writes (fatal): same
 //	kill-goroutine-panic     5      a panic in a goroutine: same
@@ -795,7 +795,7 @@ var hostileCases = []hostileCase{
 		assert.Equal(h.t, ExitUsage, r.code, "a compile error of the scenario: exit 2")
 		assert.False(h.t, r.signaled, "the process was not killed by a signal")
 		assert.Contains(h.t, r.stderr, "step crash: the interpreter (yaegi) failed on this cell", "the step whose code yaegi failed on is named")
-		h.reportFiles(h.out)
+		assert.NoFileExists(h.t, filepath.Join(h.out, record.EvidenceFile), "found when compiling every cell first: nothing ran")
 		h.invariants(r)
 	}},
 	{name: "kill-stack-overflow", class: 5, heavy: true, test: func(h *hostile) { crashed(h, "kill-stack-overflow", "recurse") }},

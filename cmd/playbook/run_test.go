@@ -41,9 +41,9 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "GateRefused", args: []string{testdata + "gate.md"}, code: ExitGateRefused, outcome: record.OutcomeRefused,
 			stderr: "playbook run: " + testdata + "gate.md:13: step validate: validate refused: f1 0.42 is below 0.55"},
 		{name: "GateFlagPasses", args: []string{testdata + "gate.md", "-p", "min_f1=0.4"}, code: ExitOK, outcome: record.OutcomeOK},
-		{name: "SyntaxError", args: []string{testdata + "syntax.md"}, code: ExitUsage, outcome: record.OutcomeError,
+		{name: "SyntaxError", args: []string{testdata + "syntax.md"}, code: ExitUsage, // refused before any cell runs: no record
 			stderr: "playbook run: " + testdata + "syntax.md:16: step broken: syntax error"},
-		{name: "ImportRefused", args: []string{testdata + "exec.md"}, code: ExitUsage, outcome: record.OutcomeError},
+		{name: "ImportRefused", args: []string{testdata + "exec.md"}, code: ExitUsage},
 		{name: "UnknownParam", args: []string{"-p", "nope=1", testdata + "gate.md"}, code: ExitUsage,
 			stderr: "playbook run: " + testdata + `gate.md: -p nope=1: unknown parameter "nope" (accepted parameters: min_f1 (number))`},
 		{name: "WrongType", args: []string{"-p", "min_f1=abc", testdata + "gate.md"}, code: ExitUsage,
