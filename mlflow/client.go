@@ -110,7 +110,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	if err := cfg.validate(true); err != nil {
 		return nil, err
 	}
-	base, _ := parseTrackingURI(cfg.TrackingURI) // validated above
+	base, _ := parseTrackingURI(cfg.TrackingURI, cfg.TrackingURIFrom) // validated above
 	uriUser := base.User
 	if uriUser != nil && cfg.Username == "" {
 		if pw, ok := uriUser.Password(); ok {

@@ -51,18 +51,21 @@ const (
 //
 // Printing a Config (fmt, slog) never shows Token or Password.
 type Config struct {
-	TrackingURI    string        // MLFLOW_TRACKING_URI: http or https
-	Token          string        // MLFLOW_TRACKING_TOKEN, sent as "Authorization: Bearer"
-	Username       string        // MLFLOW_TRACKING_USERNAME, with Password: basic auth (wins over Token, as in MLflow)
-	Password       string        // MLFLOW_TRACKING_PASSWORD
-	InsecureTLS    bool          // MLFLOW_TRACKING_INSECURE_TLS: skip certificate verification
-	ServerCertPath string        // MLFLOW_TRACKING_SERVER_CERT_PATH: CA bundle (PEM) that replaces the system roots
-	ClientCertPath string        // MLFLOW_TRACKING_CLIENT_CERT_PATH: PEM holding a client certificate and its key
-	MaxRetries     int           // MLFLOW_HTTP_REQUEST_MAX_RETRIES, 0..10, default 7
-	BackoffFactor  float64       // MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR (seconds), 0..120, default 2
-	BackoffJitter  float64       // MLFLOW_HTTP_REQUEST_BACKOFF_JITTER (seconds), default 1
-	MaxBackoff     time.Duration // cap of one wait between retries, default 120 s
-	Timeout        time.Duration // MLFLOW_HTTP_REQUEST_TIMEOUT (seconds): longest silence of one attempt, default 120 s
+	TrackingURI string // MLFLOW_TRACKING_URI: http or https
+	// TrackingURIFrom names where TrackingURI came from, for messages
+	// (e.g. "--tracking-uri"); MLFLOW_TRACKING_URI when empty.
+	TrackingURIFrom string
+	Token           string        // MLFLOW_TRACKING_TOKEN, sent as "Authorization: Bearer"
+	Username        string        // MLFLOW_TRACKING_USERNAME, with Password: basic auth (wins over Token, as in MLflow)
+	Password        string        // MLFLOW_TRACKING_PASSWORD
+	InsecureTLS     bool          // MLFLOW_TRACKING_INSECURE_TLS: skip certificate verification
+	ServerCertPath  string        // MLFLOW_TRACKING_SERVER_CERT_PATH: CA bundle (PEM) that replaces the system roots
+	ClientCertPath  string        // MLFLOW_TRACKING_CLIENT_CERT_PATH: PEM holding a client certificate and its key
+	MaxRetries      int           // MLFLOW_HTTP_REQUEST_MAX_RETRIES, 0..10, default 7
+	BackoffFactor   float64       // MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR (seconds), 0..120, default 2
+	BackoffJitter   float64       // MLFLOW_HTTP_REQUEST_BACKOFF_JITTER (seconds), default 1
+	MaxBackoff      time.Duration // cap of one wait between retries, default 120 s
+	Timeout         time.Duration // MLFLOW_HTTP_REQUEST_TIMEOUT (seconds): longest silence of one attempt, default 120 s
 	// IgnoreRetryAfter is MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER=false: wait
 	// by backoff alone even when the server sends Retry-After.
 	IgnoreRetryAfter bool
@@ -166,7 +169,7 @@ func (cfg *Config) validate(requireURI bool) error {
 		if requireURI {
 			add("%s is empty: name the tracking server, e.g. http://127.0.0.1:5000", EnvTrackingURI)
 		}
-	} else if _, err := parseTrackingURI(cfg.TrackingURI); err != nil {
+	} else if _, err := parseTrackingURI(cfg.TrackingURI, cfg.TrackingURIFrom); err != nil {
 		errs = append(errs, err)
 	}
 	if cfg.MaxRetries < 0 || cfg.MaxRetries > maxRetriesLimit {
@@ -193,21 +196,31 @@ func (cfg *Config) validate(requireURI bool) error {
 	return errors.Join(errs...)
 }
 
-// parseTrackingURI checks that uri is an http(s) URL with a host.
-func parseTrackingURI(uri string) (*url.URL, error) {
+// parseTrackingURI checks that uri is an http(s) URL with a host and, if
+// it names one, a port from 1 to 65535; from names where uri came from
+// (MLFLOW_TRACKING_URI when empty).
+func parseTrackingURI(uri, from string) (*url.URL, error) {
+	if from == "" {
+		from = EnvTrackingURI
+	}
 	u, err := url.Parse(uri)
 	if err != nil {
-		return nil, fmt.Errorf("mlflow: %s %s is not a URL", EnvTrackingURI, RedactURL(uri))
+		return nil, fmt.Errorf("mlflow: %s %s is not a URL", from, RedactURL(uri))
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "http", "https":
 	case "":
-		return nil, fmt.Errorf("mlflow: %s %s has no scheme: this client talks to a tracking server at an http:// or https:// URL", EnvTrackingURI, RedactURL(uri))
+		return nil, fmt.Errorf("mlflow: %s %s has no scheme: this client talks to a tracking server at an http:// or https:// URL", from, RedactURL(uri))
 	default:
-		return nil, fmt.Errorf("mlflow: %s: scheme %q is not supported: this client talks to a tracking server at an http:// or https:// URL", EnvTrackingURI, u.Scheme)
+		return nil, fmt.Errorf("mlflow: %s: scheme %q is not supported: this client talks to a tracking server at an http:// or https:// URL", from, u.Scheme)
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("mlflow: %s %s has no host", EnvTrackingURI, RedactURL(uri))
+		return nil, fmt.Errorf("mlflow: %s %s has no host", from, RedactURL(uri))
+	}
+	if p := u.Port(); p != "" || strings.HasSuffix(u.Host, ":") {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("mlflow: %s %s: port %q is not a port (1 to 65535)", from, RedactURL(uri), p)
+		}
 	}
 	return u, nil
 }

@@ -136,3 +136,26 @@ func TestRedactURL(t *testing.T) {
 		assert.Equal(t, tc.want, mlflow.RedactURL(tc.in), tc.in)
 	}
 }
+
+// TestTrackingURIPort: a port out of 1..65535 is refused at once, the
+// message naming where the URI came from.
+func TestTrackingURIPort(t *testing.T) {
+	for uri, ok := range map[string]bool{
+		"http://127.0.0.1:5000": true, "http://127.0.0.1": true, "https://h:65535/x": true,
+		"http://127.0.0.1:99999": false, "http://127.0.0.1:0": false, "http://127.0.0.1:": false, "http://[::1]:70000": false,
+	} {
+		_, err := mlflow.New(mlflow.Config{TrackingURI: uri, MaxRetries: 1})
+		if ok {
+			assert.NoError(t, err, uri)
+			continue
+		}
+		if assert.Error(t, err, uri) {
+			assert.Contains(t, err.Error(), "mlflow: MLFLOW_TRACKING_URI "+uri+": port", uri)
+			assert.Contains(t, err.Error(), "is not a port (1 to 65535)", uri)
+		}
+		_, err = mlflow.New(mlflow.Config{TrackingURI: uri, TrackingURIFrom: "--tracking-uri", MaxRetries: 1})
+		if assert.Error(t, err, uri) {
+			assert.Contains(t, err.Error(), "mlflow: --tracking-uri "+uri, uri)
+		}
+	}
+}

@@ -116,3 +116,40 @@ func TestConstraintsDeclared(t *testing.T) {
 		}
 	}
 }
+
+// TestScenarioEncoding: a scenario that is not UTF-8 is refused, its
+// encoding named or the line of its first bytes that are not UTF-8 given,
+// never read as "no cells".
+func TestScenarioEncoding(t *testing.T) {
+	const text = "---\ntitle: t\n---\n\n```go step=a\nfmt.Println(1)\n```\n"
+	utf16 := func(bigEndian bool) []byte {
+		b := []byte{0xFF, 0xFE}
+		if bigEndian {
+			b = []byte{0xFE, 0xFF}
+		}
+		for _, r := range text {
+			if bigEndian {
+				b = append(b, 0, byte(r))
+			} else {
+				b = append(b, byte(r), 0)
+			}
+		}
+		return b
+	}
+	for name, c := range map[string]struct {
+		src  []byte
+		want string
+	}{
+		"UTF-16LE":    {utf16(false), "t.md: the scenario is UTF-16 (little-endian); save it as UTF-8"},
+		"UTF-16BE":    {utf16(true), "t.md: the scenario is UTF-16 (big-endian); save it as UTF-8"},
+		"UTF-16 bare": {utf16(false)[2:], "t.md: the scenario holds NUL bytes"},
+		"Latin-1":     {[]byte("---\ntitle: t\n---\n\nCaf\xe9 cr\xe8me\n\n```go step=a\nfmt.Println(1)\n```\n"), "t.md:5: column 4: bytes that are not UTF-8"},
+	} {
+		_, err := Parse("t.md", c.src)
+		if assert.Error(t, err, name) {
+			assert.Contains(t, err.Error(), c.want, name)
+		}
+	}
+	_, err := Parse("t.md", append([]byte("\uFEFF"), text...))
+	assert.NoError(t, err, "UTF-8 with a byte order mark is accepted")
+}

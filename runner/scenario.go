@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -60,11 +61,51 @@ func ParseFile(path string) (*Scenario, error) {
 	return Parse(path, src)
 }
 
+// checkEncoding refuses a scenario that is not UTF-8: UTF-16 and UTF-32
+// (by their byte order mark, or the NUL bytes of ASCII text in them) are
+// named, and the first line holding bytes that are not UTF-8 is given.
+func checkEncoding(path string, src []byte) error {
+	for _, e := range []struct {
+		bom  string
+		name string
+	}{
+		{"\x00\x00\xFE\xFF", "UTF-32 (big-endian)"}, {"\xFF\xFE\x00\x00", "UTF-32 (little-endian)"},
+		{"\xFE\xFF", "UTF-16 (big-endian)"}, {"\xFF\xFE", "UTF-16 (little-endian)"},
+	} {
+		if bytes.HasPrefix(src, []byte(e.bom)) {
+			return scenarioErr(path, 0, "the scenario is %s; save it as UTF-8", e.name)
+		}
+	}
+	if len(src) >= 2 && (src[0] == 0 || src[1] == 0) {
+		return scenarioErr(path, 0, "the scenario holds NUL bytes (UTF-16 or UTF-32 without a byte order mark?); save it as UTF-8")
+	}
+	if utf8.Valid(src) {
+		return nil
+	}
+	for i, l := range bytes.Split(src, []byte("\n")) {
+		if !utf8.Valid(l) {
+			col := 1
+			for len(l) > 0 {
+				r, n := utf8.DecodeRune(l)
+				if r == utf8.RuneError && n == 1 {
+					break
+				}
+				l, col = l[n:], col+1
+			}
+			return scenarioErr(path, i+1, "column %d: bytes that are not UTF-8 (a file saved as Latin-1 or Windows-1252?); save the scenario as UTF-8", col)
+		}
+	}
+	return nil
+}
+
 // Parse parses the scenario src read from path. It reports every problem it
 // finds, as Errors, each with the line it is on.
 func Parse(path string, src []byte) (*Scenario, error) {
 	sum := sha256.Sum256(src)
 	s := &Scenario{Path: path, SHA256: hex.EncodeToString(sum[:])}
+	if err := checkEncoding(path, src); err != nil {
+		return nil, err
+	}
 	src = bytes.TrimPrefix(src, []byte("\uFEFF"))
 	if len(bytes.TrimSpace(src)) == 0 {
 		return nil, scenarioErr(path, 0, "empty scenario: write a front matter (--- title: ... ---) and at least one cell (```go step=NAME)")

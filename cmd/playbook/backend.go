@@ -25,8 +25,8 @@ func newClient(flagURI string, opts ...mlflow.Option) (*mlflow.Client, error) {
 	if err != nil {
 		return nil, errUsage(err)
 	}
-	if flagURI != "" {
-		cfg.TrackingURI = flagURI
+	if flagURI != "" && flagURI != cfg.TrackingURI {
+		cfg.TrackingURI, cfg.TrackingURIFrom = flagURI, "--tracking-uri"
 	}
 	if cfg.TrackingURI == "" {
 		return nil, errUsage(errNoTrackingURI)
