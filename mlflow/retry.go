@@ -252,6 +252,14 @@ func retryableTransport(err error, policy retryPolicy) bool {
 	return errors.As(err, &op) && op.Op == "dial"
 }
 
+// NotSent reports whether err, from a call that got no reply, certainly
+// never reached the server: the connection could not be opened. Any other
+// failure may have come after the server read the request.
+func NotSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
 // permanent reports replies that retrying cannot change although their
 // status is usually transient: MLflow's 503 for a server started without
 // artifact serving, or in artifacts-only mode.

@@ -108,6 +108,40 @@ type Check struct {
 	Detail string `json:"detail,omitempty"`
 }
 
+// Repair kinds: what a run did to a promotion an earlier run left
+// unfinished.
+const (
+	// RepairCompleted: the production alias had moved; the run set the
+	// tags the interrupted promotion had not.
+	RepairCompleted = "completed"
+	// RepairReversed: the production alias had not moved; the run removed
+	// the intent and any tag claiming the promotion.
+	RepairReversed = "reversed"
+)
+
+// Repair is a promotion (or rollback) an earlier run left unfinished —
+// killed, or its server gone, between writing its intent and clearing it —
+// or a production version found without its promotion tags, and what this
+// run did about it.
+type Repair struct {
+	Step  string    `json:"step,omitempty"`
+	Time  time.Time `json:"time"`
+	Kind  string    `json:"kind"`
+	Model string    `json:"model"`
+	Alias string    `json:"alias"`
+	// From and To are the interrupted move's versions ("" for none);
+	// Production is the version that held Alias when the run found it.
+	From       string `json:"from,omitempty"`
+	To         string `json:"to"`
+	Production string `json:"production"`
+	// Intent is the intent tag's value as found; "" when the repair came
+	// from missing tags.
+	Intent string `json:"intent,omitempty"`
+	// Detail says what was found and done, in words.
+	Detail string `json:"detail"`
+	DryRun bool   `json:"dry_run,omitempty"`
+}
+
 // Promotion kinds.
 const (
 	PromotionPromote  = "promote"

@@ -271,6 +271,9 @@ type Evidence struct {
 	Validation  *Validation  `json:"validation,omitempty"`
 	Checks      []Check      `json:"checks,omitempty"`
 	Promotion   *Promotion   `json:"promotion,omitempty"`
+	// Repairs are the unfinished promotions of earlier runs this run
+	// completed or reversed before it changed production.
+	Repairs []Repair `json:"repairs,omitempty"`
 	// Captures are screenshots of the MLflow UI taken as evidence (see
 	// Capture), or why none was taken.
 	Captures []Capture `json:"captures,omitempty"`

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -45,7 +46,8 @@ func (c *Candidate) URI() string {
 //
 // notAliases are aliases the candidate alias must not be — pass the
 // production alias: pointing it at an unvalidated version would put that
-// version in production before validation.
+// version in production before validation. A version that already holds
+// one of them keeps its validation_status (it is not demoted to pending).
 func Alias(pb *Playbook, v *Version, alias string, notAliases ...string) *Candidate {
 	if v == nil {
 		failf("alias: no version: pass the result of steps.Register")
@@ -85,6 +87,25 @@ func Alias(pb *Playbook, v *Version, alias string, notAliases ...string) *Candid
 		tags["source_experiment"] = run.Experiment
 		tags["selection_metric"] = run.Metric
 		tags["selection_metric_value"] = strconv.FormatFloat(run.Value, 'g', 6, 64)
+	}
+	// A version in production keeps its validation: pointing the
+	// candidate alias at it must not demote it to pending.
+	for _, prod := range notAliases {
+		if pv, ok, err := r.aliasVersion(v.Model, prod); err != nil {
+			fail(err)
+		} else if ok && pv == v.Version {
+			old, err := r.versionTags(v.Model, v.Version)
+			if err != nil {
+				fail(err)
+			}
+			if status, ok := old[TagValidationStatus]; ok {
+				delete(tags, TagValidationStatus)
+				pb.Printf("%s\n", tr(pb,
+					fmt.Sprintf("version %s holds %s: its %s=%s is kept (validate with revalidate to re-check it)", v.Version, prod, TagValidationStatus, status),
+					fmt.Sprintf("la version %s porte %s : son %s=%s est conservé (validez avec revalidate pour la revérifier)", v.Version, prod, TagValidationStatus, status)))
+			}
+			break
+		}
 	}
 	if err := r.setTags(v.Model, v.Version, tags); err != nil {
 		fail(err)

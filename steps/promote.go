@@ -52,6 +52,8 @@ type Promotion struct {
 	Reason string
 	At     time.Time
 	By     string
+
+	intent string // the value of the intent tag this move wrote
 }
 
 // Promote moves the production alias to the candidate's version, as a
@@ -85,6 +87,7 @@ func Promote(pb *Playbook, cand *Candidate, opts PromoteOptions) *Promotion {
 	defer r.showCalls()
 	before := r.before(cand.Model)
 	atStart := before.Aliases[opts.Alias]
+	r.reconcile(cand.Model, opts.Alias, atStart)
 
 	tags, err := r.versionTags(cand.Model, cand.Version)
 	if err != nil {
@@ -108,25 +111,23 @@ func Promote(pb *Playbook, cand *Candidate, opts PromoteOptions) *Promotion {
 		Kind: record.PromotionPromote, Model: cand.Model, Alias: opts.Alias, CandidateAlias: cand.Alias,
 		Version: cand.Version, AtStart: atStart, Forced: opts.Force, DryRun: pb.DryRun(), At: now(), By: actor(pb),
 	}
-	previous := r.move(p, opts.Force)
-	if p.Moved {
-		promoted := map[string]string{TagPromotedAt: stamp(p.At), TagPromotedBy: p.By, TagPreviousVersion: "none"}
-		if previous != "" {
-			promoted[TagPreviousVersion] = previous
-			if err := r.setTags(cand.Model, previous, map[string]string{
-				TagArchived: "true", TagArchivedAt: stamp(p.At), TagSupersededBy: cand.Version,
-			}); err != nil {
-				fail(err)
-			}
-		}
-		if err := r.setTags(cand.Model, cand.Version, promoted); err != nil {
-			fail(err)
-		}
-		r.unarchive(cand.Model, cand.Version, tags)
-		r.settled(p)
-	}
+	r.finishMove(p, r.move(p, opts.Force))
 	r.recordPromotion(p)
 	return p
+}
+
+// finishMove tags a move of p from previous that was made (p.Moved), reads
+// the alias back — a promotion that lost a race to another leaves no tag
+// claiming it — and deletes the move's intent.
+func (r *registry) finishMove(p *Promotion, previous string) {
+	if !p.Moved {
+		return
+	}
+	if err := r.tagMove(p, previous); err != nil {
+		fail(err)
+	}
+	r.settled(p, func(holder string) { r.undoClaims(p, previous, holder) })
+	r.endMove(p)
 }
 
 // move points p.Alias at p.Version, unless it already points there, and
@@ -154,18 +155,20 @@ func (r *registry) move(p *Promotion, force bool) string {
 			fmt.Sprintf("%s pointe déjà vers la version %s : rien à déplacer", p.Alias, p.Version)))
 		return cur
 	}
+	r.beginMove(p, cur)
 	if err := r.setAlias(p.Model, p.Alias, p.Version); err != nil {
 		// Two clients setting a new alias at once can make the server
 		// refuse one (MLflow's upsert is a read then an insert): when the
 		// alias moved meanwhile, that is a race lost, said as such.
 		if got, ok, rerr := r.aliasVersion(p.Model, p.Alias); rerr == nil && ok && got != cur && got != p.Version {
+			r.endMove(p)
 			fail(Refuse(p.Kind, "moving %s of %s from %s to version %s failed (%s), and the alias now points to %s: another promotion moved it meanwhile (MLflow has no compare-and-swap on aliases); version %s is not in production; check the model's page and rerun",
 				p.Alias, p.Model, versionText(cur), p.Version, firstLine(err.Error()), versionText(got), p.Version))
 		}
 		failf("moving %s of %s to version %s: %w", p.Alias, p.Model, p.Version, err)
 	}
 	p.Moved = true
-	r.settled(p)
+	r.settled(p, func(string) { r.endMove(p) })
 	return cur
 }
 
@@ -176,13 +179,15 @@ func firstLine(s string) string {
 }
 
 // settled reads the alias back: another client moving it right after this
-// step did is a refusal that says what was seen.
-func (r *registry) settled(p *Promotion) {
+// step did is a refusal that says what was seen, after undo(holder) took
+// back what this step claimed.
+func (r *registry) settled(p *Promotion, undo func(holder string)) {
 	got, _, err := r.aliasVersion(p.Model, p.Alias)
 	if err != nil {
 		fail(err)
 	}
 	if got != p.Version {
+		undo(got)
 		fail(Refuse(p.Kind, "right after this scenario moved %s of %s from %s to version %s, the alias pointed to %s: another promotion moved it meanwhile (MLflow has no compare-and-swap on aliases); version %s is not in production; check the model's page and rerun",
 			p.Alias, p.Model, versionText(p.Previous), p.Version, versionText(got), p.Version))
 	}

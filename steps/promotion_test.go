@@ -680,3 +680,48 @@ func TestVerifyCapture(t *testing.T) {
 		})
 	}
 }
+
+// TestProductionNotDemoted: a re-run whose best run is already in
+// production neither sets it back to pending (alias) nor rewrites its
+// validation (validate) unless asked; a re-validation that fails says
+// production is now on a failed version.
+func TestProductionNotDemoted(t *testing.T) {
+	c := newClient(t)
+	weak := trainedExperiment(t, c, "weak")
+	model := uniqueName("NotDemoted")
+	r := newScenarioRun(t, c, false)
+	var (
+		best *steps.BestRun
+		v    *steps.Version
+		cand *steps.Candidate
+	)
+	r.must("identify", func() { best = steps.Identify(r.pb, steps.IdentifyOptions{Experiment: weak}) })
+	r.must("register", func() { v = steps.Register(r.pb, best, steps.RegisterOptions{Model: model}) })
+	r.must("alias", func() { cand = steps.Alias(r.pb, v, "", steps.DefaultProductionAlias) })
+	r.must("validate", func() { steps.Validate(r.pb, cand, defaultValidation(0.55)) })
+	r.must("promote", func() { steps.Promote(r.pb, cand, steps.PromoteOptions{}) })
+	kept := readState(t, c, model).Versions["1"]
+	require.Equal(t, "passed", kept["validation_status"])
+
+	r2 := newScenarioRun(t, c, false)
+	r2.must("register", func() { v = steps.Register(r2.pb, best, steps.RegisterOptions{Model: model}) })
+	require.True(t, v.Reused)
+	r2.must("alias", func() { cand = steps.Alias(r2.pb, v, "", steps.DefaultProductionAlias) })
+	assert.Equal(t, "passed", readState(t, c, model).Versions["1"]["validation_status"], "alias keeps production's status")
+	r2.must("validate", func() { steps.Validate(r2.pb, cand, defaultValidation(0.55)) })
+	err := r2.step("validate", func() { steps.Validate(r2.pb, cand, defaultValidation(0.99)) })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "which holds production-live, fails 1 check(s) now")
+	after := readState(t, c, model).Versions["1"]
+	for _, k := range []string{"validation_status", "validation.f1", "validation.at", "validation.rows"} {
+		assert.Equal(t, kept[k], after[k], "tag %s kept", k)
+	}
+	assert.NotContains(t, after, "validation.failed_checks")
+
+	again := defaultValidation(0.99)
+	again.Revalidate = true
+	err = r2.step("validate", func() { steps.Validate(r2.pb, cand, again) })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "production-live is now on a version that failed validation")
+	assert.Equal(t, "failed", readState(t, c, model).Versions["1"]["validation_status"], "re-validated as asked")
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -60,6 +61,9 @@ func (r *registry) change(method, endpoint string, args map[string]any, send fun
 		call.Duration = record.Duration(time.Since(start))
 		call.Outcome = OutcomeOK
 		if err != nil {
+			if uncertain(err) {
+				err = &mayHaveApplied{err: err}
+			}
 			call.Outcome = err.Error()
 		}
 	}
@@ -151,6 +155,10 @@ func (r *registry) setAlias(model, alias, version string) error {
 	err := r.change("POST", "registered-models/alias", args, func(ctx context.Context) error {
 		return r.c.SetRegisteredModelAlias(ctx, model, alias, version)
 	})
+	err = r.readBack(err, fmt.Sprintf("%s of %s pointing to version %s", alias, model, version), func() (bool, error) {
+		got, ok, err := r.aliasVersion(model, alias)
+		return ok && got == version, err
+	})
 	if err == nil && r.pb.DryRun() {
 		r.lock(func() { r.s.plan(model).aliases[alias] = version })
 	}
@@ -162,6 +170,11 @@ func (r *registry) setTag(model, version, key, value string) error {
 	args := map[string]any{"name": model, "version": version, "key": key, "value": value}
 	err := r.change("POST", "model-versions/set-tag", args, func(ctx context.Context) error {
 		return r.c.SetModelVersionTag(ctx, model, version, key, value)
+	})
+	err = r.readBack(err, fmt.Sprintf("tag %s=%q on %s version %s", key, value, model, version), func() (bool, error) {
+		tags, err := r.versionTags(model, version)
+		got, ok := tags[key]
+		return ok && got == value, err
 	})
 	if err == nil && r.pb.DryRun() {
 		r.lock(func() { r.planTag(model, version, key, &value) })
@@ -175,10 +188,70 @@ func (r *registry) deleteTag(model, version, key string) error {
 	err := r.change("DELETE", "model-versions/delete-tag", args, func(ctx context.Context) error {
 		return r.c.DeleteModelVersionTag(ctx, model, version, key)
 	})
+	err = r.readBack(err, fmt.Sprintf("tag %s deleted from %s version %s", key, model, version), func() (bool, error) {
+		tags, err := r.versionTags(model, version)
+		_, ok := tags[key]
+		return !ok, err
+	})
 	if err == nil && r.pb.DryRun() {
 		r.lock(func() { r.planTag(model, version, key, nil) })
 	}
 	return err
+}
+
+// mayHaveApplied is the error of a registry change whose reply was lost:
+// the server may have applied it.
+type mayHaveApplied struct{ err error }
+
+func (e *mayHaveApplied) Error() string {
+	return "no reply, the change may have been applied: " + e.err.Error()
+}
+
+func (e *mayHaveApplied) Unwrap() error { return e.err }
+
+// uncertain reports whether a failed change may still have reached the
+// server: no reply arrived (the connection broke, or timed out, after the
+// request was sent), or a gateway answered for a server it lost.
+func uncertain(err error) bool {
+	var api *mlflow.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	if strings.Contains(api.Message, "not sent:") {
+		return false // playbook's proxy could not reach the server at all
+	}
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	switch api.StatusCode {
+	case 0:
+		return !mlflow.NotSent(err)
+	case http.StatusBadGateway, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// readBack settles a change that may have been applied (err is a
+// *mayHaveApplied): applied reads the registry to learn whether what
+// describes holds. It returns nil when it does (the step goes on, saying
+// so), else err completed with what the read showed.
+func (r *registry) readBack(err error, what string, applied func() (bool, error)) error {
+	var lost *mayHaveApplied
+	if !errors.As(err, &lost) {
+		return err
+	}
+	ok, rerr := applied()
+	switch {
+	case rerr != nil:
+		return fmt.Errorf("%w; reading it back failed too (%s): the registry may hold %s; rerun the scenario once the server answers: an interrupted promotion is completed or reversed", err, firstLine(rerr.Error()), what)
+	case ok:
+		r.pb.Printf("%s\n", tr(r.pb,
+			"the reply was lost, but the registry read back shows "+what+": the change was applied",
+			"la réponse a été perdue, mais la relecture du registre montre "+what+" : la modification a été appliquée"))
+		return nil
+	}
+	return fmt.Errorf("%w; read back: not applied (the registry does not hold %s)", err, what)
 }
 
 // setTags sets tags on a version, in key order, stopping at the first error.

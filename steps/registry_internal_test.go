@@ -240,8 +240,30 @@ func TestPromoteLosesRace(t *testing.T) {
 	require.NoError(t, err)
 	_, archived := v1.Tag(TagArchived)
 	assert.False(t, archived, "version 1 is not tagged archived by the loser")
-	require.Len(t, rec.Evidence.Calls, 1, "the alias move is recorded")
+	assert.Equal(t, []string{"POST registered-models/set-tag", "POST registered-models/alias", "DELETE registered-models/delete-tag"},
+		callNames(rec), "the intent, the alias move and the intent's removal are recorded")
 	assert.Nil(t, rec.Evidence.Promotion, "no promotion is claimed")
+	assertNoIntent(t, c, model)
+}
+
+// callNames returns the recorded calls as "METHOD endpoint" without the
+// API prefix.
+func callNames(rec *record.Run) []string {
+	var names []string
+	for _, c := range rec.Evidence.Calls {
+		names = append(names, c.Method+" "+strings.TrimPrefix(c.Endpoint, "/api/2.0/mlflow/"))
+	}
+	return names
+}
+
+// assertNoIntent asserts model holds no promotion intent tag.
+func assertNoIntent(t *testing.T, c *mlflow.Client, model string) {
+	t.Helper()
+	m, err := c.GetRegisteredModel(t.Context(), model)
+	require.NoError(t, err)
+	for _, tag := range m.Tags {
+		assert.False(t, strings.HasPrefix(tag.Key, TagIntentPrefix), "intent tag left: %s=%s", tag.Key, tag.Value)
+	}
 }
 
 // TestChangeRecordsFailures: a change the server refuses is recorded with
@@ -292,8 +314,9 @@ func TestPromoteRefusedByTheServerInARace(t *testing.T) {
 	require.True(t, errors.As(err, &g), "a refusal: %v", err)
 	assert.Contains(t, g.Reason, "moving production-live of "+model+" from no version to version 1 failed (mlflow: POST /api/2.0/mlflow/registered-models/alias: 400 BAD_REQUEST: (sqlite3.IntegrityError) UNIQUE constraint failed: registered_model_aliases.alias), and the alias now points to version 2")
 	assert.NotContains(t, g.Reason, "[SQL", "the server's message is cut to its first line")
-	require.Len(t, rec.Evidence.Calls, 1)
-	assert.Contains(t, rec.Evidence.Calls[0].Outcome, "UNIQUE constraint failed", "the refused call is recorded with the server's answer")
+	require.Equal(t, []string{"POST registered-models/set-tag", "POST registered-models/alias", "DELETE registered-models/delete-tag"}, callNames(rec))
+	assert.Contains(t, rec.Evidence.Calls[1].Outcome, "UNIQUE constraint failed", "the refused call is recorded with the server's answer")
+	assertNoIntent(t, c, model)
 }
 
 // TestAliasRefusedByTheServerInARace: as for promote, a candidate alias the

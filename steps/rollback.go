@@ -59,6 +59,7 @@ func Rollback(pb *Playbook, opts RollbackOptions) *Promotion {
 	if !ok {
 		failf("rollback: no version of %q holds %s: there is nothing to roll back", opts.Model, opts.Alias)
 	}
+	r.reconcile(opts.Model, opts.Alias, cur)
 	curTags, err := r.versionTags(opts.Model, cur)
 	if err != nil {
 		fail(err)
@@ -87,21 +88,7 @@ func Rollback(pb *Playbook, opts RollbackOptions) *Promotion {
 		Kind: record.PromotionRollback, Model: opts.Model, Alias: opts.Alias, Version: target,
 		AtStart: cur, Forced: opts.Force, DryRun: pb.DryRun(), Reason: opts.Reason, At: now(), By: actor(pb),
 	}
-	previous := r.move(p, opts.Force)
-	if p.Moved {
-		if err := r.setTags(opts.Model, previous, map[string]string{
-			TagArchived: "true", TagArchivedAt: stamp(p.At), TagSupersededBy: target, TagRollbackReason: opts.Reason,
-		}); err != nil {
-			fail(err)
-		}
-		if err := r.setTags(opts.Model, target, map[string]string{
-			TagRollbackReason: opts.Reason, TagRolledBackAt: stamp(p.At), TagRolledBackBy: p.By, TagRolledBackFrom: previous,
-		}); err != nil {
-			fail(err)
-		}
-		r.unarchive(opts.Model, target, targetTags)
-		r.settled(p)
-	}
+	r.finishMove(p, r.move(p, opts.Force))
 	r.recordPromotion(p)
 	return p
 }

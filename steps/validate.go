@@ -64,6 +64,11 @@ type ValidateOptions struct {
 	// ProductionAlias names the champion to compare with; "" means
 	// DefaultProductionAlias.
 	ProductionAlias string
+	// Revalidate rewrites the validation tags of a candidate that already
+	// holds ProductionAlias. Without it such a version is evaluated and
+	// shown, but keeps its validation_status and figures: a re-run does
+	// not demote production as a side effect.
+	Revalidate bool
 }
 
 // ValidationResult is what Validate found.
@@ -250,6 +255,11 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 	if err != nil {
 		fail(err)
 	}
+	inProduction := hasChamp && pv == cand.Version
+	if inProduction && !opts.Revalidate {
+		r.keepProductionTags(res, cand, opts, old, champNote, labels, scores, plotted)
+		return res
+	}
 	if !res.Passed {
 		tags["validation.failed_checks"] = truncateTag(strings.Join(res.Failed, "; "))
 	}
@@ -270,6 +280,21 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 	}
 
 	res.show(pb, cand, champNote, status)
+	res.plots(pb, labels, scores, plotted)
+
+	if !res.Passed && inProduction {
+		fail(Refuse("validate", "%s is now on a version that failed validation: %s version %s failed %d check(s): %s (re-validated as asked, tagged %s=%s); roll back (steps.Rollback) or promote a better version",
+			opts.ProductionAlias, cand.Model, cand.Version, len(res.Failed), strings.Join(res.Failed, "; "), TagValidationStatus, StatusFailed))
+	}
+	if !res.Passed {
+		fail(Refuse("validate", "%s version %s failed %d check(s): %s (tagged %s=%s)",
+			cand.Model, cand.Version, len(res.Failed), strings.Join(res.Failed, "; "), TagValidationStatus, StatusFailed))
+	}
+	return res
+}
+
+// plots shows the validation's plots.
+func (res *ValidationResult) plots(pb *Playbook, labels, scores []float64, plotted []scored) {
 	pb.Plot(tr(pb, "ROC curve", "Courbe ROC"), rocPlot(pb, labels, plotted))
 	pb.Plot(tr(pb, "Precision-recall curve", "Courbe précision-rappel"), prPlot(pb, labels, plotted))
 	pb.Plot(tr(pb, "Confusion matrix", "Matrice de confusion"), confusionPlot(pb, res.Metrics.Confusion, res.classNames(pb)))
@@ -277,12 +302,27 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 	if len(res.Fairness) > 0 {
 		pb.Plot(tr(pb, "Fairness by group", "Équité par groupe"), fairnessPlot(pb, res.Fairness))
 	}
+}
 
-	if !res.Passed {
-		fail(Refuse("validate", "%s version %s failed %d check(s): %s (tagged %s=%s)",
-			cand.Model, cand.Version, len(res.Failed), strings.Join(res.Failed, "; "), TagValidationStatus, StatusFailed))
+// keepProductionTags ends the validation of a candidate that holds the
+// production alias without Revalidate: the results are shown, the
+// version's tags are kept. Checks that fail now are a refusal saying so;
+// production keeps its recorded status.
+func (r *registry) keepProductionTags(res *ValidationResult, cand *Candidate, opts ValidateOptions, old map[string]string, champNote string, labels, scores []float64, plotted []scored) {
+	pb := r.pb
+	status := old[TagValidationStatus]
+	if status == "" {
+		status = tr(pb, "none", "aucun")
 	}
-	return res
+	pb.Printf("%s\n", tr(pb,
+		fmt.Sprintf("version %s holds %s: its validation tags are kept (%s=%s, validated %s); pass Revalidate to rewrite them", cand.Version, opts.ProductionAlias, TagValidationStatus, status, old["validation.at"]),
+		fmt.Sprintf("la version %s porte %s : ses tags de validation sont conservés (%s=%s, validée %s) ; passez Revalidate pour les réécrire", cand.Version, opts.ProductionAlias, TagValidationStatus, status, old["validation.at"])))
+	res.show(pb, cand, champNote, status)
+	res.plots(pb, labels, scores, plotted)
+	if !res.Passed {
+		fail(Refuse("validate", "%s version %s, which holds %s, fails %d check(s) now: %s; its tags were kept (%s=%s): pass Revalidate to record the failure, or roll back",
+			cand.Model, cand.Version, opts.ProductionAlias, len(res.Failed), strings.Join(res.Failed, "; "), TagValidationStatus, status))
+	}
 }
 
 // validationData loads, from the scenario's folder dir, or generates the

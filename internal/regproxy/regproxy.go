@@ -33,6 +33,9 @@ const DefaultMaxBody = 64 << 20
 const (
 	OutcomeOK      = "ok"
 	OutcomeNotSent = "not sent (dry run)" // as package steps records it
+	// OutcomeMayHaveApplied starts the outcome of a change sent to the
+	// server that got no reply: the server may have applied it.
+	OutcomeMayHaveApplied = "no reply, may have been applied: "
 )
 
 // Options configure a Proxy.
@@ -528,6 +531,9 @@ func (p *Proxy) send(w http.ResponseWriter, r *http.Request, endpoint string, bo
 	target, err := p.connect()
 	if err == nil {
 		resp, err = target.Forward(out)
+		if err != nil && mlflow.NotSent(err) {
+			err = fmt.Errorf("not sent: %w", err)
+		}
 	} else {
 		err = fmt.Errorf("not sent: playbook could not connect to the tracking server: %w", err)
 	}
@@ -538,6 +544,11 @@ func (p *Proxy) send(w http.ResponseWriter, r *http.Request, endpoint string, bo
 		if call != nil {
 			call.Duration = record.Duration(time.Since(start))
 			call.Outcome = err.Error()
+			if !strings.HasPrefix(call.Outcome, "not sent: ") && r.Context().Err() == nil {
+				// The request went out and no reply came back: the
+				// server may have applied it.
+				call.Outcome = OutcomeMayHaveApplied + call.Outcome
+			}
 		}
 		if counter != nil && counter.over {
 			p.tooLarge(w, call, p.opts.MaxUpload)

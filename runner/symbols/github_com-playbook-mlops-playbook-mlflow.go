@@ -48,6 +48,7 @@ func init() {
 		"ModelVersionReady":               reflect.ValueOf(mlflow.ModelVersionReady),
 		"New":                             reflect.ValueOf(mlflow.New),
 		"NewFromEnv":                      reflect.ValueOf(mlflow.NewFromEnv),
+		"NotSent":                         reflect.ValueOf(mlflow.NotSent),
 		"ParseLoggedModelOrderBy":         reflect.ValueOf(mlflow.ParseLoggedModelOrderBy),
 		"ParseModelURI":                   reflect.ValueOf(mlflow.ParseModelURI),
 		"ParseRunsURI":                    reflect.ValueOf(mlflow.ParseRunsURI),
