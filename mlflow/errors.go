@@ -55,6 +55,12 @@ type APIError struct {
 	Endpoint   string // URL path only: no host, no query, no secrets
 	Server     string // the tracking server, credentials removed (see RedactURL)
 	Err        error  // the cause when there is no usable reply; nil otherwise
+	// MayHaveApplied says that an attempt of this change (any method but
+	// GET and HEAD) went out and got no usable reply — the connection
+	// broke after the request was sent, or a gateway answered 502, 503 or
+	// 504 — so the server may have applied it, whatever the last
+	// attempt's outcome.
+	MayHaveApplied bool
 
 	// also is one more sentinel the error matches, set by the call that knows
 	// better than the status code (a missing alias is "not found").

@@ -69,6 +69,14 @@ var errNoReply = errors.New("no progress within the timeout")
 func (c *Client) send(req *http.Request, policy retryPolicy) (*http.Response, error) {
 	ctx := req.Context()
 	start := time.Now()
+	// uncertain records that an attempt of a change may have reached the
+	// server without its reply reaching us.
+	change := req.Method != http.MethodGet && req.Method != http.MethodHead
+	uncertain := false
+	failed := func(e *APIError) (*http.Response, error) {
+		e.MayHaveApplied = change && uncertain
+		return nil, e
+	}
 	for attempt := 0; ; attempt++ {
 		r := req
 		if attempt > 0 {
@@ -86,14 +94,17 @@ func (c *Client) send(req *http.Request, policy retryPolicy) (*http.Response, er
 
 		if err != nil {
 			apiErr := c.transportError(req, err)
+			if !NotSent(err) {
+				uncertain = true
+			}
 			delay := c.backoff(attempt + 1)
 			if !canRetry || !retryableTransport(err, policy) || ctx.Err() != nil ||
 				time.Since(start)+delay > c.cfg.Timeout {
-				return nil, apiErr
+				return failed(apiErr)
 			}
 			c.logRetry(req, attempt, slog.String("error", apiErr.Message), delay)
 			if err := c.sleep(ctx, delay); err != nil {
-				return nil, c.transportError(req, err)
+				return failed(c.transportError(req, err))
 			}
 			continue
 		}
@@ -104,8 +115,17 @@ func (c *Client) send(req *http.Request, policy retryPolicy) (*http.Response, er
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 		apiErr := c.checkResponse(resp, body)
+		switch resp.StatusCode {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			// A gateway that lost the server after forwarding, or MLflow
+			// answering 503 after it committed; playbook's own proxy says
+			// "not sent" when the change never left it.
+			if !strings.Contains(apiErr.Message, "not sent:") {
+				uncertain = true
+			}
+		}
 		if !canRetry || !policy.retryable(resp.StatusCode) || permanent(apiErr) {
-			return nil, apiErr
+			return failed(apiErr)
 		}
 		delay := c.backoff(attempt + 1)
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok && !c.cfg.IgnoreRetryAfter {
@@ -113,7 +133,7 @@ func (c *Client) send(req *http.Request, policy retryPolicy) (*http.Response, er
 		}
 		c.logRetry(req, attempt, slog.Int("status", resp.StatusCode), delay)
 		if err := c.sleep(ctx, delay); err != nil {
-			return nil, c.transportError(req, err)
+			return failed(c.transportError(req, err))
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -210,26 +209,10 @@ func (e *mayHaveApplied) Error() string {
 func (e *mayHaveApplied) Unwrap() error { return e.err }
 
 // uncertain reports whether a failed change may still have reached the
-// server: no reply arrived (the connection broke, or timed out, after the
-// request was sent), or a gateway answered for a server it lost.
+// server (see mlflow.APIError.MayHaveApplied).
 func uncertain(err error) bool {
 	var api *mlflow.APIError
-	if !errors.As(err, &api) {
-		return false
-	}
-	if strings.Contains(api.Message, "not sent:") {
-		return false // playbook's proxy could not reach the server at all
-	}
-	if errors.Is(err, context.Canceled) {
-		return false
-	}
-	switch api.StatusCode {
-	case 0:
-		return !mlflow.NotSent(err)
-	case http.StatusBadGateway, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
+	return errors.As(err, &api) && api.MayHaveApplied && !errors.Is(err, context.Canceled)
 }
 
 // readBack settles a change that may have been applied (err is a

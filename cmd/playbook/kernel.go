@@ -92,6 +92,40 @@ type kernelConfig struct {
 	// EnvManager is the run's --env-manager: playbook builds the models'
 	// environments (POST /rpc/python for a model, POST /rpc/serve).
 	EnvManager string `json:"env_manager,omitempty"`
+	// Retry is how the kernel's client retries, as MLflow's variables
+	// told playbook (the kernel does not see them).
+	Retry kernelRetry `json:"retry"`
+}
+
+// kernelRetry is the retry part of an mlflow.Config.
+type kernelRetry struct {
+	MaxRetries       int           `json:"max_retries"`
+	BackoffFactor    float64       `json:"backoff_factor"`
+	BackoffJitter    float64       `json:"backoff_jitter"`
+	MaxBackoff       time.Duration `json:"max_backoff"`
+	Timeout          time.Duration `json:"timeout"`
+	IgnoreRetryAfter bool          `json:"ignore_retry_after,omitempty"`
+}
+
+// retryFromEnv reads MLflow's retry variables, their defaults when one is
+// invalid (run has refused those before it starts a kernel).
+func retryFromEnv() kernelRetry {
+	cfg, err := mlflow.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		cfg = mlflow.DefaultConfig("")
+	}
+	return kernelRetry{MaxRetries: cfg.MaxRetries, BackoffFactor: cfg.BackoffFactor, BackoffJitter: cfg.BackoffJitter,
+		MaxBackoff: cfg.MaxBackoff, Timeout: cfg.Timeout, IgnoreRetryAfter: cfg.IgnoreRetryAfter}
+}
+
+// config returns the client configuration for uri with these retries.
+func (k kernelRetry) config(uri string) mlflow.Config {
+	cfg := mlflow.DefaultConfig(uri)
+	if k.Timeout > 0 {
+		cfg.MaxRetries, cfg.BackoffFactor, cfg.BackoffJitter = k.MaxRetries, k.BackoffFactor, k.BackoffJitter
+		cfg.MaxBackoff, cfg.Timeout, cfg.IgnoreRetryAfter = k.MaxBackoff, k.Timeout, k.IgnoreRetryAfter
+	}
+	return cfg
 }
 
 // kernelMsg is one message of the kernel to the parent, one JSON object
@@ -166,7 +200,7 @@ func kernelMain() int {
 				}
 				display = r.DisplayURI
 			}
-			return mlflow.New(mlflow.DefaultConfig(cfg.TrackingURI), mlflow.WithUserAgent("playbook-kernel/"+cfg.Version),
+			return mlflow.New(cfg.Retry.config(cfg.TrackingURI), mlflow.WithUserAgent("playbook-kernel/"+cfg.Version),
 				mlflow.WithHTTPClient(hc), mlflow.WithDisplayURI(display))
 		})
 	}
@@ -568,6 +602,7 @@ func kernelRun(ctx context.Context, sc *runner.Scenario, opts runner.Options, px
 		RecordedURI: opts.TrackingURI, User: base.Environment.User, Host: base.Environment.Host,
 		CaptureWidth: captureSize(opts, true), CaptureHeight: captureSize(opts, false),
 		TempDir: tmp, DryRun: opts.DryRun, Unrestricted: opts.Unrestricted, Version: opts.Version,
+		Retry: retryFromEnv(),
 	}
 	if opts.ModelEnvs != nil {
 		cfg.EnvManager = opts.ModelEnvs.Manager

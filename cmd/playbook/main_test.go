@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"regexp"
 	"testing"
@@ -29,9 +30,15 @@ func TestVersion(t *testing.T) {
 // TestMain turns verify's screenshot of the MLflow UI off for the command's
 // tests, which run the promotion many times (it takes about ten seconds a
 // page); steps and report test the capture itself.
+// envTestMain makes the test binary run as playbook itself.
+const envTestMain = "PLAYBOOK_TEST_MAIN"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(envKernel) == "1" { // the test binary started as a kernel (--kernel process)
 		os.Exit(kernelMain())
+	}
+	if os.Getenv(envTestMain) == "1" { // the test binary started as playbook (a process a test can kill)
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
 	if os.Getenv("PLAYBOOK_CHROMIUM") == "" {
 		os.Setenv("PLAYBOOK_CHROMIUM", "off")

@@ -106,6 +106,25 @@ func Slow(t testing.TB) {
 	}
 }
 
+// EnvHeavyTests names the variable that runs the heavy suites: those that
+// take many minutes (the kill points of a promotion). .ci/run runs them in
+// a lane of their own, after the main one.
+const EnvHeavyTests = "PLAYBOOK_HEAVY_TESTS"
+
+// Heavy skips a heavy suite unless PLAYBOOK_HEAVY_TESTS=1; -short skips it
+// always. Its name ends in Heavy, so that go test -run 'Heavy$' runs the
+// heavy lane.
+func Heavy(t testing.TB) {
+	t.Helper()
+	switch {
+	case testing.Short():
+		t.Skip("-short: a heavy suite")
+	case os.Getenv(EnvHeavyTests) == "1":
+	default:
+		t.Skipf("a heavy suite: set %s=1 to run it (.ci/run's heavy lane does)", EnvHeavyTests)
+	}
+}
+
 // SklearnModels runs scripts/log_sklearn_models.py (see its flags): see
 // Script.
 func SklearnModels(t testing.TB, uri string, v any, args ...string) {
