@@ -250,7 +250,15 @@ func (f fence) closes(l string) bool {
 	return true
 }
 
-// parseBody splits lines[from:] into prose and cells.
+// htmlCommentStart reports whether l opens an HTML comment block
+// (CommonMark: up to three spaces, then <!--).
+func htmlCommentStart(l string) bool {
+	t := strings.TrimLeft(l, " ")
+	return len(l)-len(t) <= 3 && strings.HasPrefix(t, "<!--")
+}
+
+// parseBody splits lines[from:] into prose and cells; HTML comments are
+// left out of both.
 func (s *Scenario) parseBody(lines []string, from int) Errors {
 	var errs Errors
 	var prose []string
@@ -270,6 +278,34 @@ func (s *Scenario) parseBody(lines []string, from int) Errors {
 	}
 	seen := map[string]int{} // step → line
 	for i := from; i < len(lines); i++ {
+		if htmlCommentStart(lines[i]) {
+			// An HTML comment (CommonMark's HTML block of type 2) runs to
+			// the first line holding "-->", the one it opens on included,
+			// or to the end of the file. What it holds is hidden, as a
+			// Markdown viewer hides it: no prose, and no cells, even
+			// fenced Go blocks.
+			end := len(lines) - 1
+			closed := false
+			for j := i; j < len(lines); j++ {
+				if strings.Contains(lines[j], "-->") {
+					end, closed = j, true
+					break
+				}
+			}
+			if !closed {
+				for j := i + 1; j < len(lines); j++ {
+					if f, ok := openFence(lines[j], j+1); ok {
+						if lang, _, _ := strings.Cut(f.info, " "); strings.EqualFold(lang, "go") {
+							errs = append(errs, scenarioErr(s.Path, i+1, "the HTML comment opened here (<!--) is not closed: it hides the Go cell on line %d and the rest of the file; end it with -->", j+1))
+							break
+						}
+					}
+				}
+			}
+			flush()
+			i = end
+			continue
+		}
 		f, ok := openFence(lines[i], i+1)
 		if !ok {
 			addProse(i)
