@@ -156,7 +156,12 @@ func (s *Scenario) parseFrontMatter(text string) Errors {
 	const offset = 1 // YAML line 1 is file line 2
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
-		return Errors{scenarioErr(s.Path, yamlErrorLine(err, offset), "front matter: %s", yamlErrorText(err))}
+		line := yamlErrorLine(err, text, offset)
+		msg := yamlErrorText(err)
+		if ls := strings.Split(text, "\n"); line-offset-1 < len(ls) && strings.HasPrefix(strings.TrimLeft(ls[line-offset-1], " "), "\t") {
+			msg += " (a tab: indent YAML with spaces)"
+		}
+		return Errors{scenarioErr(s.Path, line, "front matter: %s", msg)}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil // empty front matter
@@ -412,15 +417,32 @@ func firstHeading(blocks []record.Block) string {
 	return ""
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
 
-// yamlErrorLine returns the file line of a YAML syntax error.
-func yamlErrorLine(err error, offset int) int {
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return n + offset
+// yamlErrorLine returns the file line of a YAML syntax error in text.
+//
+// yaml.v3 names the line where the token it was scanning began (its
+// "context"), not the line of the problem: a tab that breaks the
+// indentation of a plain scalar's continuation or of a block scalar is
+// reported on the scalar's first line, often the line above. For those
+// errors, the line is the first one from there whose indentation holds a
+// tab. An error without a line is on the YAML's first line.
+func yamlErrorLine(err error, text string, offset int) int {
+	line := 1 // in the YAML text, from 1
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil && m[1] != "" {
+		line, _ = strconv.Atoi(m[1])
 	}
-	return 1
+	if strings.Contains(err.Error(), "tab character") {
+		lines := strings.Split(text, "\n")
+		for i := line - 1; i >= 0 && i < len(lines); i++ {
+			l := lines[i]
+			if indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]; strings.Contains(indent, "\t") {
+				line = i + 1
+				break
+			}
+		}
+	}
+	return line + offset
 }
 
 func yamlErrorText(err error) string {

@@ -99,6 +99,18 @@ func TestParseErrors(t *testing.T) {
 		{name: "NoCells", src: "# Just prose\n", want: []string{"f.md: no cells: a scenario runs its fenced Go blocks written ```go step=NAME"}},
 		{name: "FrontMatterNotClosed", src: "---\ntitle: x\n", want: []string{"f.md:1: front matter opened with --- is not closed"}},
 		{name: "BadYAML", src: "---\ntitle: x\nparams: [a,\n---\n```go step=s\n```\n", want: []string{"f.md:3: front matter: did not find expected node content"}},
+		// yaml.v3 names the line where the scalar began; the tab is on the
+		// line below.
+		{name: "TabContinuation", src: "---\ntitle: x\nparams:\n  a: 1\n\tb: 2\n---\n```go step=s\n```\n",
+			want: []string{"f.md:5: front matter: found a tab character that violates indentation (a tab: indent YAML with spaces)"}},
+		{name: "TabNested", src: "---\nparams:\n  a:\n    default: 1\n\ttype: number\n---\n```go step=s\n```\n",
+			want: []string{"f.md:5: front matter: found a tab character that violates indentation (a tab: indent YAML with spaces)"}},
+		{name: "TabBlockScalar", src: "---\ntitle: x\ndescription: |\n  a\n\tb\n---\n```go step=s\n```\n",
+			want: []string{"f.md:5: front matter: found a tab character where an indentation space is expected (a tab: indent YAML with spaces)"}},
+		{name: "TabFirstLine", src: "---\n\ttitle: x\n---\n```go step=s\n```\n",
+			want: []string{"f.md:2: front matter: found character that cannot start any token (a tab: indent YAML with spaces)"}},
+		{name: "TabTopLevel", src: "---\ntitle: x\n\tlang: fr\n---\n```go step=s\n```\n",
+			want: []string{"f.md:3: front matter: found a tab character that violates indentation (a tab: indent YAML with spaces)"}},
 		{name: "UnknownKey", src: "---\ntitle: x\nparam:\n  a: 1\n---\n```go step=s\n```\n",
 			want: []string{`f.md:3: front matter: unknown key "param" (accepted: title, lang, description, params, expect)`}},
 		{name: "TitleNotText", src: "---\ntitle: [a]\n---\n```go step=s\n```\n", want: []string{"f.md:2: front matter: title must be text"}},
