@@ -323,7 +323,7 @@ func retryAfter(h string, now time.Time) (time.Duration, bool) {
 }
 
 func (c *Client) logRetry(req *http.Request, attempt int, why slog.Attr, delay time.Duration) {
-	c.logger.LogAttrs(req.Context(), slog.LevelWarn, "mlflow: retrying",
+	c.logger.LogAttrs(req.Context(), slog.LevelWarn, retryMessage,
 		slog.String("method", req.Method), slog.String("path", req.URL.Path),
 		slog.Int("retry", attempt+1), slog.Int("max_retries", c.cfg.MaxRetries),
 		why, slog.Duration("wait", delay))
@@ -343,3 +343,80 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// retryMessage is the message of the record logRetry logs.
+const retryMessage = "mlflow: retrying"
+
+// Retry is a call the client is about to send again, as a progress line
+// tells it (see RetryHandler).
+type Retry struct {
+	Method string
+	// Path is the request's path, without its query string. It holds no
+	// credentials: the client sends those in headers, never in the URL.
+	Path string
+	// Retry counts the call's retries from 1, up to MaxRetries
+	// (Config.MaxRetries). A call that got no reply stops retrying
+	// earlier, once the next wait would take it past Config.Timeout.
+	Retry, MaxRetries int
+	// Wait is the time until the retry is sent.
+	Wait time.Duration
+}
+
+// String returns the progress line of the retry, such as
+// "retrying GET /api/2.0/mlflow/experiments/get-by-name, attempt 3 of 7, next in 8 s".
+// The method keeps only its letters A to Z, the path is escaped: the line
+// holds no control character.
+func (r Retry) String() string {
+	method := strings.Map(func(c rune) rune {
+		if c >= 'A' && c <= 'Z' {
+			return c
+		}
+		return -1
+	}, r.Method)
+	if len(method) > 16 {
+		method = method[:16]
+	}
+	path := (&url.URL{Path: r.Path}).EscapedPath()
+	if len(path) > 512 {
+		path = path[:512] + "..."
+	}
+	secs := strconv.FormatFloat(max(r.Wait, 0).Round(100*time.Millisecond).Seconds(), 'f', -1, 64)
+	return fmt.Sprintf("retrying %s %s, attempt %d of %d, next in %s s", method, path, r.Retry, r.MaxRetries, secs)
+}
+
+// RetryHandler returns a slog handler, for WithLogger, that calls f with
+// each retry the client logs and drops its other logs: a command shows
+// the retries of a server that does not answer as they happen.
+func RetryHandler(f func(Retry)) slog.Handler { return retryHandler{f} }
+
+type retryHandler struct{ f func(Retry) }
+
+func (h retryHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (h retryHandler) Handle(_ context.Context, rec slog.Record) error {
+	if rec.Message != retryMessage {
+		return nil
+	}
+	var r Retry
+	rec.Attrs(func(a slog.Attr) bool {
+		v := a.Value.Resolve()
+		switch k := v.Kind(); {
+		case a.Key == "method":
+			r.Method = v.String()
+		case a.Key == "path":
+			r.Path = v.String()
+		case a.Key == "retry" && k == slog.KindInt64:
+			r.Retry = int(v.Int64())
+		case a.Key == "max_retries" && k == slog.KindInt64:
+			r.MaxRetries = int(v.Int64())
+		case a.Key == "wait" && k == slog.KindDuration:
+			r.Wait = v.Duration()
+		}
+		return true
+	})
+	h.f(r)
+	return nil
+}
+
+func (h retryHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h retryHandler) WithGroup(string) slog.Handler      { return h }

@@ -6,7 +6,10 @@ package mlflow_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -247,4 +250,78 @@ func TestWaitModelVersionReady(t *testing.T) {
 		assert.Equal(t, int32(3), s.n.Load())
 		assert.Equal(t, []time.Duration{100 * time.Millisecond, 200 * time.Millisecond}, slept.all())
 	})
+}
+
+// retryLines collects the progress lines of a client's retries.
+type retryLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *retryLines) add(r mlflow.Retry) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, r.String())
+}
+
+func (l *retryLines) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...)
+}
+
+// A server that does not answer: each retry is told as it is decided, by
+// its path (no query string, no host, no credentials), its number and the
+// wait before it.
+func TestRetryLinesClosedPort(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there now
+
+	cfg := mlflow.DefaultConfig("http://alice:s3cret@" + addr + "/base")
+	cfg.BackoffJitter, cfg.MaxRetries = 0, 3
+	var lines retryLines
+	s := &sleeps{}
+	c, err := mlflow.New(cfg, mlflow.WithSleep(s.sleep), mlflow.WithLogger(slog.New(mlflow.RetryHandler(lines.add))))
+	require.NoError(t, err)
+	_, err = c.GetExperimentByName(t.Context(), "churn model")
+	require.ErrorIs(t, err, mlflow.ErrUnavailable)
+	assert.Equal(t, []string{
+		"retrying GET /base/api/2.0/mlflow/experiments/get-by-name, attempt 1 of 3, next in 2 s",
+		"retrying GET /base/api/2.0/mlflow/experiments/get-by-name, attempt 2 of 3, next in 4 s",
+		"retrying GET /base/api/2.0/mlflow/experiments/get-by-name, attempt 3 of 3, next in 8 s",
+	}, lines.all())
+	for _, l := range lines.all() {
+		assert.NotContains(t, l, "alice")
+		assert.NotContains(t, l, "s3cret")
+		assert.NotContains(t, l, addr)
+	}
+}
+
+// A server answering 503 with Retry-After: the line says the server's
+// wait; only retries make lines (the Debug logs of each request do not).
+func TestRetryLines503(t *testing.T) {
+	t.Parallel()
+	s := &scripted{replies: []func(http.ResponseWriter){status(503, "Retry-After", "7"), status(503), okJSON(experimentJSON)}}
+	uri := fakeServer(t, s.serve)
+	cfg := mlflow.DefaultConfig(uri)
+	cfg.BackoffJitter = 0
+	var lines retryLines
+	c, err := mlflow.New(cfg, mlflow.WithSleep((&sleeps{}).sleep), mlflow.WithLogger(slog.New(mlflow.RetryHandler(lines.add))))
+	require.NoError(t, err)
+	_, err = c.GetExperiment(t.Context(), "7")
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		"retrying GET /mlflow-base/api/2.0/mlflow/experiments/get, attempt 1 of 7, next in 7 s",
+		"retrying GET /mlflow-base/api/2.0/mlflow/experiments/get, attempt 2 of 7, next in 4 s",
+	}, lines.all())
+}
+
+func TestRetryString(t *testing.T) {
+	r := mlflow.Retry{Method: "PUT", Path: "/api/2.0/mlflow-artifacts/artifacts/1/a b\n\x1b[31mred", Retry: 2, MaxRetries: 7, Wait: 8370 * time.Millisecond}
+	assert.Equal(t, "retrying PUT /api/2.0/mlflow-artifacts/artifacts/1/a%20b%0A%1B%5B31mred, attempt 2 of 7, next in 8.4 s", r.String())
+	r = mlflow.Retry{Method: "G\nET", Path: "/x", Retry: 1, MaxRetries: 1}
+	assert.Equal(t, "retrying GET /x, attempt 1 of 1, next in 0 s", r.String())
 }

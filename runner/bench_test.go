@@ -48,3 +48,30 @@ func BenchmarkTrivialCell(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCompileSize measures compiling (split, parse, instrument,
+// yaegi's compiler; not running) one cell of 1k, 2k, 4k and 8k statements
+// (x += N, one a line), each in a new kernel: whether the cost grows
+// linearly with the cell's size. Results in docs/PERFORMANCE.md.
+func BenchmarkCompileSize(b *testing.B) {
+	loadSymbols()
+	for _, n := range []int{1000, 2000, 4000, 8000} {
+		code := bigCell(n - 1) // n statements with x := 0
+		c := Cell{Step: "s", Line: 10, EndLine: 10 + n - 1, Timeout: time.Hour, Code: code}
+		b.Run(fmt.Sprintf("%dk", n/1000), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				pb, ctl := notebook.New(notebook.Options{})
+				k, err := newKernel("bench.md", pb, ctl, benchParams, false)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				if _, err := k.compile(c); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/stmt")
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"go/ast"
@@ -20,6 +21,47 @@ import (
 // and its final expression, each compiled (nil when absent).
 type compiled struct {
 	decls, stmts, final *interp.Program
+}
+
+// compileWithin compiles cell c as compile does, until ctx is done (the
+// cell's timeout): yaegi's compiler cannot be interrupted, so it compiles
+// in a goroutine of its own, and when ctx ends first the error says the
+// cell did not compile in time. That goroutine is then left compiling,
+// holding the interpreter: k.abandoned is set, and k must not compile or
+// run anything more (the run stops there, and the process exits after it).
+func (k *kernel) compileWithin(ctx context.Context, c Cell) (*compiled, error) {
+	if k.abandoned {
+		return nil, &Error{Kind: record.ErrCompile, File: k.file, Line: c.Line, Step: c.Step,
+			Err: errors.New("not compiled: the interpreter is still compiling an earlier cell that ran out of time")}
+	}
+	type result struct {
+		p   *compiled
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		defer func() {
+			if v := recover(); v != nil {
+				r = result{err: &Error{Kind: record.ErrCompile, File: k.file, Line: c.Line, Step: c.Step,
+					Err: fmt.Errorf("compiling the cell failed: %v", v)}}
+			}
+			done <- r
+		}()
+		r.p, r.err = k.compile(c)
+	}()
+	select {
+	case r := <-done:
+		return r.p, r.err
+	case <-ctx.Done():
+		k.abandoned = true
+		err := ctx.Err()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, &Error{Kind: record.ErrTimeout, File: k.file, Line: c.Line, Step: c.Step,
+				Err: &TimeoutError{Timeout: c.Timeout, Compiling: true, Lines: c.EndLine - c.Line + 1, Err: err}}
+		}
+		return nil, &Error{Kind: record.ErrCancelled, File: k.file, Line: c.Line, Step: c.Step, Err: fmt.Errorf("interrupted while compiling: %w", err)}
+	}
 }
 
 // compile parses and compiles cell c without running it. Its errors are

@@ -92,6 +92,12 @@
 // cell running then) and are stopped at their next statement when the run
 // ends; a panic in one of them ends the whole process, as in Go.
 //
+// The timeout counts the cell's compilation too. yaegi's compiler cannot
+// be interrupted: a cell still compiling when its time is up fails (a
+// timeout naming its step and first line) and its compilation is left
+// running, holding the interpreter, until the process exits; nothing more
+// runs in that interpreter.
+//
 // # Check
 //
 // Check compiles every cell in order in one interpreter without executing
@@ -99,6 +105,8 @@
 // cells declare are known to later cells with their compiled types, so type
 // errors across cells are found, and every error is reported at once. A
 // name left undefined because the cell declaring it failed is not reported
-// again. Check does not find what only running reveals: a step that fails, a
-// panic (nil map, index out of range), a timeout, a wrong value.
+// again. Each cell must compile within its timeout; the cells after one that
+// does not are not checked. Check does not find what only running reveals:
+// a step that fails, a panic (nil map, index out of range), a timeout while
+// running, a wrong value.
 package runner

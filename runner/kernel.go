@@ -45,6 +45,10 @@ type kernel struct {
 	declared map[string]string
 	failed   map[string]string
 	types    map[string]string // type name → step that declared it
+
+	// abandoned: a cell's compilation ran out of time and still holds the
+	// interpreter (see compileWithin).
+	abandoned bool
 }
 
 // emptyFS is the interpreter's source file system: yaegi finds no source
@@ -298,10 +302,18 @@ func runtimeMessage(v any) any {
 // TimeoutError is the cause of a cell that ran out of time.
 type TimeoutError struct {
 	Timeout time.Duration
-	Err     error // context.DeadlineExceeded
+	// Compiling says the time ran out before the cell had compiled; Lines
+	// is then the cell's number of lines.
+	Compiling bool
+	Lines     int
+	Err       error // context.DeadlineExceeded
 }
 
 func (e *TimeoutError) Error() string {
+	if e.Compiling {
+		return fmt.Sprintf("timed out after %s compiling the cell (%d lines), before it ran: the timeout counts the compilation too (raise it with timeout= on the cell's fence, or split the cell)",
+			e.Timeout, e.Lines)
+	}
 	return fmt.Sprintf("timed out after %s (raise it with timeout= on the cell's fence)", e.Timeout)
 }
 

@@ -172,17 +172,18 @@ func Outcome(err error) string {
 	return record.OutcomeFailed
 }
 
-// runCell compiles then runs one cell under its timeout.
+// runCell compiles then runs one cell under its timeout: the time it
+// takes to compile counts against it.
 func runCell(ctx context.Context, k *kernel, ctl *notebook.Controller, c Cell) error {
 	if err := ctx.Err(); err != nil {
 		return &Error{Kind: record.ErrCancelled, File: k.file, Line: c.Line, Step: c.Step, Err: fmt.Errorf("interrupted: %w", err)}
 	}
-	p, err := k.compile(c)
+	cctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	p, err := k.compileWithin(cctx, c)
 	if err != nil {
 		return err
 	}
-	cctx, cancel := context.WithTimeout(ctx, c.Timeout)
-	defer cancel()
 	ctl.Begin(cctx, c.Step)
 	defer ctl.End()
 	return k.run(cctx, c, p)
@@ -203,6 +204,10 @@ func progress(opts Options, ev Event) {
 // so type errors across cells are found. An error that only shows when the
 // code runs (a failing step, a panic, a nil map) is not. A name left
 // undefined because its cell failed to compile is not reported again.
+//
+// Each cell must compile within its timeout: a cell that does not is
+// reported (a timeout, on its first line), and the cells after it are not
+// checked, since the interpreter is still busy with it.
 func Check(sc *Scenario, opts Options) error {
 	params, err := resolveParams(sc.Params, opts.Params, false)
 	if err != nil {
@@ -217,7 +222,10 @@ func Check(sc *Scenario, opts Options) error {
 	}
 	errs := validateParams(sc.Path, scenarioDir(sc), sc.Params, params)
 	for _, c := range sc.Cells {
-		if _, err := k.compile(c); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
+		_, err := k.compileWithin(ctx, c)
+		cancel()
+		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) {
 				e = &Error{Kind: record.ErrCompile, File: sc.Path, Line: c.Line, Step: c.Step, Err: err}
@@ -226,6 +234,9 @@ func Check(sc *Scenario, opts Options) error {
 				continue
 			}
 			errs = append(errs, e)
+			if k.abandoned {
+				break
+			}
 		}
 	}
 	return errs.err()

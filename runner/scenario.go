@@ -156,7 +156,12 @@ func (s *Scenario) parseFrontMatter(text string) Errors {
 	const offset = 1 // YAML line 1 is file line 2
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
-		return Errors{scenarioErr(s.Path, yamlErrorLine(err, offset), "front matter: %s", yamlErrorText(err))}
+		line := yamlErrorLine(err, text, offset)
+		msg := yamlErrorText(err)
+		if ls := strings.Split(text, "\n"); line-offset-1 < len(ls) && strings.HasPrefix(strings.TrimLeft(ls[line-offset-1], " "), "\t") {
+			msg += " (a tab: indent YAML with spaces)"
+		}
+		return Errors{scenarioErr(s.Path, line, "front matter: %s", msg)}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil // empty front matter
@@ -250,7 +255,15 @@ func (f fence) closes(l string) bool {
 	return true
 }
 
-// parseBody splits lines[from:] into prose and cells.
+// htmlCommentStart reports whether l opens an HTML comment block
+// (CommonMark: up to three spaces, then <!--).
+func htmlCommentStart(l string) bool {
+	t := strings.TrimLeft(l, " ")
+	return len(l)-len(t) <= 3 && strings.HasPrefix(t, "<!--")
+}
+
+// parseBody splits lines[from:] into prose and cells; HTML comments are
+// left out of both.
 func (s *Scenario) parseBody(lines []string, from int) Errors {
 	var errs Errors
 	var prose []string
@@ -270,6 +283,34 @@ func (s *Scenario) parseBody(lines []string, from int) Errors {
 	}
 	seen := map[string]int{} // step → line
 	for i := from; i < len(lines); i++ {
+		if htmlCommentStart(lines[i]) {
+			// An HTML comment (CommonMark's HTML block of type 2) runs to
+			// the first line holding "-->", the one it opens on included,
+			// or to the end of the file. What it holds is hidden, as a
+			// Markdown viewer hides it: no prose, and no cells, even
+			// fenced Go blocks.
+			end := len(lines) - 1
+			closed := false
+			for j := i; j < len(lines); j++ {
+				if strings.Contains(lines[j], "-->") {
+					end, closed = j, true
+					break
+				}
+			}
+			if !closed {
+				for j := i + 1; j < len(lines); j++ {
+					if f, ok := openFence(lines[j], j+1); ok {
+						if lang, _, _ := strings.Cut(f.info, " "); strings.EqualFold(lang, "go") {
+							errs = append(errs, scenarioErr(s.Path, i+1, "the HTML comment opened here (<!--) is not closed: it hides the Go cell on line %d and the rest of the file; end it with -->", j+1))
+							break
+						}
+					}
+				}
+			}
+			flush()
+			i = end
+			continue
+		}
 		f, ok := openFence(lines[i], i+1)
 		if !ok {
 			addProse(i)
@@ -376,15 +417,32 @@ func firstHeading(blocks []record.Block) string {
 	return ""
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
 
-// yamlErrorLine returns the file line of a YAML syntax error.
-func yamlErrorLine(err error, offset int) int {
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return n + offset
+// yamlErrorLine returns the file line of a YAML syntax error in text.
+//
+// yaml.v3 names the line where the token it was scanning began (its
+// "context"), not the line of the problem: a tab that breaks the
+// indentation of a plain scalar's continuation or of a block scalar is
+// reported on the scalar's first line, often the line above. For those
+// errors, the line is the first one from there whose indentation holds a
+// tab. An error without a line is on the YAML's first line.
+func yamlErrorLine(err error, text string, offset int) int {
+	line := 1 // in the YAML text, from 1
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil && m[1] != "" {
+		line, _ = strconv.Atoi(m[1])
 	}
-	return 1
+	if strings.Contains(err.Error(), "tab character") {
+		lines := strings.Split(text, "\n")
+		for i := line - 1; i >= 0 && i < len(lines); i++ {
+			l := lines[i]
+			if indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]; strings.Contains(indent, "\t") {
+				line = i + 1
+				break
+			}
+		}
+	}
+	return line + offset
 }
 
 func yamlErrorText(err error) string {

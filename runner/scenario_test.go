@@ -28,6 +28,49 @@ func TestParse(t *testing.T) {
 	assert.Equal(t, record.Block{Kind: record.BlockProse, Line: 18, Markdown: "\n```text\nshown\n```\n\n"}, sc.Blocks[2])
 }
 
+// Fenced Go blocks inside an HTML comment are not cells: the comment
+// (CommonMark's HTML block of type 2, from <!-- to the line holding -->)
+// is hidden, prose and fences alike, as a Markdown viewer hides it.
+func TestParseHTMLComment(t *testing.T) {
+	src := "# T\n\nIntro.\n" + // 1-3
+		"<!--\nA note.\n```go step=hidden\npanic(1)\n```\n-->\n" + // 4-9
+		"\n```go step=one\nx := 1\n```\n" + // 10-13 (the fence on 11)
+		"  <!-- one line --> and the rest of its line\n" + // 14
+		"<!-- two\n# not a heading\n```go\nnot a cell, no step needed\n```\nlines --> end\n" + // 15-20
+		"After.\n" + // 21
+		"    <!-- indented code, not a comment -->\n" + // 22
+		"```go step=two\n```\n" // 23-24
+	sc, err := Parse("f.md", []byte(src))
+	require.NoError(t, err)
+	require.Len(t, sc.Cells, 2)
+	assert.Equal(t, "one", sc.Cells[0].Step)
+	assert.Equal(t, 12, sc.Cells[0].Line)
+	assert.Equal(t, "two", sc.Cells[1].Step)
+	assert.Equal(t, 23, sc.Cells[1].FenceLine)
+	assert.Equal(t, []record.Block{
+		{Kind: record.BlockProse, Line: 1, Markdown: "# T\n\nIntro.\n"},
+		{Kind: record.BlockCell, Line: 11, Step: "one"},
+		{Kind: record.BlockProse, Line: 21, Markdown: "After.\n    <!-- indented code, not a comment -->\n"},
+		{Kind: record.BlockCell, Line: 23, Step: "two"},
+	}, sc.Blocks)
+	for _, b := range sc.Blocks {
+		for _, hidden := range []string{"note", "hidden", "one line", "rest of its line", "not a heading", "lines -->"} {
+			assert.NotContains(t, b.Markdown, hidden)
+		}
+	}
+}
+
+func TestParseHTMLCommentNotClosed(t *testing.T) {
+	_, err := Parse("f.md", []byte("```go step=a\n```\n<!-- a note\n\n```go step=b\n```\n"))
+	require.Error(t, err)
+	assert.Equal(t, "f.md:3: the HTML comment opened here (<!--) is not closed: it hides the Go cell on line 5 and the rest of the file; end it with -->", err.Error())
+
+	// Hiding prose only, to the end of the file, is CommonMark's reading.
+	sc, err := Parse("f.md", []byte("```go step=a\n```\n<!-- notes to the end\nmore\n"))
+	require.NoError(t, err)
+	assert.Len(t, sc.Blocks, 1)
+}
+
 func TestParseTitle(t *testing.T) {
 	tests := []struct {
 		name, src, want string
@@ -56,6 +99,18 @@ func TestParseErrors(t *testing.T) {
 		{name: "NoCells", src: "# Just prose\n", want: []string{"f.md: no cells: a scenario runs its fenced Go blocks written ```go step=NAME"}},
 		{name: "FrontMatterNotClosed", src: "---\ntitle: x\n", want: []string{"f.md:1: front matter opened with --- is not closed"}},
 		{name: "BadYAML", src: "---\ntitle: x\nparams: [a,\n---\n```go step=s\n```\n", want: []string{"f.md:3: front matter: did not find expected node content"}},
+		// yaml.v3 names the line where the scalar began; the tab is on the
+		// line below.
+		{name: "TabContinuation", src: "---\ntitle: x\nparams:\n  a: 1\n\tb: 2\n---\n```go step=s\n```\n",
+			want: []string{"f.md:5: front matter: found a tab character that violates indentation (a tab: indent YAML with spaces)"}},
+		{name: "TabNested", src: "---\nparams:\n  a:\n    default: 1\n\ttype: number\n---\n```go step=s\n```\n",
+			want: []string{"f.md:5: front matter: found a tab character that violates indentation (a tab: indent YAML with spaces)"}},
+		{name: "TabBlockScalar", src: "---\ntitle: x\ndescription: |\n  a\n\tb\n---\n```go step=s\n```\n",
+			want: []string{"f.md:5: front matter: found a tab character where an indentation space is expected (a tab: indent YAML with spaces)"}},
+		{name: "TabFirstLine", src: "---\n\ttitle: x\n---\n```go step=s\n```\n",
+			want: []string{"f.md:2: front matter: found character that cannot start any token (a tab: indent YAML with spaces)"}},
+		{name: "TabTopLevel", src: "---\ntitle: x\n\tlang: fr\n---\n```go step=s\n```\n",
+			want: []string{"f.md:3: front matter: found a tab character that violates indentation (a tab: indent YAML with spaces)"}},
 		{name: "UnknownKey", src: "---\ntitle: x\nparam:\n  a: 1\n---\n```go step=s\n```\n",
 			want: []string{`f.md:3: front matter: unknown key "param" (accepted: title, lang, description, params, expect)`}},
 		{name: "TitleNotText", src: "---\ntitle: [a]\n---\n```go step=s\n```\n", want: []string{"f.md:2: front matter: title must be text"}},

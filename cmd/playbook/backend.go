@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -53,6 +54,9 @@ type backend struct {
 	// which forwards every call of the kernel: in process, cells' calls
 	// go over TCP as they always did.
 	inMemory bool
+	// retried, when set, is told of each retry of playbook's own client
+	// (see retryNotice).
+	retried func(mlflow.Retry)
 
 	mu          sync.Mutex
 	srv         *server.Server
@@ -88,8 +92,12 @@ func (b *backend) recordedURI() string {
 // client returns a client of the backend, starting the embedded server
 // the first time.
 func (b *backend) client(ctx context.Context) (*mlflow.Client, error) {
+	var opts []mlflow.Option
+	if b.retried != nil {
+		opts = append(opts, mlflow.WithLogger(slog.New(mlflow.RetryHandler(b.retried))))
+	}
 	if !b.embedded() {
-		return newClient(b.flagURI)
+		return newClient(b.flagURI, opts...)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -111,9 +119,27 @@ func (b *backend) client(ctx context.Context) (*mlflow.Client, error) {
 		fmt.Fprintf(b.stderr, "playbook: no tracking URI given: using the embedded tracking server at %s, data in %s\n", uri, srv.DataDir())
 	}
 	if b.inMemory {
-		return newClient(b.embeddedURI, mlflow.WithHTTPClient(&http.Client{Transport: b.srv.Transport()}))
+		return newClient(b.embeddedURI, append(opts, mlflow.WithHTTPClient(&http.Client{Transport: b.srv.Transport()}))...)
 	}
-	return newClient(b.embeddedURI)
+	return newClient(b.embeddedURI, opts...)
+}
+
+// retryNotice returns what prints, on w, a progress line for each retry
+// of an MLflow client: "retrying GET /api/2.0/mlflow/..., attempt 3 of 7,
+// next in 8 s" (mlflow.Retry's String: a path without its query, no host,
+// no credentials). On a terminal the line of the running cell is cleared
+// first; its ticker draws it again below.
+func retryNotice(w io.Writer, terminal bool) func(mlflow.Retry) {
+	var mu sync.Mutex
+	return func(r mlflow.Retry) {
+		line := r.String() + "\n"
+		if terminal {
+			line = "\r\033[K" + line
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		_, _ = io.WriteString(w, line)
+	}
 }
 
 // Close stops the embedded server, if one was started.

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -131,8 +132,9 @@ func (k kernelRetry) config(uri string) mlflow.Config {
 // kernelMsg is one message of the kernel to the parent, one JSON object
 // per line on the kernel's file descriptor 3.
 type kernelMsg struct {
-	Type   string          `json:"type"` // "ready", "event", "cell", "top", "done"
+	Type   string          `json:"type"` // "ready", "event", "cell", "top", "retry", "done"
 	Event  *runner.Event   `json:"event,omitempty"`
+	Retry  *mlflow.Retry   `json:"retry,omitempty"`  // retry: the kernel's client retries a call
 	Index  int             `json:"index,omitempty"`  // cell: the cell's index (from 1)
 	Record json.RawMessage `json:"record,omitempty"` // cell: the cell's record; top: the rest of the run's
 
@@ -200,8 +202,11 @@ func kernelMain() int {
 				}
 				display = r.DisplayURI
 			}
+			// Its retries are told to playbook, which shows them.
+			retried := func(r mlflow.Retry) { w.send(kernelMsg{Type: "retry", Retry: &r}) }
 			return mlflow.New(cfg.Retry.config(cfg.TrackingURI), mlflow.WithUserAgent("playbook-kernel/"+cfg.Version),
-				mlflow.WithHTTPClient(hc), mlflow.WithDisplayURI(display))
+				mlflow.WithHTTPClient(hc), mlflow.WithDisplayURI(display),
+				mlflow.WithLogger(slog.New(mlflow.RetryHandler(retried))))
 		})
 	}
 	var python func() (*pyworker.Worker, error)
@@ -750,7 +755,14 @@ type kernelProxy struct {
 	serve                func(net.Listener)
 	begin                func(step string) (string, error)
 	end                  func()
+	// retried, when set, is told of the retries of the kernel's client,
+	// at most maxKernelRetries of them.
+	retried func(mlflow.Retry)
 }
+
+// maxKernelRetries bounds the retries of a kernel that playbook shows: a
+// kernel that tells of more is not heard, not to flood the terminal.
+const maxKernelRetries = 1000
 
 func (px kernelProxy) beginCell(step string) string {
 	if px.begin == nil {
@@ -810,6 +822,8 @@ type kernelSession struct {
 	running *runner.Event
 	// lastIndex is the index of the last cell that started.
 	lastIndex int
+	// retries counts the retries the kernel told of.
+	retries int
 
 	mu     sync.Mutex
 	timer  *time.Timer
@@ -909,6 +923,13 @@ func (s *kernelSession) handle(m kernelMsg) {
 		s.keep(&s.cells[m.Index-1], m.Record)
 	case "top":
 		s.keep(&s.top, m.Record)
+	case "retry":
+		// The line is Retry's String: the kernel's words cannot hold a
+		// control character, nor be longer than a line.
+		if m.Retry != nil && s.px.retried != nil && s.retries < maxKernelRetries {
+			s.retries++
+			s.px.retried(*m.Retry)
+		}
 	case "event":
 		if m.Event == nil {
 			return

@@ -179,6 +179,9 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 	}
 	be := newBackend(o.TrackingURI, o.DataDir, o.Progress, o.Terminal)
 	be.inMemory = o.Kernel == kernelProcess
+	if !o.Quiet {
+		be.retried = retryNotice(o.Progress, o.Terminal)
+	}
 	defer be.Close()
 	uri := be.recordedURI()
 	connect := sync.OnceValues(func() (*mlflow.Client, error) { return be.client(ctx) })
@@ -216,7 +219,7 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 		start := time.Now()
 		var rec *record.Run
 		if o.Kernel == kernelProcess {
-			rec, err = runInKernel(ctx, sc, opts, connect, be.embedded(), &calls)
+			rec, err = runInKernel(ctx, sc, opts, connect, be.embedded(), be.retried, &calls)
 		} else {
 			rec, err = runner.Run(ctx, sc, opts)
 		}
@@ -431,8 +434,9 @@ func pythonWorker(python func() (string, error), stderr io.Writer) func() (*pywo
 // and snapshots are the proxy's.
 //
 // calls holds the registry calls of the scenarios run before in this
-// playbook run; this one's are added to it.
-func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, connect func() (*mlflow.Client, error), lazy bool, calls *[]record.Call) (*record.Run, error) {
+// playbook run; this one's are added to it. retried, when set, is told of
+// the retries of the kernel's client.
+func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, connect func() (*mlflow.Client, error), lazy bool, retried func(mlflow.Retry), calls *[]record.Call) (*record.Run, error) {
 	// A named server is connected to now: what goes wrong is said by
 	// playbook, before any cell runs. The embedded one (lazy) is started
 	// when the kernel first needs it, as in process: a scenario that
@@ -471,7 +475,7 @@ func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, 
 	}
 	rec, err := kernelRun(ctx, sc, opts, kernelProxy{
 		url: kernelProxyURL, prefix: px.Prefix(), display: display,
-		serve: px.Serve, begin: px.BeginCell, end: px.EndCell,
+		serve: px.Serve, begin: px.BeginCell, end: px.EndCell, retried: retried,
 	})
 	svc.stop() // the scoring servers, before the evidence is read
 	if rec != nil {
