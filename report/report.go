@@ -2,6 +2,8 @@ package report
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/playbook-mlops/playbook/internal/atomicfile"
@@ -20,29 +22,61 @@ const (
 // run record, evidence.json. The names of the files beside report.md never
 // take the name of a file a cell wrote (record.Evidence.Files).
 //
-// Every file is written atomically (internal/atomicfile): a symbolic link
-// found in dir is replaced, never written through.
+// Every file is written atomically (internal/atomicfile): to a temporary
+// file in dir, synced, renamed over its name, dir synced. A write that
+// fails (a full disk) leaves the file as it was, or absent: never half of
+// it. A symbolic link found in dir is replaced, never written through.
 //
 // Rendering depends on the record only (no clock, no map order), so the
 // same record gives the same bytes.
 func Write(dir string, r *record.Run) error {
+	_, err := WriteFiles(dir, r)
+	return err
+}
+
+// Written is a file WriteFiles wrote, whole.
+type Written struct {
+	// Name is slash-separated, relative to the folder.
+	Name string
+	// SHA256 is the hex SHA-256 of its bytes.
+	SHA256 string
+}
+
+// WriteFiles is Write, and returns the files written, in order, the run
+// record first. When it fails, the files are those written whole before
+// the failure: when they include record.EvidenceFile, the record is safe
+// in dir.
+func WriteFiles(dir string, r *record.Run) ([]Written, error) {
+	var written []Written
+	put := func(name string, data []byte) error {
+		if err := atomicfile.WriteFile(dir, name, data, 0o644); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		sum := sha256.Sum256(data)
+		written = append(written, Written{Name: name, SHA256: hex.EncodeToString(sum[:])})
+		return nil
+	}
 	// The record first: whatever happens to the rendering, it is kept.
-	if err := record.WriteFile(dir, r); err != nil {
-		return fmt.Errorf("report: %w", err)
+	var ev bytes.Buffer
+	if err := r.WriteJSON(&ev); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	if err := put(record.EvidenceFile, ev.Bytes()); err != nil {
+		return written, err
 	}
 	var page, md bytes.Buffer
 	if err := HTML(&page, r); err != nil {
-		return err
+		return written, err
 	}
 	files, err := Markdown(&md, r)
 	if err != nil {
-		return err
+		return written, err
 	}
 	files = append(files, File{Name: HTMLFile, Data: page.Bytes()}, File{Name: MarkdownFile, Data: md.Bytes()})
 	for _, f := range files {
-		if err := atomicfile.WriteFile(dir, f.Name, f.Data, 0o644); err != nil {
-			return fmt.Errorf("report: %w", err)
+		if err := put(f.Name, f.Data); err != nil {
+			return written, err
 		}
 	}
-	return nil
+	return written, nil
 }

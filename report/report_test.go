@@ -2,6 +2,8 @@ package report_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"html"
 	"os"
@@ -167,6 +169,41 @@ func TestWriteSymlinks(t *testing.T) {
 	for n := range files {
 		assert.NotContains(t, n, ".tmp-", "no temporary file left")
 	}
+}
+
+// TestWriteFiles: WriteFiles lists every file it wrote with the SHA-256 of
+// its bytes, the record first; when a write fails (here index.html is a
+// folder), it lists those written whole before, the record among them.
+func TestWriteFiles(t *testing.T) {
+	r := report.FixtureRun("promoted.en")
+	dir := t.TempDir()
+	written, err := report.WriteFiles(dir, r)
+	require.NoError(t, err)
+	require.NotEmpty(t, written)
+	assert.Equal(t, record.EvidenceFile, written[0].Name, "the record first")
+	files := dirBytes(t, dir)
+	assert.Len(t, written, len(files), "every file of the folder is listed")
+	for _, w := range written {
+		sum := sha256.Sum256(files[w.Name])
+		assert.Equal(t, hex.EncodeToString(sum[:]), w.SHA256, w.Name)
+	}
+
+	dir = t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, report.HTMLFile, "x"), 0o755))
+	written, err = report.WriteFiles(dir, r)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), report.HTMLFile)
+	var names []string
+	for _, w := range written {
+		names = append(names, w.Name)
+	}
+	assert.Contains(t, names, record.EvidenceFile)
+	assert.NotContains(t, names, report.HTMLFile)
+	assert.NotContains(t, names, report.MarkdownFile, "written after the page")
+	b, err := os.ReadFile(filepath.Join(dir, record.EvidenceFile))
+	require.NoError(t, err)
+	_, err = record.Read(bytes.NewReader(b))
+	assert.NoError(t, err, "the record is whole")
 }
 
 func TestWriteError(t *testing.T) {

@@ -147,7 +147,7 @@ func parseScenarios(paths []string) ([]*runner.Scenario, error) {
 
 // runScenarios runs the scenarios in sequence, sharing one MLflow client,
 // and stops at the first that fails.
-func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
+func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err error) {
 	scs, err := parseScenarios(o.Scenarios)
 	if err != nil {
 		return err
@@ -165,6 +165,10 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 	if err := checkWritableDir(o.OutDir); err != nil {
 		return errUsage(fmt.Errorf("--out: %w", err))
 	}
+	// So is a file system too full to take the report.
+	if err := checkRoom(o.OutDir); err != nil {
+		return errUsage(fmt.Errorf("--out %s: %w", o.OutDir, err))
+	}
 	dirs := outDirs(o.OutDir, o.Scenarios)
 	// Each scenario's folder inside --out: a symbolic link found there
 	// (to a folder elsewhere) is refused, never followed, before anything
@@ -177,6 +181,14 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 			return errUsage(fmt.Errorf("--out %s: %s is a symbolic link: %w", o.OutDir, filepath.Base(d), atomicfile.ErrOutside))
 		}
 	}
+	// The files an earlier run wrote to --out are moved aside, so that
+	// the folder holds this run's only; removed at the end, kept when a
+	// report could not be written.
+	out, err := prepareOut(o.OutDir, o.Progress)
+	if err != nil {
+		return errUsage(fmt.Errorf("--out %s: moving the files of the run before aside: %w", o.OutDir, err))
+	}
+	defer func() { err = out.finish(err) }()
 	be := newBackend(o.TrackingURI, o.DataDir, o.Progress, o.Terminal)
 	be.inMemory = o.Kernel == kernelProcess
 	if !o.Quiet {
@@ -191,6 +203,7 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 	envs := modelEnvs(o)
 
 	var calls []record.Call // the kernels' registry calls, scenario after scenario
+	var made []madeCall     // the registry calls of the scenarios run, for a report that fails
 	for i, sc := range scs {
 		if len(scs) > 1 && !o.Quiet {
 			fmt.Fprintf(o.Progress, "%s\n", sc.Path)
@@ -227,11 +240,18 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) error {
 		if err != nil && runner.IsScenarioError(err) {
 			err = errUsage(err)
 		}
+		if rec == nil && dirs[i] != "" {
+			out.keepAside() // no report of this scenario replaces the earlier one
+		}
 		if rec != nil {
 			rec.Environment.Exit.Code = exitCode(err)
+			for _, c := range rec.Evidence.Calls {
+				made = append(made, madeCall{Scenario: sc.Path, Call: c})
+			}
 			if dirs[i] != "" {
-				if werr := report.Write(dirs[i], rec); werr != nil {
-					return errors.Join(err, fmt.Errorf("writing the report: %w", werr))
+				if written, werr := out.writeReport(dirs[i], rec); werr != nil {
+					out.keepAside()
+					return reportFailure(dirs[i], werr, err, rec, written, made, out.asideDir())
 				}
 			}
 			fmt.Fprintf(stdout, "%s: %s, %s\n", sc.Path, rec.Environment.Exit.Status, summary(rec, time.Since(start)))
