@@ -40,6 +40,10 @@ const (
 	// faultKill: the call is applied and answered by the server, and
 	// playbook is killed (SIGKILL) before it reads the reply.
 	faultKill = "client-killed"
+	// faultServer: the call is applied and answered by the server, which
+	// is then killed (SIGKILL, the real MLflow process) before the reply
+	// reaches playbook.
+	faultServer = "mlflow-killed"
 )
 
 // faultProxy is a loopback proxy in front of a tracking server that
@@ -53,7 +57,10 @@ type faultProxy struct {
 	srv    *http.Server
 	mode   string
 	n      int
-	kill   func()
+	// match, when set, puts the fault at the first change named so ("POST
+	// registered-models/alias") whose body holds matchBody.
+	match, matchBody string
+	kill             func()
 
 	mu    sync.Mutex
 	seen  []string // "METHOD endpoint" of each change, in order
@@ -93,8 +100,14 @@ func (f *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	fire := false
 	if regproxy.Mutating(r.Method, endpoint) {
-		f.seen = append(f.seen, r.Method+" "+strings.TrimPrefix(endpoint, "/api/2.0/mlflow/"))
+		name := r.Method + " " + strings.TrimPrefix(endpoint, "/api/2.0/mlflow/")
+		f.seen = append(f.seen, name)
 		fire = len(f.seen) == f.n
+		if f.match != "" && name == f.match && !f.fired {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			fire = strings.Contains(string(body), f.matchBody)
+		}
 	}
 	if fire {
 		f.fired = true
@@ -109,12 +122,18 @@ func (f *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out := r.Clone(context.Background())
 		out.RequestURI = ""
 		out.URL.Scheme, out.URL.Host, out.Host = f.target.Scheme, f.target.Host, ""
-		if resp, err := http.DefaultTransport.RoundTrip(out); err == nil {
+		resp, err := http.DefaultTransport.RoundTrip(out)
+		if err != nil {
+			f.t.Errorf("fault proxy: forwarding %s %s: %v", r.Method, endpoint, err)
+		} else {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				f.t.Errorf("fault proxy: %s %s: the server answered %s", r.Method, endpoint, resp.Status)
+			}
 		}
 	}
-	if f.mode == faultKill {
+	if f.mode == faultKill || f.mode == faultServer {
 		f.kill()
 	}
 	hangUp(w)
@@ -237,13 +256,15 @@ func killRun(t *testing.T, f *faultProxy, exp, model string) (int, string) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
-	f.kill = func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	if f.kill == nil {
+		f.kill = func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Minute):
-		f.kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 		t.Fatalf("playbook did not end within 5 minutes:\n%s", out.String())
 	}
@@ -351,4 +372,83 @@ func consistency(c *mlflow.Client, ctx context.Context, model string) string {
 		}
 	}
 	return strings.Join(problems, "; ")
+}
+
+// mlflowServer runs scripts/mlflow-server with a state, a data folder and
+// a port of the test's own, so that the test can kill the server and start
+// it again on the same registry.
+type mlflowServer struct {
+	t   *testing.T
+	env []string
+	uri string
+}
+
+func startOwnMLflow(t *testing.T) *mlflowServer {
+	t.Helper()
+	testenv.Python(t)
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	s := &mlflowServer{t: t, env: append(os.Environ(),
+		"PLAYBOOK_MLFLOW_STATE="+filepath.Join(dir, "state"), "PLAYBOOK_MLFLOW_DATA="+filepath.Join(dir, "data"),
+		fmt.Sprint("PLAYBOOK_MLFLOW_PORT=", port))}
+	t.Cleanup(func() { s.script("stop") })
+	s.uri = strings.TrimSpace(s.script("start"))
+	return s
+}
+
+func (s *mlflowServer) script(cmd string) string {
+	s.t.Helper()
+	c := exec.Command(filepath.Join(testenv.RepoRoot(), "scripts", "mlflow-server"), cmd)
+	c.Env = s.env
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	require.NoError(s.t, c.Run(), "scripts/mlflow-server %s: %s", cmd, errb.String())
+	return out.String()
+}
+
+// TestPromotionMLflowKilledHeavy kills the real MLflow server (SIGKILL)
+// right after it applied the production alias move, before its reply
+// reached playbook; the server is started again on the same registry and
+// the scenario rerun: it completes the promotion and says so.
+func TestPromotionMLflowKilledHeavy(t *testing.T) {
+	testenv.Heavy(t)
+	srv := startOwnMLflow(t)
+	c, err := mlflow.New(mlflow.DefaultConfig(srv.uri))
+	require.NoError(t, err)
+	stamp := time.Now().UnixNano()
+	exp := fmt.Sprintf("mlflow-killed-%d", stamp)
+	e := &e2e{t: t, uri: srv.uri, c: c, model: fmt.Sprintf("KilledTemplate-%d", stamp)}
+	e.train(exp, 2, 3000, 5)
+	code, stderr, _ := e.promote(exp)
+	require.Equal(t, ExitOK, code, stderr)
+	model := e.cloneProduction(fmt.Sprintf("Killed-%d", stamp))
+
+	f := newFaultProxy(t, srv.uri, faultServer, 0)
+	f.match, f.matchBody = "POST registered-models/alias", `"production-live"`
+	f.kill = func() { srv.script("kill") }
+	code, out := killRun(t, f, exp, model)
+	require.True(t, f.fired)
+	assert.NotEqual(t, ExitOK, code, out)
+	assert.Contains(t, out, "may have been applied")
+	_, err = c.GetRegisteredModel(t.Context(), model)
+	require.Error(t, err, "the server is gone")
+
+	srv.script("start")
+	st := e.state(model)
+	require.Equal(t, "2", st.Aliases["production-live"], "the server had applied the move before it was killed")
+	require.NotEmpty(t, consistency(c, t.Context(), model), "a half-promotion")
+
+	dir := t.TempDir()
+	var so, se bytes.Buffer
+	code = run(t.Context(), []string{"run", "--quiet", "--out", dir, "--tracking-uri", srv.uri, scenario("churn-promotion.fr.md"),
+		"-p", "experiment=" + exp, "-p", "model_name=" + model}, &so, &se)
+	require.Equal(t, ExitOK, code, se.String())
+	assertConsistent(t, c, model)
+	rec := readEvidence(t, dir)
+	require.Len(t, rec.Evidence.Repairs, 1)
+	assert.Equal(t, record.RepairCompleted, rec.Evidence.Repairs[0].Kind)
+	assert.Equal(t, "2", rec.Evidence.Repairs[0].To)
 }

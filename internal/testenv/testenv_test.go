@@ -35,6 +35,7 @@ var heldToMLflow = map[string]string{
 	"cmd/playbook.TestMlflowClientExampleMLflow":           "the exercise written with steps.MlflowClient, call for call as MLflow's own MlflowClient does it, against MLflow itself",
 	"mlflow.BenchmarkSearchAllRuns10k":                     "a benchmark of the real server, beside the client",
 	"mlflow.TestSklearnLoggedModelsInterop":                "models logged by MLflow's own Python client the MLflow 3 way (the embedded server too: ...InteropEmbedded)",
+	"cmd/playbook.TestPromotionKillPointsHeavy":            "a promotion killed at each of its changes against MLflow itself (the heavy lane)",
 	"training.TestTrainLoggedModelsMLflow":                 "training's MLflow 3 logged models, registered by MLflow's own Python client (the embedded server too: ...Embedded)",
 }
 
