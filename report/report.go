@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 
 	"github.com/playbook-mlops/playbook/internal/atomicfile"
 	"github.com/playbook-mlops/playbook/record"
@@ -57,13 +58,15 @@ func WriteFiles(dir string, r *record.Run) ([]Written, error) {
 		return nil
 	}
 	// The record first: whatever happens to the rendering, it is kept.
-	var ev bytes.Buffer
-	if err := r.WriteJSON(&ev); err != nil {
+	// Streamed to its file, hashed on the way: the record can be large,
+	// and a copy of it in memory would double what playbook holds.
+	h := sha256.New()
+	if err := atomicfile.Write(dir, record.EvidenceFile, 0o644, func(w io.Writer) error {
+		return r.WriteJSON(io.MultiWriter(w, h))
+	}); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	if err := put(record.EvidenceFile, ev.Bytes()); err != nil {
-		return written, err
-	}
+	written = append(written, Written{Name: record.EvidenceFile, SHA256: hex.EncodeToString(h.Sum(nil))})
 	var page, md bytes.Buffer
 	if err := HTML(&page, r); err != nil {
 		return written, err
