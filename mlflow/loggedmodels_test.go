@@ -9,12 +9,22 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/playbook-mlops/playbook/mlflow"
 )
+
+// afterMilli waits until the clock has passed the millisecond ms, so that
+// the next model created is strictly newer: two created in the same
+// millisecond have no order (a CI run once drew the tie).
+func afterMilli(ms int64) {
+	for time.Now().UnixMilli() <= ms {
+		time.Sleep(time.Millisecond)
+	}
+}
 
 // requireAPIError checks err is an *APIError with this status and code.
 func requireAPIError(t *testing.T, err error, status int, code string) *mlflow.APIError {
@@ -204,6 +214,7 @@ func TestSearchLoggedModels(t *testing.T) {
 			Params: map[string]string{"C": fmt.Sprint(i)}, Tags: map[string]string{"kind": "candidate"},
 		})
 		require.NoError(t, err)
+		afterMilli(m.Info.CreationTimestampMs) // "newest first" below
 		ids[i] = m.Info.ModelID
 		require.NoError(t, c.LogLoggedModelMetrics(ctx, run.Info.RunID, ids[i], []mlflow.LoggedModelMetric{{Metric: mlflow.Metric{Key: "f1", Value: f1}}}))
 	}
@@ -299,8 +310,9 @@ func TestResolveArtifactURI(t *testing.T) {
 
 	// Two models called "model" from the run: without outputs, the newest
 	// (TestResolveArtifactURIOutputs: with outputs).
-	_, err := c.CreateLoggedModel(ctx, mlflow.CreateLoggedModelRequest{ExperimentID: run.Info.ExperimentID, Name: "model", SourceRunID: run.Info.RunID})
+	older, err := c.CreateLoggedModel(ctx, mlflow.CreateLoggedModelRequest{ExperimentID: run.Info.ExperimentID, Name: "model", SourceRunID: run.Info.RunID})
 	require.NoError(t, err)
+	afterMilli(older.Info.CreationTimestampMs)
 	newer, err := c.CreateLoggedModel(ctx, mlflow.CreateLoggedModelRequest{ExperimentID: run.Info.ExperimentID, Name: "model", SourceRunID: run.Info.RunID})
 	require.NoError(t, err)
 
@@ -360,6 +372,7 @@ func TestResolveArtifactURIOutputs(t *testing.T) {
 	run := newRun(t, c, "lm-resolve-outputs")
 	older, err := c.CreateLoggedModel(ctx, mlflow.CreateLoggedModelRequest{ExperimentID: run.Info.ExperimentID, Name: "model", SourceRunID: run.Info.RunID})
 	require.NoError(t, err)
+	afterMilli(older.Info.CreationTimestampMs)
 	newer, err := c.CreateLoggedModel(ctx, mlflow.CreateLoggedModelRequest{ExperimentID: run.Info.ExperimentID, Name: "model", SourceRunID: run.Info.RunID})
 	require.NoError(t, err)
 	require.NoError(t, c.LogOutputs(ctx, run.Info.RunID, []mlflow.ModelOutput{{ModelID: older.Info.ModelID, Step: 5}, {ModelID: newer.Info.ModelID, Step: 1}}))
