@@ -245,6 +245,9 @@ const (
 	OutcomeFailed  = "failed"  // a cell failed
 	OutcomeRefused = "refused" // a gate refused
 	OutcomeError   = "error"   // the scenario is invalid (syntax, type, parameters)
+	// OutcomeStopped: the presenter stopped the run between two cells
+	// (playbook run --step, q); the cells after are not run.
+	OutcomeStopped = "stopped"
 )
 
 // Exit is how the run ended.

@@ -43,8 +43,10 @@ type bundled struct {
 // content the report made safe itself (cleanSVG, proseHTML): they are the
 // only places where html/template's escaping is bypassed.
 var htmlFuncs = template.FuncMap{
-	"css":  css,
-	"code": func(code string) template.HTML { return template.HTML(highlightGo(strings.TrimRight(code, "\n"))) },
+	"css":     css,
+	"livecss": func() template.CSS { return template.CSS(liveFile("live.css")) },
+	"livejs":  func() template.JS { return template.JS(liveFile("live.js")) },
+	"code":    func(code string) template.HTML { return template.HTML(highlightGo(strings.TrimRight(code, "\n"))) },
 	"lines": func(nums string, errLine int) template.HTML {
 		if errLine == 0 {
 			return template.HTML(html.EscapeString(nums))

@@ -9,6 +9,7 @@ type labels struct {
 	Report, Generated                                      string
 	VerdictPromoted, VerdictNotPromoted, VerdictFailed     string
 	VerdictDone, VerdictRolledBack                         string
+	VerdictStopped, StoppedAt, NotRunStopped               string
 	PromotedDetail, FirstProduction, AlreadyHeld           string
 	DryRunDetail, RefusedAt, FailedAt, DoneDetail          string
 	Summary, Model, Candidate, Champion, ProductionAlias   string
@@ -64,6 +65,7 @@ var english = labels{
 	Report: "Run report", Generated: "Report of the run of",
 	VerdictPromoted: "Promoted", VerdictNotPromoted: "Not promoted", VerdictFailed: "Failed",
 	VerdictDone: "Completed", VerdictRolledBack: "Rolled back",
+	VerdictStopped: "Stopped", StoppedAt: "the presenter stopped the run before step %s", NotRunStopped: "not run: the presenter stopped the run",
 	PromotedDetail: "%s version %s now holds %s", FirstProduction: "the first version in production",
 	AlreadyHeld: "it already held it", DryRunDetail: "dry run: the registry was not changed",
 	RefusedAt: "refused at step %s", FailedAt: "failed at step %s", DoneDetail: "every cell ran; this scenario promotes nothing",
@@ -119,6 +121,7 @@ var french = labels{
 	Report: "Rapport d'exécution", Generated: "Rapport de l'exécution de",
 	VerdictPromoted: "Promu", VerdictNotPromoted: "Non promu", VerdictFailed: "Échec",
 	VerdictDone: "Terminé", VerdictRolledBack: "Retour arrière",
+	VerdictStopped: "Arrêté", StoppedAt: "le présentateur a arrêté l'exécution avant l'étape %s", NotRunStopped: "non exécutée : le présentateur a arrêté l'exécution",
 	PromotedDetail: "%s version %s porte maintenant %s", FirstProduction: "la première version en production",
 	AlreadyHeld: "elle le portait déjà", DryRunDetail: "essai à blanc : le registre n'a pas été modifié",
 	RefusedAt: "refusé à l'étape %s", FailedAt: "échec à l'étape %s", DoneDetail: "toutes les cellules ont tourné ; ce scénario ne promeut rien",

@@ -96,7 +96,7 @@ func (m *mdWriter) cell(c *cellView) {
 	m.line("")
 	m.fenced("go", strings.TrimRight(c.Code, "\n"))
 	if c.Status == record.StatusNotRun {
-		m.line("*" + mdText(l.NotRunNote) + "*")
+		m.line("*" + mdText(c.NotRunNote) + "*")
 		m.line("")
 	}
 	if e := c.Error; e != nil {

@@ -40,6 +40,8 @@ type view struct {
 	Plots []*plotFile
 	// PlotsCell is the id of the cell that drew the validation's plots.
 	PlotsCell string
+	// Live, when set, makes the page playbook watch's live page.
+	Live *Live
 	// taken holds the names of the files in the output folder.
 	taken map[string]bool
 }
@@ -73,6 +75,7 @@ type cellView struct {
 	Location    string // file:line
 	LineNumbers string // the scenario's line numbers of the code, one a line
 	ErrLine     int    // the line of the error in the code, 0 for none
+	NotRunNote  string // why the cell did not run
 	Outputs     []outputView
 }
 
@@ -208,6 +211,16 @@ func newVerdict(l *labels, r *record.Run) verdict {
 			}
 		}
 	}
+	if r.Environment.Exit.Status == record.OutcomeStopped && r.Error == nil {
+		next := "—"
+		for _, c := range r.Cells {
+			if c.Status == record.StatusNotRun {
+				next = c.Step
+				break
+			}
+		}
+		return verdict{Kind: verdictNotPromoted, Headline: l.VerdictStopped, Detail: fmt.Sprintf(l.StoppedAt, next)}
+	}
 	refused := r.Environment.Exit.Status == record.OutcomeRefused || (r.Error != nil && r.Error.Kind == record.ErrGate)
 	switch {
 	case refused:
@@ -293,6 +306,11 @@ func newCellView(l *labels, c *record.Cell, n int, v *view, r *record.Run) *cell
 	cv := &cellView{Cell: c, ID: fmt.Sprintf("cell-%d-%s", n, slug(c.Step)), StatusLabel: statusLabel(l, c.Status)}
 	if c.Status != record.StatusNotRun {
 		cv.Duration = fmtDuration(time.Duration(c.Duration))
+	} else {
+		cv.NotRunNote = l.NotRunNote
+		if r.Environment.Exit.Status == record.OutcomeStopped {
+			cv.NotRunNote = l.NotRunStopped
+		}
 	}
 	file := c.File
 	if file == "" {

@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,6 +69,14 @@ type Options struct {
 	// it): the kernel process streams the record with it, so that a
 	// kernel that dies loses nothing it had recorded.
 	Live func(view func(f func(*record.Run)))
+	// Gate, when set, is asked before each cell starts (index from 1)
+	// whether it runs: false stops the run there, the cells from it on
+	// not run, and the run's outcome is record.OutcomeStopped with no
+	// error (playbook run --step: the presenter's q).
+	Gate func(ctx context.Context, index int) bool
+	// CellDone, when set, is given a copy of each cell's record as the
+	// cell ends, before Progress is told (playbook watch's live page).
+	CellDone func(index int, c record.Cell)
 }
 
 // Capturer screenshots pages of the MLflow UI for the verify step's
@@ -118,8 +127,15 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*record.Run, error) {
 	k.enter = opts.CellGoroutine
 
 	var failure error
+	stopped := false
 	for i, c := range sc.Cells {
 		if failure != nil {
+			break
+		}
+		// A gate that says no because the run was interrupted lets the
+		// cell fail as interrupted (runCell), not stop the run.
+		if opts.Gate != nil && !opts.Gate(ctx, i+1) && ctx.Err() == nil {
+			stopped = true
 			break
 		}
 		cr := &rec.Cells[i]
@@ -140,12 +156,31 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*record.Run, error) {
 			}
 			rec.Error = cr.Error
 		}
+		if opts.CellDone != nil {
+			var done record.Cell
+			notebook.View(pb, func(r *record.Run) { done = CopyCell(r.Cells[i]) })
+			opts.CellDone(i+1, done)
+		}
 		progress(opts, Event{Index: i + 1, Total: len(sc.Cells), Step: c.Step, Status: cr.Status, Elapsed: time.Since(start)})
 	}
 	ctl.Close()
 	rec.Environment.End = time.Now()
 	rec.Environment.Exit.Status = Outcome(failure)
+	if stopped {
+		rec.Environment.Exit.Status = record.OutcomeStopped
+	}
 	return rec, failure
+}
+
+// CopyCell returns a copy of c that shares nothing c's cell can still
+// change (its outputs are appended to while goroutines it started run).
+func CopyCell(c record.Cell) record.Cell {
+	c.Outputs = slices.Clone(c.Outputs)
+	if c.Error != nil {
+		e := *c.Error
+		c.Error = &e
+	}
+	return c
 }
 
 // scenarioDir is the folder of sc's file, absolute, the folder its cells

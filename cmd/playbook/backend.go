@@ -57,6 +57,13 @@ type backend struct {
 	// retried, when set, is told of each retry of playbook's own client
 	// (see retryNotice).
 	retried func(mlflow.Retry)
+	// addr, when set, is where the embedded server listens (else a free
+	// port of 127.0.0.1): playbook watch keeps its address from run to
+	// run, so that the links of its page keep working. A busy addr falls
+	// back to a free port.
+	addr string
+	// quiet: the embedded server is not announced (watch says it once).
+	quiet bool
 
 	mu          sync.Mutex
 	srv         *server.Server
@@ -106,17 +113,25 @@ func (b *backend) client(ctx context.Context) (*mlflow.Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("embedded tracking server: %w", err)
 		}
-		uri, err := srv.Start("127.0.0.1:0")
+		uri, err := "", errors.New("no address")
+		if b.addr != "" {
+			uri, err = srv.Start(b.addr)
+		}
+		if err != nil {
+			uri, err = srv.Start("127.0.0.1:0")
+		}
 		if err != nil {
 			srv.Close()
 			return nil, fmt.Errorf("embedded tracking server: %w", err)
 		}
 		b.srv = srv
 		b.embeddedURI = uri
-		if b.terminal {
-			fmt.Fprint(b.stderr, "\r\033[K")
+		if !b.quiet {
+			if b.terminal {
+				fmt.Fprint(b.stderr, "\r\033[K")
+			}
+			fmt.Fprintf(b.stderr, "playbook: no tracking URI given: using the embedded tracking server at %s, data in %s\n", uri, srv.DataDir())
 		}
-		fmt.Fprintf(b.stderr, "playbook: no tracking URI given: using the embedded tracking server at %s, data in %s\n", uri, srv.DataDir())
 	}
 	if b.inMemory {
 		return newClient(b.embeddedURI, append(opts, mlflow.WithHTTPClient(&http.Client{Transport: b.srv.Transport()}))...)

@@ -96,6 +96,10 @@ type kernelConfig struct {
 	// Retry is how the kernel's client retries, as MLflow's variables
 	// told playbook (the kernel does not see them).
 	Retry kernelRetry `json:"retry"`
+	// Gate: before each cell the kernel asks playbook whether it runs
+	// (an "ask" message; the answer, a line "run" or "stop", on stdin):
+	// playbook run --step.
+	Gate bool `json:"gate,omitempty"`
 }
 
 // kernelRetry is the retry part of an mlflow.Config.
@@ -132,7 +136,7 @@ func (k kernelRetry) config(uri string) mlflow.Config {
 // kernelMsg is one message of the kernel to the parent, one JSON object
 // per line on the kernel's file descriptor 3.
 type kernelMsg struct {
-	Type   string          `json:"type"` // "ready", "event", "cell", "top", "retry", "done"
+	Type   string          `json:"type"` // "ready", "ask", "event", "cell", "top", "retry", "done"
 	Event  *runner.Event   `json:"event,omitempty"`
 	Retry  *mlflow.Retry   `json:"retry,omitempty"`  // retry: the kernel's client retries a call
 	Index  int             `json:"index,omitempty"`  // cell: the cell's index (from 1)
@@ -270,6 +274,16 @@ func kernelMain() int {
 				}
 			}()
 		},
+	}
+	if cfg.Gate {
+		opts.Gate = func(_ context.Context, index int) bool {
+			w.send(kernelMsg{Type: "ask", Index: index})
+			answer, err := stdin.ReadString('\n')
+			if err != nil {
+				os.Exit(1) // the parent is gone
+			}
+			return strings.TrimSpace(answer) == "run"
+		}
 	}
 	opts.CellGoroutine = cells.enter // which cell a registry call comes from
 	rec, _ := runner.Run(context.Background(), sc, opts)
@@ -607,7 +621,7 @@ func kernelRun(ctx context.Context, sc *runner.Scenario, opts runner.Options, px
 		RecordedURI: opts.TrackingURI, User: base.Environment.User, Host: base.Environment.Host,
 		CaptureWidth: captureSize(opts, true), CaptureHeight: captureSize(opts, false),
 		TempDir: tmp, DryRun: opts.DryRun, Unrestricted: opts.Unrestricted, Version: opts.Version,
-		Retry: retryFromEnv(),
+		Retry: retryFromEnv(), Gate: opts.Gate != nil,
 	}
 	if opts.ModelEnvs != nil {
 		cfg.EnvManager = opts.ModelEnvs.Manager
@@ -665,7 +679,7 @@ func kernelRun(ctx context.Context, sc *runner.Scenario, opts runner.Options, px
 		killGroup(cmd.Process)
 	}
 
-	s := &kernelSession{cmd: cmd, sc: sc, opts: opts, base: base, started: started, ack: ackW, px: px}
+	s := &kernelSession{cmd: cmd, sc: sc, opts: opts, base: base, started: started, ack: ackW, px: px, ctx: ctx}
 	// The run is interrupted (^C): the kernel is ended with it.
 	stopOnCancel := context.AfterFunc(ctx, func() { s.kill("interrupted") })
 	defer stopOnCancel()
@@ -822,6 +836,10 @@ type kernelSession struct {
 	running *runner.Event
 	// lastIndex is the index of the last cell that started.
 	lastIndex int
+	// asked is the index of the last cell the kernel asked to run (--step).
+	asked int
+	// ctx is the run's: the gate waits on it.
+	ctx context.Context
 	// retries counts the retries the kernel told of.
 	retries int
 
@@ -912,6 +930,21 @@ func (s *kernelSession) handle(m kernelMsg) {
 		if !s.ready {
 			s.ready, s.readyIn, s.sandbox, s.refused = true, time.Since(s.started), m.Sandbox, m.Error
 		}
+	case "ask":
+		// Before a cell starts, whether it runs (--step): the next cell,
+		// asked once, while none runs.
+		if s.running != nil || m.Index != s.lastIndex+1 || m.Index > len(s.sc.Cells) || s.asked == m.Index || s.opts.Gate == nil {
+			s.kill(fmt.Sprintf("it asked whether cell %d runs out of turn", m.Index))
+			return
+		}
+		s.asked = m.Index
+		s.stopTimer() // the presenter takes the time they take
+		answer := "stop"
+		if s.opts.Gate(s.ctx, m.Index) {
+			answer = "run"
+		}
+		_, _ = io.WriteString(s.ack, answer+"\n")
+		s.idle(kernelGap)
 	case "cell":
 		if m.Index < 1 || m.Index > len(s.sc.Cells) {
 			s.kill(fmt.Sprintf("it sent the record of a cell %d the scenario does not have", m.Index))
@@ -959,6 +992,17 @@ func (s *kernelSession) handle(m kernelMsg) {
 			return
 		}
 		s.px.endCell()
+		if s.opts.CellDone != nil {
+			var c record.Cell
+			if s.cells != nil && json.Unmarshal(s.cells[ev.Index-1], &c) == nil {
+				b := s.base.Cells[ev.Index-1]
+				c.Step, c.File, c.Line, c.Code, c.Timeout = b.Step, b.File, b.Line, b.Code, b.Timeout
+				if c.Error != nil && filepath.IsAbs(c.Error.File) {
+					c.Error.File = s.sc.Path // the kernel reads the scenario by its absolute path
+				}
+				s.opts.CellDone(ev.Index, c)
+			}
+		}
 		if s.opts.Progress != nil {
 			s.opts.Progress(ev)
 		}

@@ -50,7 +50,20 @@ type runOptions struct {
 	// Progress is where progress goes (stderr); Terminal says it is one.
 	Progress io.Writer
 	Terminal bool
+	// Step is --step; Presenter, its presenter (standard input a
+	// terminal), asks before each cell.
+	Step      bool
+	Presenter *presenter
+	// live, when set, is told of the run as it goes (playbook watch).
+	live liveSink
+	// be, when set, is the backend to run on (playbook watch's), kept
+	// open at the end.
+	be *backend
 }
+
+// stdin is the standard input --step reads its keys from (a test's
+// pseudo-terminal).
+var stdin = os.Stdin
 
 // paramFlags collects repeated -p name=value flags.
 type paramFlags []string
@@ -98,6 +111,30 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, "\nflags:")
 		fs.PrintDefaults()
 	}
+	runFlags(fs, &o)
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return flagError(err)
+	}
+	if err := checkRunOptions(&o); err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return errUsage(errors.New("no scenario given"))
+	}
+	o.Scenarios = pos
+	o.Progress, o.Terminal = stderr, isTerminal(stderr)
+	if o.Step {
+		if o.Presenter, err = newPresenter(stdin, stderr); err != nil {
+			return err
+		}
+	}
+	return runScenarios(ctx, o, stdout)
+}
+
+// runFlags declares the flags of playbook run (and watch) on fs.
+func runFlags(fs *flag.FlagSet, o *runOptions) {
 	fs.StringVar(&o.TrackingURI, "tracking-uri", "", "MLflow tracking server (default $MLFLOW_TRACKING_URI, else an embedded one)")
 	fs.StringVar(&o.DataDir, "data-dir", server.DefaultDataDir, "data `directory` of the embedded tracking server, used when no tracking URI is given")
 	fs.Var(&o.Params, "p", "set a scenario parameter: `name=value` (repeatable)")
@@ -107,24 +144,19 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&o.DryRun, "dry-run", false, "ask steps to read the registry but not change it")
 	fs.StringVar(&o.Python, "python", "", "Python `interpreter` (with mlflow) that scores models of a python_function flavor (default $"+pyworker.EnvPython+", else python3 on PATH)")
 	fs.StringVar(&o.EnvManager, "env-manager", pyworker.EnvLocal, "`manager` of python_function models' environments, as `mlflow models serve` has it: local (the interpreter of --python), virtualenv or uv (each model's own, built from its python_env.yaml and kept in $"+envDirVar+", default "+defaultEnvDirHelp+")")
+	fs.BoolVar(&o.Step, "step", false, "presenter mode: before each cell, show its section and code on the terminal and wait: Enter runs it, q stops (the cells after are not run, the report is written); needs a terminal on standard input")
 	fs.StringVar(&o.Kernel, "kernel", kernelProcess, "where cells run: process (the default: a sandboxed kernel process of their own; playbook starts the programs it needs) or in-process (playbook's own process, the language-level fence only: for scenarios you trust)")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return flagError(err)
-	}
+}
+
+// checkRunOptions checks the flags runFlags set.
+func checkRunOptions(o *runOptions) (err error) {
 	if o.Kernel != kernelInProcess && o.Kernel != kernelProcess {
 		return errUsage(fmt.Errorf("--kernel %q: want %s or %s", o.Kernel, kernelInProcess, kernelProcess))
 	}
 	if o.EnvManager, err = pyworker.ParseEnvManager(o.EnvManager); err != nil {
 		return errUsage(fmt.Errorf("--env-manager: %w", err))
 	}
-	if len(pos) == 0 {
-		fs.Usage()
-		return errUsage(errors.New("no scenario given"))
-	}
-	o.Scenarios = pos
-	o.Progress, o.Terminal = stderr, isTerminal(stderr)
-	return runScenarios(ctx, o, stdout)
+	return nil
 }
 
 // parseScenarios parses every file, reporting all their errors at once.
@@ -189,12 +221,15 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 		return errUsage(fmt.Errorf("--out %s: moving the files of the run before aside: %w", o.OutDir, err))
 	}
 	defer func() { err = out.finish(err) }()
-	be := newBackend(o.TrackingURI, o.DataDir, o.Progress, o.Terminal)
-	be.inMemory = o.Kernel == kernelProcess
-	if !o.Quiet {
-		be.retried = retryNotice(o.Progress, o.Terminal)
+	be := o.be
+	if be == nil {
+		be = newBackend(o.TrackingURI, o.DataDir, o.Progress, o.Terminal)
+		be.inMemory = o.Kernel == kernelProcess
+		if !o.Quiet {
+			be.retried = retryNotice(o.Progress, o.Terminal)
+		}
+		defer be.Close()
 	}
-	defer be.Close()
 	uri := be.recordedURI()
 	connect := sync.OnceValues(func() (*mlflow.Client, error) { return be.client(ctx) })
 	// The interpreter of --python, looked for once: the worker and the
@@ -223,6 +258,14 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 		}
 		if p != nil {
 			opts.Progress = p.event
+		}
+		if o.Presenter != nil {
+			opts.Gate = o.Presenter.gate(sc)
+		}
+		if o.live != nil {
+			o.live.begin(i, sc, opts)
+			opts.Progress = o.live.progress(opts.Progress)
+			opts.CellDone = o.live.cell
 		}
 		if dirs[i] != "" && dirs[i] != o.OutDir {
 			if err := atomicfile.MkdirAll(o.OutDir, filepath.Base(dirs[i])); err != nil {
@@ -260,7 +303,10 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 				fmt.Fprintf(stdout, "%s: run record in %s\n", sc.Path, filepath.Join(dirs[i], record.EvidenceFile))
 			}
 		}
-		if err != nil {
+		if o.live != nil {
+			o.live.end(i, rec, err)
+		}
+		if err != nil || (rec != nil && rec.Environment.Exit.Status == record.OutcomeStopped) {
 			for _, skipped := range scs[i+1:] {
 				fmt.Fprintf(stdout, "%s: not run\n", skipped.Path)
 			}

@@ -96,6 +96,11 @@ type Options struct {
 	// PDF asks for the page printed to PDF too, as the print style sheet
 	// lays it out.
 	PDF bool
+	// Then, when set, is called once the page is shown as the options
+	// ask, with eval, which evaluates a JavaScript expression in the page
+	// and returns its value as a string: a test drives a live page with
+	// it. Its error ends Open's.
+	Then func(ctx context.Context, eval func(expr string) (string, error)) error
 }
 
 // Page is what Open saw.
@@ -514,6 +519,14 @@ func (b *chromium) open(ctx context.Context, url string, opts Options) (*Page, e
 			if err := sleep(ctx, 100*time.Millisecond); err != nil {
 				return nil, fmt.Errorf("waiting for the page to settle: %w", err)
 			}
+		}
+		if text, err = evaluate(ctx, c, s, "document.body ? document.body.innerText : ''"); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Then != nil {
+		if err := opts.Then(ctx, func(expr string) (string, error) { return evaluate(ctx, c, s, expr) }); err != nil {
+			return nil, err
 		}
 		if text, err = evaluate(ctx, c, s, "document.body ? document.body.innerText : ''"); err != nil {
 			return nil, err
