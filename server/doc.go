@@ -37,14 +37,25 @@
 //   - Proxied artifacts (mlflow-artifacts), artifacts/list (a run's
 //     artifacts, paths relative to its root), /api/3.0/mlflow/server-info,
 //     /health and /version.
+//   - A read-only registry page in place of MLflow's UI (ui.go): / lists
+//     the registered models and holds each model's page and the page of
+//     each run a shown version comes from, as sections whose ids are the
+//     MLflow UI's routes (/models/NAME, /models/NAME/versions/N,
+//     /experiments/E/runs/R), which CSS shows when the URL's fragment
+//     names them: the MLflow UI's links (BASE/#/models/NAME) lead there
+//     with no script. /ui/models/{name} and /ui/runs/{run_id} are the same
+//     pages on their own. Server-rendered HTML (html/template), GET and
+//     HEAD only, bounded (200 models, 50 versions each), under a
+//     Content-Security-Policy that allows nothing but its inline style.
 //
-// Not served: prompts and other MLflow 3 (3.0 API) endpoints, dataset
-// search, models:/<name>/<version> model version sources, the GraphQL and
-// ajax-api UI endpoints (but get-history-bulk-interval; the UI's logged
-// model artifact files included), and multipart or presigned artifact
-// transfers. A path that is not served is answered, as MLflow answers it,
-// with Flask's HTML 404 page and no error code (mlflow.LoggedModelsSupported
-// relies on this for servers without logged models).
+// Not served: MLflow's UI (its JavaScript application), prompts and other
+// MLflow 3 (3.0 API) endpoints, dataset search, models:/<name>/<version>
+// model version sources, the GraphQL and ajax-api UI endpoints (but
+// get-history-bulk-interval; the UI's logged model artifact files
+// included), and multipart or presigned artifact transfers. A path that
+// is not served is answered, as MLflow answers it, with Flask's HTML 404
+// page and no error code (mlflow.LoggedModelsSupported relies on this for
+// servers without logged models).
 //
 // Traces are the exception: every path under /api/2.0/mlflow/traces,
 // /api/3.0/mlflow/traces and /v1/traces is refused with MLflow's

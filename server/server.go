@@ -305,6 +305,7 @@ func (s *Server) routes() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, s.version)
 	}))
+	s.uiRoutes(handle)
 	return s.logged(s.dispatch(mux, paths))
 }
 

@@ -10,20 +10,40 @@ import (
 )
 
 // embeddedVersionMark is the build metadata the embedded registry adds to
-// the MLflow version /version answers ("3.18.0+playbook"): it has no UI.
+// the MLflow version /version answers ("3.18.0+playbook"): it has no
+// MLflow UI, but a read-only registry page at the same links.
 const embeddedVersionMark = "+playbook"
 
-// capture screenshots the model's page in the MLflow UI, aliases visible,
-// as the evidence the exercise's seventh section asks for, and records it;
-// when there can be no capture it records why instead. The screenshot is
-// taken by the run's Capturer (cmd/playbook gives one backed by headless
-// Chromium). A failed capture never fails the step: the registry checks
-// already decided.
-func (v *Verification) capture(pb *Playbook, r *registry) {
-	c := record.Capture{
-		Step: pb.Step(), Title: v.Model + " — MLflow UI", URL: v.ModelURL,
-		Time: time.Now().UTC(),
+// embeddedServer reports whether r's server is playbook's embedded one;
+// err when its version could not be read.
+func embeddedServer(pb *Playbook, r *registry) (bool, error) {
+	version, err := r.c.ServerVersion(pb.Context())
+	return err == nil && strings.Contains(version, embeddedVersionMark), err
+}
+
+// modelPageName names the page of v.ModelURL: the MLflow UI's, or the
+// embedded server's registry page.
+func modelPageName(pb *Playbook, embedded bool) string {
+	if embedded {
+		return tr(pb, "the registry page", "la page du registre")
 	}
+	return tr(pb, "the MLflow UI", "l'interface MLflow")
+}
+
+// capture screenshots the model's page, aliases visible, as the evidence
+// the exercise's seventh section asks for, and records it; when there can
+// be no capture it records why instead. The page is the MLflow UI's, or
+// on the embedded server (embedded) its read-only registry page at the
+// same link. versionErr is why the server's version could not be read.
+// The screenshot is taken by the run's Capturer (cmd/playbook gives one
+// backed by headless Chromium). A failed capture never fails the step:
+// the registry checks already decided.
+func (v *Verification) capture(pb *Playbook, embedded bool, versionErr error) {
+	title := v.Model + " — MLflow UI"
+	if embedded {
+		title = v.Model + " — registry page"
+	}
+	c := record.Capture{Step: pb.Step(), Title: title, URL: v.ModelURL, Time: time.Now().UTC()}
 	capturer := notebook.CapturerOf(pb)
 	if capturer != nil {
 		c.Width, c.Height = capturer.Width, capturer.Height
@@ -33,22 +53,19 @@ func (v *Verification) capture(pb *Playbook, r *registry) {
 		aliases = append(aliases, a)
 	}
 	slices.Sort(aliases)
-	switch version, err := r.c.ServerVersion(pb.Context()); {
+	page := modelPageName(pb, embedded)
+	switch {
 	case pb.DryRun():
 		c.Reason = tr(pb, "dry run: the registry was not changed, so there is nothing to capture",
 			"essai à blanc : le registre n'a pas changé, il n'y a rien à capturer")
-	case err != nil:
-		c.Reason = tr(pb, "the server's version could not be read: ", "la version du serveur n'a pas pu être lue : ") + err.Error()
-	case strings.Contains(version, embeddedVersionMark):
-		c.Reason = tr(pb, "embedded registry: it has no MLflow UI to capture",
-			"registre embarqué : il n'a pas d'interface MLflow à capturer")
+	case versionErr != nil:
+		c.Reason = tr(pb, "the server's version could not be read: ", "la version du serveur n'a pas pu être lue : ") + versionErr.Error()
 	case capturer == nil || capturer.ModelPage == nil:
-		c.Reason = tr(pb, "this run has no browser to capture the MLflow UI with",
-			"cette exécution n'a pas de navigateur pour capturer l'interface MLflow")
+		c.Reason = tr(pb, "this run has no browser to capture ", "cette exécution n'a pas de navigateur pour capturer ") + page + tr(pb, " with", "")
 	default:
 		png, err := capturer.ModelPage(pb.Context(), v.ModelURL, v.Model, aliases)
 		if err != nil {
-			c.Reason = tr(pb, "no capture of the MLflow UI: ", "pas de capture de l'interface MLflow : ") + err.Error()
+			c.Reason = tr(pb, "no capture of ", "pas de capture de ") + page + tr(pb, ": ", " : ") + err.Error()
 		} else {
 			c.PNG = png
 		}

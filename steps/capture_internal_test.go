@@ -63,14 +63,29 @@ func TestVerifyCapturesMLflowUI(t *testing.T) {
 	assert.Equal(t, "\x89PNG", string(capture.PNG[:4]))
 }
 
-// TestVerifyNoCaptureOnEmbedded: the embedded server has no UI; verify
-// does not start a browser (the Chromium named here does not exist), says
-// why there is no capture, and passes.
-func TestVerifyNoCaptureOnEmbedded(t *testing.T) {
+// TestVerifyCapturesEmbeddedPage: on the embedded server, with Chromium,
+// verify screenshots the model's section of the server's read-only
+// registry page, at the MLflow UI's link, and records it.
+func TestVerifyCapturesEmbeddedPage(t *testing.T) {
+	c := clientOf(t, mlflowtest.Embedded(t))
+	t.Setenv(browser.EnvChromium, testenv.Chromium(t))
+	v, capture := verifyCapture(t, c, promotedFixture(t, c, "EmbeddedCapture"))
+	assert.Empty(t, capture.Reason)
+	assert.Equal(t, v.ModelURL, capture.URL)
+	assert.Equal(t, v.Model+" — registry page", capture.Title)
+	require.Greater(t, len(capture.PNG), 1000, "a screenshot of the model page")
+	assert.Equal(t, "\x89PNG", string(capture.PNG[:4]))
+}
+
+// TestVerifyNoCaptureOnEmbeddedWithoutChromium: on the embedded server,
+// a Chromium that cannot start leaves no capture; verify says why, and
+// passes.
+func TestVerifyNoCaptureOnEmbeddedWithoutChromium(t *testing.T) {
 	c := clientOf(t, mlflowtest.Embedded(t))
 	t.Setenv(browser.EnvChromium, "/nonexistent/chromium")
 	v, capture := verifyCapture(t, c, promotedFixture(t, c, "NoCapture"))
-	assert.Equal(t, "embedded registry: it has no MLflow UI to capture", capture.Reason)
+	assert.Contains(t, capture.Reason, "no capture of the registry page: ")
+	assert.Contains(t, capture.Reason, "/nonexistent/chromium")
 	assert.Nil(t, capture.PNG)
 	assert.Equal(t, v.ModelURL, capture.URL)
 }

@@ -633,8 +633,9 @@ func TestAliasRefusesProductionAlias(t *testing.T) {
 // aliases to wait for sorted, and keeps the PNG; without a capturer, or
 // when the capture fails, the evidence says why there is none.
 func TestVerifyCapture(t *testing.T) {
-	// A server that answers /version as MLflow does: the embedded one has
-	// no UI, so verify would not ask the capturer.
+	// A server that answers /version as MLflow does, so that the page is
+	// the MLflow UI's (TestVerifyCapturesEmbeddedPage has the embedded
+	// server's registry page).
 	c, err := mlflow.New(mlflow.DefaultConfig(mlflowtest.EmbeddedWith(t, server.Config{Version: "3.18.0"})))
 	require.NoError(t, err)
 	ctx := t.Context()

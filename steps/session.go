@@ -133,12 +133,14 @@ func uiBase(c *mlflow.Client) string {
 	return strings.TrimRight(u.String(), "/")
 }
 
-// RunURL returns the MLflow UI's page of a run.
+// RunURL returns the MLflow UI's page of a run; the embedded server's
+// registry page answers the same link.
 func RunURL(c *mlflow.Client, experimentID, runID string) string {
 	return uiBase(c) + "/#/experiments/" + url.PathEscape(experimentID) + "/runs/" + url.PathEscape(runID)
 }
 
-// ModelURL returns the MLflow UI's page of a registered model.
+// ModelURL returns the MLflow UI's page of a registered model; the
+// embedded server's registry page answers the same link.
 func ModelURL(c *mlflow.Client, model string) string {
 	return uiBase(c) + "/#/models/" + url.PathEscape(model)
 }

@@ -19,7 +19,8 @@ type Verification struct {
 	Failed []string
 	// After is the model's state now (as planned, in a dry run).
 	After record.Snapshot
-	// ModelURL is the model's page in the MLflow UI.
+	// ModelURL is the model's page in the MLflow UI (on the embedded
+	// server, its read-only registry page at the same link).
 	ModelURL string
 }
 
@@ -29,7 +30,8 @@ type Verification struct {
 // validation_status=passed on it, the archive tag on the version it
 // superseded; after a rollback, production on the restored version with
 // its reason, the version rolled back from archived. It prints the model's
-// page in the MLflow UI. Failed checks fail the step, each listed.
+// page in the MLflow UI (or the embedded server's registry page) and
+// captures it. Failed checks fail the step, each listed.
 func Verify(pb *Playbook, p *Promotion) *Verification {
 	if p == nil {
 		failf("verify: no promotion: pass the result of steps.Promote or steps.Rollback")
@@ -105,15 +107,16 @@ func Verify(pb *Playbook, p *Promotion) *Verification {
 			"*Essai à blanc : le registre n'a pas été modifié ; l'instantané ci-dessous est l'état que l'exécution aurait laissé.*"))
 	}
 	notebook.KeepSnapshot(pb, after)
-	v.show(pb, r)
-	v.capture(pb, r)
+	embedded, versionErr := embeddedServer(pb, r)
+	v.show(pb, r, embedded)
+	v.capture(pb, embedded, versionErr)
 	if !v.Passed {
 		failf("verify: %d of %d checks failed:\n- %s", len(v.Failed), len(v.Checks), strings.Join(v.Failed, "\n- "))
 	}
 	return v
 }
 
-func (v *Verification) show(pb *Playbook, r *registry) {
+func (v *Verification) show(pb *Playbook, r *registry, embedded bool) {
 	t := &record.Table{Columns: []string{tr(pb, "check", "contrôle"), tr(pb, "seen", "constaté"), tr(pb, "result", "résultat")}, Rows: [][]string{}}
 	for _, c := range v.Checks {
 		res := tr(pb, "pass", "réussi")
@@ -143,7 +146,11 @@ func (v *Verification) show(pb *Playbook, r *registry) {
 	if len(lines) > 0 {
 		pb.Markdown(tr(pb, "**Aliases, before → after:**", "**Alias, avant → après :**") + "\n\n" + strings.Join(lines, "\n"))
 	}
-	pb.Printf("%s %s\n", tr(pb, "The model's page in the MLflow UI (Models):", "La page du modèle dans l'interface MLflow (Models) :"), v.ModelURL)
+	where := tr(pb, "The model's page in the MLflow UI (Models):", "La page du modèle dans l'interface MLflow (Models) :")
+	if embedded {
+		where = tr(pb, "The model's page in the registry (read-only):", "La page du modèle dans le registre (lecture seule) :")
+	}
+	pb.Printf("%s %s\n", where, v.ModelURL)
 }
 
 func union(a, b map[string]string) map[string]string {

@@ -38,6 +38,9 @@ func TestFrenchReportUnchanged(t *testing.T) {
 	// (report's TestIsolationInFrench holds those rows), and
 	// TestKernelFrenchScenarioSameContent holds the rest of a kernel
 	// process's report to an in-process one.
+	// PLAYBOOK_CHROMIUM=off likewise: the capture of the model's page
+	// depends on the machine's Chromium (TestEmbeddedRegistryPage holds it).
+	t.Setenv("PLAYBOOK_CHROMIUM", "off")
 	args := []string{"run", "--quiet", "--kernel", kernelInProcess, "--out", "out", repoScenario("churn-training.md"), repoScenario("churn-promotion.fr.md"), "-p", "serve=off"}
 	var stdout, stderr bytes.Buffer
 	code := run(t.Context(), args, &stdout, &stderr)

@@ -34,7 +34,9 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "\nServes the part of MLflow's REST API that playbook and the churn exercise use")
 		fmt.Fprintln(stderr, "(experiments, runs, the model registry, proxied artifacts), keeping its state")
 		fmt.Fprintln(stderr, "in a data directory: mlflow.db (SQLite) and artifacts/. Point MLflow clients at")
-		fmt.Fprintln(stderr, "the URI it prints: MLFLOW_TRACKING_URI=http://127.0.0.1:5000")
+		fmt.Fprintln(stderr, "the URI it prints: MLFLOW_TRACKING_URI=http://127.0.0.1:5000. In a browser, that")
+		fmt.Fprintln(stderr, "address shows a read-only page of the registry, where the links of playbook's")
+		fmt.Fprintln(stderr, "reports lead.")
 		fmt.Fprintln(stderr, "\nflags:")
 		fs.PrintDefaults()
 	}
@@ -71,7 +73,7 @@ func serve(ctx context.Context, o serverOptions, stdout, stderr io.Writer) error
 		srv.Close()
 		return err
 	}
-	fmt.Fprintf(stderr, "playbook server: MLflow %s-compatible tracking server, data in %s\n", server.MLflowVersion, srv.DataDir())
+	fmt.Fprintf(stderr, "playbook server: MLflow %s-compatible tracking server, data in %s; registry page (read-only) at %s/\n", server.MLflowVersion, srv.DataDir(), uri)
 	fmt.Fprintln(stdout, uri)
 	wait := make(chan error, 1)
 	go func() { wait <- srv.Wait() }()
