@@ -1,7 +1,8 @@
-// Package report renders a run record to a self-contained HTML file, Markdown
-// and a JSON evidence file.
+// Package report renders a run record to a self-contained HTML file, Markdown,
+// a JSON evidence file and, on demand, a Jupyter notebook.
 //
-// Write puts the three in an output folder (what playbook run --out does):
+// Write puts the first three in an output folder (what playbook run --out
+// does):
 //
 //   - index.html: one page that stands alone, offline, years later. Inline
 //     CSS that follows the reader's dark or light mode and prints well;
@@ -10,7 +11,11 @@
 //     enforces;
 //   - report.md: the same report for ticket systems and repositories, its
 //     plots as SVG files beside it (and the MLflow UI's capture as a PNG);
-//   - evidence.json: the run record itself (see docs/evidence-schema.md).
+//   - evidence.json: the run record itself (see docs/evidence-schema.md);
+//   - notebook.ipynb, when asked for (WriteFilesWith, playbook run
+//     --ipynb; Notebook alone for playbook export): the run as a Jupyter
+//     notebook, its prose and cells with their outputs, for GitHub, GitLab
+//     and JupyterLab.
 //
 // The report shows, in the scenario's order and language (French or
 // English): the title, a verdict banner (promoted, not promoted, failed)

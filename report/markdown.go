@@ -54,18 +54,7 @@ func (m *mdWriter) line(s string) {
 
 func (m *mdWriter) report(v *view) {
 	l := v.L
-	m.line("# " + mdText(v.Title))
-	m.line("")
-	m.line("*" + mdText(l.Generated) + "* " + mdCode(v.Run.Scenario.Path, false))
-	m.line("")
-	if v.Description != "" {
-		m.line(mdText(v.Description))
-		m.line("")
-	}
-	mark := map[string]string{verdictPromoted: "✅", verdictNotPromoted: "⚠️", verdictFailed: "❌", verdictDone: "ℹ️"}[v.Verdict.Kind]
-	m.line("> " + mark + " **" + mdText(strings.ToUpper(v.Verdict.Headline)) + "** — " + mdText(v.Verdict.Detail))
-	m.line("")
-	m.pairs(l.Summary, v.Summary)
+	m.header(v, v.Summary)
 
 	m.line("## " + mdText(l.Scenario))
 	m.line("")
@@ -84,6 +73,25 @@ func (m *mdWriter) report(v *view) {
 	m.validation(v)
 	m.verification(v)
 	m.audit(v)
+}
+
+// header writes the report's title, the scenario's file and description,
+// the verdict and the summary pairs: the top of report.md, and the title
+// cell of the notebook.
+func (m *mdWriter) header(v *view, summary []pair) {
+	l := v.L
+	m.line("# " + mdText(v.Title))
+	m.line("")
+	m.line("*" + mdText(l.Generated) + "* " + mdCode(v.Run.Scenario.Path, false))
+	m.line("")
+	if v.Description != "" {
+		m.line(mdText(v.Description))
+		m.line("")
+	}
+	mark := map[string]string{verdictPromoted: "✅", verdictNotPromoted: "⚠️", verdictFailed: "❌", verdictDone: "ℹ️"}[v.Verdict.Kind]
+	m.line("> " + mark + " **" + mdText(strings.ToUpper(v.Verdict.Headline)) + "** — " + mdText(v.Verdict.Detail))
+	m.line("")
+	m.pairs(l.Summary, summary)
 }
 
 func (m *mdWriter) cell(c *cellView) {

@@ -48,6 +48,18 @@ type Written struct {
 // the failure: when they include record.EvidenceFile, the record is safe
 // in dir.
 func WriteFiles(dir string, r *record.Run) ([]Written, error) {
+	return WriteFilesWith(dir, r, Options{})
+}
+
+// Options are what WriteFilesWith writes beside the report.
+type Options struct {
+	// Notebook adds the run as a Jupyter notebook, NotebookFile, last.
+	Notebook bool
+}
+
+// WriteFilesWith is WriteFiles, with the files o asks for too, each
+// written as the others are.
+func WriteFilesWith(dir string, r *record.Run, o Options) ([]Written, error) {
 	var written []Written
 	put := func(name string, data []byte) error {
 		if err := atomicfile.WriteFile(dir, name, data, 0o644); err != nil {
@@ -76,6 +88,13 @@ func WriteFiles(dir string, r *record.Run) ([]Written, error) {
 		return written, err
 	}
 	files = append(files, File{Name: HTMLFile, Data: page.Bytes()}, File{Name: MarkdownFile, Data: md.Bytes()})
+	if o.Notebook {
+		var nb bytes.Buffer
+		if err := Notebook(&nb, r); err != nil {
+			return written, err
+		}
+		files = append(files, File{Name: NotebookFile, Data: nb.Bytes()})
+	}
 	for _, f := range files {
 		if err := put(f.Name, f.Data); err != nil {
 			return written, err

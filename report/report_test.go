@@ -76,11 +76,7 @@ func TestGolden(t *testing.T) {
 // Two renders of the same record give the same bytes, files included: no
 // clock, no map order.
 func TestDeterministic(t *testing.T) {
-	runs := map[string]*record.Run{"french": report.FrenchRun(t)}
-	for _, name := range report.FixtureNames {
-		runs[name] = report.FixtureRun(name)
-	}
-	for name, r := range runs {
+	for name, r := range everyRun(t) {
 		t.Run(name, func(t *testing.T) {
 			h1, m1, f1 := render(t, r)
 			for range 3 {
@@ -95,6 +91,15 @@ func TestDeterministic(t *testing.T) {
 			assert.Equal(t, dirBytes(t, d1), dirBytes(t, d2))
 		})
 	}
+}
+
+// everyRun returns the fixtures and the French run, by name.
+func everyRun(t *testing.T) map[string]*record.Run {
+	runs := map[string]*record.Run{"french": report.FrenchRun(t)}
+	for _, name := range report.FixtureNames {
+		runs[name] = report.FixtureRun(name)
+	}
+	return runs
 }
 
 func dirBytes(t *testing.T, dir string) map[string][]byte {

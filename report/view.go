@@ -166,7 +166,7 @@ type callRow struct {
 func newView(r *record.Run) *view {
 	l := labelsFor(r.Scenario.Lang)
 	v := &view{L: l, Run: r, Title: r.Scenario.Title, Description: r.Scenario.Description, taken: map[string]bool{
-		HTMLFile: true, MarkdownFile: true, record.EvidenceFile: true,
+		HTMLFile: true, MarkdownFile: true, NotebookFile: true, record.EvidenceFile: true,
 	}}
 	for _, f := range r.Evidence.Files {
 		v.taken[f.Name] = true

@@ -69,8 +69,10 @@ func fmtBytes(n uint64) string {
 // its manifest (internal/outfiles) lists. A nil outFolder (no --out) does
 // nothing.
 type outFolder struct {
-	dir     string
-	warn    io.Writer
+	dir  string
+	warn io.Writer
+	// opts are the files written beside each report (the notebook).
+	opts    report.Options
 	aside   *outfiles.Aside
 	written []outfiles.Entry
 	// keep says the aside folder stays: a scenario wrote no report, or
@@ -81,12 +83,12 @@ type outFolder struct {
 // prepareOut moves aside the files the manifest in dir lists, those an
 // earlier run wrote and nothing changed since, before anything runs. A
 // manifest that cannot be read is said on warn and left alone, with the
-// files it names.
-func prepareOut(dir string, warn io.Writer) (*outFolder, error) {
+// files it names. opts say what each report writes beside it.
+func prepareOut(dir string, warn io.Writer, opts report.Options) (*outFolder, error) {
 	if dir == "" {
 		return nil, nil
 	}
-	of := &outFolder{dir: dir, warn: warn}
+	of := &outFolder{dir: dir, warn: warn, opts: opts}
 	m, err := outfiles.Read(dir)
 	if err != nil {
 		fmt.Fprintf(warn, "playbook: --out %s: %v: the files of the run before are left as they are\n", dir, err)
@@ -118,7 +120,7 @@ func (of *outFolder) writeReport(dir string, rec *record.Run) ([]report.Written,
 	for _, f := range rec.Evidence.Files {
 		of.written = append(of.written, outfiles.Entry{Name: path.Join(prefix, f.Name), SHA256: f.SHA256})
 	}
-	written, err := report.WriteFiles(dir, rec)
+	written, err := report.WriteFilesWith(dir, rec, of.opts)
 	for _, w := range written {
 		of.written = append(of.written, outfiles.Entry{Name: path.Join(prefix, w.Name), SHA256: w.SHA256})
 	}

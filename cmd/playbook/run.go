@@ -40,6 +40,7 @@ type runOptions struct {
 	DataDir      string
 	Params       paramFlags
 	OutDir       string
+	Notebook     bool
 	Quiet        bool
 	Unrestricted bool
 	DryRun       bool
@@ -106,7 +107,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, "usage: playbook run [flags] SCENARIO...")
 		fmt.Fprintln(stderr, "\nRuns each scenario's Go cells in order against one MLflow tracking server.")
 		fmt.Fprintln(stderr, "With --out, writes the report to DIR: index.html, report.md (plots beside it) and evidence.json")
-		fmt.Fprintln(stderr, "(to DIR/NAME/ for several scenarios).")
+		fmt.Fprintln(stderr, "(to DIR/NAME/ for several scenarios); with --ipynb, the run as a Jupyter notebook too, notebook.ipynb.")
 		fmt.Fprintln(stderr, "Exit status: 0 done, 1 a step failed, 2 usage or scenario error, 3 a gate refused.")
 		fmt.Fprintln(stderr, "\nflags:")
 		fs.PrintDefaults()
@@ -139,6 +140,7 @@ func runFlags(fs *flag.FlagSet, o *runOptions) {
 	fs.StringVar(&o.DataDir, "data-dir", server.DefaultDataDir, "data `directory` of the embedded tracking server, used when no tracking URI is given")
 	fs.Var(&o.Params, "p", "set a scenario parameter: `name=value` (repeatable)")
 	fs.StringVar(&o.OutDir, "out", "", "write the report (index.html, report.md, evidence.json) and the files cells write to `DIR`")
+	fs.BoolVar(&o.Notebook, "ipynb", false, "with --out, also write the run as a Jupyter notebook, "+report.NotebookFile+", beside the report (as playbook export does)")
 	fs.BoolVar(&o.Quiet, "quiet", false, "print no progress")
 	fs.BoolVar(&o.Unrestricted, "unrestricted", false, "let cells import the whole standard library (os, os/exec, net, ...)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "ask steps to read the registry but not change it")
@@ -150,6 +152,9 @@ func runFlags(fs *flag.FlagSet, o *runOptions) {
 
 // checkRunOptions checks the flags runFlags set.
 func checkRunOptions(o *runOptions) (err error) {
+	if o.Notebook && o.OutDir == "" {
+		return errUsage(errors.New("--ipynb needs --out DIR: the notebook goes beside the report (playbook export writes one from a run record)"))
+	}
 	if o.Kernel != kernelInProcess && o.Kernel != kernelProcess {
 		return errUsage(fmt.Errorf("--kernel %q: want %s or %s", o.Kernel, kernelInProcess, kernelProcess))
 	}
@@ -216,7 +221,7 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 	// The files an earlier run wrote to --out are moved aside, so that
 	// the folder holds this run's only; removed at the end, kept when a
 	// report could not be written.
-	out, err := prepareOut(o.OutDir, o.Progress)
+	out, err := prepareOut(o.OutDir, o.Progress, report.Options{Notebook: o.Notebook})
 	if err != nil {
 		return errUsage(fmt.Errorf("--out %s: moving the files of the run before aside: %w", o.OutDir, err))
 	}
@@ -301,6 +306,9 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 			if dirs[i] != "" {
 				fmt.Fprintf(stdout, "%s: report in %s\n", sc.Path, filepath.Join(dirs[i], report.HTMLFile))
 				fmt.Fprintf(stdout, "%s: run record in %s\n", sc.Path, filepath.Join(dirs[i], record.EvidenceFile))
+				if o.Notebook {
+					fmt.Fprintf(stdout, "%s: notebook in %s\n", sc.Path, filepath.Join(dirs[i], report.NotebookFile))
+				}
 			}
 		}
 		if o.live != nil {

@@ -65,6 +65,20 @@ func Python(t testing.TB) string {
 	return py
 }
 
+// PythonWith returns the project's virtualenv Python when it imports every
+// module of modules (nbformat, ...), or skips (fails under CI): see Python.
+func PythonWith(t testing.TB, modules ...string) string {
+	t.Helper()
+	py := Python(t)
+	for _, m := range modules {
+		cmd := exec.CommandContext(t.Context(), py, "-c", "import "+m)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			missing(t, "the Python virtualenv %s does not import %s (run scripts/mlflow-server install): %v\n%s", filepath.Dir(filepath.Dir(py)), m, err, out)
+		}
+	}
+	return py
+}
+
 // Chromium returns the path of a Chromium binary, or skips (fails under CI).
 func Chromium(t testing.TB) string {
 	t.Helper()
