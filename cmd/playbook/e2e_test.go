@@ -29,7 +29,7 @@ func scenario(name string) string {
 // scenarioIn copies the file name of scenarios/ into dir and returns the
 // copy's path: a run of the copy reads its data files (validation_data,
 // data) inside dir, the copy's folder, and only there.
-func scenarioIn(t *testing.T, dir, name string) string {
+func scenarioIn(t testing.TB, dir, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(scenario(name))
 	require.NoError(t, err)

@@ -52,6 +52,8 @@ type liveHub struct {
 	// failed is the id of the cell that failed in the page shown, "" for
 	// none: the page scrolls to it.
 	failed string
+	// lang is the language of the last scenario begun: the banner's.
+	lang string
 	// begun: a scenario of this run started.
 	begun bool
 	// ended counts the runs that ended (their page sent).
@@ -90,11 +92,18 @@ func (h *liveHub) publish(event string, v any) {
 }
 
 // startRun says a run begins (a save, or the first).
-func (h *liveHub) startRun(n int, why string) {
+func (h *liveHub) startRun(n int, saved string) {
+	var why string
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.run, h.begun = n, false
-	h.status, h.class = fmt.Sprintf("run %d: %s", n, why), "running"
+	w := h.words()
+	if saved == "" {
+		why = w.first
+	} else {
+		why = fmt.Sprintf(w.saved, saved)
+	}
+	h.status, h.class = fmt.Sprintf(w.run, n)+why, "running"
 	h.publish("run", map[string]any{"run": n, "text": h.status})
 }
 
@@ -105,7 +114,8 @@ func (h *liveHub) begin(_ int, sc *runner.Scenario, opts runner.Options) {
 	rec := runner.NewRecord(sc, opts)
 	same := h.rec != nil && h.sc != nil && h.sc.Path == sc.Path && sameSteps(h.rec, rec)
 	h.sc, h.start = sc, time.Now()
-	h.status, h.class = fmt.Sprintf("run %d: %s running", h.run, sc.Path), "running"
+	h.lang = sc.Lang
+	h.status, h.class = fmt.Sprintf(h.words().run, h.run)+fmt.Sprintf(h.words().running, sc.Path), "running"
 	if same {
 		// The same cells: their outputs stay, dimmed, until each is
 		// replaced as it ends.
@@ -151,7 +161,7 @@ func (h *liveHub) waiting(sc *runner.Scenario, index int) {
 	if h.rec == nil || index > len(h.ids) {
 		return
 	}
-	h.status = fmt.Sprintf("run %d: %s — waiting before cell %d of %d (%s): Enter in the terminal runs it", h.run, sc.Path, index, len(sc.Cells), sc.Cells[index-1].Step)
+	h.status = fmt.Sprintf(h.words().run, h.run) + fmt.Sprintf(h.words().waiting, sc.Path, index, len(sc.Cells), sc.Cells[index-1].Step)
 	h.publish("current", map[string]any{"id": h.ids[index-1], "text": h.status})
 }
 
@@ -168,7 +178,7 @@ func (h *liveHub) progress(next func(runner.Event)) func(runner.Event) {
 		if h.rec == nil || ev.Index > len(h.ids) {
 			return
 		}
-		h.status = fmt.Sprintf("run %d: cell %d of %d (%s) running", h.run, ev.Index, ev.Total, ev.Step)
+		h.status = fmt.Sprintf(h.words().run, h.run) + fmt.Sprintf(h.words().cell, ev.Index, ev.Total, ev.Step)
 		h.publish("current", map[string]any{"id": h.ids[ev.Index-1], "text": h.status})
 	}
 }
@@ -209,11 +219,11 @@ func (h *liveHub) end(_ int, rec *record.Run, err error) {
 	took := time.Since(h.start).Round(time.Millisecond)
 	switch {
 	case err != nil:
-		h.status, h.class = fmt.Sprintf("run %d: %s — %s, in %s: %s", h.run, rec.Scenario.Path, rec.Environment.Exit.Status, took, err), "fail"
+		h.status, h.class = fmt.Sprintf(h.words().run, h.run)+fmt.Sprintf(h.words().failed, rec.Scenario.Path, h.words().outcome(rec.Environment.Exit.Status), took, err), "fail"
 	case rec.Environment.Exit.Status == record.OutcomeStopped:
-		h.status, h.class = fmt.Sprintf("run %d: %s — stopped by the presenter, in %s", h.run, rec.Scenario.Path, took), "fail"
+		h.status, h.class = fmt.Sprintf(h.words().run, h.run)+fmt.Sprintf(h.words().stopped, rec.Scenario.Path, took), "fail"
 	default:
-		h.status, h.class = fmt.Sprintf("run %d: %s — ok, in %s", h.run, rec.Scenario.Path, took), "ok"
+		h.status, h.class = fmt.Sprintf(h.words().run, h.run)+fmt.Sprintf(h.words().ok, rec.Scenario.Path, took), "ok"
 	}
 	h.publishPage()
 }
@@ -229,7 +239,7 @@ func (h *liveHub) problem(err error, scs []*runner.Scenario) {
 
 func (h *liveHub) problemLocked(err error, scs []*runner.Scenario) {
 	h.ended++
-	h.status, h.class = fmt.Sprintf("run %d: not run: %s", h.run, err), "fail"
+	h.status, h.class = fmt.Sprintf(h.words().run, h.run)+fmt.Sprintf(h.words().notRun, err), "fail"
 	failed := ""
 	if errs := cellErrorsOf(err); len(errs) > 0 {
 		for _, sc := range scs {
@@ -394,4 +404,42 @@ func cellErrorsOf(err error) []*runner.Error {
 		return cellErrorsOf(e.Unwrap())
 	}
 	return nil
+}
+
+// liveWords are the live page banner's words, in the scenario's language.
+type liveWords struct {
+	run, first, saved, running, waiting, cell, failed, stopped, ok, notRun string
+	outcomes                                                                map[string]string
+}
+
+func (w liveWords) outcome(o string) string { return cmpOr(w.outcomes[o], o) }
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+var liveWordsEN = liveWords{
+	run: "run %d: ", first: "first run", saved: "%s saved", running: "%s running",
+	waiting: "%s — waiting before cell %d of %d (%s): Enter in the terminal runs it",
+	cell:    "cell %d of %d (%s) running", failed: "%s — %s, in %s: %s",
+	stopped: "%s — stopped by the presenter, in %s", ok: "%s — ok, in %s", notRun: "not run: %s",
+}
+
+var liveWordsFR = liveWords{
+	run: "exécution %d : ", first: "première exécution", saved: "%s enregistré", running: "%s en cours",
+	waiting: "%s — en attente avant la cellule %d sur %d (%s) : Entrée dans le terminal la lance",
+	cell:    "cellule %d sur %d (%s) en cours", failed: "%s — %s, en %s : %s",
+	stopped: "%s — arrêtée par le présentateur, en %s", ok: "%s — ok, en %s", notRun: "non exécuté : %s",
+	outcomes: map[string]string{record.OutcomeFailed: "échec", record.OutcomeRefused: "refusé", record.OutcomeError: "erreur"},
+}
+
+// words returns the banner's words in the page's language.
+func (h *liveHub) words() liveWords {
+	if strings.HasPrefix(h.lang, "fr") {
+		return liveWordsFR
+	}
+	return liveWordsEN
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // runCLI runs playbook with args and returns its exit code and streams.
-func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+func runCLI(t testing.TB, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = run(t.Context(), args, &out, &errb)

@@ -169,13 +169,17 @@ func watch(ctx context.Context, o watchOptions, stdout, stderr io.Writer) error 
 		poll = 25 * time.Millisecond
 	}
 	addr := "" // the embedded server's, kept from run to run
-	why := "first run"
+	saved := "" // the file whose save starts the run; "" for the first
 	for n := 1; ; n++ {
 		if ctx.Err() != nil {
 			return nil
 		}
-		hub.startRun(n, why)
-		fmt.Fprintf(stderr, "playbook watch: run %d (%s)\n", n, why)
+		hub.startRun(n, saved)
+		if saved == "" {
+			fmt.Fprintf(stderr, "playbook watch: run %d\n", n)
+		} else {
+			fmt.Fprintf(stderr, "playbook watch: run %d (%s saved)\n", n, saved)
+		}
 		ro := o.runOptions
 		ro.live = hub
 		var be *backend
@@ -243,7 +247,7 @@ func watch(ctx context.Context, o watchOptions, stdout, stderr io.Writer) error 
 				changed = files.changed(o.Debounce)
 			}
 		}
-		why = changed + " saved"
+		saved = changed
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -45,7 +46,7 @@ func (l *lockedBuffer) String() string {
 
 // watching is a playbook watch started by a test.
 type watching struct {
-	t              *testing.T
+	t              testing.TB
 	url            string
 	hub            *liveHub
 	stdout, stderr *lockedBuffer
@@ -55,11 +56,19 @@ type watching struct {
 
 // startWatch runs playbook watch with args until the test ends, and
 // returns once its page is served.
-func startWatch(t *testing.T, args ...string) *watching {
+func startWatch(t testing.TB, args ...string) *watching {
+	t.Helper()
+	return startWatchNotify(t, nil, args...)
+}
+
+// startWatchNotify is startWatch, notify told of each event the page is
+// sent.
+func startWatchNotify(t testing.TB, notify func(event string), args ...string) *watching {
 	t.Helper()
 	served := make(chan *watching, 1)
 	w := &watching{t: t, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, code: make(chan int, 1)}
 	watchServed = func(url string, hub *liveHub) {
+		hub.notify = notify
 		w.url, w.hub = url, hub
 		served <- w
 	}
@@ -103,7 +112,7 @@ func (w *watching) waitRuns(n int) string {
 
 // save writes the file again with the same bytes, as an editor's save
 // does, with a new modification time.
-func save(t *testing.T, path string) {
+func save(t testing.TB, path string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -114,7 +123,7 @@ func save(t *testing.T, path string) {
 
 // trainedDir returns a work folder whose embedded registry holds the
 // churn training runs, and the French scenario copied into it.
-func trainedDir(t *testing.T) (work, sc string) {
+func trainedDir(t testing.TB) (work, sc string) {
 	t.Helper()
 	noExternalBackend(t)
 	work = t.TempDir()
@@ -218,7 +227,7 @@ func TestWatchRealMLflowDryRun(t *testing.T) {
 	stamp := time.Now().UnixNano()
 	exp := fmt.Sprintf("watch-dry-%d", stamp)
 	e := &e2e{t: t, uri: uri, c: c, model: fmt.Sprintf("ChurnPredictor-watch-%d", stamp)}
-	e.train(exp, 2, 1500, 3)
+	e.train(exp, 2, 5000, 3)
 	// A first promotion, so that the registry has something to keep.
 	code, stderr, _ := e.promote(exp)
 	require.Equal(t, ExitOK, code, stderr)
@@ -238,7 +247,7 @@ func TestWatchRealMLflowDryRun(t *testing.T) {
 	sc := scenarioIn(t, dir, "churn-promotion.fr.md")
 	out := filepath.Join(dir, "wout")
 	// A better model to promote: the dry run would promote it.
-	e.train(exp, 2, 1500, 2)
+	e.train(exp, 2, 5000, 2)
 	w := startWatch(t, "--tracking-uri", uri, "--quiet", "--out", out, "--debounce", "20ms", sc,
 		"-p", "experiment="+exp, "-p", "model_name="+e.model, "-p", "serve=off")
 	assert.Contains(t, w.stderr.String(), "each run is a dry run against "+uri)
@@ -333,7 +342,7 @@ func TestWatchLivePageBrowser(t *testing.T) {
 	require.NotEqual(t, edited, broken)
 	var steps []string
 	page, err := browser.Open(t.Context(), w.url, browser.Options{
-		Binary: chromium, NoScreenshot: true, WaitText: []string{"ChurnPredictor version 1", "run 1"},
+		Binary: chromium, NoScreenshot: true, WaitText: []string{"ChurnPredictor version 1", "exécution 1 :"},
 		Then: func(ctx context.Context, eval func(string) (string, error)) error {
 			// 1. A new sentence in the prose.
 			start := time.Now()
@@ -344,7 +353,7 @@ func TestWatchLivePageBrowser(t *testing.T) {
 				return err
 			}
 			steps = append(steps, fmt.Sprintf("sentence shown %s after the save", time.Since(start).Round(time.Millisecond)))
-			if _, err := text(ctx, eval, "run 2", 30*time.Second); err != nil {
+			if _, err := text(ctx, eval, "exécution 2 :", 30*time.Second); err != nil {
 				return err
 			}
 			// 2. A cell that does not compile: the cell shows the error
@@ -364,10 +373,10 @@ func TestWatchLivePageBrowser(t *testing.T) {
 			if err := os.WriteFile(sc, orig, 0o644); err != nil {
 				return err
 			}
-			if _, err := text(ctx, eval, "run 4", 30*time.Second); err != nil {
+			if _, err := text(ctx, eval, "exécution 4 :", 30*time.Second); err != nil {
 				return err
 			}
-			_, err = text(ctx, eval, "ok, in", 30*time.Second)
+			_, err = text(ctx, eval, "ok, en", 30*time.Second)
 			return err
 		},
 	})
@@ -421,4 +430,51 @@ func TestWatchPageSecurity(t *testing.T) {
 
 	r3, _ := get("evil.example:80")
 	assert.Equal(t, http.StatusForbidden, r3.StatusCode)
+}
+
+// BenchmarkWatchSaveToPage: playbook watch on the French scenario and the
+// embedded registry (the kernel process, as by default), a browser's
+// events read over HTTP: the time from a save to the whole new page
+// received (ns/op), and to the first cell's new article (first-cell-ms).
+func BenchmarkWatchSaveToPage(b *testing.B) {
+	_, sc := trainedDir(b)
+	w := startWatch(b, "--quiet", "--debounce", "20ms", sc, "-p", "serve=off")
+	w.waitRuns(1)
+	resp, err := http.Get(w.url + "events")
+	require.NoError(b, err)
+	defer resp.Body.Close()
+	events := make(chan string, 1024)
+	go func() {
+		defer close(events)
+		r := bufio.NewReaderSize(resp.Body, 1<<20)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if ev, ok := strings.CutPrefix(line, "event: "); ok {
+				events <- strings.TrimSpace(ev)
+			}
+		}
+	}()
+	next := func(want string) {
+		for ev := range events {
+			if ev == want {
+				return
+			}
+		}
+		b.Fatal("the events ended")
+	}
+	next("page") // the page sent on connecting
+	var firstCell time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		save(b, sc)
+		next("cell")
+		firstCell += time.Since(start)
+		next("page")
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(firstCell.Milliseconds())/float64(b.N), "first-cell-ms")
 }

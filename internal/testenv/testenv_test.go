@@ -23,6 +23,8 @@ import (
 var heldToMLflow = map[string]string{
 	"conformance.startTarget":                              "the conformance suite's real target: the embedded server is held to it",
 	"cmd/playbook.TestPromotionEndToEndMLflow":             "the French exercise end to end against MLflow itself",
+	"cmd/playbook.TestWatchRealMLflowDryRun":               "watch against a tracking server of the user's: a dry run, MLflow itself unchanged",
+	"cmd/playbook.TestWatchApplyNamesTheRegistry":          "watch --apply against a tracking server of the user's says it changes it",
 	"cmd/playbook.TestInputFaultsMLflow":                   "bad parameters and cells refused before MLflow itself changes: its registry byte-identical through its own REST API",
 	"internal/browser.TestScreenshotMLflowModelPage":       "the MLflow UI",
 	"steps.TestVerifyCapturesMLflowUI":                     "verify's capture of the MLflow UI",
