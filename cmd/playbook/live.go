@@ -409,7 +409,7 @@ func cellErrorsOf(err error) []*runner.Error {
 // liveWords are the live page banner's words, in the scenario's language.
 type liveWords struct {
 	run, first, saved, running, waiting, cell, failed, stopped, ok, notRun string
-	outcomes                                                                map[string]string
+	outcomes                                                               map[string]string
 }
 
 func (w liveWords) outcome(o string) string { return cmpOr(w.outcomes[o], o) }

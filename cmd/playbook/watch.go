@@ -168,7 +168,7 @@ func watch(ctx context.Context, o watchOptions, stdout, stderr io.Writer) error 
 	if poll <= 0 {
 		poll = 25 * time.Millisecond
 	}
-	addr := "" // the embedded server's, kept from run to run
+	addr := ""  // the embedded server's, kept from run to run
 	saved := "" // the file whose save starts the run; "" for the first
 	for n := 1; ; n++ {
 		if ctx.Err() != nil {
