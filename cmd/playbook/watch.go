@@ -135,7 +135,7 @@ func watch(ctx context.Context, o watchOptions, stdout, stderr io.Writer) error 
 	} else {
 		var err error
 		if snap, err = snapshotDir(o.DataDir); err != nil {
-			return fmt.Errorf("--data-dir %s: copying it, to start each run from it: %w", o.DataDir, err)
+			return errUsage(fmt.Errorf("--data-dir %s: copying it, to start each run from it: %w", o.DataDir, err))
 		}
 		defer snap.remove()
 		fmt.Fprintf(stderr, "playbook watch: embedded tracking server; its data directory %s is put back as it is now before each run\n", o.DataDir)
@@ -379,14 +379,26 @@ type dirSnapshot struct {
 	parent string // the temporary folder holding the copy
 }
 
-// snapshotDir copies dir (regular files and folders; a symbolic link in
-// it is refused) to a temporary folder.
+// dataEntries are the names the embedded server keeps in its data
+// directory: all that restore removes, so that a --data-dir naming a
+// folder of the user's (--data-dir .) loses nothing else.
+var dataEntries = map[string]bool{"mlflow.db": true, "mlflow.db-wal": true, "mlflow.db-shm": true, "mlflow.db-journal": true, "artifacts": true}
+
+// snapshotDir copies dir, an embedded server's data directory (regular
+// files and folders; a symbolic link in it is refused), to a temporary
+// folder. A folder holding anything else is refused.
 func snapshotDir(dir string) (*dirSnapshot, error) {
 	s := &dirSnapshot{dir: dir}
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
 	} else if err != nil {
 		return nil, err
+	}
+	for _, e := range entries {
+		if !dataEntries[e.Name()] {
+			return nil, fmt.Errorf("it holds %s, which is not the embedded server's: watch puts this folder back before each run and touches nothing else; name a data directory of its own", e.Name())
+		}
 	}
 	tmp, err := os.MkdirTemp("", "playbook-watch-")
 	if err != nil {
@@ -400,15 +412,30 @@ func snapshotDir(dir string) (*dirSnapshot, error) {
 	return s, nil
 }
 
-// restore puts the copy back: the folder is as it was when copied.
+// restore puts the copy back: the server's files in the folder are as
+// they were when copied (and only those are removed).
 func (s *dirSnapshot) restore() error {
-	if err := os.RemoveAll(s.dir); err != nil {
-		return err
+	for name := range dataEntries {
+		if err := os.RemoveAll(filepath.Join(s.dir, name)); err != nil {
+			return err
+		}
 	}
 	if s.copy == "" {
 		return nil
 	}
-	return copyTree(s.copy, s.dir)
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(s.copy)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := copyTree(filepath.Join(s.copy, e.Name()), filepath.Join(s.dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *dirSnapshot) remove() {

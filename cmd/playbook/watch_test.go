@@ -305,6 +305,24 @@ func TestWatchRefusesBadInput(t *testing.T) {
 	}
 }
 
+// TestWatchDataDirOfItsOwn: watch puts the data directory back before
+// each run, so one that holds files of the user's (--data-dir .) is
+// refused, and they are left as they were.
+func TestWatchDataDirOfItsOwn(t *testing.T) {
+	noExternalBackend(t)
+	dir := t.TempDir()
+	t.Chdir(dir)
+	require.NoError(t, os.WriteFile("notes.txt", []byte("mine"), 0o644))
+	require.NoError(t, os.WriteFile("s.md", []byte("# S\n\n```go\nfmt.Println(1)\n```\n"), 0o644))
+	code, _, stderr := runCLI(t, "watch", "--data-dir", ".", "s.md")
+	assert.Equal(t, ExitUsage, code, stderr)
+	assert.Contains(t, stderr, "--data-dir .: copying it, to start each run from it: it holds notes.txt, which is not the embedded server's")
+	b, err := os.ReadFile("notes.txt")
+	require.NoError(t, err)
+	assert.Equal(t, "mine", string(b))
+	assert.NoFileExists(t, "mlflow.db")
+}
+
 // TestWatchLivePageBrowser: a browser on the live page sees it change as
 // the scenario is edited on disk: a new sentence, then a cell that does
 // not compile (shown failed at its line, scrolled to), then fixed again.
