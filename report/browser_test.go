@@ -41,7 +41,7 @@ func TestBrowser(t *testing.T) {
 		text []string
 	}{
 		{"French", report.FrenchRun(t), []string{"PROMU", "production-live", "staging-candidate", "version 1", "version 2",
-			"porte maintenant production-live", "Le modèle dans l'interface MLflow", "Classement", "Audit"}},
+			"porte maintenant production-live", "La page du modèle dans le registre", "Classement", "Audit"}},
 		{"Refused", report.FixtureRun("refused.fr"), []string{"NON PROMU", "refusé à l'étape validate", "production-live", "version 1", "non exécutée"}},
 		{"Failed", report.FixtureRun("failed.en"), []string{"FAILED", "failed at step register", "PERMISSION_DENIED", "embedded registry"}},
 		{"XSS", xssRun(), []string{"PROMOTED", report.XSS}},
