@@ -236,7 +236,7 @@ func newVerdict(l *labels, r *record.Run) verdict {
 	switch {
 	case p != nil && (p.DryRun || r.Environment.DryRun):
 		return verdict{Kind: verdictNotPromoted, Headline: l.VerdictNotPromoted,
-			Detail: joinDetail(l.DryRunDetail, fmt.Sprintf(l.PromotedDetail, p.Model, p.Version, p.Alias))}
+			Detail: joinDetail(l.DryRunDetail, fmt.Sprintf(l.WouldHoldDetail, p.Model, p.Version, p.Alias))}
 	case p != nil:
 		head := l.VerdictPromoted
 		if p.Kind == record.PromotionRollback {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/playbook-mlops/playbook/internal/browser"
 	"github.com/playbook-mlops/playbook/notebook"
 	"github.com/playbook-mlops/playbook/record"
 )
@@ -65,7 +66,7 @@ func (v *Verification) capture(pb *Playbook, embedded bool, versionErr error) {
 	default:
 		png, err := capturer.ModelPage(pb.Context(), v.ModelURL, v.Model, aliases)
 		if err != nil {
-			c.Reason = tr(pb, "no capture of ", "pas de capture de ") + page + tr(pb, ": ", " : ") + err.Error()
+			c.Reason = tr(pb, "no capture of ", "pas de capture de ") + page + tr(pb, ": ", " : ") + captureError(pb, err)
 		} else {
 			c.PNG = png
 		}
@@ -74,4 +75,19 @@ func (v *Verification) capture(pb *Playbook, embedded bool, versionErr error) {
 	if c.PNG == nil {
 		pb.Printf("%s\n", c.Reason)
 	}
+}
+
+// captureError words why the browser took no capture, in the scenario's
+// language for the reasons a user meets (no Chromium, Chromium turned
+// off); others as the browser said them. In a kernel process the error
+// came as text from playbook, hence the comparison of messages.
+func captureError(pb *Playbook, err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, browser.ErrOff.Error()):
+		return tr(pb, "Chromium is turned off ("+browser.EnvChromium+"=off)", "Chromium est désactivé ("+browser.EnvChromium+"=off)")
+	case strings.Contains(msg, browser.ErrNotFound.Error()):
+		return tr(pb, "no Chromium found: install chromium or set "+browser.EnvChromium, "Chromium introuvable : installez chromium ou définissez "+browser.EnvChromium)
+	}
+	return msg
 }

@@ -162,9 +162,9 @@ func Identify(pb *Playbook, opts IdentifyOptions) *BestRun {
 		return a.id < b.id
 	})
 
-	order := "descending"
+	order := tr(pb, "descending", "décroissant")
 	if opts.Direction == DirectionMin {
-		order = "ascending"
+		order = tr(pb, "ascending", "croissant")
 	}
 	if opts.Over == OverLoggedModels {
 		fillRuns(r, cands[:min(opts.Top, len(cands))])
@@ -180,12 +180,14 @@ func Identify(pb *Playbook, opts IdentifyOptions) *BestRun {
 		RunURL:      RunURL(r.c, exp.ExperimentID, best.run.Info.RunID),
 		Metrics:     best.metrics, Params: best.params,
 		Finished: finished, Considered: len(cands),
-		TieBreak: fmt.Sprintf("%s %s, then start time descending (the most recent run first), then run id ascending, as MLflow's search orders runs",
+		TieBreak: fmt.Sprintf(tr(pb, "%s %s, then start time descending (the most recent run first), then run id ascending, as MLflow's search orders runs",
+			"%s %s, puis heure de début décroissante (le run le plus récent d'abord), puis identifiant du run croissant, comme MLflow ordonne sa recherche de runs"),
 			opts.Metric, order),
 	}
 	if best.model != nil {
 		res.ModelID, res.ModelName, res.ModelSource = best.model.Info.ModelID, best.model.Info.Name, best.model.URI()
-		res.TieBreak = fmt.Sprintf("%s %s, then creation time descending (the most recent model first), then model id ascending, as MLflow's search_logged_models orders logged models",
+		res.TieBreak = fmt.Sprintf(tr(pb, "%s %s, then creation time descending (the most recent model first), then model id ascending, as MLflow's search_logged_models orders logged models",
+			"%s %s, puis heure de création décroissante (le modèle le plus récent d'abord), puis identifiant du modèle croissant, comme search_logged_models de MLflow ordonne les modèles"),
 			opts.Metric, order)
 	}
 	for _, c := range cands {

@@ -194,7 +194,7 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 	pb.KV(tr(pb, "Registered version", "Version enregistrée"),
 		tr(pb, "model", "modèle"), fmt.Sprintf("%s (%s)", opts.Model, modelNote),
 		"version", res.Version,
-		"status", res.Status,
+		tr(pb, "status", "statut"), res.Status,
 		"source", res.Source,
 		tr(pb, "source kind", "type de source"), sourceKindText(pb, src),
 		"run_id", res.RunID,

@@ -77,7 +77,7 @@ func (r *registry) showCalls() {
 	if len(r.calls) == 0 {
 		return
 	}
-	t := &record.Table{Columns: []string{"method", "endpoint", tr(r.pb, "arguments", "arguments"), tr(r.pb, "outcome", "résultat")}, Rows: [][]string{}}
+	t := &record.Table{Columns: []string{tr(r.pb, "method", "méthode"), tr(r.pb, "endpoint", "point d'accès"), tr(r.pb, "arguments", "arguments"), tr(r.pb, "outcome", "résultat")}, Rows: [][]string{}}
 	for _, c := range r.calls {
 		t.Rows = append(t.Rows, []string{c.Method, c.Endpoint, formatArgs(c.Args), c.Outcome})
 	}

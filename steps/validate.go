@@ -386,7 +386,7 @@ func (res *ValidationResult) check(pb *Playbook, opts ValidateOptions) {
 			}
 			label := fmt.Sprintf("%s %s champion %s %s", name, cmp, sign(t.GreaterIsBetter), num(*change.by))
 			if change.relative {
-				label = fmt.Sprintf("%s %s champion %s %s%% of |champion|", name, cmp, sign(t.GreaterIsBetter), num(*change.by*100))
+				label = fmt.Sprintf(tr(pb, "%s %s champion %s %s%% of |champion|", "%s %s champion %s %s %% de |champion|"), name, cmp, sign(t.GreaterIsBetter), num(*change.by*100))
 			}
 			if champ == nil {
 				add(record.Check{Kind: record.CheckChampion, Name: label, Metric: name, Value: Float(v), Pass: true, Skipped: true,
@@ -411,8 +411,8 @@ func (res *ValidationResult) check(pb *Playbook, opts ValidateOptions) {
 			name, short string
 			value, max  float64
 		}{
-			{"demographic parity difference", "dp_diff", f.DemographicParityDifference, opts.MaxDemographicParity},
-			{"equalized odds difference", "eo_diff", f.EqualizedOddsDifference, opts.MaxEqualizedOdds},
+			{tr(pb, "demographic parity difference", "écart de parité démographique"), "dp_diff", f.DemographicParityDifference, opts.MaxDemographicParity},
+			{tr(pb, "equalized odds difference", "écart d'égalité des chances"), "eo_diff", f.EqualizedOddsDifference, opts.MaxEqualizedOdds},
 		} {
 			if lim.max == 0 {
 				continue
@@ -420,7 +420,7 @@ func (res *ValidationResult) check(pb *Playbook, opts ValidateOptions) {
 			pass := lim.value <= lim.max+tolerance
 			add(record.Check{Kind: record.CheckFairness, Name: fmt.Sprintf("%s (%s) <= %s", lim.name, f.Attribute, num(lim.max)),
 				Metric: lim.short + "." + f.Attribute, Value: Float(lim.value), Limit: Float(lim.max), Pass: pass,
-				Detail: fmt.Sprintf("%s by %s %.4f %s %s", lim.name, f.Attribute, lim.value, verdictCmp(pass, false), num(lim.max))})
+				Detail: fmt.Sprintf(tr(pb, "%s by %s %.4f %s %s", "%s selon %s %.4f %s %s"), lim.name, f.Attribute, lim.value, verdictCmp(pass, false), num(lim.max))})
 		}
 	}
 }

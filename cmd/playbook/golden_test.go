@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"flag"
+	"html"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -132,4 +135,60 @@ func (n *normalizer) apply(b []byte) []byte {
 	b = reDuration.ReplaceAll(b, []byte("DUR"))
 	b = reVersion.ReplaceAll(b, []byte("playbook VERSION"))
 	return b
+}
+
+// englishWords are words of playbook's English labels and messages that
+// have no place in a French report (none of them is also French). Not
+// "passed" or "none": values of the exercise's tags, shown as they are.
+var englishWords = []string{
+	"the", "then", "and", "of", "by", "with", "failed", "refused", "descending", "ascending",
+	"method", "endpoint", "difference", "parity", "odds", "equalized", "demographic",
+	"most", "recent", "first", "search", "orders", "now", "holds", "would", "check(s)",
+	"skipped", "planned", "sent", "moved", "kept", "stays", "churns",
+	"status", "outcome", "threshold", "started", "created", "exists",
+}
+
+// TestFrenchReportHasNoEnglish: the French golden report (the one
+// TestFrenchReportUnchanged holds to a fresh run) has none of
+// englishWords outside code, identifiers and quoted terms, in its page
+// and its Markdown.
+func TestFrenchReportHasNoEnglish(t *testing.T) {
+	dir := filepath.Join("testdata", "french-report")
+	page, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	require.NoError(t, err)
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	require.NoError(t, err)
+	strip := []*regexp.Regexp{
+		regexp.MustCompile(`(?s)<style>.*?</style>`),
+		regexp.MustCompile(`(?s)<pre class="src">.*?</pre>`),
+		regexp.MustCompile(`(?s)<code>.*?</code>`),
+		regexp.MustCompile(`(?s)<em>.*?</em>`), // a term quoted in the scenario's prose
+		regexp.MustCompile(`"data:[^"]*"`),
+		regexp.MustCompile(`<[^>]+>`),
+	}
+	text := string(page)
+	for _, re := range strip {
+		text = re.ReplaceAllString(text, " ")
+	}
+	mdText := regexp.MustCompile("(?s)```.*?```").ReplaceAllString(string(md), " ")
+	mdText = regexp.MustCompile("`[^`]*`").ReplaceAllString(mdText, " ")
+	mdText = regexp.MustCompile(`\*[^*\n]+\*`).ReplaceAllStringFunc(mdText, func(s string) string {
+		if strings.HasPrefix(s, "**") {
+			return s
+		}
+		return " " // *a quoted term*
+	})
+	word := regexp.MustCompile(`[\p{L}_.\-=/:@()0-9"{},]+`) // a key=value or a JSON value is one word
+	for name, body := range map[string]string{"index.html": html.UnescapeString(text), "report.md": mdText} {
+		found := map[string]string{}
+		for _, line := range strings.Split(body, "\n") {
+			for _, w := range word.FindAllString(line, -1) {
+				lw := strings.ToLower(strings.Trim(w, "().:"))
+				if slices.Contains(englishWords, lw) && found[lw] == "" {
+					found[lw] = strings.TrimSpace(line)
+				}
+			}
+		}
+		assert.Empty(t, found, "%s: English words in the French report (word: a line holding it)", name)
+	}
 }
