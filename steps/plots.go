@@ -6,9 +6,11 @@ import (
 	"math"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/palette/brewer"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
@@ -44,8 +46,35 @@ type scored struct {
 	scores []float64
 }
 
+// palette is Okabe and Ito's colour-blind-safe palette (blue, orange,
+// bluish green, vermillion, reddish purple, sky blue, yellow): two series
+// never differ by red and green alone.
+var palette = []color.Color{
+	color.RGBA{0x00, 0x72, 0xB2, 0xff}, color.RGBA{0xE6, 0x9F, 0x00, 0xff}, color.RGBA{0x00, 0x9E, 0x73, 0xff},
+	color.RGBA{0xD5, 0x5E, 0x00, 0xff}, color.RGBA{0xCC, 0x79, 0xA7, 0xff}, color.RGBA{0x56, 0xB4, 0xE9, 0xff},
+	color.RGBA{0xF0, 0xE4, 0x42, 0xff},
+}
+
+// seriesColor is the colour of the i-th series of a plot.
+func seriesColor(i int) color.Color { return palette[i%len(palette)] }
+
+// sans is the plots' font: a sans-serif, as the report's page.
+var sans = font.Font{Typeface: "Liberation", Variant: "Sans"}
+
+// newPlot returns a plot with its title and axes, in the report's
+// sans-serif at sizes read from the back of a classroom.
 func newPlot(title, x, y string) *plot.Plot {
 	p := plot.New()
+	for _, t := range []*text.Style{&p.Title.TextStyle, &p.X.Label.TextStyle, &p.Y.Label.TextStyle,
+		&p.X.Tick.Label, &p.Y.Tick.Label, &p.Legend.TextStyle} {
+		size := t.Font.Size
+		t.Font = sans
+		t.Font.Size = size
+	}
+	p.Title.TextStyle.Font.Size = vg.Points(14)
+	p.X.Label.TextStyle.Font.Size, p.Y.Label.TextStyle.Font.Size = vg.Points(12), vg.Points(12)
+	p.X.Tick.Label.Font.Size, p.Y.Tick.Label.Font.Size = vg.Points(11), vg.Points(11)
+	p.Legend.TextStyle.Font.Size = vg.Points(11)
 	p.Title.Text = title
 	p.X.Label.Text = x
 	p.Y.Label.Text = y
@@ -74,12 +103,20 @@ func rocPlot(pb *Playbook, labels []float64, models []scored) *plot.Plot {
 		auc, _ := churn.ROCAUC(labels, m.scores)
 		l, err := plotter.NewLine(thin(fpr, tpr, MaxCurvePoints))
 		mustPlot(err)
-		l.Color = plotutil.Color(i)
-		l.Width = vg.Points(1.5)
+		curveStyle(l, i)
 		p.Add(l)
 		p.Legend.Add(fmt.Sprintf("%s (AUC %.3f)", m.label, auc), l)
 	}
 	return p
+}
+
+// curveStyle gives the i-th curve of a plot its colour and its dashes
+// (solid, then dashed, then dotted...): two identical curves, a candidate
+// and a champion with the same model, both stay visible.
+func curveStyle(l *plotter.Line, i int) {
+	l.Color = seriesColor(i)
+	l.Width = vg.Points(2)
+	l.Dashes = plotutil.Dashes(i)
 }
 
 // prPlot draws the precision-recall curve of each model.
@@ -90,8 +127,7 @@ func prPlot(pb *Playbook, labels []float64, models []scored) *plot.Plot {
 		prec, rec, _ := churn.PRCurve(labels, m.scores)
 		l, err := plotter.NewLine(thin(rec, prec, MaxCurvePoints))
 		mustPlot(err)
-		l.Color = plotutil.Color(i)
-		l.Width = vg.Points(1.5)
+		curveStyle(l, i)
 		p.Add(l)
 		p.Legend.Add(m.label, l)
 	}
@@ -99,12 +135,14 @@ func prPlot(pb *Playbook, labels []float64, models []scored) *plot.Plot {
 }
 
 // confusionGrid is a 2×2 confusion matrix as a heat map's grid: column 0
-// predicted no churn, column 1 predicted churn; row 0 actual no churn.
+// predicted no churn, column 1 predicted churn; row 0 actual no churn,
+// drawn at the top, so that both axes read the classes in the same order
+// (left to right, top to bottom), the diagonal the right answers.
 type confusionGrid churn.Confusion
 
 func (g confusionGrid) Dims() (int, int) { return 2, 2 }
 func (g confusionGrid) X(c int) float64  { return float64(c) }
-func (g confusionGrid) Y(r int) float64  { return float64(r) }
+func (g confusionGrid) Y(r int) float64  { return float64(1 - r) }
 func (g confusionGrid) Z(c, r int) float64 {
 	switch {
 	case r == 0 && c == 0:
@@ -144,7 +182,7 @@ func confusionPlot(pb *Playbook, m churn.Confusion, names classNames) *plot.Plot
 	top := 0.0
 	for r := range 2 {
 		for c := range 2 {
-			lab.XYs = append(lab.XYs, plotter.XY{X: float64(c), Y: float64(r)})
+			lab.XYs = append(lab.XYs, plotter.XY{X: float64(c), Y: g.Y(r)})
 			lab.Labels = append(lab.Labels, fmt.Sprint(g.Z(c, r)))
 			top = math.Max(top, g.Z(c, r))
 		}
@@ -153,15 +191,16 @@ func confusionPlot(pb *Playbook, m churn.Confusion, names classNames) *plot.Plot
 	mustPlot(err)
 	for i := range labels.TextStyle {
 		labels.TextStyle[i].XAlign, labels.TextStyle[i].YAlign = draw.XCenter, draw.YCenter
-		labels.TextStyle[i].Font.Size = vg.Points(14)
-		if g.Z(int(lab.XYs[i].X), int(lab.XYs[i].Y)) > top/2 {
+		labels.TextStyle[i].Font = sans
+		labels.TextStyle[i].Font.Size = vg.Points(16)
+		if g.Z(int(lab.XYs[i].X), 1-int(lab.XYs[i].Y)) > top/2 {
 			labels.TextStyle[i].Color = color.White // on the dark cells
 		}
 	}
 	p.Add(labels)
 	no, yes := names.neg, names.pos
 	p.NominalX(no, yes)
-	p.NominalY(no, yes)
+	p.NominalY(yes, no) // y = 0 at the bottom: the positive class, row 1
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = -0.5, 1.5, -0.5, 1.5
 	return p
 }
@@ -188,7 +227,7 @@ func scorePlot(pb *Playbook, labels, scores []float64, names classNames) *plot.P
 		h, err := plotter.NewHist(c.vs, 20)
 		mustPlot(err)
 		h.Normalize(1)
-		cr, cg, cb, _ := plotutil.Color(i).RGBA()
+		cr, cg, cb, _ := seriesColor(i).RGBA()
 		h.FillColor = color.NRGBA{R: uint8(cr >> 8), G: uint8(cg >> 8), B: uint8(cb >> 8), A: 110}
 		h.LineStyle.Width = vg.Points(0.5)
 		p.Add(h)
@@ -219,7 +258,7 @@ func fairnessPlot(pb *Playbook, fs []churn.Fairness) *plot.Plot {
 	}{{tr(pb, "selection rate", "taux de sélection"), sel}, {tr(pb, "TPR", "TVP"), tpr}, {tr(pb, "FPR", "TFP"), fpr}} {
 		b, err := plotter.NewBarChart(s.vs, w)
 		mustPlot(err)
-		b.Color = plotutil.Color(i)
+		b.Color = seriesColor(i)
 		b.LineStyle.Width = 0
 		b.Offset = vg.Length(i-1) * w
 		p.Add(b)
@@ -230,21 +269,42 @@ func fairnessPlot(pb *Playbook, fs []churn.Fairness) *plot.Plot {
 	return p
 }
 
-// leaderboardPlot draws the leaderboard's metric values, best first.
+// leaderboardPlot draws the leaderboard's metric values as horizontal
+// bars, best at the top, each named by its run; the value axis starts
+// near the lowest value, not at zero, so that 0.57 and 0.61 do not look
+// the same.
 func leaderboardPlot(res *BestRun) *plot.Plot {
-	p := newPlot(res.Metric, "", res.Metric)
-	var vs plotter.Values
-	var names []string
-	for _, row := range res.Leaderboard {
-		vs = append(vs, row.Value)
-		names = append(names, fmt.Sprintf("#%d", row.Rank))
+	p := newPlot(res.Metric, res.Metric, "")
+	n := len(res.Leaderboard)
+	vs := make(plotter.Values, n)
+	names := make([]string, n)
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i, row := range res.Leaderboard {
+		name := row.RunName
+		if name == "" {
+			name = row.RunID
+		}
+		// Bottom to top: the best (rank 1) at the top.
+		vs[n-1-i] = row.Value
+		names[n-1-i] = fmt.Sprintf("%d. %s", row.Rank, name)
+		lo, hi = math.Min(lo, row.Value), math.Max(hi, row.Value)
 	}
-	b, err := plotter.NewBarChart(vs, vg.Points(18))
+	b, err := plotter.NewBarChart(vs, vg.Points(16))
 	mustPlot(err)
-	b.Color = plotutil.Color(0)
+	b.Horizontal = true
+	b.Color = seriesColor(0)
 	b.LineStyle.Width = 0
 	p.Add(b)
-	p.NominalX(names...)
-	p.Y.Min = 0
+	p.NominalY(names...)
+	if n > 0 {
+		span := hi - lo
+		if span == 0 {
+			span = math.Max(math.Abs(hi)*0.1, 0.01)
+		}
+		p.X.Min, p.X.Max = lo-span*0.5, hi+span*0.25
+		if lo >= 0 && p.X.Min < 0 {
+			p.X.Min = 0
+		}
+	}
 	return p
 }
