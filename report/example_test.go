@@ -47,5 +47,6 @@ func ExampleWrite() {
 	// index.html
 	// plot-hello-2.svg
 	// report.md
+	// ticket.md
 	// > ℹ️ **COMPLETED** — every cell ran; this scenario promotes nothing
 }

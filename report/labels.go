@@ -10,7 +10,7 @@ type labels struct {
 	VerdictPromoted, VerdictNotPromoted, VerdictFailed     string
 	VerdictDone, VerdictRolledBack                         string
 	VerdictStopped, StoppedAt, NotRunStopped               string
-	WouldHoldDetail                                        string
+	WouldHoldDetail, TicketCut, TicketFull                 string
 	PromotedDetail, FirstProduction, AlreadyHeld           string
 	DryRunDetail, RefusedAt, FailedAt, DoneDetail          string
 	Summary, Model, Candidate, Champion, ProductionAlias   string
@@ -67,7 +67,8 @@ var english = labels{
 	VerdictPromoted: "Promoted", VerdictNotPromoted: "Not promoted", VerdictFailed: "Failed",
 	VerdictDone: "Completed", VerdictRolledBack: "Rolled back",
 	VerdictStopped: "Stopped", StoppedAt: "the presenter stopped the run before step %s", NotRunStopped: "not run: the presenter stopped the run",
-	PromotedDetail: "%s version %s now holds %s", WouldHoldDetail: "%s version %s would hold %s", FirstProduction: "the first version in production",
+	PromotedDetail: "%s version %s now holds %s", WouldHoldDetail: "%s version %s would hold %s",
+	TicketCut: "left out to fit a ticket's field: see the full report", TicketFull: "The full report, attached:", FirstProduction: "the first version in production",
 	AlreadyHeld: "it already held it", DryRunDetail: "dry run: the registry was not changed",
 	RefusedAt: "refused at step %s", FailedAt: "failed at step %s", DoneDetail: "every cell ran; this scenario promotes nothing",
 	Summary: "Summary", Model: "Model", Candidate: "Candidate", Champion: "Champion", ProductionAlias: "Production alias",
@@ -123,7 +124,8 @@ var french = labels{
 	VerdictPromoted: "Promu", VerdictNotPromoted: "Non promu", VerdictFailed: "Échec",
 	VerdictDone: "Terminé", VerdictRolledBack: "Retour arrière",
 	VerdictStopped: "Arrêté", StoppedAt: "le présentateur a arrêté l'exécution avant l'étape %s", NotRunStopped: "non exécutée : le présentateur a arrêté l'exécution",
-	PromotedDetail: "%s version %s porte maintenant %s", WouldHoldDetail: "%s version %s porterait %s", FirstProduction: "la première version en production",
+	PromotedDetail: "%s version %s porte maintenant %s", WouldHoldDetail: "%s version %s porterait %s",
+	TicketCut: "laissé de côté pour tenir dans le champ d'un ticket : voir le rapport complet", TicketFull: "Le rapport complet, en pièce jointe :", FirstProduction: "la première version en production",
 	AlreadyHeld: "elle le portait déjà", DryRunDetail: "essai à blanc : le registre n'a pas été modifié",
 	RefusedAt: "refusé à l'étape %s", FailedAt: "échec à l'étape %s", DoneDetail: "toutes les cellules ont tourné ; ce scénario ne promeut rien",
 	Summary: "Résumé", Model: "Modèle", Candidate: "Candidat", Champion: "Champion", ProductionAlias: "Alias de production",

@@ -45,6 +45,8 @@ func Markdown(w io.Writer, r *record.Run) ([]File, error) {
 type mdWriter struct {
 	b strings.Builder
 	l *labels
+	// short leaves out the tags a run did not change (ticket.md).
+	short bool
 }
 
 func (m *mdWriter) line(s string) {
@@ -247,6 +249,9 @@ func (m *mdWriter) registry(v *view) {
 					rows = append(rows, []cellText{code(t.Key), code(t.Before), code(t.After), strong(true, changeWord(l, t.Change))})
 				}
 				for _, t := range vd.Same {
+					if m.short {
+						break
+					}
 					rows = append(rows, []cellText{code(t.Key), code(t.Before), code(t.After), text(changeWord(l, ""))})
 				}
 				m.table([]string{l.Tag, l.Before, l.After, l.Change}, rows)

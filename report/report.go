@@ -87,7 +87,11 @@ func WriteFilesWith(dir string, r *record.Run, o Options) ([]Written, error) {
 	if err != nil {
 		return written, err
 	}
-	files = append(files, File{Name: HTMLFile, Data: page.Bytes()}, File{Name: MarkdownFile, Data: md.Bytes()})
+	var ticket bytes.Buffer
+	if err := Ticket(&ticket, r, written[0].SHA256); err != nil {
+		return written, err
+	}
+	files = append(files, File{Name: HTMLFile, Data: page.Bytes()}, File{Name: MarkdownFile, Data: md.Bytes()}, File{Name: TicketFile, Data: ticket.Bytes()})
 	if o.Notebook {
 		var nb bytes.Buffer
 		if err := Notebook(&nb, r); err != nil {

@@ -128,7 +128,7 @@ func TestWrite(t *testing.T) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	assert.Equal(t, []string{"capture-verify-1.png", "evidence.json", "index.html", "plot-identify-2-2.svg", "plot-validate-2.svg", "plot-validate-3.svg", "report.md"}, names,
+	assert.Equal(t, []string{"capture-verify-1.png", "evidence.json", "index.html", "plot-identify-2-2.svg", "plot-validate-2.svg", "plot-validate-3.svg", "report.md", "ticket.md"}, names,
 		"plot-identify-2.svg is a cell's file: the report's takes another name; the broken plot has no file")
 
 	back, err := record.Read(bytes.NewReader(files[record.EvidenceFile]))

@@ -99,7 +99,7 @@ func TestRunRemovesStaleFiles(t *testing.T) {
 
 	runOK(plain)
 	assert.ElementsMatch(t, []string{
-		outfiles.ManifestFile, record.EvidenceFile, report.HTMLFile, report.MarkdownFile, "files/", "notes.txt", "plot-mine.svg",
+		outfiles.ManifestFile, record.EvidenceFile, report.HTMLFile, report.MarkdownFile, report.TicketFile, "files/", "notes.txt", "plot-mine.svg",
 	}, tree(t, out), "the first run's plot and cell file are gone, the user's files stay, nothing is left aside")
 	assert.Equal(t, "Plain", readRecord(t, out).Scenario.Title)
 
@@ -117,7 +117,7 @@ func TestRunRemovesStaleFiles(t *testing.T) {
 	assert.NoDirExists(t, filepath.Join(out, "first"))
 	assert.NoDirExists(t, filepath.Join(out, "plain"))
 	assert.ElementsMatch(t, []string{
-		outfiles.ManifestFile, record.EvidenceFile, report.HTMLFile, report.MarkdownFile, "files/", "notes.txt", "plot-mine.svg",
+		outfiles.ManifestFile, record.EvidenceFile, report.HTMLFile, report.MarkdownFile, report.TicketFile, "files/", "notes.txt", "plot-mine.svg",
 	}, tree(t, out))
 }
 
