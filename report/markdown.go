@@ -376,15 +376,7 @@ func (m *mdWriter) verification(v *view) {
 	m.line("")
 	if len(v.Verify) > 0 {
 		m.caption(l.VerifyChecks)
-		rows := [][]cellText{}
-		for _, c := range v.Verify {
-			res := text(l.Pass)
-			if !c.Pass {
-				res = strong(true, l.Fail)
-			}
-			rows = append(rows, []cellText{code(c.Name), text(c.Detail), res})
-		}
-		m.table([]string{l.Check, l.Seen, l.Result}, rows)
+		m.verifyChecks(v)
 	}
 	m.line("### " + mdText(l.Capture))
 	m.line("")
@@ -676,4 +668,18 @@ func demoteHeadings(md string) string {
 		b.WriteString(line)
 	}
 	return b.String()
+}
+
+// verifyChecks writes the table of the final state's checks.
+func (m *mdWriter) verifyChecks(v *view) {
+	l := m.l
+	rows := [][]cellText{}
+	for _, c := range v.Verify {
+		res := text(l.Pass)
+		if !c.Pass {
+			res = strong(true, l.Fail)
+		}
+		rows = append(rows, []cellText{code(c.Name), text(c.Detail), res})
+	}
+	m.table([]string{l.Check, l.Seen, l.Result}, rows)
 }

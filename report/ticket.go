@@ -46,15 +46,7 @@ func Ticket(w io.Writer, r *record.Run, evidenceSHA256 string) error {
 		if len(v.Verify) > 0 {
 			m.line("## " + mdText(l.Verification))
 			m.line("")
-			rows := [][]cellText{}
-			for _, c := range v.Verify {
-				res := text(l.Pass)
-				if !c.Pass {
-					res = strong(true, l.Fail)
-				}
-				rows = append(rows, []cellText{code(c.Name), text(c.Detail), res})
-			}
-			m.table([]string{l.Check, l.Seen, l.Result}, rows)
+			m.verifyChecks(v)
 		}
 		m.line("---")
 		m.line("")
