@@ -31,6 +31,15 @@ func Update(pb *Playbook, f func(r *record.Run)) {
 	f(pb.run)
 }
 
+// Edit calls f with the run record of pb, holding pb's lock, also once
+// the run has ended: how the runner changes the record (a cell's start
+// and end) while the kernel process reads it to stream it.
+func Edit(pb *Playbook, f func(r *record.Run)) {
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	f(pb.run)
+}
+
 // View calls f with the run record of pb, holding pb's lock, also once the
 // run has ended: how the kernel process reads the record it streams to
 // playbook (f must not change it, nor call pb's methods).

@@ -140,21 +140,27 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*record.Run, error) {
 		}
 		cr := &rec.Cells[i]
 		progress(opts, Event{Index: i + 1, Total: len(sc.Cells), Step: c.Step, Status: StatusRunning})
+		// The record is changed under pb's lock: the kernel process reads
+		// it meanwhile, to stream it (Options.Live).
 		start := time.Now()
-		cr.Start = start
+		notebook.Edit(pb, func(*record.Run) { cr.Start = start })
 		err := runCell(ctx, k, ctl, c)
-		cr.Duration = record.Duration(time.Since(start))
-		cr.Status = record.StatusOK
-		if err != nil {
-			cr.Status = record.StatusFailed
-			failure = err
-			var e *Error
-			if errors.As(err, &e) {
-				cr.Error = e.Record()
-			} else {
-				cr.Error = &record.Error{Kind: record.ErrStep, File: sc.Path, Line: c.Line, Step: c.Step, Message: err.Error()}
+		notebook.Edit(pb, func(*record.Run) {
+			cr.Duration = record.Duration(time.Since(start))
+			cr.Status = record.StatusOK
+			if err != nil {
+				cr.Status = record.StatusFailed
+				var e *Error
+				if errors.As(err, &e) {
+					cr.Error = e.Record()
+				} else {
+					cr.Error = &record.Error{Kind: record.ErrStep, File: sc.Path, Line: c.Line, Step: c.Step, Message: err.Error()}
+				}
+				rec.Error = cr.Error
 			}
-			rec.Error = cr.Error
+		})
+		if err != nil {
+			failure = err
 		}
 		if opts.CellDone != nil {
 			var done record.Cell
@@ -164,11 +170,13 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*record.Run, error) {
 		progress(opts, Event{Index: i + 1, Total: len(sc.Cells), Step: c.Step, Status: cr.Status, Elapsed: time.Since(start)})
 	}
 	ctl.Close()
-	rec.Environment.End = time.Now()
-	rec.Environment.Exit.Status = Outcome(failure)
-	if stopped {
-		rec.Environment.Exit.Status = record.OutcomeStopped
-	}
+	notebook.Edit(pb, func(*record.Run) {
+		rec.Environment.End = time.Now()
+		rec.Environment.Exit.Status = Outcome(failure)
+		if stopped {
+			rec.Environment.Exit.Status = record.OutcomeStopped
+		}
+	})
 	return rec, failure
 }
 

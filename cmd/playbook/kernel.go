@@ -288,7 +288,12 @@ func kernelMain() int {
 	opts.CellGoroutine = cells.enter // which cell a registry call comes from
 	rec, _ := runner.Run(context.Background(), sc, opts)
 	close(stop)
-	if rec != nil {
+	// Under the record's lock, as the ticker sends it: a tick still under
+	// way is over before the last send.
+	switch {
+	case view != nil:
+		view(func(r *record.Run) { w.sendRecord(r, true) })
+	case rec != nil:
 		w.sendRecord(rec, true)
 	}
 	w.send(kernelMsg{Type: "done"})
