@@ -76,7 +76,7 @@ func check(o checkOptions, stdout, stderr io.Writer) error {
 			if errors.As(err, &pe) {
 				err = fmt.Errorf("%s: %w", sc.Path, err)
 			}
-			errs = append(errs, err)
+			errs = append(errs, explainEmbedded(sc, err))
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", sc.Path)

@@ -59,7 +59,8 @@ func TestRunEmbeddedByName(t *testing.T) {
 }
 
 // TestUnknownScenarioNamesEmbedded: a scenario that is neither a file nor
-// an embedded one is a usage error that lists the embedded ones.
+// an embedded one is a usage error that lists the embedded ones; a data
+// file looked for beside an embedded one says how to have one there.
 func TestUnknownScenarioNamesEmbedded(t *testing.T) {
 	noExternalBackend(t)
 	t.Chdir(t.TempDir())
@@ -71,6 +72,14 @@ func TestUnknownScenarioNamesEmbedded(t *testing.T) {
 			assert.Contains(t, stderr.String(), n, cmd)
 		}
 		assert.Contains(t, stderr.String(), "playbook init DIR", cmd)
+
+		// A data file of the user's is not beside an embedded
+		// scenario: the error says where its folder is, and what to do.
+		stderr.Reset()
+		code = run(t.Context(), []string{cmd, "churn-training", "-p", "data=mine.csv"}, &stdout, &stderr)
+		assert.Equal(t, ExitUsage, code, cmd)
+		assert.Contains(t, stderr.String(), "is embedded in playbook: its folder, ", cmd)
+		assert.Contains(t, stderr.String(), "playbook init DIR writes it out, to run DIR/churn-training.md", cmd)
 	}
 }
 

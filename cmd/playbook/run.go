@@ -345,7 +345,7 @@ func precheck(scs []*runner.Scenario, overrides [][]string, unrestricted bool) e
 			continue
 		}
 		if err := runner.Check(sc, runner.Options{Params: overrides[i], Unrestricted: unrestricted}); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, explainEmbedded(sc, err))
 		}
 	}
 	if len(errs) > 0 {

@@ -109,3 +109,13 @@ func scenarioName(p string) string {
 	}
 	return strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
 }
+
+// explainEmbedded adds to err, an error of sc, what an embedded scenario's
+// folder is, when err names it (a data file not found there).
+func explainEmbedded(sc *runner.Scenario, err error) error {
+	if err == nil || sc.File == "" || !strings.Contains(err.Error(), filepath.Dir(sc.File)) {
+		return err
+	}
+	return fmt.Errorf("%w\n  (%s is embedded in playbook: its folder, %s, is a temporary one that holds no file of yours; playbook init DIR writes it out, to run DIR/%s with your files beside it)",
+		err, sc.Path, filepath.Dir(sc.File), filepath.Base(sc.File))
+}
