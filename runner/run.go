@@ -194,7 +194,7 @@ func CopyCell(c record.Cell) record.Cell {
 // scenarioDir is the folder of sc's file, absolute, the folder its cells
 // read data files from (pb.ScenarioDir); "" when it cannot be known.
 func scenarioDir(sc *Scenario) string {
-	dir, err := filepath.Abs(filepath.Dir(sc.Path))
+	dir, err := filepath.Abs(filepath.Dir(sc.DiskPath()))
 	if err != nil {
 		return ""
 	}

@@ -24,7 +24,11 @@ const DefaultTimeout = 5 * time.Minute
 // is separate from running: one Scenario may be run or checked many times.
 type Scenario struct {
 	// Path is the file's path as given; errors name it.
-	Path        string
+	Path string
+	// File, when set, is the file the scenario was read from, where Path
+	// names none (an embedded scenario, written to a temporary folder):
+	// its folder is the scenario's folder.
+	File        string
 	Title       string
 	Lang        string
 	Description string
@@ -59,6 +63,14 @@ func ParseFile(path string) (*Scenario, error) {
 		return nil, &Error{Kind: record.ErrScenario, File: path, Err: err}
 	}
 	return Parse(path, src)
+}
+
+// DiskPath returns the file the scenario was read from: File, else Path.
+func (s *Scenario) DiskPath() string {
+	if s.File != "" {
+		return s.File
+	}
+	return s.Path
 }
 
 // checkEncoding refuses a scenario that is not UTF-8: UTF-16 and UTF-32

@@ -32,7 +32,7 @@ func newClient(flagURI string, opts ...mlflow.Option) (*mlflow.Client, error) {
 	if cfg.TrackingURI == "" {
 		return nil, errUsage(errNoTrackingURI)
 	}
-	c, err := mlflow.New(cfg, append([]mlflow.Option{mlflow.WithUserAgent("playbook/" + Version())}, opts...)...)
+	c, err := mlflow.New(cfg, append([]mlflow.Option{mlflow.WithUserAgent("playbook/" + userAgentVersion())}, opts...)...)
 	if err != nil {
 		return nil, errUsage(err)
 	}

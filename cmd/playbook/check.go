@@ -52,8 +52,10 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 func check(o checkOptions, stdout, stderr io.Writer) error {
 	var scs []*runner.Scenario
 	var errs []error
+	r := &scenarioReader{}
+	defer r.close()
 	for _, p := range o.Scenarios {
-		sc, err := runner.ParseFile(p)
+		sc, err := r.parse(p)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -74,7 +76,7 @@ func check(o checkOptions, stdout, stderr io.Writer) error {
 			if errors.As(err, &pe) {
 				err = fmt.Errorf("%s: %w", sc.Path, err)
 			}
-			errs = append(errs, err)
+			errs = append(errs, explainEmbedded(sc, err))
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", sc.Path)

@@ -88,6 +88,13 @@ func newNormalizer(work string, rec *record.Run) *normalizer {
 	}
 	n.add(`"go_version": "`+rec.Environment.GoVersion+`"`, `"go_version": "GO"`)
 	n.add(`"playbook_version": "`+rec.Environment.PlaybookVersion+`"`, `"playbook_version": "VERSION"`)
+	// The version as the report shows it (a go test binary's is a
+	// sentence saying none was stamped).
+	if v := rec.Environment.PlaybookVersion; v != "" {
+		n.add("playbook "+v, "playbook VERSION")
+		n.add("<code>"+html.EscapeString(v)+"</code>", "<code>VERSION</code>")
+		n.add("`"+v+"`", "`VERSION`")
+	}
 	return n
 }
 

@@ -617,7 +617,7 @@ func kernelRun(ctx context.Context, sc *runner.Scenario, opts runner.Options, px
 		return nil, fmt.Errorf("starting the kernel: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	scenarioPath, err := filepath.Abs(sc.Path)
+	scenarioPath, err := filepath.Abs(sc.DiskPath())
 	if err != nil {
 		return nil, err
 	}
@@ -1141,7 +1141,7 @@ func (s *kernelSession) finish(waitErr error, stderr *kernelStderr) (*record.Run
 	}
 	// The kernel read the scenario by its absolute path: errors name it
 	// as it was given.
-	if abs, err := filepath.Abs(s.sc.Path); err == nil {
+	if abs, err := filepath.Abs(s.sc.DiskPath()); err == nil {
 		for _, e := range append([]*record.Error{rec.Error}, cellErrors(rec)...) {
 			if e != nil && e.File == abs {
 				e.File = s.sc.Path

@@ -164,12 +164,20 @@ func checkRunOptions(o *runOptions) (err error) {
 	return nil
 }
 
-// parseScenarios parses every file, reporting all their errors at once.
-func parseScenarios(paths []string) ([]*runner.Scenario, error) {
-	var scs []*runner.Scenario
+// parseScenarios parses every scenario (a file, or one embedded in
+// playbook by its name: see scenarioReader), reporting all their errors at
+// once. done removes what it wrote out for the embedded ones: call it when
+// the scenarios have run.
+func parseScenarios(paths []string) (scs []*runner.Scenario, done func(), err error) {
+	r := &scenarioReader{}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
 	var errs []error
 	for _, p := range paths {
-		sc, err := runner.ParseFile(p)
+		sc, err := r.parse(p)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -177,18 +185,19 @@ func parseScenarios(paths []string) ([]*runner.Scenario, error) {
 		scs = append(scs, sc)
 	}
 	if len(errs) > 0 {
-		return nil, errUsage(errors.Join(errs...))
+		return nil, nil, errUsage(errors.Join(errs...))
 	}
-	return scs, nil
+	return scs, r.close, nil
 }
 
 // runScenarios runs the scenarios in sequence, sharing one MLflow client,
 // and stops at the first that fails.
 func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err error) {
-	scs, err := parseScenarios(o.Scenarios)
+	scs, done, err := parseScenarios(o.Scenarios)
 	if err != nil {
 		return err
 	}
+	defer done()
 	overrides, err := runner.SplitOverrides(scs, o.Params)
 	if err != nil {
 		return errUsage(err)
@@ -336,7 +345,7 @@ func precheck(scs []*runner.Scenario, overrides [][]string, unrestricted bool) e
 			continue
 		}
 		if err := runner.Check(sc, runner.Options{Params: overrides[i], Unrestricted: unrestricted}); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, explainEmbedded(sc, err))
 		}
 	}
 	if len(errs) > 0 {
@@ -370,7 +379,7 @@ func outDirs(dir string, paths []string) []string {
 	}
 	used := map[string]int{}
 	for i, p := range paths {
-		name := strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
+		name := scenarioName(p)
 		used[name]++
 		if n := used[name]; n > 1 {
 			name = fmt.Sprintf("%s-%d", name, n)

@@ -163,6 +163,11 @@ func watch(ctx context.Context, o watchOptions, stdout, stderr io.Writer) error 
 		}
 	}
 
+	for _, p := range o.Scenarios {
+		if name, ok := embeddedName(p); ok && !fileExists(name) {
+			fmt.Fprintf(stderr, "playbook watch: %s is the scenario embedded in playbook, no file to save: playbook init DIR writes it out, to watch DIR/%s\n", p, name)
+		}
+	}
 	files := newFileWatch(o.Scenarios)
 	poll := o.poll
 	if poll <= 0 {
@@ -258,8 +263,10 @@ func runWatched(ctx context.Context, o runOptions, hub *liveHub, stdout io.Write
 	err := runScenarios(ctx, o, stdout)
 	if err != nil && runner.IsScenarioError(err) {
 		var scs []*runner.Scenario
+		r := &scenarioReader{}
+		defer r.close()
 		for _, p := range o.Scenarios {
-			if sc, perr := runner.ParseFile(p); perr == nil {
+			if sc, perr := r.parse(p); perr == nil {
 				scs = append(scs, sc)
 			}
 		}
@@ -274,10 +281,11 @@ func runWatched(ctx context.Context, o runOptions, hub *liveHub, stdout io.Write
 // the scenarios and the data files their parameters of kind file name.
 func watchedFiles(o runOptions) []string {
 	files := slices.Clone(o.Scenarios)
-	scs, err := parseScenarios(o.Scenarios)
+	scs, done, err := parseScenarios(o.Scenarios)
 	if err != nil {
 		return files
 	}
+	done() // an embedded scenario's data files are not watched: it has none
 	overrides, err := runner.SplitOverrides(scs, o.Params)
 	if err != nil {
 		return files
