@@ -11,6 +11,7 @@ type labels struct {
 	VerdictDone, VerdictRolledBack                         string
 	VerdictStopped, StoppedAt, NotRunStopped               string
 	WouldHoldDetail, TicketCut, TicketFull                 string
+	Ticket, Approver, Reason                               string
 	PromotedDetail, FirstProduction, AlreadyHeld           string
 	DryRunDetail, RefusedAt, FailedAt, DoneDetail          string
 	Summary, Model, Candidate, Champion, ProductionAlias   string
@@ -68,6 +69,7 @@ var english = labels{
 	VerdictDone: "Completed", VerdictRolledBack: "Rolled back",
 	VerdictStopped: "Stopped", StoppedAt: "the presenter stopped the run before step %s", NotRunStopped: "not run: the presenter stopped the run",
 	PromotedDetail: "%s version %s now holds %s", WouldHoldDetail: "%s version %s would hold %s",
+	Ticket: "Ticket", Approver: "Approver", Reason: "Reason",
 	TicketCut: "left out to fit a ticket's field: see the full report", TicketFull: "The full report, attached:", FirstProduction: "the first version in production",
 	AlreadyHeld: "it already held it", DryRunDetail: "dry run: the registry was not changed",
 	RefusedAt: "refused at step %s", FailedAt: "failed at step %s", DoneDetail: "every cell ran; this scenario promotes nothing",
@@ -125,6 +127,7 @@ var french = labels{
 	VerdictDone: "Terminé", VerdictRolledBack: "Retour arrière",
 	VerdictStopped: "Arrêté", StoppedAt: "le présentateur a arrêté l'exécution avant l'étape %s", NotRunStopped: "non exécutée : le présentateur a arrêté l'exécution",
 	PromotedDetail: "%s version %s porte maintenant %s", WouldHoldDetail: "%s version %s porterait %s",
+	Ticket: "Ticket", Approver: "Approbateur", Reason: "Motif",
 	TicketCut: "laissé de côté pour tenir dans le champ d'un ticket : voir le rapport complet", TicketFull: "Le rapport complet, en pièce jointe :", FirstProduction: "la première version en production",
 	AlreadyHeld: "elle le portait déjà", DryRunDetail: "essai à blanc : le registre n'a pas été modifié",
 	RefusedAt: "refusé à l'étape %s", FailedAt: "échec à l'étape %s", DoneDetail: "toutes les cellules ont tourné ; ce scénario ne promeut rien",

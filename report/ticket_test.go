@@ -64,3 +64,26 @@ func TestTicketCutToFit(t *testing.T) {
 	assert.Contains(t, ticket.String(), "left out to fit a ticket's field")
 	assert.NotContains(t, ticket.String(), "bulk.000")
 }
+
+// TestSummaryChangePaperwork: the parameters ticket, approver and reason
+// are in the summary of the page, report.md and ticket.md when set,
+// escaped, and absent when empty.
+func TestSummaryChangePaperwork(t *testing.T) {
+	r := report.FixtureRun("refused.fr")
+	r.Params = append(r.Params,
+		record.Param{Name: "ticket", Type: record.TypeString, Value: "CHG-42"},
+		record.Param{Name: "approver", Type: record.TypeString, Value: "<b>Ada</b>"},
+		record.Param{Name: "reason", Type: record.TypeString, Value: ""})
+	var page, md, ticket bytes.Buffer
+	require.NoError(t, report.HTML(&page, r))
+	_, err := report.Markdown(&md, r)
+	require.NoError(t, err)
+	require.NoError(t, report.Ticket(&ticket, r, ""))
+	assert.Contains(t, page.String(), "<tr><th>Ticket</th><td>CHG-42</td></tr>")
+	assert.Contains(t, page.String(), "<tr><th>Approbateur</th><td>&lt;b&gt;Ada&lt;/b&gt;</td></tr>")
+	assert.NotContains(t, page.String(), "<th>Motif</th>", "an empty reason is not shown")
+	for _, s := range []string{md.String(), ticket.String()} {
+		assert.Contains(t, s, "| Ticket | CHG-42 |")
+		assert.Contains(t, s, "| Approbateur | \\<b\\>Ada\\</b\\> |")
+	}
+}

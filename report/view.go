@@ -585,6 +585,15 @@ func newSummary(l *labels, r *record.Run, v *view) []pair {
 	if model != "" {
 		out = append(out, pair{Key: l.Model, Value: model, Code: true})
 	}
+	// The change's paperwork, as the scenario's parameters ticket,
+	// approver and reason give it.
+	for _, f := range []struct{ param, label string }{{"ticket", l.Ticket}, {"approver", l.Approver}, {"reason", l.Reason}} {
+		for _, p := range r.Params {
+			if s, ok := p.Value.(string); ok && p.Name == f.param && strings.TrimSpace(s) != "" {
+				out = append(out, pair{Key: f.label, Value: s})
+			}
+		}
+	}
 	if val := r.Evidence.Validation; val != nil {
 		out = append(out, pair{Key: l.Candidate, Value: "version " + val.Version + " (" + val.Alias + ")", Code: true})
 		if val.Champion != "" {
