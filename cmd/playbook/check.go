@@ -31,7 +31,7 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, "an MLflow server, and reports every error found, each as FILE:LINE. Exit status 2")
 		fmt.Fprintln(stderr, "when there is one.")
 		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
+		printDefaults(fs)
 	}
 	fs.Var(&o.Params, "p", "check a parameter value: `name=value` (repeatable)")
 	fs.BoolVar(&o.Unrestricted, "unrestricted", false, "let cells import the whole standard library, as run --unrestricted")
@@ -42,6 +42,9 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(pos) == 0 {
 		fs.Usage()
 		return errUsage(errors.New("no scenario given"))
+	}
+	if err := checkMLflowConfig("", false); err != nil {
+		return err
 	}
 	o.Scenarios = pos
 	return check(o, stdout, stderr)

@@ -115,7 +115,7 @@ func TestRunSeveral(t *testing.T) {
 	b, err := os.ReadFile(testdata + "gate.md")
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(first, b, 0o644))
-	code, stdout, stderr := runCLI(t, "run", "--quiet", "--out", out, "-p", "min_f1=0.1", first, testdata+"shared.md", testdata+"panic.md", testdata+"gate.md")
+	code, stdout, stderr := runCLI(t, "run", "--out", out, "-p", "min_f1=0.1", first, testdata+"shared.md", testdata+"panic.md", testdata+"gate.md")
 	assert.Equal(t, ExitStepFailed, code, stderr)
 	assert.FileExists(t, filepath.Join(out, "gate", record.EvidenceFile))
 	assert.FileExists(t, filepath.Join(out, "shared", record.EvidenceFile))
