@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/playbook-mlops/playbook/record"
+	"github.com/playbook-mlops/playbook/runner"
 )
 
 // cliTestdata holds the scenarios of the CLI's own tests.
@@ -95,6 +96,17 @@ func TestCLIHabits(t *testing.T) {
 			stderr: []string{"interrupted"}, check: checkInterrupted(ExitInterrupted)},
 		{name: "SIGTERM", args: []string{"run", "--out", "$DIR/out", cliTestdata + "sleep.md"}, signal: syscall.SIGTERM, code: ExitTerminated,
 			check: checkInterrupted(ExitTerminated)},
+		{name: "SIGINTInProcess", args: []string{"run", "--kernel", kernelInProcess, "--out", "$DIR/out", cliTestdata + "sleep.md"}, signal: syscall.SIGINT,
+			code: ExitInterrupted, stderr: []string{"interrupted"}, check: checkInterrupted(ExitInterrupted)},
+
+		// 10. What a cell prints, on stderr as it prints it (the signal
+		// rows above are sent only once "sleeping" has arrived, while
+		// the cell sleeps): indented, control characters made visible.
+		{name: "StreamedOutput", args: []string{"run", cliTestdata + "stream.md"},
+			stdout: []string{"stream.md: ok"}, stderr: []string{"  | plain\n  | a \\x1b[31mred\\x1b[0m word\n  | no newline at the end\n[1/2] print ok"}},
+		{name: "StreamedOutputInProcess", args: []string{"run", "--kernel", kernelInProcess, cliTestdata + "stream.md"},
+			stderr: []string{"  | plain\n  | a \\x1b[31mred\\x1b[0m word\n  | no newline at the end\n[1/2] print ok"}},
+		{name: "StreamedOutputQuiet", args: []string{"run", "--quiet", cliTestdata + "stream.md"}, quietStdout: true, quietStderr: true},
 
 		// 4. MLflow's configuration checked before anything runs.
 		{name: "InsecureTLSMaybe", args: []string{"run", "--out", "$DIR/out", "--tracking-uri", "http://127.0.0.1:1", cliTestdata + "sleep.md"},
@@ -150,6 +162,10 @@ func TestCLIHabits(t *testing.T) {
 			stderr: []string{`p.yaml:3: parameter "name": want a value, not a mapping`}},
 		{name: "ParamsFileMissing", args: []string{"run", "-f", "$DIR/nosuch.yaml", cliTestdata + "params.md"}, code: ExitUsage,
 			stderr: []string{"-f ", "nosuch.yaml: no such file or directory"}},
+		{name: "ParamsFileCheck", args: []string{"check", "-f", "$DIR/p.yaml", cliTestdata + "params.md"},
+			files: map[string]string{"p.yaml": "runs: many\n"}, code: ExitUsage, stderr: []string{`p.yaml:1: runs=many: parameter "runs" is an int`, "playbook check: 1 error\n"}},
+		{name: "ParamsFileCheckOK", args: []string{"check", "-f", "$DIR/p.yaml", cliTestdata + "params.md"},
+			files: map[string]string{"p.yaml": "runs: 3\n"}, stdout: []string{"params.md: ok"}, quietStderr: true},
 		{name: "ParamsFileSeveralScenarios", args: []string{"run", "-f", "$DIR/p.yaml", cliTestdata + "params.md", cliTestdata + "sleep.md"},
 			files: map[string]string{"p.yaml": "other: 1\n"}, code: ExitUsage, stderr: []string{`p.yaml:1: no scenario declares parameter "other"`}},
 
@@ -206,8 +222,8 @@ func TestCLIHabits(t *testing.T) {
 }
 
 // interruptRun runs playbook with args as a process (the test binary,
-// $PLAYBOOK_TEST_MAIN), and sends it sig once its first cell is done and
-// the second sleeps.
+// $PLAYBOOK_TEST_MAIN), and sends it sig once what the second cell printed
+// before it sleeps has been shown on stderr.
 func interruptRun(t *testing.T, args []string, sig syscall.Signal) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
@@ -225,7 +241,7 @@ func interruptRun(t *testing.T, args []string, sig syscall.Signal) (int, string,
 		once := false
 		for sc.Scan() {
 			stderr.WriteString(sc.Text() + "\n")
-			if !once && strings.Contains(sc.Text(), "] hello ok") {
+			if !once && sc.Text() == "  | sleeping" {
 				once = true
 				close(started)
 			}
@@ -237,7 +253,8 @@ func interruptRun(t *testing.T, args []string, sig syscall.Signal) (int, string,
 	case <-started:
 		time.Sleep(500 * time.Millisecond) // the sleeping cell has started
 		require.NoError(t, cmd.Process.Signal(sig))
-	case <-time.After(2 * time.Minute):
+	case <-time.After(40 * time.Second): // the cell sleeps a minute
+		t.Errorf("the sleeping cell's output was not shown while it slept")
 		_ = cmd.Process.Kill()
 	}
 	select {
@@ -409,4 +426,28 @@ func checkCompletion(shell, noExec string) func(t *testing.T, r cliResult) {
 			assert.Contains(t, string(out), "_playbook")
 		}
 	}
+}
+
+// TestStreamKeepsProgressLine: on a terminal, a cell's output clears the
+// progress line, is printed whole lines at a time, and the line is drawn
+// again under it; the line not ended waits for its end or the cell's.
+func TestStreamKeepsProgressLine(t *testing.T) {
+	var b bytes.Buffer
+	p := &progress{w: &b, terminal: true, done: make(chan struct{})}
+	p.event(runner.Event{Index: 1, Total: 2, Step: "talk", Status: runner.StatusRunning})
+	b.Reset()
+	out := func(s string) record.Cell {
+		return record.Cell{Outputs: []record.Output{{Kind: record.OutputStdout, Text: s}}}
+	}
+	p.cellOutput(1, out("one\ntw"), false)
+	assert.Regexp(t, `^\r\x1b\[K  \| one\n\r\x1b\[K\[1/2\] talk \d+m?s$`, b.String())
+	b.Reset()
+	p.cellOutput(1, out("one\ntwo\x07\nthree"), false)
+	assert.Regexp(t, `^\r\x1b\[K  \| two\\a\n\r\x1b\[K\[1/2\] talk `, b.String())
+	b.Reset()
+	p.cellOutput(1, out("one\ntwo\x07\nthree"), true)
+	assert.Regexp(t, `^\r\x1b\[K  \| three\n`, b.String())
+	b.Reset()
+	p.cellOutput(1, out("one\ntwo\x07\nthree and more"), true)
+	assert.Empty(t, b.String(), "nothing after the cell's end")
 }

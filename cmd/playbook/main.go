@@ -64,6 +64,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			usage(stdout)
 			return ExitOK
 		case 2:
+			if args[1] == "help" {
+				usage(stdout)
+				return ExitOK
+			}
 			return commandHelp(ctx, args[1], stdout, stderr)
 		}
 		fmt.Fprintln(stderr, "usage: playbook help [COMMAND]")

@@ -307,6 +307,7 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 		}
 		if p != nil {
 			opts.Progress = p.event
+			opts.CellDone = p.cellDone(nil) // what the cell printed, shown as it arrives (stream.go)
 		}
 		if o.Presenter != nil {
 			opts.Gate = o.Presenter.gate(sc)
@@ -314,7 +315,7 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 		if o.live != nil {
 			o.live.begin(i, sc, opts)
 			opts.Progress = o.live.progress(opts.Progress)
-			opts.CellDone = o.live.cell
+			opts.CellDone = p.cellDone(o.live.cell)
 		}
 		if dirs[i] != "" && dirs[i] != o.OutDir {
 			if err := atomicfile.MkdirAll(o.OutDir, filepath.Base(dirs[i])); err != nil {
@@ -324,9 +325,18 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 		start := time.Now()
 		var rec *record.Run
 		if o.Kernel == kernelProcess {
-			rec, err = runInKernel(ctx, sc, opts, connect, be.embedded(), be.retried, &calls)
+			var output func(int, record.Cell)
+			if p != nil {
+				output = func(i int, c record.Cell) { p.cellOutput(i, c, false) }
+			}
+			rec, err = runInKernel(ctx, sc, opts, connect, be.embedded(), be.retried, output, &calls)
 		} else {
+			stop := make(chan struct{})
+			if p != nil {
+				opts.Live = p.pollCells(stop)
+			}
 			rec, err = runner.Run(ctx, sc, opts)
+			close(stop)
 		}
 		p.stop()
 		if err != nil && runner.IsScenarioError(err) {
@@ -438,6 +448,7 @@ type progress struct {
 	terminal bool
 
 	mu      sync.Mutex
+	cells   map[int]*cellStream // what was shown of each cell's output (stream.go)
 	current runner.Event
 	start   time.Time
 	done    chan struct{}
@@ -560,8 +571,9 @@ func pythonWorker(python func() (string, error), stderr io.Writer) func() (*pywo
 //
 // calls holds the registry calls of the scenarios run before in this
 // playbook run; this one's are added to it. retried, when set, is told of
-// the retries of the kernel's client.
-func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, connect func() (*mlflow.Client, error), lazy bool, retried func(mlflow.Retry), calls *[]record.Call) (*record.Run, error) {
+// the retries of the kernel's client; output, of each running cell's
+// record as the kernel streams it (what it printed so far).
+func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, connect func() (*mlflow.Client, error), lazy bool, retried func(mlflow.Retry), output func(int, record.Cell), calls *[]record.Call) (*record.Run, error) {
 	// A named server is connected to now: what goes wrong is said by
 	// playbook, before any cell runs. The embedded one (lazy) is started
 	// when the kernel first needs it, as in process: a scenario that
@@ -600,7 +612,7 @@ func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, 
 	}
 	rec, err := kernelRun(ctx, sc, opts, kernelProxy{
 		url: kernelProxyURL, prefix: px.Prefix(), display: display,
-		serve: px.Serve, begin: px.BeginCell, end: px.EndCell, retried: retried,
+		serve: px.Serve, begin: px.BeginCell, end: px.EndCell, retried: retried, output: output,
 	})
 	svc.stop() // the scoring servers, before the evidence is read
 	if rec != nil {
