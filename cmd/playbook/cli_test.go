@@ -155,11 +155,16 @@ func TestCLIHabits(t *testing.T) {
 			}},
 		{name: "ParamsFileUnknown", args: []string{"run", "-f", "$DIR/p.yaml", cliTestdata + "params.md"},
 			files: map[string]string{"p.yaml": "nope: 1\n"}, code: ExitUsage, stderr: []string{`p.yaml:1: nope=1: unknown parameter "nope"`}},
-		{name: "ParamsFileList", args: []string{"run", "-f", "$DIR/p.yaml", cliTestdata + "params.md"},
+		{name: "ParamsFileNotMapping", args: []string{"run", "-f", "$DIR/p.yaml", cliTestdata + "params.md"},
 			files: map[string]string{"p.yaml": "- threshold: 1\n"}, code: ExitUsage, stderr: []string{"p.yaml:1: want a mapping of parameter name to value, not a list"}},
 		{name: "ParamsFileNested", args: []string{"run", "-f", "$DIR/p.yaml", cliTestdata + "params.md"},
 			files: map[string]string{"p.yaml": "threshold: 0.5\nname:\n  first: a\n"}, code: ExitUsage,
 			stderr: []string{`p.yaml:3: parameter "name": want a value, not a mapping`}},
+		{name: "ParamsFileList", args: []string{"run", "--quiet", "--out", "$DIR/out", "-f", "$DIR/p.yaml", cliTestdata + "params.md"},
+			files: map[string]string{"p.yaml": "tags: [a, b c]\n"},
+			check: func(t *testing.T, r cliResult) { assert.Contains(t, cellText(t, r, "show"), "tags=[a b c] (2)") }},
+		{name: "ParamsFileListForNumber", args: []string{"run", "-f", "$DIR/p.yaml", cliTestdata + "params.md"},
+			files: map[string]string{"p.yaml": "runs:\n  - 1\n  - 2\n"}, code: ExitUsage, stderr: []string{`p.yaml:1: parameter "runs" (integer) takes one value, not a list`}},
 		{name: "ParamsFileMissing", args: []string{"run", "-f", "$DIR/nosuch.yaml", cliTestdata + "params.md"}, code: ExitUsage,
 			stderr: []string{"-f ", "nosuch.yaml: no such file or directory"}},
 		{name: "ParamsFileCheck", args: []string{"check", "-f", "$DIR/p.yaml", cliTestdata + "params.md"},
@@ -420,11 +425,28 @@ func checkCompletion(shell, noExec string) func(t *testing.T, r cliResult) {
 		require.NoError(t, writeFile(script, r.stdout))
 		out, err := exec.Command(path, noExec, script).CombinedOutput()
 		assert.NoError(t, err, "%s %s:\n%s", shell, noExec, out)
-		if shell == "bash" { // and it loads: the function and its complete
-			out, err := exec.Command(path, "-c", "source "+script+" && complete -p playbook").CombinedOutput()
-			assert.NoError(t, err, "%s", out)
-			assert.Contains(t, string(out), "_playbook")
+		// And it completes: a command, a flag of it, a scenario file.
+		require.NoError(t, writeFile(filepath.Join(r.dir, "a.md"), ""))
+		require.NoError(t, writeFile(filepath.Join(r.dir, "b.txt"), ""))
+		var probe string
+		switch shell {
+		case "bash":
+			probe = `source ` + script + ` && complete -p playbook &&
+				for line in "ru" "run --tr" "run a"; do
+					read -ra COMP_WORDS <<< "playbook $line"; COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _playbook; echo "${COMPREPLY[@]}"
+				done`
+		case "fish":
+			probe = `source ` + script + `; complete -C "playbook ru"; complete -C "playbook run --tr"; complete -C "playbook run a"`
+		default:
+			return // zsh's completion needs its line editor
 		}
+		cmd := exec.Command(path, "-c", probe)
+		cmd.Dir = r.dir
+		out, err = cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		assert.Regexp(t, `(?m)^run\b`, string(out))
+		assert.Regexp(t, `(?m)^--tracking-uri\b`, string(out))
+		assert.Regexp(t, `(?m)^a\.md\b`, string(out))
 	}
 }
 

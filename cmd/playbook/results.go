@@ -35,6 +35,9 @@ type fileParam struct {
 	Line  int
 	Name  string
 	Value string
+	// List: the value was a YAML list of single values, joined with ","
+	// as -p name=a,b gives a list parameter; only a list takes it.
+	List bool
 }
 
 func (p fileParam) override() string { return p.Name + "=" + p.Value }
@@ -86,6 +89,12 @@ func readParamFile(file string) ([]fileParam, error) {
 			errs = append(errs, fmt.Errorf("%s:%d: %q is not a parameter name", file, k.Line, k.Value))
 		case seen[k.Value] != 0:
 			errs = append(errs, fmt.Errorf("%s:%d: parameter %q is set twice (first at line %d)", file, k.Line, k.Value, seen[k.Value]))
+		case v.Kind == yaml.SequenceNode:
+			if l, err := listValue(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s:%d: parameter %q: %w", file, v.Line, k.Value, err))
+			} else {
+				out = append(out, fileParam{File: file, Line: k.Line, Name: k.Value, Value: l, List: true})
+			}
 		case v.Kind != yaml.ScalarNode:
 			errs = append(errs, fmt.Errorf("%s:%d: parameter %q: want a value, not %s", file, v.Line, k.Value, nodeKind(v)))
 		case v.Tag == "!!null":
@@ -100,7 +109,26 @@ func readParamFile(file string) ([]fileParam, error) {
 	return out, errors.Join(errs...)
 }
 
+// listValue returns the list n as -p writes it: its elements joined with
+// ",", each a single value without a comma.
+func listValue(n *yaml.Node) (string, error) {
+	var l []string
+	for _, e := range n.Content {
+		if e.Kind != yaml.ScalarNode || e.Tag == "!!null" {
+			return "", fmt.Errorf("want a list of values, not one holding %s", nodeKind(e))
+		}
+		if strings.Contains(e.Value, ",") {
+			return "", fmt.Errorf("list element %q: a comma would split it in two", e.Value)
+		}
+		l = append(l, e.Value)
+	}
+	return strings.Join(l, ","), nil
+}
+
 func nodeKind(n *yaml.Node) string {
+	if n.Tag == "!!null" {
+		return "no value"
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
@@ -131,6 +159,10 @@ func checkFileParams(scs []*runner.Scenario, ps []fileParam) error {
 				continue
 			}
 			declared++
+			if i := slices.IndexFunc(sc.Params, func(s runner.ParamSpec) bool { return s.Name == p.Name }); p.List && i >= 0 && sc.Params[i].Type != record.TypeList {
+				errs = append(errs, fmt.Errorf("%s:%d: parameter %q (%s) takes one value, not a list", p.File, p.Line, p.Name, sc.Params[i].Type))
+				continue
+			}
 			// Alone, a parameter the file does not set is not missing.
 			specs := slices.Clone(sc.Params)
 			for i := range specs {
