@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -472,4 +473,27 @@ func TestStreamKeepsProgressLine(t *testing.T) {
 	b.Reset()
 	p.cellOutput(1, out("one\ntwo\x07\nthree and more"), true)
 	assert.Empty(t, b.String(), "nothing after the cell's end")
+}
+
+// TestSummaryWithoutRecord: a scenario that failed before its first cell
+// (no record: the kernel could not start, ...) is "error" in --json, and
+// a testcase in error in --junit; the scenarios after it, not run.
+func TestSummaryWithoutRecord(t *testing.T) {
+	results := []scenarioResult{{path: "a.md", err: errors.New("starting the kernel: no")}}
+	var b bytes.Buffer
+	require.NoError(t, writeJSONSummary(&b, []string{"a.md", "b.md"}, results, ExitStepFailed, results[0].err))
+	var s jsonSummary
+	require.NoError(t, json.Unmarshal(b.Bytes(), &s), b.String())
+	require.Len(t, s.Scenarios, 2)
+	assert.Equal(t, record.OutcomeError, s.Scenarios[0].Status)
+	require.NotNil(t, s.Scenarios[0].ExitCode)
+	assert.Equal(t, ExitStepFailed, *s.Scenarios[0].ExitCode)
+	assert.Equal(t, "starting the kernel: no", s.Scenarios[0].Error.Message)
+	assert.Equal(t, statusNotRun, s.Scenarios[1].Status)
+	assert.Nil(t, s.Scenarios[1].ExitCode)
+
+	x, err := junitXML(results)
+	require.NoError(t, err)
+	assert.Contains(t, string(x), `<testsuites name="playbook" tests="1" failures="0" errors="1"`)
+	assert.Contains(t, string(x), `<error message="starting the kernel: no"></error>`)
 }

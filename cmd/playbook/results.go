@@ -187,7 +187,8 @@ func checkFileParams(scs []*runner.Scenario, ps []fileParam) error {
 // scenarioResult is what a scenario's run left, for --json and --junit.
 type scenarioResult struct {
 	path    string
-	rec     *record.Run
+	rec     *record.Run // nil when the scenario failed before its first cell (err)
+	err     error
 	dir     string // its --out folder, "" for none
 	elapsed time.Duration
 }
@@ -250,6 +251,11 @@ func writeJSONSummary(w io.Writer, paths []string, results []scenarioResult, cod
 
 func scenarioJSON(r scenarioResult) jsonScenario {
 	rec := r.rec
+	if rec == nil { // it failed before its first cell: no record
+		code := exitCode(r.err)
+		return jsonScenario{Path: r.path, Status: record.OutcomeError, ExitCode: &code, DurationMS: r.elapsed.Milliseconds(),
+			Error: &jsonError{Message: r.err.Error()}}
+	}
 	code := rec.Environment.Exit.Code
 	j := jsonScenario{
 		Path: r.path, Status: rec.Environment.Exit.Status, ExitCode: &code,
@@ -304,6 +310,7 @@ type junitCase struct {
 	Line      int           `xml:"line,attr,omitempty"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure"`
+	Error     *junitFailure `xml:"error"`
 	Skipped   *struct{}     `xml:"skipped"`
 	SystemOut string        `xml:"system-out,omitempty"`
 	SystemErr string        `xml:"system-err,omitempty"`
@@ -322,6 +329,16 @@ func junitXML(results []scenarioResult) ([]byte, error) {
 	all := junitSuites{junitCounts: junitCounts{Name: "playbook"}}
 	var total time.Duration
 	for _, r := range results {
+		if r.rec == nil { // failed before its first cell: one testcase, in error
+			all.Suites = append(all.Suites, junitSuite{
+				junitCounts: junitCounts{Name: r.path, Tests: 1, Errors: 1, Time: seconds(r.elapsed)},
+				Cases:       []junitCase{{Name: "start", Classname: r.path, Time: seconds(r.elapsed), Error: &junitFailure{Message: r.err.Error()}}},
+			})
+			all.Tests++
+			all.Errors++
+			total += r.elapsed
+			continue
+		}
 		s := junitSuite{junitCounts: junitCounts{Name: r.path, Time: seconds(r.elapsed)}}
 		if !r.rec.Environment.Start.IsZero() {
 			s.Timestamp = r.rec.Environment.Start.UTC().Format("2006-01-02T15:04:05")

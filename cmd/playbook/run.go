@@ -345,6 +345,9 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 		if rec == nil && dirs[i] != "" {
 			out.keepAside() // no report of this scenario replaces the earlier one
 		}
+		if rec == nil && o.results != nil && err != nil {
+			*o.results = append(*o.results, scenarioResult{path: sc.Path, err: interrupted(ctx, err), elapsed: time.Since(start)})
+		}
 		if rec != nil {
 			rec.Environment.Exit.Code = exitCode(interrupted(ctx, err))
 			for _, c := range rec.Evidence.Calls {
