@@ -100,6 +100,9 @@ func TestCLIHabits(t *testing.T) {
 		{name: "SIGINTInProcess", args: []string{"run", "--kernel", kernelInProcess, "--out", "$DIR/out", cliTestdata + "sleep.md"}, signal: syscall.SIGINT,
 			code: ExitInterrupted, stderr: []string{"interrupted"}, check: checkInterrupted(ExitInterrupted)},
 
+		{name: "SIGINTWatch", args: []string{"watch", "--data-dir", "$DIR/data", cliTestdata + "sleep.md"}, signal: syscall.SIGINT, code: ExitInterrupted,
+			check: func(t *testing.T, r cliResult) { assert.NotContains(t, r.stderr, "signal received") }},
+
 		// 10. What a cell prints, on stderr as it prints it (the signal
 		// rows above are sent only once "sleeping" has arrived, while
 		// the cell sleeps): indented, control characters made visible.

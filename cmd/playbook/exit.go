@@ -78,7 +78,10 @@ func (e *silentError) Unwrap() error { return e.err }
 
 func isSilent(err error) bool {
 	var s *silentError
-	return errors.As(err, &s) || errors.Is(err, flag.ErrHelp)
+	var ie *interruptedError
+	// A command a signal stopped without an error of its own (watch's
+	// Ctrl-C) has nothing to say: exit 130 says it.
+	return errors.As(err, &s) || errors.Is(err, flag.ErrHelp) || (errors.As(err, &ie) && ie.err == nil)
 }
 
 // exitCode maps an error to the process exit code, in one place.
