@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/playbook-mlops/playbook/mlflow"
@@ -37,6 +38,26 @@ func newClient(flagURI string, opts ...mlflow.Option) (*mlflow.Client, error) {
 		return nil, errUsage(err)
 	}
 	return c, nil
+}
+
+// checkMLflowConfig checks MLflow's configuration before anything runs:
+// the MLFLOW_* variables (always when env is set, as the embedded server's
+// client reads them too) and, when a tracking URI is named (flagURI or
+// $MLFLOW_TRACKING_URI), the client they and it make. What is wrong is a
+// usage error, exit 2: MLFLOW_TRACKING_INSECURE_TLS=maybe is not blamed on
+// the first step that calls MLflow.
+func checkMLflowConfig(flagURI string, env bool) error {
+	named := flagURI != "" || strings.TrimSpace(os.Getenv(mlflow.EnvTrackingURI)) != ""
+	if named {
+		_, err := newClient(flagURI)
+		return err
+	}
+	if env {
+		if _, err := mlflow.ConfigFromEnv(os.Getenv); err != nil {
+			return errUsage(err)
+		}
+	}
+	return nil
 }
 
 // backend is the tracking server of one command: the one named by

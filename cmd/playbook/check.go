@@ -17,6 +17,7 @@ func init() {
 // checkOptions holds the flags and arguments of playbook check.
 type checkOptions struct {
 	Params       paramFlags
+	ParamFiles   paramFileFlags
 	Unrestricted bool
 	Scenarios    []string
 }
@@ -31,9 +32,10 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, "an MLflow server, and reports every error found, each as FILE:LINE. Exit status 2")
 		fmt.Fprintln(stderr, "when there is one.")
 		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
+		printDefaults(fs)
 	}
 	fs.Var(&o.Params, "p", "check a parameter value: `name=value` (repeatable)")
+	fs.Var(&o.ParamFiles, "f", "check the parameters of a YAML `file`, as run -f reads it (repeatable)")
 	fs.BoolVar(&o.Unrestricted, "unrestricted", false, "let cells import the whole standard library, as run --unrestricted")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -42,6 +44,9 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(pos) == 0 {
 		fs.Usage()
 		return errUsage(errors.New("no scenario given"))
+	}
+	if err := checkMLflowConfig("", false); err != nil {
+		return err
 	}
 	o.Scenarios = pos
 	return check(o, stdout, stderr)
@@ -62,7 +67,15 @@ func check(o checkOptions, stdout, stderr io.Writer) error {
 		}
 		scs = append(scs, sc)
 	}
-	overrides, err := runner.SplitOverrides(scs, o.Params)
+	fromFiles, err := readParamFiles(o.ParamFiles)
+	if err == nil {
+		err = checkFileParams(scs, fromFiles)
+	}
+	if err != nil {
+		errs = append(errs, err)
+		fromFiles = nil // said once, not again as a -p
+	}
+	overrides, err := runner.SplitOverrides(scs, append(fileOverrides(fromFiles), o.Params...))
 	if err != nil {
 		errs = append(errs, err)
 	}

@@ -50,7 +50,7 @@ func runExport(_ context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "By default to "+report.NotebookFile+" beside the record (playbook run --ipynb writes the same file).")
 		fmt.Fprintln(stderr, "Exit status: 0 done, 1 the notebook could not be written, 2 usage error or no run record.")
 		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
+		printDefaults(fs)
 	}
 	fs.StringVar(&o.Format, "format", formatIPynb, "the export's `format`: ipynb (a Jupyter notebook)")
 	fs.StringVar(&o.Out, "o", "", "write the notebook to `FILE` (- for standard output; default "+report.NotebookFile+" beside the record)")

@@ -50,7 +50,7 @@ func TestRunIpynb(t *testing.T) {
 	t.Setenv("MLFLOW_TRACKING_URI", "")
 	out := t.TempDir()
 	sc := scenarioFile(t, "plot.md", plotFileScenario)
-	code, stdout, stderr := runCLI(t, "run", "--quiet", "--out", out, sc, "--ipynb")
+	code, stdout, stderr := runCLI(t, "run", "--out", out, sc, "--ipynb")
 	require.Equal(t, ExitOK, code, stderr)
 	nbPath := filepath.Join(out, report.NotebookFile)
 	assert.Contains(t, stdout, sc+": notebook in "+nbPath)
@@ -60,7 +60,7 @@ func TestRunIpynb(t *testing.T) {
 	assert.Contains(t, string(got), `"image/svg+xml"`, "the plot")
 	assert.Equal(t, outfiles.Sum(got), manifestSum(t, out, report.NotebookFile))
 
-	code, stdout, stderr = runCLI(t, "run", "--quiet", "--out", out, sc)
+	code, stdout, stderr = runCLI(t, "run", "--out", out, sc)
 	require.Equal(t, ExitOK, code, stderr)
 	assert.NotContains(t, stdout, "notebook in")
 	assert.NoFileExists(t, nbPath, "the notebook of the run before is not left beside this run's report")

@@ -261,18 +261,7 @@ func kernelMain() int {
 		},
 		Live: func(v func(func(*record.Run))) {
 			view = v
-			go func() { // what a running cell prints reaches the parent as it goes
-				t := time.NewTicker(200 * time.Millisecond)
-				defer t.Stop()
-				for {
-					select {
-					case <-stop:
-						return
-					case <-t.C:
-						sendRecord()
-					}
-				}
-			}()
+			go every(streamInterval, stop, sendRecord) // what a running cell prints reaches the parent as it goes
 		},
 	}
 	if cfg.Gate {
@@ -777,6 +766,9 @@ type kernelProxy struct {
 	// retried, when set, is told of the retries of the kernel's client,
 	// at most maxKernelRetries of them.
 	retried func(mlflow.Retry)
+	// output, when set, is given each running cell's record as the
+	// kernel streams it: what the cell printed so far.
+	output func(index int, c record.Cell)
 }
 
 // maxKernelRetries bounds the retries of a kernel that playbook shows: a
@@ -959,6 +951,12 @@ func (s *kernelSession) handle(m kernelMsg) {
 			s.cells = make([][]byte, len(s.sc.Cells))
 		}
 		s.keep(&s.cells[m.Index-1], m.Record)
+		if s.px.output != nil && s.running != nil && s.running.Index == m.Index {
+			var c record.Cell
+			if json.Unmarshal(m.Record, &c) == nil {
+				s.px.output(m.Index, c)
+			}
+		}
 	case "top":
 		s.keep(&s.top, m.Record)
 	case "retry":

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"regexp"
 	"testing"
@@ -40,7 +39,7 @@ func TestMain(m *testing.M) {
 		os.Exit(kernelMain())
 	}
 	if os.Getenv(envTestMain) == "1" { // the test binary started as playbook (a process a test can kill)
-		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+		os.Exit(mainExit(os.Args[1:])) // as main does: Ctrl-C and SIGTERM cancel the run
 	}
 	if os.Getenv("PLAYBOOK_CHROMIUM") == "" {
 		os.Setenv("PLAYBOOK_CHROMIUM", "off")

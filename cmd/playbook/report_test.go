@@ -18,7 +18,7 @@ import (
 func TestRunWritesReport(t *testing.T) {
 	t.Setenv("MLFLOW_TRACKING_URI", "")
 	out := t.TempDir()
-	code, stdout, stderr := runCLI(t, "run", "--quiet", "--out", out, testdata+"display.md")
+	code, stdout, stderr := runCLI(t, "run", "--out", out, testdata+"display.md")
 	require.Equal(t, ExitOK, code, stderr)
 	assert.Contains(t, stdout, testdata+"display.md: report in "+filepath.Join(out, report.HTMLFile))
 	for _, name := range []string{report.HTMLFile, report.MarkdownFile, record.EvidenceFile, "plot-plot-1.svg"} {

@@ -39,6 +39,7 @@ type runOptions struct {
 	TrackingURI  string
 	DataDir      string
 	Params       paramFlags
+	ParamFiles   paramFileFlags
 	OutDir       string
 	Notebook     bool
 	Quiet        bool
@@ -48,6 +49,12 @@ type runOptions struct {
 	EnvManager   string
 	Kernel       string
 	Scenarios    []string
+	// JSON is --json: a summary on stdout (see writeJSONSummary), nothing
+	// else there; JUnit is --junit FILE.
+	JSON  bool
+	JUnit string
+	// results, when set, receives each scenario's result (--json, --junit).
+	results *[]scenarioResult
 	// Progress is where progress goes (stderr); Terminal says it is one.
 	Progress io.Writer
 	Terminal bool
@@ -110,9 +117,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, "(to DIR/NAME/ for several scenarios); with --ipynb, the run as a Jupyter notebook too, notebook.ipynb.")
 		fmt.Fprintln(stderr, "Exit status: 0 done, 1 a step failed, 2 usage or scenario error, 3 a gate refused.")
 		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
+		printDefaults(fs)
 	}
 	runFlags(fs, &o)
+	fs.BoolVar(&o.JSON, "json", false, "print a JSON summary of the run on stdout, and nothing else there (the schema is in README.md, \"Command line\")")
+	fs.StringVar(&o.JUnit, "junit", "", "write a JUnit XML report to `FILE`: a testsuite per scenario, a testcase per cell (for CI systems)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagError(err)
@@ -124,6 +133,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return errUsage(errors.New("no scenario given"))
 	}
+	if o.JUnit != "" {
+		if err := checkWritableDir(filepath.Dir(o.JUnit)); err != nil {
+			return errUsage(fmt.Errorf("--junit: %w", err))
+		}
+	}
 	o.Scenarios = pos
 	o.Progress, o.Terminal = stderr, isTerminal(stderr)
 	if o.Step {
@@ -131,17 +145,35 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 	}
-	return runScenarios(ctx, o, stdout)
+	var results []scenarioResult
+	o.results = &results
+	err = runScenarios(ctx, o, stdout)
+	code := exitCode(interrupted(ctx, err))
+	if o.JUnit != "" && len(results) > 0 {
+		if jerr := writeJUnit(o.JUnit, results); jerr != nil {
+			fmt.Fprintf(stderr, "playbook run: --junit %s: %v\n", o.JUnit, jerr)
+			if err == nil {
+				err = jerr
+			}
+		}
+	}
+	if o.JSON {
+		if jerr := writeJSONSummary(stdout, o.Scenarios, results, code, err); jerr != nil && err == nil {
+			err = jerr
+		}
+	}
+	return err
 }
 
 // runFlags declares the flags of playbook run (and watch) on fs.
 func runFlags(fs *flag.FlagSet, o *runOptions) {
 	fs.StringVar(&o.TrackingURI, "tracking-uri", "", "MLflow tracking server (default $MLFLOW_TRACKING_URI, else an embedded one)")
 	fs.StringVar(&o.DataDir, "data-dir", server.DefaultDataDir, "data `directory` of the embedded tracking server, used when no tracking URI is given")
-	fs.Var(&o.Params, "p", "set a scenario parameter: `name=value` (repeatable)")
+	fs.Var(&o.Params, "p", "set a scenario parameter: `name=value` (repeatable; wins over -f)")
+	fs.Var(&o.ParamFiles, "f", "read scenario parameters from a YAML `file`, a mapping of name to value, as if each were a -p (repeatable: a later file wins)")
 	fs.StringVar(&o.OutDir, "out", "", "write the report (index.html, report.md, evidence.json) and the files cells write to `DIR`")
 	fs.BoolVar(&o.Notebook, "ipynb", false, "with --out, also write the run as a Jupyter notebook, "+report.NotebookFile+", beside the report (as playbook export does)")
-	fs.BoolVar(&o.Quiet, "quiet", false, "print no progress")
+	fs.BoolVar(&o.Quiet, "quiet", false, "print only errors: no progress, no summary lines (--json's summary still goes to stdout)")
 	fs.BoolVar(&o.Unrestricted, "unrestricted", false, "let cells import the whole standard library (os, os/exec, net, ...)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "ask steps to read the registry but not change it")
 	fs.StringVar(&o.Python, "python", "", "Python `interpreter` (with mlflow) that scores models of a python_function flavor (default $"+pyworker.EnvPython+", else python3 on PATH)")
@@ -161,7 +193,7 @@ func checkRunOptions(o *runOptions) (err error) {
 	if o.EnvManager, err = pyworker.ParseEnvManager(o.EnvManager); err != nil {
 		return errUsage(fmt.Errorf("--env-manager: %w", err))
 	}
-	return nil
+	return checkMLflowConfig(o.TrackingURI, true)
 }
 
 // parseScenarios parses every scenario (a file, or one embedded in
@@ -198,7 +230,15 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 		return err
 	}
 	defer done()
-	overrides, err := runner.SplitOverrides(scs, o.Params)
+	fromFiles, err := readParamFiles(o.ParamFiles)
+	if err != nil {
+		return errUsage(err)
+	}
+	if err := checkFileParams(scs, fromFiles); err != nil {
+		return errUsage(err)
+	}
+	params := append(fileOverrides(fromFiles), o.Params...)
+	overrides, err := runner.SplitOverrides(scs, params)
 	if err != nil {
 		return errUsage(err)
 	}
@@ -237,7 +277,11 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 	defer func() { err = out.finish(err) }()
 	be := o.be
 	if be == nil {
-		be = newBackend(o.TrackingURI, o.DataDir, o.Progress, o.Terminal)
+		notices := o.Progress
+		if o.Quiet {
+			notices = io.Discard
+		}
+		be = newBackend(o.TrackingURI, o.DataDir, notices, o.Terminal)
 		be.inMemory = o.Kernel == kernelProcess
 		if !o.Quiet {
 			be.retried = retryNotice(o.Progress, o.Terminal)
@@ -272,6 +316,7 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 		}
 		if p != nil {
 			opts.Progress = p.event
+			opts.CellDone = p.cellDone(nil) // what the cell printed, shown as it arrives (stream.go)
 		}
 		if o.Presenter != nil {
 			opts.Gate = o.Presenter.gate(sc)
@@ -279,7 +324,7 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 		if o.live != nil {
 			o.live.begin(i, sc, opts)
 			opts.Progress = o.live.progress(opts.Progress)
-			opts.CellDone = o.live.cell
+			opts.CellDone = p.cellDone(o.live.cell)
 		}
 		if dirs[i] != "" && dirs[i] != o.OutDir {
 			if err := atomicfile.MkdirAll(o.OutDir, filepath.Base(dirs[i])); err != nil {
@@ -289,9 +334,18 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 		start := time.Now()
 		var rec *record.Run
 		if o.Kernel == kernelProcess {
-			rec, err = runInKernel(ctx, sc, opts, connect, be.embedded(), be.retried, &calls)
+			var output func(int, record.Cell)
+			if p != nil {
+				output = func(i int, c record.Cell) { p.cellOutput(i, c, false) }
+			}
+			rec, err = runInKernel(ctx, sc, opts, connect, be.embedded(), be.retried, output, &calls)
 		} else {
+			stop := make(chan struct{})
+			if p != nil {
+				opts.Live = p.pollCells(stop)
+			}
 			rec, err = runner.Run(ctx, sc, opts)
+			close(stop)
 		}
 		p.stop()
 		if err != nil && runner.IsScenarioError(err) {
@@ -300,8 +354,11 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 		if rec == nil && dirs[i] != "" {
 			out.keepAside() // no report of this scenario replaces the earlier one
 		}
+		if rec == nil && o.results != nil && err != nil {
+			*o.results = append(*o.results, scenarioResult{path: sc.Path, err: interrupted(ctx, err), elapsed: time.Since(start)})
+		}
 		if rec != nil {
-			rec.Environment.Exit.Code = exitCode(err)
+			rec.Environment.Exit.Code = exitCode(interrupted(ctx, err))
 			for _, c := range rec.Evidence.Calls {
 				made = append(made, madeCall{Scenario: sc.Path, Call: c})
 			}
@@ -311,8 +368,13 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 					return reportFailure(dirs[i], werr, err, rec, written, made, out.asideDir())
 				}
 			}
-			fmt.Fprintf(stdout, "%s: %s, %s\n", sc.Path, rec.Environment.Exit.Status, summary(rec, time.Since(start)))
-			if dirs[i] != "" {
+			if o.results != nil {
+				*o.results = append(*o.results, scenarioResult{path: sc.Path, rec: rec, dir: dirs[i], elapsed: time.Since(start)})
+			}
+			if !o.Quiet && !o.JSON {
+				fmt.Fprintf(stdout, "%s: %s, %s\n", sc.Path, rec.Environment.Exit.Status, summary(rec, time.Since(start)))
+			}
+			if dirs[i] != "" && !o.Quiet && !o.JSON {
 				fmt.Fprintf(stdout, "%s: report in %s\n", sc.Path, filepath.Join(dirs[i], report.HTMLFile))
 				fmt.Fprintf(stdout, "%s: run record in %s\n", sc.Path, filepath.Join(dirs[i], record.EvidenceFile))
 				if o.Notebook {
@@ -325,7 +387,9 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 		}
 		if err != nil || (rec != nil && rec.Environment.Exit.Status == record.OutcomeStopped) {
 			for _, skipped := range scs[i+1:] {
-				fmt.Fprintf(stdout, "%s: not run\n", skipped.Path)
+				if !o.Quiet && !o.JSON {
+					fmt.Fprintf(stdout, "%s: not run\n", skipped.Path)
+				}
 			}
 			return err
 		}
@@ -396,6 +460,7 @@ type progress struct {
 	terminal bool
 
 	mu      sync.Mutex
+	cells   map[int]*cellStream // what was shown of each cell's output (stream.go)
 	current runner.Event
 	start   time.Time
 	done    chan struct{}
@@ -518,8 +583,9 @@ func pythonWorker(python func() (string, error), stderr io.Writer) func() (*pywo
 //
 // calls holds the registry calls of the scenarios run before in this
 // playbook run; this one's are added to it. retried, when set, is told of
-// the retries of the kernel's client.
-func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, connect func() (*mlflow.Client, error), lazy bool, retried func(mlflow.Retry), calls *[]record.Call) (*record.Run, error) {
+// the retries of the kernel's client; output, of each running cell's
+// record as the kernel streams it (what it printed so far).
+func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, connect func() (*mlflow.Client, error), lazy bool, retried func(mlflow.Retry), output func(int, record.Cell), calls *[]record.Call) (*record.Run, error) {
 	// A named server is connected to now: what goes wrong is said by
 	// playbook, before any cell runs. The embedded one (lazy) is started
 	// when the kernel first needs it, as in process: a scenario that
@@ -558,7 +624,7 @@ func runInKernel(ctx context.Context, sc *runner.Scenario, opts runner.Options, 
 	}
 	rec, err := kernelRun(ctx, sc, opts, kernelProxy{
 		url: kernelProxyURL, prefix: px.Prefix(), display: display,
-		serve: px.Serve, begin: px.BeginCell, end: px.EndCell, retried: retried,
+		serve: px.Serve, begin: px.BeginCell, end: px.EndCell, retried: retried, output: output,
 	})
 	svc.stop() // the scoring servers, before the evidence is read
 	if rec != nil {

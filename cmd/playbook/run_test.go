@@ -92,7 +92,17 @@ func TestRunOutput(t *testing.T) {
 	require.Equal(t, ExitOK, code, stderr)
 	assert.True(t, strings.HasPrefix(stdout, testdata+"shared.md: ok, 4 of 4 cells run in "), stdout)
 	assert.Contains(t, stdout, testdata+"shared.md: run record in "+filepath.Join(out, record.EvidenceFile))
-	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	// What the cells print comes first, indented (stream.go), then one
+	// progress line per step when stderr is not a terminal.
+	var lines, printed []string
+	for l := range strings.SplitSeq(strings.TrimRight(stderr, "\n"), "\n") {
+		if p, ok := strings.CutPrefix(l, "  | "); ok {
+			printed = append(printed, p)
+			continue
+		}
+		lines = append(lines, l)
+	}
+	assert.Equal(t, []string{"3 candidates", "note: a"}, printed, stderr)
 	require.Len(t, lines, 4, "one progress line per step when stderr is not a terminal:\n%s", stderr)
 	for i, step := range []string{"define", "use", "void", "later"} {
 		assert.Regexp(t, `^\[`+string(rune('1'+i))+`/4\] `+step+` ok \d`, lines[i])
@@ -115,7 +125,7 @@ func TestRunSeveral(t *testing.T) {
 	b, err := os.ReadFile(testdata + "gate.md")
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(first, b, 0o644))
-	code, stdout, stderr := runCLI(t, "run", "--quiet", "--out", out, "-p", "min_f1=0.1", first, testdata+"shared.md", testdata+"panic.md", testdata+"gate.md")
+	code, stdout, stderr := runCLI(t, "run", "--out", out, "-p", "min_f1=0.1", first, testdata+"shared.md", testdata+"panic.md", testdata+"gate.md")
 	assert.Equal(t, ExitStepFailed, code, stderr)
 	assert.FileExists(t, filepath.Join(out, "gate", record.EvidenceFile))
 	assert.FileExists(t, filepath.Join(out, "shared", record.EvidenceFile))

@@ -38,7 +38,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "address shows a read-only page of the registry, where the links of playbook's")
 		fmt.Fprintln(stderr, "reports lead.")
 		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
+		printDefaults(fs)
 	}
 	fs.StringVar(&o.Host, "host", "127.0.0.1", "address to listen on (0.0.0.0 exposes the server to the network, without authentication)")
 	fs.IntVar(&o.Port, "port", 5000, "port to listen on (0 picks a free one)")

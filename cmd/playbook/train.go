@@ -36,7 +36,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "logged model called \"model\" on a server with logged models, the run's")
 		fmt.Fprintln(stderr, "artifacts under model/ on one without (MLflow 2, the embedded server).")
 		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
+		printDefaults(fs)
 	}
 	fs.StringVar(&o.TrackingURI, "tracking-uri", "", "MLflow tracking server (default $MLFLOW_TRACKING_URI, else an embedded one)")
 	fs.StringVar(&o.DataDir, "data-dir", server.DefaultDataDir, "data `directory` of the embedded tracking server, used when no tracking URI is given")
@@ -54,6 +54,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := o.validate(); err != nil {
 		return errUsage(err)
+	}
+	if err := checkMLflowConfig(o.TrackingURI, true); err != nil {
+		return err
 	}
 	return train(ctx, o, stdout, stderr)
 }

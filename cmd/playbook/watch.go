@@ -53,7 +53,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "before each run; against a tracking server of yours each run is a dry run, unless --apply.")
 		fmt.Fprintln(stderr, "Stop with Ctrl-C.")
 		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
+		printDefaults(fs)
 	}
 	runFlags(fs, &o.runOptions)
 	fs.StringVar(&o.Addr, "addr", "127.0.0.1:0", "`address` of the live page, on this machine only (port 0 picks a free one)")

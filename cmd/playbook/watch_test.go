@@ -185,7 +185,7 @@ func normalized(t *testing.T, rec *record.Run) string {
 func TestWatchTenSavesSameReport(t *testing.T) {
 	work, sc := trainedDir(t)
 	out := filepath.Join(work, "wout")
-	w := startWatch(t, "--quiet", "--out", out, "--debounce", "20ms", sc, "-p", "serve=off")
+	w := startWatch(t, "--out", out, "--debounce", "20ms", sc, "-p", "serve=off") // not --quiet: its summary lines are counted
 	w.waitRuns(1)
 	first := readRecord(t, out)
 	require.Equal(t, record.OutcomeOK, first.Environment.Exit.Status, w.stderr.String())
