@@ -168,7 +168,7 @@ func watch(ctx context.Context, o watchOptions, stdout, stderr io.Writer) error 
 			fmt.Fprintf(stderr, "playbook watch: %s is the scenario embedded in playbook, no file to save: playbook init DIR writes it out, to watch DIR/%s\n", p, name)
 		}
 	}
-	files := newFileWatch(o.Scenarios)
+	files := newFileWatch(watchedFiles(o.runOptions))
 	poll := o.poll
 	if poll <= 0 {
 		poll = 25 * time.Millisecond
@@ -278,15 +278,20 @@ func runWatched(ctx context.Context, o runOptions, hub *liveHub, stdout io.Write
 }
 
 // watchedFiles are the files a save of which runs the scenarios again:
-// the scenarios and the data files their parameters of kind file name.
+// the scenarios, the -f parameter files, and the data files the
+// scenarios' parameters of kind file name.
 func watchedFiles(o runOptions) []string {
-	files := slices.Clone(o.Scenarios)
+	files := append(slices.Clone(o.Scenarios), o.ParamFiles...)
 	scs, done, err := parseScenarios(o.Scenarios)
 	if err != nil {
 		return files
 	}
 	done() // an embedded scenario's data files are not watched: it has none
-	overrides, err := runner.SplitOverrides(scs, o.Params)
+	params := o.Params
+	if fromFiles, err := readParamFiles(o.ParamFiles); err == nil {
+		params = append(fileOverrides(fromFiles), o.Params...)
+	}
+	overrides, err := runner.SplitOverrides(scs, params)
 	if err != nil {
 		return files
 	}
