@@ -35,7 +35,7 @@ func runInit(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "to read, change and run with playbook run DIR/NAME.md. An existing file is not")
 		fmt.Fprintln(stderr, "overwritten unless --force is given.")
 		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
+		printDefaults(fs)
 	}
 	fs.BoolVar(&o.Force, "force", false, "overwrite the files of DIR that have an embedded scenario's name")
 	pos, err := parseInterleaved(fs, args)
