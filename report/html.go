@@ -1,7 +1,7 @@
 package report
 
 import (
-	"bytes"
+	"bufio"
 	"embed"
 	"fmt"
 	"html"
@@ -144,11 +144,13 @@ func passWord(l *labels, class string) string {
 // plots and screenshots as data: images, no script, nothing fetched (its
 // Content-Security-Policy forbids it). Every string of the record is
 // escaped.
+//
+// It writes as it renders: a template error leaves w with part of the
+// page (WriteFiles writes to a temporary file, dropped then).
 func HTML(w io.Writer, r *record.Run) error {
-	var b bytes.Buffer
-	if err := pageTemplate().Execute(&b, newView(r)); err != nil {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if err := pageTemplate().Execute(bw, newView(r)); err != nil {
 		return fmt.Errorf("report: html: %w", err)
 	}
-	_, err := w.Write(b.Bytes())
-	return err
+	return bw.Flush()
 }

@@ -79,28 +79,41 @@ func WriteFilesWith(dir string, r *record.Run, o Options) ([]Written, error) {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	written = append(written, Written{Name: record.EvidenceFile, SHA256: hex.EncodeToString(h.Sum(nil))})
-	var page, md bytes.Buffer
-	if err := HTML(&page, r); err != nil {
+	// Each file is written as soon as it is rendered, and dropped: a
+	// large record is rendered three times, and holding the renderings
+	// together would triple what playbook holds.
+	stream := func(name string, render func(io.Writer) error) error {
+		h := sha256.New()
+		if err := atomicfile.Write(dir, name, 0o644, func(w io.Writer) error {
+			return render(io.MultiWriter(w, h))
+		}); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		written = append(written, Written{Name: name, SHA256: hex.EncodeToString(h.Sum(nil))})
+		return nil
+	}
+	if err := stream(HTMLFile, func(w io.Writer) error { return HTML(w, r) }); err != nil {
 		return written, err
 	}
+	var md bytes.Buffer
 	files, err := Markdown(&md, r)
 	if err != nil {
 		return written, err
 	}
-	var ticket bytes.Buffer
-	if err := Ticket(&ticket, r, written[0].SHA256); err != nil {
-		return written, err
-	}
-	files = append(files, File{Name: HTMLFile, Data: page.Bytes()}, File{Name: MarkdownFile, Data: md.Bytes()}, File{Name: TicketFile, Data: ticket.Bytes()})
-	if o.Notebook {
-		var nb bytes.Buffer
-		if err := Notebook(&nb, r); err != nil {
-			return written, err
-		}
-		files = append(files, File{Name: NotebookFile, Data: nb.Bytes()})
-	}
 	for _, f := range files {
 		if err := put(f.Name, f.Data); err != nil {
+			return written, err
+		}
+	}
+	if err := put(MarkdownFile, md.Bytes()); err != nil {
+		return written, err
+	}
+	md = bytes.Buffer{}
+	if err := stream(TicketFile, func(w io.Writer) error { return Ticket(w, r, written[0].SHA256) }); err != nil {
+		return written, err
+	}
+	if o.Notebook {
+		if err := stream(NotebookFile, func(w io.Writer) error { return Notebook(w, r) }); err != nil {
 			return written, err
 		}
 	}

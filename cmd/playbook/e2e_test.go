@@ -374,7 +374,7 @@ func checkFrenchSections(t *testing.T, rec *record.Run, model, version, old stri
 	assert.Equal(t, "before", outputs("register", record.OutputSnapshot)[0].Snapshot.Label)
 	reg := titled(outputs("register", record.OutputKV), "Version enregistrée")
 	assert.Equal(t, version, kv(reg, "version"))
-	assert.Equal(t, "READY", kv(reg, "status"))
+	assert.Equal(t, "READY", kv(reg, "statut"))
 
 	// 2. The candidate alias and its tags.
 	cand := titled(outputs("alias", record.OutputKV), "Candidat")

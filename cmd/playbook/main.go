@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -28,9 +29,22 @@ func main() {
 // mainExit runs playbook with args as the process does, Ctrl-C (SIGINT)
 // and SIGTERM cancelling the run (exit 130 and 143, see exitCode).
 func mainExit(args []string) int {
+	softMemoryLimit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return run(ctx, args, os.Stdout, os.Stderr)
+}
+
+// memoryLimit is playbook's soft memory limit (runtime/debug's, as
+// GOMEMLIMIT sets it): near it the collector runs more often, so that a
+// large run record, rendered three times into reports, does not make
+// playbook hold twice what it uses. GOMEMLIMIT, when set, wins.
+const memoryLimit = 512 << 20
+
+func softMemoryLimit() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 }
 
 // command is one subcommand of playbook.

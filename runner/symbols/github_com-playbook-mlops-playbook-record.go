@@ -33,6 +33,7 @@ func init() {
 		"OutcomeFailed":     reflect.ValueOf(constant.MakeFromLiteral("\"failed\"", token.STRING, 0)),
 		"OutcomeOK":         reflect.ValueOf(constant.MakeFromLiteral("\"ok\"", token.STRING, 0)),
 		"OutcomeRefused":    reflect.ValueOf(constant.MakeFromLiteral("\"refused\"", token.STRING, 0)),
+		"OutcomeStopped":    reflect.ValueOf(constant.MakeFromLiteral("\"stopped\"", token.STRING, 0)),
 		"OutputKV":          reflect.ValueOf(constant.MakeFromLiteral("\"kv\"", token.STRING, 0)),
 		"OutputMarkdown":    reflect.ValueOf(constant.MakeFromLiteral("\"markdown\"", token.STRING, 0)),
 		"OutputPlot":        reflect.ValueOf(constant.MakeFromLiteral("\"plot\"", token.STRING, 0)),
