@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -276,21 +277,21 @@ func (h *liveHub) problemLocked(err error, scs []*runner.Scenario) {
 
 // publishPage sends the whole page. Called with h.mu held.
 func (h *liveHub) publishPage() {
-	page, err := h.pageLocked()
+	page, err := h.pageLocked(newNonce())
 	if err != nil {
 		return
 	}
 	h.publish("page", map[string]any{"html": page, "run": h.run, "failed": h.failed})
 }
 
-// pageLocked renders the live page with a fresh nonce.
-func (h *liveHub) pageLocked() (string, error) {
+// pageLocked renders the live page, its script allowed by nonce.
+func (h *liveHub) pageLocked(nonce string) (string, error) {
 	rec := h.rec
 	if rec == nil {
 		rec = &record.Run{Schema: record.Schema, Scenario: record.Scenario{Title: "playbook watch"}}
 	}
 	var b bytes.Buffer
-	if err := report.LiveHTML(&b, rec, report.Live{Nonce: newNonce(), Status: h.status, Class: h.class}); err != nil {
+	if err := report.LiveHTML(&b, rec, report.Live{Nonce: nonce, Status: h.status, Class: h.class}); err != nil {
 		return "", err
 	}
 	return b.String(), nil
@@ -310,15 +311,14 @@ func (h *liveHub) handler(addr string) http.Handler {
 	hosts := map[string]bool{addr: true, "localhost:" + port: true, "127.0.0.1:" + port: true, "[::1]:" + port: true}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		nonce := newNonce()
 		h.mu.Lock()
-		page, err := h.pageLocked()
+		page, err := h.pageLocked(nonce)
 		h.mu.Unlock()
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		nonce := page[strings.Index(page, "'nonce-")+len("'nonce-"):]
-		nonce = nonce[:strings.IndexByte(nonce, '\'')]
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'nonce-"+nonce+"'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
@@ -345,7 +345,7 @@ func (h *liveHub) events(w http.ResponseWriter, r *http.Request) {
 	}
 	ch := make(chan liveMsg, 256)
 	h.mu.Lock()
-	page, err := h.pageLocked()
+	page, err := h.pageLocked(newNonce())
 	if err == nil {
 		data, _ := json.Marshal(map[string]any{"html": page, "run": h.run, "failed": h.failed})
 		ch <- liveMsg{event: "page", data: data}
@@ -412,14 +412,7 @@ type liveWords struct {
 	outcomes                                                               map[string]string
 }
 
-func (w liveWords) outcome(o string) string { return cmpOr(w.outcomes[o], o) }
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
+func (w liveWords) outcome(o string) string { return cmp.Or(w.outcomes[o], o) }
 
 var liveWordsEN = liveWords{
 	run: "run %d: ", first: "first run", saved: "%s saved", running: "%s running",

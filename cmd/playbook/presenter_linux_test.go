@@ -34,6 +34,22 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	return m, s
 }
 
+// presenting prepares a presenter's run: only Go, a folder of its own
+// (the current one) holding presenterScenario, and standard input a new
+// pseudo-terminal, whose master it returns.
+func presenting(t *testing.T) (dir, sc string, master *os.File) {
+	t.Helper()
+	noExternalBackend(t)
+	dir = t.TempDir()
+	t.Chdir(dir)
+	sc = presenterScenario(t, dir)
+	master, slave := openPTY(t)
+	old := stdin
+	stdin = slave
+	t.Cleanup(func() { stdin = old })
+	return dir, sc, master
+}
+
 // presenterScenario writes a scenario of three cells in two sections.
 func presenterScenario(t *testing.T, dir string) string {
 	t.Helper()
@@ -80,14 +96,7 @@ func waitFor(t *testing.T, buf *lockedBuffer, want string) {
 func TestRunStepPresenter(t *testing.T) {
 	for _, kernel := range []string{kernelProcess, kernelInProcess} {
 		t.Run(kernel, func(t *testing.T) {
-			noExternalBackend(t)
-			dir := t.TempDir()
-			t.Chdir(dir)
-			sc := presenterScenario(t, dir)
-			master, slave := openPTY(t)
-			old := stdin
-			stdin = slave
-			t.Cleanup(func() { stdin = old })
+			dir, sc, master := presenting(t)
 			out := filepath.Join(dir, "out")
 			stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
 			code := make(chan int, 1)
@@ -160,14 +169,7 @@ func TestRunStepNeedsTerminal(t *testing.T) {
 // cell the presenter waits before, and q stops the run, the page saying
 // so.
 func TestWatchStepHighlightsCell(t *testing.T) {
-	noExternalBackend(t)
-	dir := t.TempDir()
-	t.Chdir(dir)
-	sc := presenterScenario(t, dir)
-	master, slave := openPTY(t)
-	old := stdin
-	stdin = slave
-	t.Cleanup(func() { stdin = old })
+	_, sc, master := presenting(t)
 	events := make(chan string, 256)
 	w := startWatchNotify(t, func(ev string) {
 		select {

@@ -138,12 +138,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return errUsage(fmt.Errorf("--junit: %w", err))
 		}
 	}
-	o.Scenarios = pos
-	o.Progress, o.Terminal = stderr, isTerminal(stderr)
-	if o.Step {
-		if o.Presenter, err = newPresenter(stdin, stderr); err != nil {
-			return err
-		}
+	if err := o.attach(pos, stderr); err != nil {
+		return err
 	}
 	var results []scenarioResult
 	o.results = &results
@@ -180,6 +176,18 @@ func runFlags(fs *flag.FlagSet, o *runOptions) {
 	fs.StringVar(&o.EnvManager, "env-manager", pyworker.EnvLocal, "`manager` of python_function models' environments, as `mlflow models serve` has it: local (the interpreter of --python), virtualenv or uv (each model's own, built from its python_env.yaml and kept in $"+envDirVar+", default "+defaultEnvDirHelp+")")
 	fs.BoolVar(&o.Step, "step", false, "presenter mode: before each cell, show its section and code on the terminal and wait: Enter runs it, q stops (the cells after are not run, the report is written); needs a terminal on standard input")
 	fs.StringVar(&o.Kernel, "kernel", kernelProcess, "where cells run: process (the default: a sandboxed kernel process of their own; playbook starts the programs it needs) or in-process (playbook's own process, the language-level fence only: for scenarios you trust)")
+}
+
+// attach gives o its scenarios and its terminal: progress on stderr and,
+// with --step, the presenter on standard input (refused when that is not
+// a terminal).
+func (o *runOptions) attach(scenarios []string, stderr io.Writer) (err error) {
+	o.Scenarios = scenarios
+	o.Progress, o.Terminal = stderr, isTerminal(stderr)
+	if o.Step {
+		o.Presenter, err = newPresenter(stdin, stderr)
+	}
+	return err
 }
 
 // checkRunOptions checks the flags runFlags set.

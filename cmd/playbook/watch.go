@@ -77,12 +77,8 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if o.Debounce < 0 {
 		return errUsage(fmt.Errorf("--debounce %s: want a duration of 0 or more", o.Debounce))
 	}
-	o.Scenarios = pos
-	o.Progress, o.Terminal = stderr, isTerminal(stderr)
-	if o.Step {
-		if o.Presenter, err = newPresenter(stdin, stderr); err != nil {
-			return err
-		}
+	if err := o.attach(pos, stderr); err != nil {
+		return err
 	}
 	return watch(ctx, o, stdout, stderr)
 }
