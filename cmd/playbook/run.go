@@ -115,7 +115,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, "\nRuns each scenario's Go cells in order against one MLflow tracking server.")
 		fmt.Fprintln(stderr, "With --out, writes the report to DIR: index.html, report.md (plots beside it), ticket.md (the short one, for a change ticket) and evidence.json")
 		fmt.Fprintln(stderr, "(to DIR/NAME/ for several scenarios); with --ipynb, the run as a Jupyter notebook too, notebook.ipynb.")
-		fmt.Fprintln(stderr, "Exit status: 0 done, 1 a step failed, 2 usage or scenario error, 3 a gate refused.")
+		fmt.Fprintln(stderr, "Exit status: 0 done, 1 a step failed, 2 usage or scenario error, 3 a gate refused, 130 interrupted (143 on SIGTERM).")
 		fmt.Fprintln(stderr, "\nflags:")
 		printDefaults(fs)
 	}
