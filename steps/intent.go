@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -82,6 +83,17 @@ func (r *registry) beginMove(p *Promotion, from string) {
 	b, _ := json.Marshal(in)
 	p.intent = string(b)
 	if err := r.setModelTag(p.Model, intentKey(p.Alias), p.intent); err != nil {
+		// Two clients writing the tag at once can make the server refuse
+		// one (MLflow's set-tag is a read then an insert, and the loser
+		// hits the unique key): another intent in its place is a race
+		// lost, said as such.
+		if raw, ok, rerr := r.modelTag(p.Model, intentKey(p.Alias)); rerr == nil && ok && raw != p.intent {
+			p.intent = ""
+			var other intent
+			_ = json.Unmarshal([]byte(raw), &other)
+			fail(Refuse(p.Kind, "writing the intent of moving %s of %s to version %s failed (%s), and the model now holds another one (to version %s, by %s): another promotion is moving it meanwhile; nothing was moved; check the model's page and rerun",
+				p.Alias, p.Model, p.Version, firstLine(err.Error()), cmp.Or(other.To, "?"), cmp.Or(other.By, "?")))
+		}
 		failf("writing the intent of moving %s of %s to version %s (nothing was moved): %w", p.Alias, p.Model, p.Version, err)
 	}
 }

@@ -319,6 +319,48 @@ func TestPromoteRefusedByTheServerInARace(t *testing.T) {
 	assertNoIntent(t, c, model)
 }
 
+// TestPromoteIntentRefusedByTheServerInARace: two promotions write their
+// intent at the same moment and the server refuses this one's (MLflow's
+// set-tag is a read then an insert: 400 with a unique-constraint error).
+// A lost race, said as such, with nothing moved and the other intent left.
+func TestPromoteIntentRefusedByTheServerInARace(t *testing.T) {
+	c, uri := newTestClient(t)
+	ctx := t.Context()
+	model := fmt.Sprintf("PromoteIntentRace400-%d", time.Now().UnixNano())
+	versionsFixture(t, c, model, 2)
+	require.NoError(t, c.SetRegisteredModelAlias(ctx, model, DefaultCandidateAlias, "1"))
+	require.NoError(t, c.SetModelVersionTag(ctx, model, "1", TagValidationStatus, StatusPassed))
+	other := `{"kind":"promote","from":"","to":"2","at":"2026-12-03T14:21:20Z","by":"team-b"}`
+	h := &hookTransport{
+		match: func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/registered-models/set-tag")
+		},
+		before: func(r *http.Request) {
+			assert.NoError(t, c.SetRegisteredModelTag(r.Context(), model, intentKey(DefaultProductionAlias), other))
+		},
+		respond: func(r *http.Request) *http.Response {
+			body := `{"error_code": "BAD_REQUEST", "message": "(sqlite3.IntegrityError) UNIQUE constraint failed: registered_model_tags.workspace, registered_model_tags.key, registered_model_tags.name\n[SQL: INSERT ...]"}`
+			return &http.Response{StatusCode: http.StatusBadRequest, Header: http.Header{"Content-Type": {"application/json"}},
+				Body: io.NopCloser(strings.NewReader(body)), Request: r}
+		},
+	}
+	pb, rec := testPlaybook(t, hooked(t, uri, h), "promote")
+	err := catchErr(func() {
+		Promote(pb, &Candidate{Model: model, Version: "1", Alias: DefaultCandidateAlias}, PromoteOptions{})
+	})
+	var g *GateError
+	require.True(t, errors.As(err, &g), "a refusal: %v", err)
+	assert.Contains(t, g.Reason, "the model now holds another one (to version 2, by team-b): another promotion is moving it meanwhile; nothing was moved")
+	assert.NotContains(t, g.Reason, "[SQL", "the server's message is cut to its first line")
+	assert.Equal(t, []string{"POST registered-models/set-tag"}, callNames(rec), "nothing but the refused intent was sent")
+	_, err = c.GetModelVersionByAlias(ctx, model, DefaultProductionAlias)
+	assert.ErrorIs(t, err, mlflow.ErrNotFound, "production was not moved")
+	raw, ok, err := (&registry{c: c, ctx: ctx}).modelTag(model, intentKey(DefaultProductionAlias))
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, other, raw, "the other promotion's intent stays")
+}
+
 // TestAliasRefusedByTheServerInARace: as for promote, a candidate alias the
 // server refuses because another scenario set it at the same moment.
 func TestAliasRefusedByTheServerInARace(t *testing.T) {

@@ -287,7 +287,7 @@ func (e *e2e) race(exp, model string, extra [][]string) {
 	loser := lost[0]
 	t.Logf("race on %s: the loser exited %d: %s", model, loser.code, strings.TrimSpace(loser.stderr))
 	assert.Contains(t, []int{ExitGateRefused, ExitStepFailed}, loser.code)
-	assert.Regexp(t, regexp.MustCompile(`someone moved it meanwhile|someone else changed production meanwhile|another promotion moved it meanwhile|checks failed`), loser.stderr,
+	assert.Regexp(t, regexp.MustCompile(`someone moved it meanwhile|someone else changed production meanwhile|another promotion moved it meanwhile|another promotion is moving it meanwhile|checks failed`), loser.stderr,
 		"the refusal says why")
 	s := e.state(model)
 	winner := candidateVersion(won[0].rec)

@@ -91,7 +91,8 @@ package main
 //	                                registry unchanged; a later cell's own goroutines (nested) set an alias: recorded ok under that cell
 //	outlive-forged-event     4      (--unrestricted) a fake "cell ended" event on fd 3 then SIGSTOP, timeout=1s: ends within 3 s, exit 1
 //	outlive-fork             4      (--unrestricted) a raw fork(2), setsid, the pipes closed: nothing is written into --out after playbook ended
-//	outlive-forged-done      4      (--unrestricted) a fake "cell ended" and "done" on fd 3, then SIGSTOP: ended within 2 s of the done, exit 1
+//	outlive-forged-done      4      (--unrestricted) a fake "cell ended" and "done" on fd 3, then SIGSTOP: ended within 2 s of the done
+//	                                (or at once, at the real end, when the stop does not hold), exit 1
 //	limit-record-parts       6      (--unrestricted) six 40 MiB cell records on fd 3: playbook keeps at most 96 MiB, ends the kernel, exit 1
 //	limit-files-direct       6      (--unrestricted) 160 MiB written to files/ with os.WriteFile: at most 64 MiB of cell files under --out
 //	write-symlink-out        1      (--unrestricted) links left in files/ to the marker and /etc/passwd: no link under --out leads outside it
@@ -944,7 +945,12 @@ var hostileCases = []hostileCase{
 	{name: "outlive-forged-done", class: 4, test: func(h *hostile) {
 		r := h.run("--unrestricted", h.scenario("outlive-forged-done"))
 		assert.Less(h.t, r.wall, 6*time.Second, "a kernel stopped after a forged done is ended within about 2 s")
-		assert.Contains(h.t, r.stderr, "it did not exit within 2s of saying it was done")
+		// The SIGSTOP does not always hold the kernel (1 run in 10 to 30
+		// here, Linux 6.18 with Landlock's signal scope; kill returns no
+		// error and the cell goes on, cause not found): its real end of
+		// the cell then follows the forged one, and playbook ends it for
+		// that instead. Either way the forgery is caught, within seconds.
+		assert.Regexp(h.t, `it did not exit within 2s of saying it was done|it told of cell 1 \(stop\) ending, which was not running`, r.stderr)
 		h.failedAt(r, "stop")
 		h.invariants(r)
 	}},
