@@ -6,45 +6,47 @@ import "strings"
 type labels struct {
 	Lang string // the HTML lang attribute
 
-	Report, Generated                                      string
-	VerdictPromoted, VerdictNotPromoted, VerdictFailed     string
-	VerdictDone, VerdictRolledBack                         string
-	VerdictStopped, StoppedAt, NotRunStopped               string
-	WouldHoldDetail, TicketCut, TicketFull                 string
-	Ticket, Approver, Reason                               string
-	PromotedDetail, FirstProduction, AlreadyHeld           string
-	DryRunDetail, RefusedAt, FailedAt, DoneDetail          string
-	Summary, Model, Candidate, Champion, ProductionAlias   string
-	Validation, Verification, Cells, ExitStatus, Duration  string
-	Date, Server, EmbeddedRegistry, NoServer               string
-	ChecksPassed, CellsCount                               string
-	Scenario, Step, Status, Line, Output, Truncated        string
-	StatusOK, StatusFailed, StatusNotRun                   string
-	NotRunNote, ErrorAt                                    string
-	Registry, RegistryNote, NoSnapshot, OnlyBefore         string
-	Before, After, Change, Alias, Version, Tag, Tags       string
-	Aliases, Added, Removed, Changed, Moved, Unchanged     string
-	None, NewVersion, RemovedVersion, UnchangedTags        string
-	Leaderboard, LeaderboardNote, Rank, Run, RunID, Start  string
-	Selected, TieBreak, Experiment, Metric, Direction      string
-	ValidationNote, Data, Customers, Threshold, Result     string
-	Pass, Fail, Skipped, Check, Kind, Limit, Detail, Delta string
-	Metrics, Checks, Fairness, Attribute, Group, Count     string
-	SelectionRate, TPR, FPR, DPDiff, EODiff                string
-	Passed, FailedWord, NoValidation, NoLeaderboard        string
-	Capture, CaptureNote, NoCapture, CaptureOf             string
-	WhyNoServer, WhyNotRun, WhyNone, WhyDryRun             string
-	Audit, User, Host, End, PlaybookVersion, GoVersion     string
-	MLflowVersion, Unknown, ScenarioFile, SHA256           string
-	Params, Name, Value, Type, Source                      string
-	Calls, CallsNote, NoCalls, Time, Endpoint, Args        string
-	Outcome, DryRun, Unrestricted, Yes, No, Files, Size    string
-	Error, Plot, Plots, Contents, Evidence                 string
-	VerifyChecks, Seen, Previously, StartTime, Colon       string
-	Isolation, KernelProcess, CellEnv, NoCredentials       string
-	Timeouts, TimeoutsEnforced, NotApplied, Limits         string
-	ExitCodeWord                                           string
-	Network, NoNetwork, RegistryCalls, CellTokens          string
+	Report, Generated                                          string
+	VerdictPromoted, VerdictNotPromoted, VerdictFailed         string
+	VerdictDone, VerdictRolledBack                             string
+	VerdictStopped, StoppedAt, NotRunStopped                   string
+	WouldHoldDetail, TicketCut, TicketFull                     string
+	Ticket, Approver, Reason                                   string
+	PromotedDetail, FirstProduction, AlreadyHeld               string
+	DryRunDetail, RefusedAt, FailedAt, DoneDetail              string
+	Summary, Model, Candidate, Champion, ProductionAlias       string
+	Validation, Verification, Cells, ExitStatus, Duration      string
+	Date, Server, EmbeddedRegistry, NoServer                   string
+	ChecksPassed, CellsCount                                   string
+	Scenario, Step, Status, Line, Output, Truncated            string
+	StatusOK, StatusFailed, StatusNotRun                       string
+	NotRunNote, ErrorAt                                        string
+	Registry, RegistryNote, NoSnapshot, OnlyBefore             string
+	Before, After, Change, Alias, Version, Tag, Tags           string
+	Aliases, Added, Removed, Changed, Moved, Unchanged         string
+	None, NewVersion, RemovedVersion, UnchangedTags            string
+	Leaderboard, LeaderboardNote, Rank, Run, RunID, Start      string
+	Selected, TieBreak, Experiment, Metric, Direction          string
+	ValidationNote, Data, Customers, Threshold, Result         string
+	Pass, Fail, Skipped, Check, Kind, Limit, Detail, Delta     string
+	Metrics, Checks, Fairness, Attribute, Group, Count         string
+	SelectionRate, TPR, FPR, DPDiff, EODiff                    string
+	Passed, FailedWord, NoValidation, NoLeaderboard            string
+	Capture, CaptureNote, NoCapture, CaptureOf                 string
+	WhyNoServer, WhyNotRun, WhyNone, WhyDryRun                 string
+	Audit, User, Host, End, PlaybookVersion, GoVersion         string
+	MLflowVersion, Unknown, ScenarioFile, SHA256               string
+	Params, Name, Value, Type, Source                          string
+	Calls, CallsNote, NoCalls, Time, Endpoint, Args            string
+	Outcome, DryRun, Unrestricted, Yes, No, Files, Size        string
+	Error, Plot, Plots, Contents, Evidence                     string
+	VerifyChecks, Seen, Previously, StartTime, Colon           string
+	Isolation, KernelProcess, CellEnv, NoCredentials           string
+	Timeouts, TimeoutsEnforced, NotApplied, Limits             string
+	ExitCodeWord                                               string
+	Actor, TheChange, Decided, RollbackLabel, NoRollbackNeeded string
+	NoPrevious, RollbackReason, VerdictUnchanged, CallsCount   string
+	Network, NoNetwork, RegistryCalls, CellTokens              string
 	// The Landlock and seccomp rows, worded from record.Isolation's data.
 	LandlockRules, LandlockFiles, LandlockTCP, LandlockScoped string
 	ExecRefused, PrivilegedRefused, NoProcesses               string
@@ -107,6 +109,9 @@ var english = labels{
 	NoCalls: "No call changed the registry.", Time: "time", Endpoint: "endpoint", Args: "arguments",
 	Outcome: "outcome", DryRun: "Dry run", Unrestricted: "Unrestricted imports", Yes: "yes", No: "no", Files: "Files written", Size: "size",
 	Error: "Error", Plot: "plot", Plots: "Plots", Contents: "Contents", Evidence: "Evidence",
+	Actor: "Who", TheChange: "The change", Decided: "What decided it", RollbackLabel: "Rollback",
+	NoRollbackNeeded: "none needed: production was not changed", NoPrevious: "none: no version held the alias before",
+	RollbackReason: "why production goes back", VerdictUnchanged: "Unchanged", CallsCount: "%d calls",
 	VerifyChecks: "End state checks", Seen: "seen", Previously: "previously version %s", StartTime: "Start", Colon: ": ",
 }
 
@@ -165,6 +170,9 @@ var french = labels{
 	NoCalls: "Aucun appel n'a modifié le registre.", Time: "heure", Endpoint: "point d'accès", Args: "arguments",
 	Outcome: "résultat", DryRun: "Essai à blanc", Unrestricted: "Imports sans restriction", Yes: "oui", No: "non", Files: "Fichiers écrits", Size: "taille",
 	Error: "Erreur", Plot: "graphique", Plots: "Graphiques", Contents: "Sommaire", Evidence: "Preuves",
+	Actor: "Qui", TheChange: "Le changement", Decided: "Ce qui a décidé", RollbackLabel: "Retour arrière",
+	NoRollbackNeeded: "inutile : la production n'a pas changé", NoPrevious: "aucun : aucune version ne portait l'alias avant",
+	RollbackReason: "pourquoi la production revient en arrière", VerdictUnchanged: "Inchangé", CallsCount: "%d appels",
 	VerifyChecks: "Contrôles de l'état final", Seen: "constaté", Previously: "auparavant la version %s", StartTime: "Début", Colon: " : ",
 }
 

@@ -28,6 +28,7 @@ type view struct {
 	Description string
 	Verdict     verdict
 	Summary     []pair
+	Board       *board
 	Blocks      []block
 	Registry    []modelDiff
 	Leaderboard *leaderboard
@@ -191,6 +192,7 @@ func newView(r *record.Run) *view {
 	v.Captures = newCaptures(l, r, v)
 	v.Summary = newSummary(l, r, v)
 	v.Audit = newAudit(l, r)
+	v.Board = newBoard(l, r, v)
 	return v
 }
 
@@ -241,6 +243,9 @@ func newVerdict(l *labels, r *record.Run) verdict {
 		head := l.VerdictPromoted
 		if p.Kind == record.PromotionRollback {
 			head = l.VerdictRolledBack
+		}
+		if !p.Moved {
+			head = l.VerdictUnchanged
 		}
 		detail := fmt.Sprintf(l.PromotedDetail, p.Model, p.Version, p.Alias)
 		switch {

@@ -64,7 +64,6 @@ func Alias(pb *Playbook, v *Version, alias string, notAliases ...string) *Candid
 		failf("alias %q: %w", alias, err)
 	}
 	r := openRegistry(pb)
-	defer r.showCalls()
 	r.before(v.Model)
 
 	if err := r.setAlias(v.Model, alias, v.Version); err != nil {

@@ -84,7 +84,6 @@ func Promote(pb *Playbook, cand *Candidate, opts PromoteOptions) *Promotion {
 		failf("production alias %q: %w", opts.Alias, err)
 	}
 	r := openRegistry(pb)
-	defer r.showCalls()
 	before := r.before(cand.Model)
 	atStart := before.Aliases[opts.Alias]
 	r.reconcile(cand.Model, opts.Alias, atStart)

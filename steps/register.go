@@ -117,7 +117,6 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 	}
 	path := registerPath(run, opts.Path)
 	r := openRegistry(pb)
-	defer r.showCalls()
 	r.before(opts.Model)
 	// Checked before anything is created: a run without a model at the
 	// path fails here, the registry unchanged.

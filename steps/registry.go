@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/playbook-mlops/playbook/internal/regsnap"
@@ -69,33 +68,6 @@ func (r *registry) change(method, endpoint string, args map[string]any, send fun
 	notebook.RecordCall(r.pb, call)
 	r.calls = append(r.calls, call)
 	return err
-}
-
-// showCalls shows the changes this step made (or, in a dry run, would
-// have made) as a table under the cell.
-func (r *registry) showCalls() {
-	if len(r.calls) == 0 {
-		return
-	}
-	t := &record.Table{Columns: []string{tr(r.pb, "method", "méthode"), tr(r.pb, "endpoint", "point d'accès"), tr(r.pb, "arguments", "arguments"), tr(r.pb, "outcome", "résultat")}, Rows: [][]string{}}
-	for _, c := range r.calls {
-		t.Rows = append(t.Rows, []string{c.Method, c.Endpoint, formatArgs(c.Args), c.Outcome})
-	}
-	title := tr(r.pb, "Registry changes", "Modifications du registre")
-	if r.pb.DryRun() {
-		title = tr(r.pb, "Registry changes (dry run: none sent)", "Modifications du registre (essai à blanc : aucune envoyée)")
-	}
-	notebook.Display(r.pb, record.Output{Kind: record.OutputTable, Title: title, Table: t})
-}
-
-// formatArgs writes a call's arguments as key=value, keys sorted.
-func formatArgs(args map[string]any) string {
-	keys := slices.Sorted(maps.Keys(args))
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%v", k, args[k])
-	}
-	return strings.Join(parts, " ")
 }
 
 // createModel creates a registered model. It reports false, and no error,

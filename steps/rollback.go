@@ -48,7 +48,6 @@ func Rollback(pb *Playbook, opts RollbackOptions) *Promotion {
 		fail(err)
 	}
 	r := openRegistry(pb)
-	defer r.showCalls()
 	if _, err := r.c.GetRegisteredModel(r.ctx, opts.Model); errors.Is(err, mlflow.ErrNotFound) {
 		failf("rollback: registered model %q not found on %s", opts.Model, r.c.TrackingURI())
 	} else if err != nil {

@@ -133,7 +133,6 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 	dataName := data.name
 
 	r := openRegistry(pb)
-	defer r.showCalls()
 	r.before(cand.Model)
 
 	// The candidate, loaded through its alias.

@@ -552,7 +552,7 @@ func (b *chromium) open(ctx context.Context, url string, opts Options) (*Page, e
 		var pdf struct {
 			Data string `json:"data"`
 		}
-		if err := c.call(ctx, s, "Page.printToPDF", map[string]any{"printBackground": true}, &pdf); err != nil {
+		if err := c.call(ctx, s, "Page.printToPDF", map[string]any{"printBackground": true, "preferCSSPageSize": true}, &pdf); err != nil {
 			return nil, err
 		}
 		if p.PDF, err = base64.StdEncoding.DecodeString(pdf.Data); err != nil {

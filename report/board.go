@@ -1,0 +1,108 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/playbook-mlops/playbook/record"
+)
+
+// board is the report's first screen, what a change board reads first:
+// the verdict, the change (model, alias, from and to versions), the
+// checks that decided it, who made it and when, and how to undo it.
+type board struct {
+	Model, Alias string
+	From, To     string
+	Checks       []boardCheck
+	Who          []pair
+	// Rollback is the playbook command line that would put production
+	// back as it was before the run; "" with RollbackNote saying why
+	// there is none.
+	Rollback     string
+	RollbackNote string
+}
+
+type boardCheck struct {
+	Name, Value, Limit, Class, Word string
+}
+
+// rollbackScenario is the embedded scenario that moves production back.
+const rollbackScenario = "churn-rollback"
+
+func newBoard(l *labels, r *record.Run, v *view) *board {
+	b := &board{}
+	p := r.Evidence.Promotion
+	switch {
+	case p != nil:
+		b.Model, b.Alias, b.To = p.Model, p.Alias, p.Version
+		b.From = p.AtStart
+	case r.Evidence.Validation != nil:
+		val := r.Evidence.Validation
+		b.Model, b.To = val.Model, val.Version
+		b.From = val.Champion
+		b.Alias = val.ChampionAlias
+	case len(v.Registry) > 0:
+		b.Model = v.Registry[0].Model
+	}
+	if b.From == "" {
+		b.From = l.None
+	}
+	if v.Validation != nil {
+		for _, c := range v.Validation.Checks {
+			bc := boardCheck{Name: c.Name, Value: fmtOptNum(c.Value), Limit: fmtOptNum(c.Limit)}
+			switch {
+			case c.Skipped:
+				bc.Class, bc.Word = "skipped", l.Skipped
+			case c.Pass:
+				bc.Class, bc.Word = "pass", l.Pass
+			default:
+				bc.Class, bc.Word = "fail", l.Fail
+			}
+			b.Checks = append(b.Checks, bc)
+		}
+	}
+	who, when := r.Environment.User, r.Environment.Start
+	if p != nil {
+		if p.By != "" {
+			who = p.By
+		}
+		if !p.Time.IsZero() {
+			when = p.Time
+		}
+	}
+	if who != "" {
+		b.Who = append(b.Who, pair{Key: l.Actor, Value: who})
+	}
+	b.Who = append(b.Who, pair{Key: l.Date, Value: fmtTime(when)})
+	for _, f := range []struct{ param, label string }{{"ticket", l.Ticket}, {"approver", l.Approver}, {"reason", l.Reason}} {
+		for _, prm := range r.Params {
+			if s, ok := prm.Value.(string); ok && prm.Name == f.param && strings.TrimSpace(s) != "" {
+				b.Who = append(b.Who, pair{Key: f.label, Value: s})
+			}
+		}
+	}
+	switch {
+	case p == nil || p.DryRun || r.Environment.DryRun || !p.Moved:
+		b.RollbackNote = l.NoRollbackNeeded
+	case p.Previous == "":
+		b.RollbackNote = l.NoPrevious
+	default:
+		b.Rollback = rollbackCommand(b.Model, p.Alias, p.Previous, l.RollbackReason)
+	}
+	return b
+}
+
+// rollbackCommand is the command line of the rollback scenario that moves
+// alias of model back to version.
+func rollbackCommand(model, alias, version, reason string) string {
+	return fmt.Sprintf("playbook run %s -p model_name=%s -p production_alias=%s -p to=%s -p reason=%s",
+		rollbackScenario, shellQuote(model), shellQuote(alias), shellQuote(version), shellQuote(reason))
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
