@@ -46,6 +46,8 @@ func newBoard(l *labels, r *record.Run, v *view) *board {
 	}
 	if b.From == "" {
 		b.From = l.None
+	} else {
+		b.From = "version " + b.From
 	}
 	if v.Validation != nil {
 		for _, c := range v.Validation.Checks {
