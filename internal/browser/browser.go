@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"net/url"
 	"os"
 	"os/exec"
@@ -90,6 +91,9 @@ type Options struct {
 	Timeout time.Duration
 	// NoScreenshot skips the screenshot.
 	NoScreenshot bool
+	// FullPage takes the screenshot of the whole page, Width wide and as
+	// tall as the document, not only of the first screen.
+	FullPage bool
 	// ColorScheme, "light" or "dark", emulates the reader's preference
 	// (prefers-color-scheme); "" leaves Chromium's default (light).
 	ColorScheme string
@@ -154,7 +158,7 @@ const (
 // drew nothing, and with an error naming what the page does not show when
 // it does not show it within a minute.
 func CaptureModelPage(ctx context.Context, url, model string, aliases []string) ([]byte, error) {
-	p, err := Open(ctx, url, Options{Width: CaptureWidth, Height: CaptureHeight, Settle: 15 * time.Second,
+	p, err := Open(ctx, url, Options{Width: CaptureWidth, Height: CaptureHeight, Settle: 15 * time.Second, FullPage: true,
 		WaitText: append([]string{model}, aliases...)})
 	if err != nil {
 		return nil, err
@@ -541,7 +545,20 @@ func (b *chromium) open(ctx context.Context, url string, opts Options) (*Page, e
 		var shot struct {
 			Data string `json:"data"`
 		}
-		if err := c.call(ctx, s, "Page.captureScreenshot", map[string]any{"format": "png"}, &shot); err != nil {
+		params := map[string]any{"format": "png"}
+		if opts.FullPage {
+			var m struct {
+				Content struct{ Width, Height float64 } `json:"cssContentSize"`
+			}
+			if err := c.call(ctx, s, "Page.getLayoutMetrics", nil, &m); err != nil {
+				return nil, err
+			}
+			if h := math.Ceil(m.Content.Height); h > float64(opts.Height) {
+				params["captureBeyondViewport"] = true
+				params["clip"] = map[string]any{"x": 0, "y": 0, "width": opts.Width, "height": h, "scale": 1}
+			}
+		}
+		if err := c.call(ctx, s, "Page.captureScreenshot", params, &shot); err != nil {
 			return nil, err
 		}
 		if p.PNG, err = base64.StdEncoding.DecodeString(shot.Data); err != nil {

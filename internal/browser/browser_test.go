@@ -188,3 +188,17 @@ func TestScreenshotMLflowModelPage(t *testing.T) {
 	require.NoError(t, err)
 	assert.Greater(t, colors, 16)
 }
+
+// FullPage screenshots the whole of a page taller than the viewport.
+func TestOpenFullPage(t *testing.T) {
+	bin := testenv.Chromium(t)
+	u := writePage(t, `<!doctype html><html><head><meta charset="utf-8"><title>Tall</title>
+<style>body{margin:0} .b{background:#c00;width:200px;height:1500px}</style></head>
+<body><div class="b"></div><p>bottom</p></body></html>`)
+	p, err := browser.Open(t.Context(), u, browser.Options{Binary: bin, Offline: true, Width: 640, Height: 480, FullPage: true})
+	require.NoError(t, err)
+	img, err := png.Decode(bytes.NewReader(p.PNG))
+	require.NoError(t, err)
+	assert.Equal(t, 640, img.Bounds().Dx())
+	assert.Greater(t, img.Bounds().Dy(), 1500, "the whole page, not the first screen")
+}
