@@ -162,14 +162,19 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 				failf("waiting for %s version %s: %w", opts.Model, existing.Version, err)
 			}
 		}
-		res.Version, res.Status, res.Reused, res.RunLink = mv.Version, string(mv.Status), true, mv.RunLink
+		res.Version, res.Status, res.Reused = mv.Version, string(mv.Status), true
+		if mv.RunLink != "" {
+			res.RunLink = mv.RunLink
+		}
 		note = tr(pb,
 			fmt.Sprintf("version %s was already registered from run %s with the same source: reused (new_version=true registers another)", mv.Version, run.RunID),
 			fmt.Sprintf("la version %s était déjà enregistrée depuis le run %s avec la même source : réutilisée (new_version=true en enregistre une autre)", mv.Version, run.RunID),
 		)
 	default:
 		mv, err := r.createVersion(mlflow.CreateModelVersionRequest{
-			Name: opts.Model, Source: src.source, RunID: run.RunID, RunLink: run.RunURL, ModelID: src.modelID,
+			// No run_link: MLflow's UI shows it cut to 37 characters, over
+			// the alias chips; with run_id alone it links the run itself.
+			Name: opts.Model, Source: src.source, RunID: run.RunID, ModelID: src.modelID,
 		}, src.artifactURI)
 		if err != nil {
 			failf("registering run %s as a version of %q: %w", run.RunID, opts.Model, err)

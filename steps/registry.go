@@ -97,7 +97,10 @@ func (r *registry) createModel(name, description string) (bool, error) {
 // A dry run returns the version it would have created, numbered
 // DryRunVersion, and plans its files for the steps after.
 func (r *registry) createVersion(req mlflow.CreateModelVersionRequest, artifactURI string) (*mlflow.ModelVersion, error) {
-	args := map[string]any{"name": req.Name, "source": req.Source, "run_id": req.RunID, "run_link": req.RunLink}
+	args := map[string]any{"name": req.Name, "source": req.Source, "run_id": req.RunID}
+	if req.RunLink != "" {
+		args["run_link"] = req.RunLink
+	}
 	if req.ModelID != "" {
 		args["model_id"] = req.ModelID
 	}

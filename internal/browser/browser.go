@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"net/url"
 	"os"
 	"os/exec"
@@ -90,6 +91,14 @@ type Options struct {
 	Timeout time.Duration
 	// NoScreenshot skips the screenshot.
 	NoScreenshot bool
+	// Username and Password, when Username is set, answer the HTTP basic
+	// authentication challenges of url's origin (DevTools'
+	// Fetch.authRequired): the password is on no command line and in no
+	// URL. A challenge they do not meet is cancelled, not asked again.
+	Username, Password string
+	// FullPage takes the screenshot of the whole page, Width wide and as
+	// tall as the document, not only of the first screen.
+	FullPage bool
 	// ColorScheme, "light" or "dark", emulates the reader's preference
 	// (prefers-color-scheme); "" leaves Chromium's default (light).
 	ColorScheme string
@@ -152,9 +161,12 @@ const (
 // shows the model's name and each of aliases. It fails with ErrNotFound or
 // ErrOff when there is no Chromium to run, with ErrBlank when the page
 // drew nothing, and with an error naming what the page does not show when
-// it does not show it within a minute.
+// it does not show it within a minute. The screenshot is of the whole
+// page; MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, when set,
+// answer the server's basic authentication (Options.Username).
 func CaptureModelPage(ctx context.Context, url, model string, aliases []string) ([]byte, error) {
-	p, err := Open(ctx, url, Options{Width: CaptureWidth, Height: CaptureHeight, Settle: 15 * time.Second,
+	p, err := Open(ctx, url, Options{Width: CaptureWidth, Height: CaptureHeight, Settle: 15 * time.Second, FullPage: true,
+		Username: os.Getenv("MLFLOW_TRACKING_USERNAME"), Password: os.Getenv("MLFLOW_TRACKING_PASSWORD"),
 		WaitText: append([]string{model}, aliases...)})
 	if err != nil {
 		return nil, err
@@ -452,7 +464,11 @@ func (b *chromium) open(ctx context.Context, url string, opts Options) (*Page, e
 	}
 	s := attached.SessionID
 	pg := &page{loaded: make(chan struct{}), urls: map[string]string{}, inflight: map[string]time.Time{}, last: time.Now()}
-	c.subscribe(s, pg.event)
+	handle := pg.event
+	if opts.Username != "" {
+		handle = authHandler(c, s, url, opts.Username, opts.Password, pg.event)
+	}
+	c.subscribe(s, handle)
 
 	setup := []struct {
 		method string
@@ -475,6 +491,12 @@ func (b *chromium) open(ctx context.Context, url string, opts Options) (*Page, e
 			method string
 			params map[string]any
 		}{"Network.emulateNetworkConditions", map[string]any{"offline": true, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}})
+	}
+	if opts.Username != "" {
+		setup = append(setup, struct {
+			method string
+			params map[string]any
+		}{"Fetch.enable", map[string]any{"handleAuthRequests": true, "patterns": []map[string]string{{"urlPattern": "*"}}}})
 	}
 	for _, st := range setup {
 		if err := c.call(ctx, s, st.method, st.params, nil); err != nil {
@@ -541,7 +563,20 @@ func (b *chromium) open(ctx context.Context, url string, opts Options) (*Page, e
 		var shot struct {
 			Data string `json:"data"`
 		}
-		if err := c.call(ctx, s, "Page.captureScreenshot", map[string]any{"format": "png"}, &shot); err != nil {
+		params := map[string]any{"format": "png"}
+		if opts.FullPage {
+			var m struct {
+				Content struct{ Width, Height float64 } `json:"cssContentSize"`
+			}
+			if err := c.call(ctx, s, "Page.getLayoutMetrics", nil, &m); err != nil {
+				return nil, err
+			}
+			if h := math.Ceil(m.Content.Height); h > float64(opts.Height) {
+				params["captureBeyondViewport"] = true
+				params["clip"] = map[string]any{"x": 0, "y": 0, "width": opts.Width, "height": h, "scale": 1}
+			}
+		}
+		if err := c.call(ctx, s, "Page.captureScreenshot", params, &shot); err != nil {
 			return nil, err
 		}
 		if p.PNG, err = base64.StdEncoding.DecodeString(shot.Data); err != nil {
@@ -563,6 +598,44 @@ func (b *chromium) open(ctx context.Context, url string, opts Options) (*Page, e
 	p.Failed, p.Errors = slices.Clone(pg.failed), slices.Clone(pg.errors)
 	pg.mu.Unlock()
 	return p, nil
+}
+
+// authHandler passes a session's events to next, and answers its paused
+// requests (continued as they are) and its authentication challenges:
+// with username and password when the challenge comes from pageURL's
+// origin and the request was not already answered, else cancelled. The
+// answers go from goroutines: events come on the connection's reader.
+func authHandler(c *conn, session, pageURL, username, password string, next func(string, map[string]any)) func(string, map[string]any) {
+	origin := ""
+	if u, err := url.Parse(pageURL); err == nil {
+		origin = u.Scheme + "://" + u.Host
+	}
+	var mu sync.Mutex
+	answered := map[string]bool{}
+	return func(method string, params map[string]any) {
+		id := str(params, "requestId")
+		switch method {
+		case "Fetch.requestPaused":
+			go func() {
+				_ = c.call(context.Background(), session, "Fetch.continueRequest", map[string]any{"requestId": id}, nil)
+			}()
+			return
+		case "Fetch.authRequired":
+			mu.Lock()
+			again := answered[id]
+			answered[id] = true
+			mu.Unlock()
+			resp := map[string]any{"response": "CancelAuth"}
+			if ch, _ := params["authChallenge"].(map[string]any); !again && ch != nil && str(ch, "origin") == origin && str(ch, "source") != "Proxy" {
+				resp = map[string]any{"response": "ProvideCredentials", "username": username, "password": password}
+			}
+			go func() {
+				_ = c.call(context.Background(), session, "Fetch.continueWithAuth", map[string]any{"requestId": id, "authChallengeResponse": resp}, nil)
+			}()
+			return
+		}
+		next(method, params)
+	}
 }
 
 // absent returns the texts of want that text does not hold.

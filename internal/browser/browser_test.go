@@ -7,9 +7,13 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,4 +191,45 @@ func TestScreenshotMLflowModelPage(t *testing.T) {
 	colors, _, err = browser.Ink(b)
 	require.NoError(t, err)
 	assert.Greater(t, colors, 16)
+}
+
+// FullPage screenshots the whole of a page taller than the viewport.
+func TestOpenFullPage(t *testing.T) {
+	bin := testenv.Chromium(t)
+	u := writePage(t, `<!doctype html><html><head><meta charset="utf-8"><title>Tall</title>
+<style>body{margin:0} .b{background:#c00;width:200px;height:1500px}</style></head>
+<body><div class="b"></div><p>bottom</p></body></html>`)
+	p, err := browser.Open(t.Context(), u, browser.Options{Binary: bin, Offline: true, Width: 640, Height: 480, FullPage: true})
+	require.NoError(t, err)
+	img, err := png.Decode(bytes.NewReader(p.PNG))
+	require.NoError(t, err)
+	assert.Equal(t, 640, img.Bounds().Dx())
+	assert.Greater(t, img.Bounds().Dy(), 1500, "the whole page, not the first screen")
+}
+
+// Username and Password answer a loopback server's basic authentication
+// challenge; wrong ones fail once, without a loop of challenges.
+func TestOpenBasicAuth(t *testing.T) {
+	bin := testenv.Chromium(t)
+	var asked atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		if u, p, ok := r.BasicAuth(); !ok || u != "admin" || p != "s3cret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="mlflow"`)
+			http.Error(w, "401", http.StatusUnauthorized)
+			return
+		}
+		_, _ = io.WriteString(w, "<!doctype html><title>In</title><p>welcome admin</p>")
+	}))
+	defer srv.Close()
+	p, err := browser.Open(t.Context(), srv.URL+"/", browser.Options{Binary: bin, Username: "admin", Password: "s3cret", WaitText: []string{"welcome admin"}, Timeout: 30 * time.Second})
+	require.NoError(t, err)
+	assert.Contains(t, p.Text, "welcome admin")
+
+	asked.Store(0)
+	p, err = browser.Open(t.Context(), srv.URL+"/", browser.Options{Binary: bin, Username: "admin", Password: "wrong", Timeout: 30 * time.Second})
+	if err == nil {
+		assert.NotContains(t, p.Text, "welcome admin")
+	}
+	assert.Less(t, asked.Load(), int32(5), "a wrong password is not sent again and again")
 }
