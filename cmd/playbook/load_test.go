@@ -80,7 +80,7 @@ func loadPromotions(t *testing.T, name, uri string) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			m := &e2e{t: t, uri: uri, c: c, model: models[i]}
-			code, stderr, rec := m.promote(exp, "-p", "serve=off")
+			code, stderr, rec := m.promote(exp, "-p", "serve=off", "-p", "min_f1=0.3")
 			r := res{code: code, stderr: stderr}
 			if rec != nil {
 				r.version = candidateVersion(rec)
@@ -109,7 +109,7 @@ func loadPromotions(t *testing.T, name, uri string) {
 	e.train(exp+"-team-a", 1, 2000, 3)
 	e.train(exp+"-team-b", 1, 2000, 2)
 	t1 := time.Now()
-	off := []string{"-p", "serve=off"}
+	off := []string{"-p", "serve=off", "-p", "min_f1=0.3"}
 	e.race(exp, fmt.Sprintf("LoadRace-%d", stamp), [][]string{off, off})
 	race := time.Since(t1)
 	t.Logf("LOAD %s: %d promotions (%d at a time) %.1f s wall; a race of two on one model %.1f s",
