@@ -38,6 +38,7 @@ var heldToMLflow = map[string]string{
 	"mlflow.BenchmarkSearchAllRuns10k":                     "a benchmark of the real server, beside the client",
 	"mlflow.TestSklearnLoggedModelsInterop":                "models logged by MLflow's own Python client the MLflow 3 way (the embedded server too: ...InteropEmbedded)",
 	"cmd/playbook.TestPromotionKillPointsHeavy":            "a promotion killed at each of its changes against MLflow itself (the heavy lane)",
+	"cmd/playbook.TestLoadPromotionsPostgresHeavy":         "32 promotions at once and a race against MLflow itself on PostgreSQL (the PostgreSQL lane)",
 	"training.TestTrainLoggedModelsMLflow":                 "training's MLflow 3 logged models, registered by MLflow's own Python client (the embedded server too: ...Embedded)",
 }
 
