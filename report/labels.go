@@ -52,6 +52,17 @@ type labels struct {
 	ExecRefused, PrivilegedRefused, NoProcesses               string
 	SocketsNone, SocketsTCP, SocketsUnixTCP, Unavailable      string
 	Semicolon                                                 string // "; ", " ; " in French
+	// ExitWords are the words of record.Exit.Status (record.Outcome*).
+	ExitWords map[string]string
+}
+
+// exitWord returns the word of an exit status in l's language, the status
+// itself when l has none for it.
+func (l *labels) exitWord(status string) string {
+	if w, ok := l.ExitWords[status]; ok {
+		return w
+	}
+	return status
 }
 
 var english = labels{
@@ -173,6 +184,7 @@ var french = labels{
 	Actor: "Qui", TheChange: "Le changement", Decided: "Ce qui a décidé", RollbackLabel: "Retour arrière",
 	NoRollbackNeeded: "inutile : la production n'a pas changé", NoPrevious: "aucun : aucune version ne portait l'alias avant",
 	RollbackReason: "pourquoi la production revient en arrière", VerdictUnchanged: "Inchangé", CallsCount: "%d appels",
+	ExitWords: map[string]string{"ok": "ok", "failed": "échec", "refused": "refus", "error": "erreur", "stopped": "arrêté"},
 	VerifyChecks: "Contrôles de l'état final", Seen: "constaté", Previously: "auparavant la version %s", StartTime: "Début", Colon: " : ",
 }
 

@@ -658,7 +658,7 @@ func newSummary(l *labels, r *record.Run, v *view) []pair {
 	if exit.Status != record.OutcomeOK {
 		class = "fail"
 	}
-	out = append(out, pair{Key: l.ExitStatus, Value: fmt.Sprintf("%s (%d)", exit.Status, exit.Code), Class: class})
+	out = append(out, pair{Key: l.ExitStatus, Value: fmt.Sprintf("%s (%d)", l.exitWord(exit.Status), exit.Code), Class: class})
 	out = append(out, pair{Key: l.Date, Value: fmtTime(r.Environment.Start)})
 	if !r.Environment.End.IsZero() {
 		out = append(out, pair{Key: l.Duration, Value: fmtDuration(r.Environment.End.Sub(r.Environment.Start))})
@@ -718,7 +718,7 @@ func newAudit(l *labels, r *record.Run) audit {
 		{Key: l.SHA256, Value: r.Scenario.SHA256, Code: true},
 		{Key: l.DryRun, Value: yes(e.DryRun)},
 		{Key: l.Unrestricted, Value: yes(e.Unrestricted)},
-		{Key: l.ExitStatus, Value: fmt.Sprintf("%s (%d)", e.Exit.Status, e.Exit.Code)},
+		{Key: l.ExitStatus, Value: fmt.Sprintf("%s (%d)", l.exitWord(e.Exit.Status), e.Exit.Code)},
 	}
 	if iso := e.Isolation; iso != nil {
 		a.Pairs = append(a.Pairs, isolationPairs(l, iso)...)
