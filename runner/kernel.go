@@ -27,6 +27,7 @@ import (
 type kernel struct {
 	in           *interp.Interpreter
 	file         string
+	lang         string // the scenario's language, for Localizer errors
 	unrestricted bool
 	ctl          *notebook.Controller
 	enter        func() // Options.CellGoroutine
@@ -262,8 +263,18 @@ func (k *kernel) runError(ctx context.Context, c Cell, err error) error {
 	return &Error{Kind: record.ErrCompile, File: k.file, Line: line, Step: c.Step, Err: err}
 }
 
+// Localizer is implemented by errors that can say themselves in a
+// scenario's language (its front matter's lang): a step's error, raised in
+// a cell, is recorded and reported as Localize(lang) returns it.
+type Localizer interface{ Localize(lang string) error }
+
 // failure is a step that failed with err: a gate refusal when err says so.
 func (k *kernel) failure(c Cell, line int, err error) error {
+	// A step's error says itself in the scenario's language when it can
+	// (steps.GateError in French).
+	if l, ok := err.(Localizer); ok {
+		err = l.Localize(k.lang)
+	}
 	kind := record.ErrStep
 	var g interface{ GateRefused() bool }
 	if errors.As(err, &g) && g.GateRefused() {

@@ -123,6 +123,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*record.Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	k.lang = sc.Lang
 	defer k.close()
 	k.enter = opts.CellGoroutine
 

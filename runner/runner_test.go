@@ -286,6 +286,20 @@ func TestRuntimeErrorLines(t *testing.T) {
 	}
 }
 
+// TestGateInFrench: in a French scenario, a step's refusal is recorded
+// and said in French (steps.GateError.Localize), still a refusal.
+func TestGateInFrench(t *testing.T) {
+	sc, err := Parse("testdata/inline.md", []byte("---\nlang: fr\n---\n\n```go step=s\npanic(steps.Refuse(\"validate\", \"%s version %s failed %d check(s): %s (tagged %s=%s)\", \"M\", \"2\", 1, \"f1 0.59 < 0.99\", \"validation_status\", \"failed\"))\n```\n"))
+	require.NoError(t, err)
+	rec, err := Run(t.Context(), sc, Options{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "step s: refus de validate : M version 2 a échoué à 1 contrôle(s) : f1 0.59 < 0.99 (taguée validation_status=failed)")
+	assert.Equal(t, record.ErrGate, rec.Cells[0].Error.Kind)
+	assert.Contains(t, rec.Cells[0].Error.Message, "a échoué à 1 contrôle(s)")
+	var g GateRefused
+	require.ErrorAs(t, err, &g)
+}
+
 func TestGateUnwraps(t *testing.T) {
 	sc, err := ParseFile("testdata/gate.md")
 	require.NoError(t, err)

@@ -196,7 +196,7 @@ func promotionEndToEnd(t *testing.T, uri string) {
 	// production does not move, exit status 3.
 	code, stderr, rec = e.promote(exp, "-p", "min_f1=0.99", "-p", "new_version=true")
 	assert.Equal(t, ExitGateRefused, code, stderr)
-	assert.Regexp(t, `churn-promotion\.fr\.md:\d+: step validate: validate refused: .* version 3 failed 1 check\(s\): f1 0\.\d+ < 0\.99`, stderr)
+	assert.Regexp(t, `churn-promotion\.fr\.md:\d+: step validate: refus de validate : .* version 3 a échoué à 1 contrôle\(s\) : f1 0\.\d+ < 0\.99`, stderr)
 	assert.Equal(t, record.OutcomeRefused, rec.Environment.Exit.Status)
 	s = e.state(e.model)
 	require.Len(t, s.Versions, 3)
@@ -287,7 +287,7 @@ func (e *e2e) race(exp, model string, extra [][]string) {
 	loser := lost[0]
 	t.Logf("race on %s: the loser exited %d: %s", model, loser.code, strings.TrimSpace(loser.stderr))
 	assert.Contains(t, []int{ExitGateRefused, ExitStepFailed}, loser.code)
-	assert.Regexp(t, regexp.MustCompile(`someone moved it meanwhile|someone else changed production meanwhile|another promotion moved it meanwhile|another promotion is moving it meanwhile|checks failed`), loser.stderr,
+	assert.Regexp(t, regexp.MustCompile(`quelqu'un l'a déplacé entre-temps|quelqu'un d'autre a changé la production entre-temps|une autre promotion l'a déplacé entre-temps|une autre promotion le déplace en ce moment|checks failed`), loser.stderr,
 		"the refusal says why")
 	s := e.state(model)
 	winner := candidateVersion(won[0].rec)
