@@ -184,7 +184,7 @@ var french = labels{
 	Actor: "Qui", TheChange: "Le changement", Decided: "Ce qui a décidé", RollbackLabel: "Retour arrière",
 	NoRollbackNeeded: "inutile : la production n'a pas changé", NoPrevious: "aucun : aucune version ne portait l'alias avant",
 	RollbackReason: "pourquoi la production revient en arrière", VerdictUnchanged: "Inchangé", CallsCount: "%d appels",
-	ExitWords: map[string]string{"ok": "ok", "failed": "échec", "refused": "refus", "error": "erreur", "stopped": "arrêté"},
+	ExitWords:    map[string]string{"ok": "ok", "failed": "échec", "refused": "refus", "error": "erreur", "stopped": "arrêté"},
 	VerifyChecks: "Contrôles de l'état final", Seen: "constaté", Previously: "auparavant la version %s", StartTime: "Début", Colon: " : ",
 }
 
