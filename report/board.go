@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/playbook-mlops/playbook/internal/shellword"
 	"github.com/playbook-mlops/playbook/record"
 )
 
@@ -52,14 +53,8 @@ func newBoard(l *labels, r *record.Run, v *view) *board {
 	if v.Validation != nil {
 		for _, c := range v.Validation.Checks {
 			bc := boardCheck{Name: c.Name, Value: fmtOptNum(c.Value), Limit: fmtOptNum(c.Limit)}
-			switch {
-			case c.Skipped:
-				bc.Class, bc.Word = "skipped", l.Skipped
-			case c.Pass:
-				bc.Class, bc.Word = "pass", l.Pass
-			default:
-				bc.Class, bc.Word = "fail", l.Fail
-			}
+			bc.Class = checkOutcome(c)
+			bc.Word = passWord(l, bc.Class)
 			b.Checks = append(b.Checks, bc)
 		}
 	}
@@ -98,13 +93,5 @@ func newBoard(l *labels, r *record.Run, v *view) *board {
 // alias of model back to version.
 func rollbackCommand(model, alias, version, reason string) string {
 	return fmt.Sprintf("playbook run %s -p model_name=%s -p production_alias=%s -p to=%s -p reason=%s",
-		rollbackScenario, shellQuote(model), shellQuote(alias), shellQuote(version), shellQuote(reason))
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@=") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		rollbackScenario, shellword.Quote(model), shellword.Quote(alias), shellword.Quote(version), shellword.Quote(reason))
 }

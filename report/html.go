@@ -129,15 +129,30 @@ func snapLabel(l *labels, label string) string {
 	return label
 }
 
-// passWord words a pass/fail class.
+// passWord words a check class of checkOutcome ("pass", "fail",
+// "skipped"); "" for none.
 func passWord(l *labels, class string) string {
 	switch class {
 	case "pass":
 		return l.Pass
 	case "fail":
 		return l.Fail
+	case "skipped":
+		return l.Skipped
 	}
 	return ""
+}
+
+// checkOutcome is a check's class, "skipped", "pass" or "fail", the one
+// reading of a check that the board, the HTML and the Markdown share.
+func checkOutcome(c record.Check) string {
+	switch {
+	case c.Skipped:
+		return "skipped"
+	case c.Pass:
+		return "pass"
+	}
+	return "fail"
 }
 
 // HTML writes the run record as one self-contained HTML page: inline CSS,

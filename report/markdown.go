@@ -355,17 +355,9 @@ func (m *mdWriter) checks(cs []record.Check) {
 	l := m.l
 	rows := [][]cellText{}
 	for _, c := range cs {
-		res := l.Pass
-		switch {
-		case c.Skipped:
-			res = l.Skipped
-		case !c.Pass:
-			res = "**" + mdText(l.Fail) + "**"
-		}
-		if c.Pass || c.Skipped {
-			res = mdText(res)
-		}
-		rows = append(rows, []cellText{code(c.Name), text(fmtOptNum(c.Value)), text(fmtOptNum(c.Champion)), text(fmtOptNum(c.Limit)), raw(res), text(c.Detail)})
+		class := checkOutcome(c)
+		res := strong(class == "fail", passWord(l, class))
+		rows = append(rows, []cellText{code(c.Name), text(fmtOptNum(c.Value)), text(fmtOptNum(c.Champion)), text(fmtOptNum(c.Limit)), res, text(c.Detail)})
 	}
 	m.table([]string{l.Check, l.Candidate, l.Champion, l.Limit, l.Result, l.Detail}, rows)
 }

@@ -136,7 +136,7 @@ type metricRow struct {
 	Name                       string
 	Candidate, Champion, Delta string
 	Threshold                  string
-	Pass                       string // "pass", "fail" or ""
+	Pass                       string // "pass", "fail", "skipped" or ""
 }
 
 type capture struct {
@@ -533,11 +533,12 @@ func newValidation(l *labels, r *record.Run, val *record.Validation) *validation
 				row.Threshold += "; "
 			}
 			row.Threshold += c.Name
-			if row.Pass != "fail" {
-				row.Pass = "pass"
-				if !c.Pass {
-					row.Pass = "fail"
-				}
+			// The row says the worst of its checks: a failure, else a
+			// pass, else skipped (no champion to compare with).
+			switch o := checkOutcome(c); {
+			case row.Pass == "fail":
+			case o == "fail", o == "pass", row.Pass == "":
+				row.Pass = o
 			}
 		}
 		v.Metrics = append(v.Metrics, row)

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/playbook-mlops/playbook/internal/atomicfile"
+	"github.com/playbook-mlops/playbook/internal/shellword"
 	"github.com/playbook-mlops/playbook/scenarios"
 )
 
@@ -78,14 +79,6 @@ func initScenarios(o initOptions, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(o.Dir, n))
 	}
-	fmt.Fprintf(stdout, "\nnext: playbook run --out out %s %s\n", shellWord(filepath.Join(o.Dir, "churn-training.md")), shellWord(filepath.Join(o.Dir, "churn-promotion.fr.md")))
+	fmt.Fprintf(stdout, "\nnext: playbook run --out out %s %s\n", shellword.Quote(filepath.Join(o.Dir, "churn-training.md")), shellword.Quote(filepath.Join(o.Dir, "churn-promotion.fr.md")))
 	return nil
-}
-
-// shellWord quotes s for a POSIX shell when it needs it.
-func shellWord(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@+,") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
