@@ -11,7 +11,7 @@ const safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./
 
 // Quote returns s as one shell word: as it is when it holds only safe
 // bytes, otherwise in single quotes with each single quote closed, escaped
-// and reopened. The empty string is ”.
+// and reopened; the empty string is a pair of single quotes.
 func Quote(s string) string {
 	if s != "" && strings.Trim(s, safe) == "" {
 		return s
