@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
@@ -24,7 +25,10 @@ import (
 const (
 	maxRows  = 1000     // rows of a table
 	maxValue = 64 << 10 // bytes of a displayed value's text
-	maxCell  = 200      // characters of one table or key-value cell
+	// maxCell bounds one table or key-value cell, in characters: far
+	// above any value a step shows (the longest, a tie-break rule, is
+	// ~250), so that a report cuts no real value, only a runaway one.
+	maxCell = 4096
 )
 
 // Plot sizes: small enough to sit beside prose in a report.
@@ -126,7 +130,11 @@ func valueOutput(v any) record.Output {
 		o.Text = fmt.Sprintf("%+v", v)
 	}
 	if len(o.Text) > maxValue {
-		o.Text, o.Truncated = o.Text[:maxValue]+"…", true
+		cut := maxValue
+		for cut > 0 && !utf8.RuneStart(o.Text[cut]) {
+			cut-- // not inside a character
+		}
+		o.Text, o.Truncated = o.Text[:cut]+"…", true
 	}
 	if isText(rv) {
 		return o

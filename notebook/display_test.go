@@ -179,6 +179,9 @@ func TestValueOutput(t *testing.T) {
 		{name: "Struct", v: struct{ A int }{1}, want: record.Output{Kind: record.OutputValue, Type: "struct { A int }", Text: "{A:1}", KV: []record.KV{{Key: "A", Value: "1"}}}},
 		{name: "Bytes", v: []byte("hi"), want: record.Output{Kind: record.OutputValue, Type: "[]uint8", Text: "[104 105]"}},
 		{name: "Long", v: strings.Repeat("x", maxValue+10), want: record.Output{Kind: record.OutputValue, Type: "string", Text: `"` + strings.Repeat("x", maxValue-1) + "…", Truncated: true}},
+		// 2-byte characters after the quote: the cut at maxValue bytes
+		// would fall inside one, so it falls before it.
+		{name: "LongRunes", v: strings.Repeat("é", maxValue), want: record.Output{Kind: record.OutputValue, Type: "string", Text: `"` + strings.Repeat("é", (maxValue-2)/2) + "…", Truncated: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

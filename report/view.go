@@ -268,16 +268,7 @@ func joinDetail(a, b string) string {
 	if b == "" {
 		return a
 	}
-	return a + " — " + firstLine(b)
-}
-
-// firstLine returns the first line of s, marked when there is more.
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i] + " …"
-	}
-	return s
+	return a + " — " + oneLine(strings.TrimSpace(b)) // whole, never cut
 }
 
 func newBlocks(l *labels, r *record.Run, v *view) []block {

@@ -300,6 +300,22 @@ func TestGateInFrench(t *testing.T) {
 	require.ErrorAs(t, err, &g)
 }
 
+// TestStepErrorInFrench: a step's error (not a refusal) is said in
+// French in a French scenario, and stays a step's error.
+func TestStepErrorInFrench(t *testing.T) {
+	for lang, want := range map[string]string{
+		"fr": "step s: promote : aucune candidate : passez le résultat de steps.Alias",
+		"en": "step s: promote: no candidate: pass the result of steps.Alias",
+	} {
+		sc, err := Parse("testdata/inline.md", []byte("---\nlang: "+lang+"\n---\n\n```go step=s\nsteps.Promote(nil, nil, steps.PromoteOptions{})\n```\n"))
+		require.NoError(t, err)
+		rec, err := Run(t.Context(), sc, Options{})
+		require.Error(t, err, lang)
+		assert.Contains(t, err.Error(), want, lang)
+		assert.Equal(t, record.ErrStep, rec.Cells[0].Error.Kind, lang)
+	}
+}
+
 func TestGateUnwraps(t *testing.T) {
 	sc, err := ParseFile("testdata/gate.md")
 	require.NoError(t, err)

@@ -21,13 +21,36 @@ func verbs(format string) []string {
 }
 
 // TestCatalogFR: every refusal of the steps (a Refuse call with a literal
-// format) has its French in catalogFR, with the same verbs in the same
-// order, and the catalogue holds nothing else.
+// format) has its French in catalogFR, every step's error (failf) in
+// catalogStepsFR, each with the same verbs in the same order, and the
+// catalogues hold nothing else.
 func TestCatalogFR(t *testing.T) {
+	for _, c := range []struct {
+		fn      string // the function called
+		arg     int    // the format's argument
+		catalog map[string]string
+	}{{"Refuse", 1, catalogFR}, {"failf", 0, catalogStepsFR}} {
+		used := catalogUses(t, c.fn, c.arg)
+		require.NotEmpty(t, used, c.fn)
+		for format, pos := range used {
+			fr, ok := c.catalog[format]
+			if assert.True(t, ok, "%s: no French for %q", pos, format) {
+				assert.Equal(t, verbs(format), verbs(fr), "%s: the French keeps the verbs of %q", pos, format)
+			}
+		}
+		for en := range c.catalog {
+			assert.Contains(t, used, en, "the catalogue of %s holds %q, which no call uses", c.fn, en)
+		}
+	}
+}
+
+// catalogUses returns the literal formats given to calls of fn in the
+// package's files, each with where it is.
+func catalogUses(t *testing.T, fn string, arg int) map[string]string {
 	files, err := filepath.Glob("*.go")
 	require.NoError(t, err)
 	fset := token.NewFileSet()
-	used := map[string]bool{}
+	used := map[string]string{}
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
 			continue
@@ -39,27 +62,20 @@ func TestCatalogFR(t *testing.T) {
 			if !ok {
 				return true
 			}
-			if id, ok := c.Fun.(*ast.Ident); !ok || id.Name != "Refuse" || len(c.Args) < 2 {
+			if id, ok := c.Fun.(*ast.Ident); !ok || id.Name != fn || len(c.Args) <= arg {
 				return true
 			}
-			lit, ok := c.Args[1].(*ast.BasicLit)
-			if !assert.True(t, ok, "%s: Refuse's format is a literal, so that the catalogue can hold it", fset.Position(c.Pos())) {
+			lit, ok := c.Args[arg].(*ast.BasicLit)
+			if !assert.True(t, ok, "%s: %s's format is a literal, so that the catalogue can hold it", fset.Position(c.Pos()), fn) {
 				return true
 			}
 			format, err := strconv.Unquote(lit.Value)
 			require.NoError(t, err)
-			used[format] = true
-			fr, ok := catalogFR[format]
-			if assert.True(t, ok, "%s: no French for %q", fset.Position(c.Pos()), format) {
-				assert.Equal(t, verbs(format), verbs(fr), "%s: the French keeps the verbs of %q", fset.Position(c.Pos()), format)
-			}
+			used[format] = fset.Position(c.Pos()).String()
 			return true
 		})
 	}
-	require.NotEmpty(t, used)
-	for en := range catalogFR {
-		assert.True(t, used[en], "catalogFR holds %q, which no Refuse uses", en)
-	}
+	return used
 }
 
 func TestGateErrorLocalize(t *testing.T) {
@@ -78,4 +94,29 @@ func TestGateErrorLocalize(t *testing.T) {
 
 	own := Refuse("contrôle", "le f1 %.2f est trop bas", 0.5).Localize("fr")
 	assert.Equal(t, "refus de contrôle : le f1 0.50 est trop bas", own.Error(), "a cell's own reason is kept, said as a refusal in French")
+}
+
+func TestStepErrorLocalize(t *testing.T) {
+	cause := errors.New("RESOURCE_DOES_NOT_EXIST: Registered Model with name=X not found")
+	e := stepErrorf("reading registered model %q: %w", "X", cause)
+	assert.Equal(t, `reading registered model "X": `+cause.Error(), e.Error())
+	assert.Same(t, e, e.Localize("en"))
+	assert.Same(t, e, e.Localize(""))
+
+	fr := e.Localize("fr")
+	assert.Equal(t, `lecture du modèle enregistré "X" : `+cause.Error(), fr.Error(), "MLflow's own words are kept")
+	assert.ErrorIs(t, fr, cause, "the French still wraps the cause")
+	assert.ErrorIs(t, e, cause)
+
+	// A refusal wrapped in a step's error is said in French too, and is
+	// still a refusal.
+	g := Refuse("validate", "%s version %s failed %d check(s): %s (tagged %s=%s)", "M", "2", 1, "f1", TagValidationStatus, StatusFailed)
+	w := stepErrorf("validate: %s (version %s): a threshold on %s needs scores, but %w: drop that threshold or log the model with probabilities", "M", "2", "auc", g).Localize("fr-FR")
+	assert.Contains(t, w.Error(), "validate : M (version 2) : un seuil sur auc demande des scores, mais refus de validate : M version 2 a échoué à 1 contrôle(s)")
+	var ge *GateError
+	require.ErrorAs(t, w, &ge)
+	assert.True(t, ge.GateRefused())
+
+	own := stepErrorf("a format of no catalogue %d", 1)
+	assert.Same(t, own, own.Localize("fr"), "a format the catalogue does not hold is kept")
 }

@@ -38,7 +38,7 @@ func (e *GateError) Localize(lang string) error {
 	out := *e
 	out.french = true
 	if fr, ok := catalogFR[e.format]; ok {
-		out.Reason = fmt.Sprintf(fr, e.args...)
+		out.Reason = fmt.Sprintf(fr, localizeArgs(lang, e.args)...)
 	}
 	return &out
 }

@@ -1,7 +1,6 @@
 package steps
 
 import (
-	"fmt"
 	"net/url"
 	"os"
 	"os/user"
@@ -78,7 +77,7 @@ func fail(err error) {
 
 // failf ends the current step with an error formatted as fmt.Errorf does.
 func failf(format string, a ...any) {
-	panic(fmt.Errorf(format, a...))
+	panic(stepErrorf(format, a...))
 }
 
 // lang returns the scenario's language ("fr", "en", or "").

@@ -158,7 +158,7 @@ var englishWords = []string{
 // TestFrenchReportHasNoEnglish: the French golden report (the one
 // TestFrenchReportUnchanged holds to a fresh run) has none of
 // englishWords outside code, identifiers and quoted terms, in its page
-// and its Markdown.
+// and its Markdown, and no value cut short with "…".
 func TestFrenchReportHasNoEnglish(t *testing.T) {
 	dir := filepath.Join("testdata", "french-report")
 	page, err := os.ReadFile(filepath.Join(dir, "index.html"))
@@ -197,5 +197,12 @@ func TestFrenchReportHasNoEnglish(t *testing.T) {
 			}
 		}
 		assert.Empty(t, found, "%s: English words in the French report (word: a line holding it)", name)
+		var cut []string
+		for _, line := range strings.Split(body, "\n") {
+			if strings.Contains(line, "…") {
+				cut = append(cut, strings.TrimSpace(line))
+			}
+		}
+		assert.Empty(t, cut, "%s: a value cut short (…) outside code and quoted terms", name)
 	}
 }
