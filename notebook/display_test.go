@@ -1,6 +1,11 @@
 package notebook
 
 import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -166,6 +171,46 @@ func TestPlot(t *testing.T) {
 	assert.True(t, strings.HasPrefix(o.SVG, "<svg"))
 	assert.True(t, strings.HasSuffix(strings.TrimSpace(o.SVG), "</svg>"))
 	assert.Contains(t, o.SVG, `width="360pt" height="234pt"`, "5 × 3.25 inches")
+
+	// The PNG twin, for report.md: 5 × 3.25 inches at 192 DPI, the line
+	// drawn (not a blank canvas).
+	img, err := png.Decode(bytes.NewReader(o.PNG))
+	require.NoError(t, err)
+	assert.Equal(t, image.Rect(0, 0, 960, 624), img.Bounds())
+	colours := map[color.RGBA]bool{}
+	for y := 0; y < 624; y += 4 {
+		for x := 0; x < 960; x += 4 {
+			r, g, b, a := img.At(x, y).RGBA()
+			colours[color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), uint8(a >> 8)}] = true
+		}
+	}
+	assert.Greater(t, len(colours), 2, "more than a background")
+}
+
+// BenchmarkPlotRender measures drawing one plot as the record keeps it:
+// SVG for the page, PNG for report.md.
+func BenchmarkPlotRender(b *testing.B) {
+	p := plot.New()
+	p.Title.Text = "ROC"
+	xy := make(plotter.XYs, 500)
+	for i := range xy {
+		xy[i].X, xy[i].Y = float64(i)/500, math.Sqrt(float64(i)/500)
+	}
+	l, err := plotter.NewLine(xy)
+	require.NoError(b, err)
+	p.Add(l)
+	b.Run("svg", func(b *testing.B) {
+		for b.Loop() {
+			_, err := renderSVG(p)
+			require.NoError(b, err)
+		}
+	})
+	b.Run("png", func(b *testing.B) {
+		for b.Loop() {
+			_, err := renderPNG(p)
+			require.NoError(b, err)
+		}
+	})
 }
 
 func TestValueOutput(t *testing.T) {

@@ -126,10 +126,14 @@ type Output struct {
 	Title string `json:"title,omitempty"`
 	Text  string `json:"text,omitempty"`
 	// Type is the Go type of an OutputValue.
-	Type     string    `json:"type,omitempty"`
-	Table    *Table    `json:"table,omitempty"`
-	KV       []KV      `json:"kv,omitempty"`
-	SVG      string    `json:"svg,omitempty"`
+	Type  string `json:"type,omitempty"`
+	Table *Table `json:"table,omitempty"`
+	KV    []KV   `json:"kv,omitempty"`
+	SVG   string `json:"svg,omitempty"`
+	// PNG is an OutputPlot drawn as a PNG image too, for report.md: the
+	// places a Markdown report is pasted into (GitHub, GitLab, Jira) take
+	// PNG uploads, not SVG.
+	PNG      []byte    `json:"png,omitempty"`
 	Snapshot *Snapshot `json:"snapshot,omitempty"`
 	// Truncated says Text (or Table) was cut to keep the record small.
 	Truncated bool `json:"truncated,omitempty"`

@@ -1,8 +1,10 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"image/png"
 	"math"
 	"net/url"
 	"regexp"
@@ -197,4 +199,47 @@ func slug(s string) string {
 		out = "x"
 	}
 	return out
+}
+
+// foldAccents writes the accented letters of French (and its neighbours)
+// as their plain ones, so that a French title makes a readable slug:
+// "Matrice de confusion (époque 2)" → "Matrice de confusion (epoque 2)".
+func foldAccents(s string) string {
+	return accentFolder.Replace(s)
+}
+
+var accentFolder = strings.NewReplacer(
+	"à", "a", "â", "a", "ä", "a", "á", "a", "À", "A", "Â", "A", "Ä", "A",
+	"é", "e", "è", "e", "ê", "e", "ë", "e", "É", "E", "È", "E", "Ê", "E", "Ë", "E",
+	"î", "i", "ï", "i", "í", "i", "Î", "I", "Ï", "I",
+	"ô", "o", "ö", "o", "ó", "o", "Ô", "O", "Ö", "O",
+	"ù", "u", "û", "u", "ü", "u", "ú", "u", "Ù", "U", "Û", "U", "Ü", "U",
+	"ç", "c", "Ç", "C", "ñ", "n", "Ñ", "N", "ÿ", "y",
+	"œ", "oe", "Œ", "OE", "æ", "ae", "Æ", "AE", "ß", "ss",
+)
+
+// maxPlotPNG bounds a plot's PNG, in bytes: a 5 × 3.25 in plot at 192 DPI
+// is ~100 KB; a cell's runaway image is left out.
+const maxPlotPNG = 4 << 20
+
+// cleanPNG returns b decoded and encoded again, so that what report.md's
+// folder holds under a .png name is a PNG and nothing else; nil when b is
+// empty, too large (file or image), or not a PNG.
+func cleanPNG(b []byte) []byte {
+	if len(b) == 0 || len(b) > maxPlotPNG {
+		return nil
+	}
+	// Its size first: a small file may claim a huge image.
+	if c, err := png.DecodeConfig(bytes.NewReader(b)); err != nil || c.Width*c.Height > 4096*4096 {
+		return nil
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil
+	}
+	var out bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&out, img); err != nil {
+		return nil
+	}
+	return out.Bytes()
 }

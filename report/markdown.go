@@ -16,8 +16,9 @@ type File struct {
 }
 
 // Markdown writes the run record as Markdown, for ticket systems and
-// repositories, and returns the files report.md links to (its plots as SVG,
-// its screenshots as PNG), to be written beside it. Every string of the
+// repositories, and returns the files report.md links to (its plots and
+// screenshots as PNG, named for what they show, ready to upload with it;
+// a plot of an older record, with no PNG, as SVG), to be written beside it. Every string of the
 // record is escaped, or shown as code, so that Markdown renderers show it
 // as text; the scenario's prose is kept as written but for its raw HTML,
 // which is made text.
@@ -30,7 +31,10 @@ func Markdown(w io.Writer, r *record.Run) ([]File, error) {
 	}
 	var files []File
 	for _, p := range v.Plots {
-		if p.SVG != "" {
+		switch {
+		case p.PNG != nil:
+			files = append(files, File{Name: p.Name, Data: p.PNG})
+		case p.SVG != "":
 			files = append(files, File{Name: p.Name, Data: []byte(p.SVG)})
 		}
 	}
@@ -148,7 +152,7 @@ func (m *mdWriter) output(o outputView) {
 		m.caption(o.Title)
 		m.kv(o.KV)
 	case record.OutputPlot:
-		if o.Plot != nil && o.Plot.SVG != "" {
+		if o.Plot != nil && (o.Plot.PNG != nil || o.Plot.SVG != "") {
 			m.line("![" + mdText(o.Title) + "](" + o.Plot.Name + ")")
 		} else if o.Plot != nil {
 			m.line("*" + mdText(o.Title) + "*: " + mdText(o.Plot.Err))

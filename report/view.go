@@ -87,10 +87,11 @@ type outputView struct {
 }
 
 type plotFile struct {
-	Name  string // beside report.md
+	Name  string // beside report.md: the PNG's when there is one, else the SVG's
 	Title string
 	SVG   string // cleaned; "" when the record's could not be embedded
 	Err   string // why SVG is empty
+	PNG   []byte // re-encoded; nil when the record has none (or not a PNG)
 }
 
 // modelDiff is one registered model, before and after the run.
@@ -326,7 +327,18 @@ func newCellView(l *labels, c *record.Cell, n int, v *view, r *record.Run) *cell
 	for k, o := range c.Outputs {
 		ov := outputView{Output: o}
 		if o.Kind == record.OutputPlot {
-			pf := &plotFile{Title: o.Title, Name: v.fileName(fmt.Sprintf("plot-%s-%d", slug(c.Step), k+1), ".svg")}
+			pf := &plotFile{Title: o.Title}
+			// A PNG named for what it shows (plot-validate-courbe-roc.png),
+			// ready to upload with report.md; else the SVG, as before.
+			if pf.PNG = cleanPNG(o.PNG); pf.PNG != nil {
+				name := slug(foldAccents(o.Title))
+				if name == "" {
+					name = fmt.Sprint(k + 1)
+				}
+				pf.Name = v.fileName("plot-"+slug(c.Step)+"-"+name, ".png")
+			} else {
+				pf.Name = v.fileName(fmt.Sprintf("plot-%s-%d", slug(c.Step), k+1), ".svg")
+			}
 			svg, err := cleanSVG(o.SVG)
 			if err != nil {
 				pf.Err = err.Error()

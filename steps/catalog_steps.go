@@ -2,7 +2,7 @@ package steps
 
 // catalogStepsFR is the French of the steps' errors (failf's formats),
 // keyed by their English format: a French scenario's failed step says why
-// in French (StepError.Localize, called by the runner with the scenario's
+// in French (stepError.Localize, called by the runner with the scenario's
 // lang). What an argument brings (MLflow's own message, a path) is kept as
 // it is. Each entry keeps its format's verbs, in order (TestCatalogFR).
 var catalogStepsFR = map[string]string{

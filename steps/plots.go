@@ -166,7 +166,7 @@ func (res *ValidationResult) classNames(pb *Playbook) classNames {
 		return classNames{neg, res.PositiveLabel, neg, res.PositiveLabel,
 			tr(pb, "predicted probability of ", "probabilité prédite de ") + res.PositiveLabel}
 	}
-	return classNames{tr(pb, "no churn", "reste"), tr(pb, "churn", "part"), tr(pb, "stayed", "resté"), tr(pb, "churned", "parti"),
+	return classNames{tr(pb, "no churn", "resté"), tr(pb, "churn", "parti"), tr(pb, "stayed", "resté"), tr(pb, "churned", "parti"),
 		tr(pb, "predicted probability of churn", "probabilité de départ prédite")}
 }
 

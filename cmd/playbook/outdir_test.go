@@ -91,7 +91,7 @@ func TestRunRemovesStaleFiles(t *testing.T) {
 	}
 
 	runOK(first)
-	for _, n := range []string{"plot-plot-1.svg", "files/a.txt", report.HTMLFile, record.EvidenceFile, outfiles.ManifestFile} {
+	for _, n := range []string{"plot-plot-f1.png", "files/a.txt", report.HTMLFile, record.EvidenceFile, outfiles.ManifestFile} {
 		assert.FileExists(t, filepath.Join(out, filepath.FromSlash(n)))
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(out, "notes.txt"), []byte("the user's"), 0o644))
@@ -108,7 +108,7 @@ func TestRunRemovesStaleFiles(t *testing.T) {
 	runOK(first, plain)
 	assert.NoFileExists(t, filepath.Join(out, record.EvidenceFile))
 	assert.NoFileExists(t, filepath.Join(out, report.HTMLFile))
-	assert.FileExists(t, filepath.Join(out, "first", "plot-plot-1.svg"))
+	assert.FileExists(t, filepath.Join(out, "first", "plot-plot-f1.png"))
 	assert.FileExists(t, filepath.Join(out, "first", "files", "a.txt"))
 	assert.FileExists(t, filepath.Join(out, "plain", record.EvidenceFile))
 

@@ -21,7 +21,7 @@ func TestRunWritesReport(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "run", "--out", out, testdata+"display.md")
 	require.Equal(t, ExitOK, code, stderr)
 	assert.Contains(t, stdout, testdata+"display.md: report in "+filepath.Join(out, report.HTMLFile))
-	for _, name := range []string{report.HTMLFile, report.MarkdownFile, record.EvidenceFile, "plot-plot-1.svg"} {
+	for _, name := range []string{report.HTMLFile, report.MarkdownFile, record.EvidenceFile, "plot-plot-f1.png"} {
 		assert.FileExists(t, filepath.Join(out, name))
 	}
 	page, err := os.ReadFile(filepath.Join(out, report.HTMLFile))
@@ -31,6 +31,6 @@ func TestRunWritesReport(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(out, report.MarkdownFile))
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(string(md), "# Rich outputs\n"))
-	assert.Contains(t, string(md), "](plot-plot-1.svg)")
+	assert.Contains(t, string(md), "](plot-plot-f1.png)")
 	assert.Equal(t, "Rich outputs", readRecord(t, out).Scenario.Title)
 }
