@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -172,6 +173,62 @@ func TestInstallFromFreshClone(t *testing.T) {
 	out, err = exec.Command(bin, "version").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Equal(t, "playbook v9.9.9-test\n", string(out))
+}
+
+// TestInstallEmptyCachesHeavy: the README's set-up and main command, word
+// for word, on a machine that has never built Go: a fresh clone, empty
+// module and build caches (GOPATH, GOMODCACHE, GOCACHE in a new folder)
+// fed from the module proxy the environment names (GOPROXY), then
+// `go install ./cmd/playbook` and, with only that GOPATH/bin added to PATH,
+// `playbook run --out out scenarios/churn-training.md
+// scenarios/churn-promotion.fr.md` in the clone, on the embedded registry.
+// Minutes on 2 cores (every module downloaded and compiled): the heavy
+// lane's (PLAYBOOK_HEAVY_TESTS=1).
+func TestInstallEmptyCachesHeavy(t *testing.T) {
+	testenv.Heavy(t)
+	goBin, err := exec.LookPath("go")
+	require.NoError(t, err)
+	gitBin, err := exec.LookPath("git")
+	require.NoError(t, err)
+	home := t.TempDir()
+	clone := filepath.Join(home, "playbook")
+	sh(t, "", gitBin, "clone", "--quiet", testenv.RepoRoot(), clone)
+	commit := strings.TrimSpace(sh(t, clone, gitBin, "rev-parse", "HEAD"))
+	gopath := filepath.Join(home, "go")
+	var env []string
+	for _, kv := range os.Environ() {
+		switch k, _, _ := strings.Cut(kv, "="); k {
+		case "GOPATH", "GOMODCACHE", "GOCACHE", "GOFLAGS", "GOBIN", "MLFLOW_TRACKING_URI", "PATH":
+		default:
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "GOPATH="+gopath, "GOMODCACHE="+filepath.Join(gopath, "pkg", "mod"),
+		"GOCACHE="+filepath.Join(home, "cache"),
+		// -modcacherw: the test's folder can be removed afterwards.
+		"GOFLAGS=-modcacherw",
+		"PATH="+filepath.Join(gopath, "bin")+string(os.PathListSeparator)+filepath.Dir(goBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+
+	start := time.Now()
+	install := exec.Command(goBin, "install", "./cmd/playbook")
+	install.Dir, install.Env = clone, env
+	out, err := install.CombinedOutput()
+	require.NoError(t, err, "go install ./cmd/playbook with empty caches:\n%s", out)
+	t.Logf("go install with empty caches: %s", time.Since(start).Round(time.Second))
+	mods, err := os.ReadDir(filepath.Join(gopath, "pkg", "mod", "cache", "download"))
+	require.NoError(t, err, "the modules came through the new module cache")
+	require.NotEmpty(t, mods)
+
+	// Through a shell, so that playbook is found on the new PATH, where
+	// the README puts it.
+	run := exec.Command("/bin/sh", "-c", "playbook run --out out scenarios/churn-training.md scenarios/churn-promotion.fr.md")
+	run.Dir, run.Env = clone, env
+	out, err = run.CombinedOutput()
+	require.NoError(t, err, "the README's main command:\n%s", out)
+	rec := readRecord(t, filepath.Join(clone, "out", "churn-promotion.fr"))
+	assert.Equal(t, record.OutcomeOK, rec.Environment.Exit.Status)
+	assert.Contains(t, rec.Environment.PlaybookVersion, commit[:12], "the evidence names the clone's commit")
+	assert.FileExists(t, filepath.Join(clone, "out", "churn-promotion.fr", "index.html"))
 }
 
 // sh runs a command in dir and returns its standard output.
