@@ -249,6 +249,8 @@ func newVerdict(l *labels, r *record.Run) verdict {
 		}
 		detail := fmt.Sprintf(l.PromotedDetail, p.Model, p.Version, p.Alias)
 		switch {
+		case p.SameAs != "":
+			detail += " (" + fmt.Sprintf(l.SameParams, p.Candidate, p.SameAs) + ")"
 		case !p.Moved:
 			detail += " (" + l.AlreadyHeld + ")"
 		case p.Previous == "":

@@ -263,10 +263,18 @@ func TestPromotionLifecycle(t *testing.T) {
 	assert.NotEmpty(t, r2.rec.Evidence.Captures[0].Reason, "the report says why there is no capture")
 	assert.Len(t, ver.Checks, 5, "with the archive tags of version 1")
 	require.NotNil(t, r2.rec.Evidence.Promotion)
+	evp := *r2.rec.Evidence.Promotion
+	require.NotNil(t, evp.Comparison, "promote compared the two models")
+	assert.False(t, evp.Comparison.Same)
+	assert.Equal(t, "2", evp.Comparison.Candidate.Version)
+	assert.Equal(t, "1", evp.Comparison.Production.Version)
+	assert.NotEqual(t, evp.Comparison.Candidate.Files["model.json"], evp.Comparison.Production.Files["model.json"])
+	assert.Equal(t, evp.Comparison.Candidate.Files["MLmodel"], evp.Comparison.Production.Files["MLmodel"], "MLmodel without its run's fields")
+	evp.Comparison = nil
 	assert.Equal(t, record.Promotion{
 		Kind: record.PromotionPromote, Model: model, Alias: "production-live", CandidateAlias: "staging-candidate",
 		Version: "2", Previous: "1", AtStart: "1", Moved: true, Time: prom.At, By: "tester@test-host",
-	}, *r2.rec.Evidence.Promotion)
+	}, evp)
 
 	// The same run again: its version is reused, unless a new one is asked.
 	r3 := newScenarioRun(t, c, false)
