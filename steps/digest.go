@@ -1,10 +1,13 @@
 package steps
 
 import (
+	"archive/zip"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -25,7 +28,7 @@ import (
 var mlmodelRunFields = []string{"artifact_path", "model_id", "model_uuid", "run_id", "utc_time_created"}
 
 // digestMethod says what modelDigest digests.
-const digestMethod = "SHA-256 of each file of the model's folder, MLmodel without the fields that name its run (parsed and written back with sorted keys), input examples left out; the digest is the SHA-256 of the lines \"HEX  PATH\" in path order"
+const digestMethod = "SHA-256 of each file of the model's folder, MLmodel without the fields that name its run (parsed and written back with sorted keys), a zip archive (model.skops) by its entries' contents (zip:), input examples left out; the digest is the SHA-256 of the lines \"HEX  PATH\" in path order"
 
 // sameModel compares the fitted models of version cand and version prod
 // of model by the digests of their files (modelDigest).
@@ -127,6 +130,14 @@ func digestDir(dir string) (*record.ModelDigest, []string, error) {
 				return err
 			}
 		}
+		if bytes.HasPrefix(data, []byte("PK\x03\x04")) {
+			// A zip archive (scikit-learn's model.skops): its entries,
+			// not the times the archive stamps them with.
+			if sum, err := zipDigest(data); err == nil {
+				d.Files[rel] = sum
+				return nil
+			}
+		}
 		sum := sha256.Sum256(data)
 		d.Files[rel] = hex.EncodeToString(sum[:])
 		return nil
@@ -141,4 +152,95 @@ func digestDir(dir string) (*record.ModelDigest, []string, error) {
 	sum := sha256.Sum256([]byte(lines.String()))
 	d.Digest = "sha256:" + hex.EncodeToString(sum[:])
 	return d, skipped, nil
+}
+
+// zipDigest digests a zip archive by its entries' contents, not the times
+// the archive stamps them with nor what names them after a process's
+// memory: scikit-learn's model.skops (skops) names its arrays and numbers
+// its objects (__id__) by Python's id(). A JSON entry is digested parsed,
+// each string naming another entry replaced by that entry's SHA-256 and
+// each __id__ by its rank of first appearance (keys in sorted order), and
+// written back with sorted keys; another entry by its content alone. The
+// digest is the SHA-256 of the sorted lines "HEX  NAME" (NAME "@" for an
+// entry named by its content).
+func zipDigest(data []byte) (string, error) {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return "", err
+	}
+	contents := map[string][]byte{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			return "", err
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return "", err
+		}
+		contents[f.Name] = b
+	}
+	named := map[string]string{} // a non-JSON entry's name → its SHA-256
+	for n, b := range contents {
+		if !strings.HasSuffix(n, ".json") {
+			sum := sha256.Sum256(b)
+			named[n] = "sha256:" + hex.EncodeToString(sum[:])
+		}
+	}
+	var lines []string
+	for n, b := range contents {
+		if h, ok := named[n]; ok {
+			lines = append(lines, h+"  @")
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return "", fmt.Errorf("%s: %w", n, err)
+		}
+		ids := map[string]int{}
+		v = canonJSON(v, named, ids)
+		canon, err := json.Marshal(v)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", n, err)
+		}
+		sum := sha256.Sum256(canon)
+		lines = append(lines, hex.EncodeToString(sum[:])+"  "+n)
+	}
+	slices.Sort(lines)
+	sum := sha256.Sum256([]byte(strings.Join(lines, "\n") + "\n"))
+	return "zip:" + hex.EncodeToString(sum[:]), nil
+}
+
+// canonJSON rewrites v for zipDigest: strings naming an entry become its
+// digest, __id__ numbers their rank of first appearance.
+func canonJSON(v any, named map[string]string, ids map[string]int) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			if n, ok := x[k].(json.Number); ok && k == "__id__" {
+				id, seen := ids[n.String()]
+				if !seen {
+					id = len(ids)
+					ids[n.String()] = id
+				}
+				x[k] = id
+				continue
+			}
+			x[k] = canonJSON(x[k], named, ids)
+		}
+		return x
+	case []any:
+		for i := range x {
+			x[i] = canonJSON(x[i], named, ids)
+		}
+		return x
+	case string:
+		if h, ok := named[x]; ok {
+			return h
+		}
+	}
+	return v
 }
