@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/record"
+	"github.com/playbook-mlops/playbook/steps"
 )
 
 // scenario returns the path of a file of scenarios/.
@@ -119,6 +121,17 @@ func (e *e2e) state(model string) state {
 	return s
 }
 
+// figures returns the validation figures of a version's tags: its
+// steps.TagValidation, parsed.
+func figures(t *testing.T, tags map[string]string) map[string]any {
+	t.Helper()
+	v, ok := tags[steps.TagValidation]
+	require.True(t, ok, "no tag %s in %v", steps.TagValidation, tags)
+	var f map[string]any
+	require.NoError(t, json.Unmarshal([]byte(v), &f), v)
+	return f
+}
+
 // bestF1 returns the best f1 of the experiment's FINISHED runs, via REST.
 func (e *e2e) bestF1(exp string) float64 {
 	e.t.Helper()
@@ -189,7 +202,7 @@ func promotionEndToEnd(t *testing.T, uri string) {
 	assert.Equal(t, "2", s.Versions["1"]["superseded_by"])
 	assert.Contains(t, s.Versions["1"], "archived_at")
 	assert.Equal(t, "1", s.Versions["2"]["previous_version"])
-	assert.Equal(t, "1", s.Versions["2"]["validation.champion_version"], "validated against version 1")
+	assert.Equal(t, "1", figures(t, s.Versions["2"])["champion_version"], "validated against version 1")
 	checkFrenchSections(t, rec, e.model, "2", "1")
 
 	// 3. Thresholds no model can meet: the new version is tagged failed,
