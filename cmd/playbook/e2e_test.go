@@ -20,6 +20,7 @@ import (
 	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/record"
+	"github.com/playbook-mlops/playbook/report"
 	"github.com/playbook-mlops/playbook/steps"
 )
 
@@ -251,6 +252,36 @@ func promotionEndToEnd(t *testing.T, uri string) {
 	}
 	require.NotNil(t, rec.Evidence.Promotion)
 	assert.Equal(t, "(dry-run)", rec.Evidence.Promotion.Version)
+
+	// 6b. The same run's model registered again (a new version of the
+	// same fitted model): validated, but production does not move, and
+	// the French report says "Inchangé" with the reason.
+	s = e.state(e.model)
+	prod := s.Aliases["production-live"]
+	code, stderr, rec = e.promote(exp, "-p", "new_version=true")
+	require.Equal(t, ExitOK, code, stderr)
+	after := e.state(e.model)
+	same := fmt.Sprint(len(s.Versions) + 1)
+	require.Len(t, after.Versions, len(s.Versions)+1)
+	assert.Equal(t, map[string]string{"production-live": prod, "staging-candidate": same}, after.Aliases, "production stays")
+	assert.Equal(t, s.Versions[prod], after.Versions[prod], "production's tags unchanged")
+	assert.Equal(t, "passed", after.Versions[same]["validation_status"])
+	assert.NotContains(t, after.Versions[same], "promoted_at")
+	p := rec.Evidence.Promotion
+	require.NotNil(t, p)
+	assert.False(t, p.Moved)
+	assert.Equal(t, prod, p.SameAs)
+	assert.Equal(t, same, p.Candidate)
+	require.NotNil(t, p.Comparison)
+	assert.True(t, p.Comparison.Same)
+	assert.Equal(t, p.Comparison.Production.Digest, p.Comparison.Candidate.Digest)
+	for _, call := range rec.Evidence.Calls {
+		assert.NotEqual(t, "promote", call.Step, "promote changed nothing: %s %v", call.Endpoint, call.Args)
+	}
+	var page bytes.Buffer
+	require.NoError(t, report.HTML(&page, rec))
+	assert.Contains(t, page.String(), "Inchangé")
+	assert.Contains(t, page.String(), "version candidate "+same+" : mêmes paramètres ajustés que la version "+prod)
 
 	// 7. Two promotions racing on the same model: one is refused with a
 	// message saying why, and nothing is silently lost. Two teams train
