@@ -237,8 +237,11 @@ func newVerdict(l *labels, r *record.Run) verdict {
 	p := r.Evidence.Promotion
 	switch {
 	case p != nil && (p.DryRun || r.Environment.DryRun):
-		return verdict{Kind: verdictNotPromoted, Headline: l.VerdictNotPromoted,
-			Detail: joinDetail(l.DryRunDetail, fmt.Sprintf(l.WouldHoldDetail, p.Model, p.Version, p.Alias))}
+		would := fmt.Sprintf(l.WouldHoldDetail, p.Model, p.Version, p.Alias)
+		if p.SameAs != "" {
+			would += " (" + fmt.Sprintf(l.SameParams, p.Candidate, p.SameAs) + ")"
+		}
+		return verdict{Kind: verdictNotPromoted, Headline: l.VerdictNotPromoted, Detail: joinDetail(l.DryRunDetail, would)}
 	case p != nil:
 		head := l.VerdictPromoted
 		if p.Kind == record.PromotionRollback {

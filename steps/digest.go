@@ -18,7 +18,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/playbook-mlops/playbook/churn"
-	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/record"
 )
 
@@ -58,10 +57,16 @@ func (r *registry) sameModel(model, cand, prod string) (*record.ModelComparison,
 // leave it) and digests them (digestDir); it returns the files left out
 // too.
 func (r *registry) modelDigest(model, version string) (*record.ModelDigest, []string, error) {
-	m, err := r.resolve(mlflow.ModelURI{Name: model, Version: version}.String())
-	if err != nil {
-		return nil, nil, err
+	// Not through a models:/ URI: a dry run's planned version has no
+	// number, its files are its source.
+	src, planned := r.plannedSource(model, version)
+	if !planned {
+		var err error
+		if src, err = r.c.GetModelVersionDownloadURI(r.ctx, model, version); err != nil {
+			return nil, nil, fmt.Errorf("%s version %s: locating its artifacts: %w", model, version, err)
+		}
 	}
+	m := &LoadedModel{Model: model, Version: version, ArtifactURI: src}
 	dir, err := os.MkdirTemp("", "playbook-digest-")
 	if err != nil {
 		return nil, nil, err

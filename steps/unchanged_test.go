@@ -101,6 +101,33 @@ func TestPromoteUnchangedSameModel(t *testing.T) {
 		})
 	}
 
+	// A dry run plans the same: a planned version of the same model
+	// leaves production unchanged.
+	t.Run("DryRun", func(t *testing.T) {
+		r := newScenarioRun(t, c, true)
+		var (
+			best *steps.BestRun
+			v    *steps.Version
+			cand *steps.Candidate
+			p    *steps.Promotion
+		)
+		before := readState(t, c, model)
+		r.must("identify", func() { best = steps.Identify(r.pb, steps.IdentifyOptions{Experiment: weak}) })
+		r.must("register", func() { v = steps.Register(r.pb, best, steps.RegisterOptions{Model: model, NewVersion: true}) })
+		r.must("alias", func() { cand = steps.Alias(r.pb, v, "", steps.DefaultProductionAlias) })
+		r.must("validate", func() { steps.Validate(r.pb, cand, defaultValidation(0.5)) })
+		r.must("promote", func() { p = steps.Promote(r.pb, cand, steps.PromoteOptions{}) })
+		assert.Equal(t, steps.DryRunVersion, cand.Version)
+		assert.False(t, p.Moved)
+		assert.Equal(t, "1", p.SameAs)
+		assert.Equal(t, steps.DryRunVersion, p.Candidate)
+		require.NotNil(t, p.Comparison)
+		assert.Empty(t, p.Comparison.Error)
+		assert.True(t, p.Comparison.Same)
+		r.must("verify", func() { steps.Verify(r.pb, p) })
+		assert.Equal(t, before, readState(t, c, model), "a dry run changes nothing")
+	})
+
 	// A different model is promoted, its comparison kept.
 	r, cand, p, _, after := promote(strong, false, "en")
 	assert.True(t, p.Moved)

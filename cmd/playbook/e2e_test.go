@@ -240,7 +240,9 @@ func promotionEndToEnd(t *testing.T, uri string) {
 	assert.Equal(t, s.Aliases["production-live"], s.Aliases["staging-candidate"])
 
 	// 6. --dry-run: nothing in the registry changes, though the run plans
-	// a new version, its validation and its promotion.
+	// a new version and its validation; the new version being production's
+	// model registered again, the promotion it plans leaves production
+	// unchanged.
 	s = e.state(e.model)
 	code, stderr, rec = e.promote(exp, "--dry-run", "-p", "new_version=true")
 	require.Equal(t, ExitOK, code, stderr)
@@ -251,7 +253,9 @@ func promotionEndToEnd(t *testing.T, uri string) {
 		assert.True(t, call.DryRun, "%s %s", call.Method, call.Endpoint)
 	}
 	require.NotNil(t, rec.Evidence.Promotion)
-	assert.Equal(t, "(dry-run)", rec.Evidence.Promotion.Version)
+	assert.Equal(t, "(dry-run)", rec.Evidence.Promotion.Candidate)
+	assert.Equal(t, s.Aliases["production-live"], rec.Evidence.Promotion.Version)
+	assert.Equal(t, s.Aliases["production-live"], rec.Evidence.Promotion.SameAs)
 
 	// 6b. The same run's model registered again (a new version of the
 	// same fitted model): validated, but production does not move, and
