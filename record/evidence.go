@@ -168,4 +168,43 @@ type Promotion struct {
 	Reason string    `json:"reason,omitempty"`
 	Time   time.Time `json:"time"`
 	By     string    `json:"by"`
+	// Candidate is the version promote was asked to promote when it did
+	// not move the alias to it; SameAs the version holding the alias
+	// whose fitted model is the same (an unchanged promotion: production
+	// stays on Version = SameAs).
+	Candidate string `json:"candidate,omitempty"`
+	SameAs    string `json:"same_as,omitempty"`
+	// Comparison is promote's comparison of the candidate's model with
+	// the production version's, when another version held the alias.
+	Comparison *ModelComparison `json:"comparison,omitempty"`
+}
+
+// ModelComparison compares two versions' models by the digests of their
+// files.
+type ModelComparison struct {
+	// Method says what was digested, in words.
+	Method string `json:"method"`
+	// IgnoredFields are the MLmodel fields left out of its digest (they
+	// differ from run to run for the same fitted model); IgnoredFiles the
+	// files left out (input examples).
+	IgnoredFields []string    `json:"ignored_fields"`
+	IgnoredFiles  []string    `json:"ignored_files,omitempty"`
+	Candidate     ModelDigest `json:"candidate"`
+	Production    ModelDigest `json:"production"`
+	// Same says the two digests are equal: the same fitted model.
+	Same bool `json:"same"`
+	// Error says why the models could not be compared (then Same is
+	// false and the promotion went on).
+	Error string `json:"error,omitempty"`
+}
+
+// ModelDigest is the digest of one version's model files.
+type ModelDigest struct {
+	Version string `json:"version"`
+	// Digest is "sha256:" and the SHA-256 of the lines "HEX  PATH\n" of
+	// Files, in path order.
+	Digest string `json:"digest"`
+	// Files are the SHA-256 of each file digested, by its path in the
+	// model's folder (MLmodel's without its ignored fields).
+	Files map[string]string `json:"files"`
 }

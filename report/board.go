@@ -58,6 +58,9 @@ func newBoard(l *labels, r *record.Run, v *view) *board {
 			b.Checks = append(b.Checks, bc)
 		}
 	}
+	if p != nil && p.SameAs != "" {
+		b.Who = append(b.Who, pair{Key: l.Candidate, Value: fmt.Sprintf(l.SameParams, p.Candidate, p.SameAs)})
+	}
 	who, when := r.Environment.User, r.Environment.Start
 	if p != nil {
 		if p.By != "" {

@@ -52,6 +52,10 @@ type labels struct {
 	ExecRefused, PrivilegedRefused, NoProcesses               string
 	SocketsNone, SocketsTCP, SocketsUnixTCP, Unavailable      string
 	Semicolon                                                 string // "; ", " ; " in French
+	// SameParams says why an unchanged promotion left production where
+	// it was: the candidate's version, and the production version whose
+	// fitted model is the same.
+	SameParams string
 	// ExitWords are the words of record.Exit.Status (record.Outcome*).
 	ExitWords map[string]string
 }
@@ -123,6 +127,7 @@ var english = labels{
 	Actor: "Who", TheChange: "The change", Decided: "What decided it", RollbackLabel: "Rollback",
 	NoRollbackNeeded: "none needed: production was not changed", NoPrevious: "none: no version held the alias before",
 	RollbackReason: "why production goes back", VerdictUnchanged: "Unchanged", CallsCount: "%d calls",
+	SameParams:   "candidate version %s: same fitted parameters as version %s",
 	VerifyChecks: "End state checks", Seen: "seen", Previously: "previously version %s", StartTime: "Start", Colon: ": ",
 }
 
@@ -185,6 +190,7 @@ var french = labels{
 	NoRollbackNeeded: "inutile : la production n'a pas changé", NoPrevious: "aucun : aucune version ne portait l'alias avant",
 	RollbackReason: "pourquoi la production revient en arrière", VerdictUnchanged: "Inchangé", CallsCount: "%d appels",
 	ExitWords:    map[string]string{"ok": "ok", "failed": "échec", "refused": "refus", "error": "erreur", "stopped": "arrêté"},
+	SameParams:   "version candidate %s : mêmes paramètres ajustés que la version %s",
 	VerifyChecks: "Contrôles de l'état final", Seen: "constaté", Previously: "auparavant la version %s", StartTime: "Début", Colon: " : ",
 }
 

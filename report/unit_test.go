@@ -432,3 +432,29 @@ func TestIsolationInFrench(t *testing.T) {
 	assert.Contains(t, page.String(), "indisponible : Landlock is disabled at boot")
 	assert.Contains(t, page.String(), "indisponible : function not implemented")
 }
+
+// TestUnchangedSameModel: a promotion left unchanged because the
+// candidate's fitted model is production's says so in the verdict and on
+// the board, in each language, and offers no rollback.
+func TestUnchangedSameModel(t *testing.T) {
+	for lang, want := range map[string][]string{
+		"en": {"Unchanged", "ChurnPredictor version 1 now holds production-live (candidate version 2: same fitted parameters as version 1)", "none needed: production was not changed"},
+		"fr": {"Inchangé", "ChurnPredictor version 1 porte maintenant production-live (version candidate 2 : mêmes paramètres ajustés que la version 1)", "inutile : la production n&#39;a pas changé"},
+	} {
+		r := FixtureRun("promoted.en")
+		r.Scenario.Lang = lang
+		p := r.Evidence.Promotion
+		p.Candidate, p.SameAs, p.Version, p.Previous, p.AtStart, p.Moved = "2", "1", "1", "1", "1", false
+		p.Comparison = &record.ModelComparison{Same: true,
+			Candidate:  record.ModelDigest{Version: "2", Digest: "sha256:ab"},
+			Production: record.ModelDigest{Version: "1", Digest: "sha256:ab"}}
+		v := newView(r)
+		assert.Equal(t, verdictPromoted, v.Verdict.Kind)
+		var page strings.Builder
+		require.NoError(t, HTML(&page, r))
+		for _, w := range want {
+			assert.Contains(t, page.String(), w, lang)
+		}
+		assert.NotContains(t, page.String(), "playbook run churn-rollback", "no rollback of an unchanged production")
+	}
+}

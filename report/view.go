@@ -238,8 +238,11 @@ func newVerdict(l *labels, r *record.Run) verdict {
 	p := r.Evidence.Promotion
 	switch {
 	case p != nil && (p.DryRun || r.Environment.DryRun):
-		return verdict{Kind: verdictNotPromoted, Headline: l.VerdictNotPromoted,
-			Detail: joinDetail(l.DryRunDetail, fmt.Sprintf(l.WouldHoldDetail, p.Model, p.Version, p.Alias))}
+		would := fmt.Sprintf(l.WouldHoldDetail, p.Model, p.Version, p.Alias)
+		if p.SameAs != "" {
+			would += " (" + fmt.Sprintf(l.SameParams, p.Candidate, p.SameAs) + ")"
+		}
+		return verdict{Kind: verdictNotPromoted, Headline: l.VerdictNotPromoted, Detail: joinDetail(l.DryRunDetail, would)}
 	case p != nil:
 		head := l.VerdictPromoted
 		if p.Kind == record.PromotionRollback {
@@ -250,6 +253,8 @@ func newVerdict(l *labels, r *record.Run) verdict {
 		}
 		detail := fmt.Sprintf(l.PromotedDetail, p.Model, p.Version, p.Alias)
 		switch {
+		case p.SameAs != "":
+			detail += " (" + fmt.Sprintf(l.SameParams, p.Candidate, p.SameAs) + ")"
 		case !p.Moved:
 			detail += " (" + l.AlreadyHeld + ")"
 		case p.Previous == "":

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,6 +53,15 @@ type Promotion struct {
 	Reason string
 	At     time.Time
 	By     string
+	// Candidate is the version promote was asked to promote when it left
+	// production unchanged because its fitted model is the same as that
+	// of SameAs, the version holding the alias (then Version = SameAs and
+	// Moved is false).
+	Candidate string
+	SameAs    string
+	// Comparison compares the candidate's model files with the production
+	// version's (nil when no other version held the alias).
+	Comparison *record.ModelComparison
 
 	intent string // the value of the intent tag this move wrote
 }
@@ -110,9 +120,49 @@ func Promote(pb *Playbook, cand *Candidate, opts PromoteOptions) *Promotion {
 		Kind: record.PromotionPromote, Model: cand.Model, Alias: opts.Alias, CandidateAlias: cand.Alias,
 		Version: cand.Version, AtStart: atStart, Forced: opts.Force, DryRun: pb.DryRun(), At: now(), By: actor(pb),
 	}
+	if r.unchanged(p, opts.Force) {
+		r.recordPromotion(p)
+		return p
+	}
 	r.finishMove(p, r.move(p, opts.Force))
 	r.recordPromotion(p)
 	return p
+}
+
+// unchanged compares the candidate's fitted model with that of the
+// version holding the production alias, when another one holds it (and
+// move will not refuse a production moved since the start): the same
+// model (sameModel) leaves the alias where it is, and the registry
+// unchanged. p then says so; unchanged reports whether it did.
+func (r *registry) unchanged(p *Promotion, force bool) bool {
+	cur, ok, err := r.aliasVersion(p.Model, p.Alias)
+	if err != nil {
+		fail(err)
+	}
+	if !ok || cur == p.Version || (cur != p.AtStart && !force) {
+		return false
+	}
+	cmp, err := r.sameModel(p.Model, p.Version, cur)
+	if err != nil {
+		// Models that cannot be compared are not the same: the
+		// promotion goes on, saying why.
+		p.Comparison = &record.ModelComparison{Method: digestMethod, IgnoredFields: slices.Clone(mlmodelRunFields), Error: err.Error()}
+		r.pb.Printf("%s\n", tr(r.pb,
+			fmt.Sprintf("the candidate's model could not be compared with that of version %s, which holds %s (%s): promoting it", cur, p.Alias, err),
+			fmt.Sprintf("le modèle du candidat n'a pas pu être comparé à celui de la version %s, qui porte %s (%s) : il est promu", cur, p.Alias, err)))
+		return false
+	}
+	p.Comparison = cmp
+	if !cmp.Same {
+		return false
+	}
+	p.Candidate, p.SameAs, p.Version, p.Previous = p.Version, cur, cur, cur
+	r.pb.Printf("%s\n", tr(r.pb,
+		fmt.Sprintf("unchanged: version %s has the same fitted parameters as version %s, which holds %s (%s): %s stays on version %s; nothing was changed",
+			p.Candidate, cur, p.Alias, cmp.Candidate.Digest, p.Alias, cur),
+		fmt.Sprintf("inchangé : la version %s a les mêmes paramètres ajustés que la version %s, qui porte %s (%s) : %s reste sur la version %s ; rien n'a été modifié",
+			p.Candidate, cur, p.Alias, cmp.Candidate.Digest, p.Alias, cur)))
+	return true
 }
 
 // finishMove tags a move of p from previous that was made (p.Moved), reads
@@ -212,6 +262,7 @@ func (r *registry) recordPromotion(p *Promotion) {
 			Kind: p.Kind, Model: p.Model, Alias: p.Alias, CandidateAlias: p.CandidateAlias,
 			Version: p.Version, Previous: p.Previous, AtStart: p.AtStart, Moved: p.Moved,
 			Forced: p.Forced, DryRun: p.DryRun, Reason: p.Reason, Time: p.At, By: p.By,
+			Candidate: p.Candidate, SameAs: p.SameAs, Comparison: p.Comparison,
 		}
 	})
 	title := tr(pb, "Promotion", "Promotion")
@@ -226,6 +277,14 @@ func (r *registry) recordPromotion(p *Promotion) {
 		tr(pb, "model", "modèle"), p.Model,
 		tr(pb, "production", "production"), what,
 		tr(pb, "at scenario start", "au début du scénario"), r.versionWord(p.AtStart),
+	}
+	if p.SameAs != "" {
+		kv = append(kv, tr(pb, "candidate", "candidat"), fmt.Sprintf("version %s", p.Candidate),
+			tr(pb, "reason", "raison"), fmt.Sprintf(tr(pb, "same fitted parameters as version %s", "mêmes paramètres ajustés que la version %s"), p.SameAs))
+	}
+	if c := p.Comparison; c != nil && c.Error == "" {
+		kv = append(kv, tr(pb, "candidate's model", "modèle du candidat"), fmt.Sprintf("version %s: %s", c.Candidate.Version, c.Candidate.Digest),
+			tr(pb, "production's model", "modèle de la production"), fmt.Sprintf("version %s: %s", c.Production.Version, c.Production.Digest))
 	}
 	if p.Previous != "" && p.Previous != p.Version {
 		kv = append(kv, tr(pb, "archived", "archivée"), fmt.Sprintf("version %s (%s=true, %s=%s)", p.Previous, TagArchived, TagSupersededBy, p.Version))

@@ -1,6 +1,7 @@
 package steps_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -225,3 +226,28 @@ func newClient(t *testing.T) *mlflow.Client { return mlflowtest.Client(t) }
 
 // uniqueName returns a name no other test takes.
 func uniqueName(prefix string) string { return mlflowtest.Unique(prefix) }
+
+// figures are a version's validation figures, its steps.TagValidation.
+type figures struct {
+	At              string                        `json:"at"`
+	By              string                        `json:"by"`
+	Data            string                        `json:"data"`
+	Rows            int                           `json:"rows"`
+	ChampionVersion string                        `json:"champion_version"`
+	Label           string                        `json:"label"`
+	PositiveLabel   string                        `json:"positive_label"`
+	Metrics         map[string]float64            `json:"metrics"`
+	Fairness        map[string]map[string]float64 `json:"fairness"`
+	FailedChecks    []string                      `json:"failed_checks"`
+}
+
+// validationFigures reads the figures of a version's tags, failing the
+// test when it has none.
+func validationFigures(t *testing.T, tags map[string]string) figures {
+	t.Helper()
+	v, ok := tags[steps.TagValidation]
+	require.True(t, ok, "no tag %s in %v", steps.TagValidation, tags)
+	var f figures
+	require.NoError(t, json.Unmarshal([]byte(v), &f), v)
+	return f
+}

@@ -185,10 +185,20 @@ func TestPromotionLifecycle(t *testing.T) {
 	assert.Empty(t, val.Champion)
 	tags = readState(t, c, model).Versions["1"]
 	assert.Equal(t, "passed", tags["validation_status"])
-	assert.Equal(t, strconv.FormatFloat(val.Metrics.F1, 'g', 6, 64), tags["validation.f1"])
-	assert.Equal(t, "none", tags["validation.champion_version"])
-	assert.Contains(t, tags, "validation.dp_diff.gender")
-	assert.Contains(t, tags, "validation.eo_diff.SeniorCitizen")
+	fig := validationFigures(t, tags)
+	assert.Equal(t, val.Metrics.F1, fig.Metrics["f1"])
+	assert.Equal(t, val.Metrics.ROCAUC, fig.Metrics["roc_auc"])
+	assert.Equal(t, "none", fig.ChampionVersion)
+	assert.Contains(t, fig.Fairness["gender"], "dp_diff")
+	assert.Contains(t, fig.Fairness["SeniorCitizen"], "eo_diff")
+	assert.Equal(t, "tester@test-host", fig.By)
+	_, err = time.Parse(time.RFC3339, fig.At)
+	assert.NoError(t, err)
+	assert.Empty(t, fig.FailedChecks)
+	for k := range tags {
+		assert.False(t, strings.HasPrefix(k, "validation."), "no flat validation tag: %s", k)
+	}
+	assert.LessOrEqual(t, len(tags), 11, "the alias's tags, validation_status and one JSON tag: %v", tags)
 	require.NotNil(t, r.rec.Evidence.Validation)
 	assert.True(t, r.rec.Evidence.Validation.Passed)
 	skipped := 0
@@ -263,10 +273,18 @@ func TestPromotionLifecycle(t *testing.T) {
 	assert.NotEmpty(t, r2.rec.Evidence.Captures[0].Reason, "the report says why there is no capture")
 	assert.Len(t, ver.Checks, 5, "with the archive tags of version 1")
 	require.NotNil(t, r2.rec.Evidence.Promotion)
+	evp := *r2.rec.Evidence.Promotion
+	require.NotNil(t, evp.Comparison, "promote compared the two models")
+	assert.False(t, evp.Comparison.Same)
+	assert.Equal(t, "2", evp.Comparison.Candidate.Version)
+	assert.Equal(t, "1", evp.Comparison.Production.Version)
+	assert.NotEqual(t, evp.Comparison.Candidate.Files["model.json"], evp.Comparison.Production.Files["model.json"])
+	assert.Equal(t, evp.Comparison.Candidate.Files["MLmodel"], evp.Comparison.Production.Files["MLmodel"], "MLmodel without its run's fields")
+	evp.Comparison = nil
 	assert.Equal(t, record.Promotion{
 		Kind: record.PromotionPromote, Model: model, Alias: "production-live", CandidateAlias: "staging-candidate",
 		Version: "2", Previous: "1", AtStart: "1", Moved: true, Time: prom.At, By: "tester@test-host",
-	}, *r2.rec.Evidence.Promotion)
+	}, evp)
 
 	// The same run again: its version is reused, unless a new one is asked.
 	r3 := newScenarioRun(t, c, false)
@@ -337,7 +355,9 @@ func TestValidateFails(t *testing.T) {
 	assert.Contains(t, g.Reason, "f1 0.5660 < 0.99")
 	tags := readState(t, c, model).Versions["1"]
 	assert.Equal(t, "failed", tags["validation_status"], "tagged before refusing")
-	assert.Contains(t, tags["validation.failed_checks"], "f1")
+	fig := validationFigures(t, tags)
+	require.Len(t, fig.FailedChecks, 1)
+	assert.Contains(t, fig.FailedChecks[0], "f1")
 	require.NotNil(t, r.rec.Evidence.Validation)
 	assert.False(t, r.rec.Evidence.Validation.Passed)
 	assert.NotEmpty(t, r.outputs("validate", record.OutputPlot), "the plots are kept on failure too")
@@ -361,9 +381,10 @@ func TestValidateFails(t *testing.T) {
 	assert.Equal(t, 1500, val.Rows)
 	tags = readState(t, c, model).Versions["1"]
 	assert.Equal(t, "passed", tags["validation_status"])
-	assert.Equal(t, csv, tags["validation.data"])
-	assert.Equal(t, "1500", tags["validation.rows"])
-	assert.NotContains(t, tags, "validation.failed_checks")
+	fig = validationFigures(t, tags)
+	assert.Equal(t, csv, fig.Data)
+	assert.Equal(t, 1500, fig.Rows)
+	assert.Empty(t, fig.FailedChecks, "the failed checks cleared")
 }
 
 // TestPromoteRefusesWhenProductionMoved: someone promotes between the start
@@ -717,10 +738,10 @@ func TestProductionNotDemoted(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "which holds production-live, fails 1 check(s) now")
 	after := readState(t, c, model).Versions["1"]
-	for _, k := range []string{"validation_status", "validation.f1", "validation.at", "validation.rows"} {
+	for _, k := range []string{"validation_status", steps.TagValidation} {
 		assert.Equal(t, kept[k], after[k], "tag %s kept", k)
 	}
-	assert.NotContains(t, after, "validation.failed_checks")
+	assert.Empty(t, validationFigures(t, after).FailedChecks)
 
 	again := defaultValidation(0.99)
 	again.Revalidate = true

@@ -158,8 +158,17 @@ func versionsFixture(t *testing.T, c *mlflow.Client, model string, n int) *mlflo
 	}
 	_, err = c.CreateRegisteredModel(ctx, model, nil, "")
 	require.NoError(t, err)
-	for range n {
-		_, err := c.CreateModelVersion(ctx, mlflow.CreateModelVersionRequest{Name: model, Source: run.Info.ArtifactURI + "/model", RunID: run.Info.RunID})
+	// Version 1 is the run's model; each other version another model (its
+	// own folder, another MLmodel), so that promote does not find it the
+	// same as another.
+	for i := range n {
+		src := run.Info.ArtifactURI + "/model"
+		if i > 0 {
+			dir := fmt.Sprintf("model-%d", i+1)
+			require.NoError(t, c.UploadArtifact(ctx, run.Info.ArtifactURI, dir+"/MLmodel", strings.NewReader(fmt.Sprintf("flavors:\n  playbook_churn: {}\nfixture: %d\n", i+1))))
+			src = run.Info.ArtifactURI + "/" + dir
+		}
+		_, err := c.CreateModelVersion(ctx, mlflow.CreateModelVersionRequest{Name: model, Source: src, RunID: run.Info.RunID})
 		require.NoError(t, err)
 	}
 	return run

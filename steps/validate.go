@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -101,11 +102,12 @@ type ValidationResult struct {
 // by version number), evaluates it on validation data, checks its
 // performance against opts.Thresholds (against the production version too,
 // when there is one, on the same data) and its fairness by group against
-// the limits, then tags the version: the figures (validation.f1, ...) and
-// validation_status, passed or failed. It shows the checks as a table and
-// the plots (ROC and precision-recall curves, confusion matrix, score
-// distribution by class, fairness by group), and keeps them in the
-// evidence.
+// the limits, then tags the version: the figures (one JSON tag,
+// TagValidation, replacing the flat validation.* tags of earlier versions
+// of playbook) and validation_status, passed or failed. It shows the
+// checks as a table and the plots (ROC and precision-recall curves,
+// confusion matrix, score distribution by class, fairness by group), and
+// keeps them in the evidence.
 //
 // When a check fails, Validate tags the version failed and then refuses: a
 // *GateError, so that the run stops and playbook exits 3. When the
@@ -229,26 +231,22 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 	res.Passed = len(res.Failed) == 0
 	res.record(pb, opts, cand)
 
-	// Tags: the figures first, the status last.
-	tags := map[string]string{
-		"validation.data":             dataName,
-		"validation.rows":             strconv.Itoa(data.rows()),
-		"validation.at":               stamp(now()),
-		"validation.by":               actor(pb),
-		"validation.champion_version": "none",
+	// Tags: the figures first (one JSON tag), the status last.
+	figures := validationTag{
+		At: stamp(now()), By: actor(pb), Data: dataName, Rows: data.rows(), ChampionVersion: "none",
+		Label: res.Label, PositiveLabel: res.PositiveLabel, Metrics: map[string]tagFloat{},
 	}
 	if res.Champion != "" {
-		tags["validation.champion_version"] = res.Champion
-	}
-	if res.Label != "" {
-		tags["validation.label"], tags["validation.positive_label"] = res.Label, res.PositiveLabel
+		figures.ChampionVersion = res.Champion
 	}
 	for k, val := range res.Metrics.Map() {
-		tags["validation."+k] = strconv.FormatFloat(val, 'g', 6, 64)
+		figures.Metrics[k] = tagFloat(val)
 	}
 	for _, f := range res.Fairness {
-		tags["validation.dp_diff."+f.Attribute] = strconv.FormatFloat(f.DemographicParityDifference, 'g', 6, 64)
-		tags["validation.eo_diff."+f.Attribute] = strconv.FormatFloat(f.EqualizedOddsDifference, 'g', 6, 64)
+		if figures.Fairness == nil {
+			figures.Fairness = map[string]fairnessFigures{}
+		}
+		figures.Fairness[f.Attribute] = fairnessFigures{DPDiff: tagFloat(f.DemographicParityDifference), EODiff: tagFloat(f.EqualizedOddsDifference)}
 	}
 	old, err := r.versionTags(cand.Model, cand.Version)
 	if err != nil {
@@ -260,14 +258,27 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 		return res
 	}
 	if !res.Passed {
-		tags["validation.failed_checks"] = truncateTag(strings.Join(res.Failed, "; "))
+		figures.FailedChecks = slices.Clone(res.Failed)
 	}
-	if err := r.setTags(cand.Model, cand.Version, tags); err != nil {
-		fail(err)
+	value, cut, err := figures.encode()
+	if err != nil {
+		failf("validate: %s version %s: %w; nothing was tagged", cand.Model, cand.Version, err)
 	}
-	if _, stale := old["validation.failed_checks"]; stale && res.Passed {
-		if err := r.deleteTag(cand.Model, cand.Version, "validation.failed_checks"); err != nil {
-			failf("deleting the stale tag validation.failed_checks: %w", err)
+	if cut > 0 {
+		pb.Printf("%s\n", tr(pb,
+			fmt.Sprintf("%s: %d of the %d failed checks left out to keep the tag within MLflow's %d characters (failed_checks_left_out); the evidence keeps them all", TagValidation, cut, len(res.Failed), maxRegistryTagValue),
+			fmt.Sprintf("%s : %d des %d contrôles échoués laissés de côté pour tenir dans les %d caractères d'un tag MLflow (failed_checks_left_out) ; les preuves les gardent tous", TagValidation, cut, len(res.Failed), maxRegistryTagValue)))
+	}
+	if err := r.setTag(cand.Model, cand.Version, TagValidation, value); err != nil {
+		failf("setting tag %s on %s version %s: %w", TagValidation, cand.Model, cand.Version, err)
+	}
+	// The flat tags of earlier playbook versions (validation.f1, ...,
+	// validation.failed_checks) would contradict the new figures.
+	for _, k := range slices.Sorted(maps.Keys(old)) {
+		if strings.HasPrefix(k, legacyValidationPrefix) {
+			if err := r.deleteTag(cand.Model, cand.Version, k); err != nil {
+				failf("deleting the stale tag %s: %w", k, err)
+			}
 		}
 	}
 	status := StatusPassed
@@ -314,8 +325,8 @@ func (r *registry) keepProductionTags(res *ValidationResult, cand *Candidate, op
 		status = tr(pb, "none", "aucun")
 	}
 	pb.Printf("%s\n", tr(pb,
-		fmt.Sprintf("version %s holds %s: its validation tags are kept (%s=%s, validated %s); pass Revalidate to rewrite them", cand.Version, opts.ProductionAlias, TagValidationStatus, status, old["validation.at"]),
-		fmt.Sprintf("la version %s porte %s : ses tags de validation sont conservés (%s=%s, validée %s) ; passez Revalidate pour les réécrire", cand.Version, opts.ProductionAlias, TagValidationStatus, status, old["validation.at"])))
+		fmt.Sprintf("version %s holds %s: its validation tags are kept (%s=%s, validated %s); pass Revalidate to rewrite them", cand.Version, opts.ProductionAlias, TagValidationStatus, status, validatedAt(old)),
+		fmt.Sprintf("la version %s porte %s : ses tags de validation sont conservés (%s=%s, validée %s) ; passez Revalidate pour les réécrire", cand.Version, opts.ProductionAlias, TagValidationStatus, status, validatedAt(old))))
 	res.show(pb, cand, champNote, status)
 	res.plots(pb, labels, scores, plotted)
 	if !res.Passed {
@@ -444,12 +455,94 @@ func verdictCmp(pass, greaterIsBetter bool) string {
 	return ">"
 }
 
-// truncateTag keeps a tag value within MLflow's 5000 characters.
-func truncateTag(s string) string {
-	if len(s) <= 5000 {
-		return s
+// TagValidation is the tag of a validated version that holds the
+// validation's figures, one JSON object: at, by, data, rows,
+// champion_version ("none" without one), label and positive_label (data of
+// any columns), metrics (name → value), fairness (attribute → dp_diff,
+// eo_diff), and on failure failed_checks (with failed_checks_left_out
+// when some were left out to fit MLflow's limit). Non-finite values are
+// the strings "NaN", "+Inf", "-Inf".
+const TagValidation = "playbook.validation"
+
+// legacyValidationPrefix starts the flat tags earlier versions of playbook
+// wrote instead of TagValidation (validation.f1, validation.at, ...).
+const legacyValidationPrefix = "validation."
+
+// maxRegistryTagValue is MLflow's limit on a model version tag's value.
+const maxRegistryTagValue = 100_000
+
+// validationTag is TagValidation's value.
+type validationTag struct {
+	At              string                     `json:"at"`
+	By              string                     `json:"by"`
+	Data            string                     `json:"data"`
+	Rows            int                        `json:"rows"`
+	ChampionVersion string                     `json:"champion_version"`
+	Label           string                     `json:"label,omitempty"`
+	PositiveLabel   string                     `json:"positive_label,omitempty"`
+	Metrics         map[string]tagFloat        `json:"metrics"`
+	Fairness        map[string]fairnessFigures `json:"fairness,omitempty"`
+	FailedChecks    []string                   `json:"failed_checks,omitempty"`
+	// FailedChecksLeftOut counts the failed checks left out of
+	// FailedChecks to fit maxRegistryTagValue.
+	FailedChecksLeftOut int `json:"failed_checks_left_out,omitempty"`
+}
+
+type fairnessFigures struct {
+	DPDiff tagFloat `json:"dp_diff"`
+	EODiff tagFloat `json:"eo_diff"`
+}
+
+// tagFloat is a figure of TagValidation: a JSON number, or a string for
+// a value JSON has no number for.
+type tagFloat float64
+
+func (f tagFloat) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-Inf"`), nil
 	}
-	return s[:4990] + " …"
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+}
+
+// encode returns the tag's value within maxRegistryTagValue, leaving out
+// the last failed checks when they do not fit (cut counts them); figures
+// that do not fit even without them are an error, never cut.
+func (t validationTag) encode() (value string, cut int, err error) {
+	all := t.FailedChecks
+	for keep := len(all); keep >= 0; keep-- {
+		t.FailedChecks, t.FailedChecksLeftOut = all[:keep], len(all)-keep
+		b, err := json.Marshal(t)
+		if err != nil {
+			return "", 0, err
+		}
+		if len(b) <= maxRegistryTagValue {
+			return string(b), len(all) - keep, nil
+		}
+		if keep == 0 {
+			return "", 0, fmt.Errorf("the validation's figures take %d characters as JSON (%d metrics, %d fairness attributes), over MLflow's %d for the tag %s: check fairness by fewer features",
+				len(b), len(t.Metrics), len(t.Fairness), maxRegistryTagValue, TagValidation)
+		}
+	}
+	return "", 0, nil
+}
+
+// validatedAt returns when a version was validated, from its
+// TagValidation, else from the flat tag earlier versions of playbook
+// wrote (validation.at); "" when neither says.
+func validatedAt(tags map[string]string) string {
+	var t struct {
+		At string `json:"at"`
+	}
+	if v, ok := tags[TagValidation]; ok && json.Unmarshal([]byte(v), &t) == nil && t.At != "" {
+		return t.At
+	}
+	return tags[legacyValidationPrefix+"at"]
 }
 
 // record keeps the validation in the evidence: metrics with their

@@ -28,8 +28,11 @@ type Verification struct {
 // "after" snapshot) and checks the end state the exercise expects: after a
 // promotion, the production and candidate aliases on the new version,
 // validation_status=passed on it, the archive tag on the version it
-// superseded; after a rollback, production on the restored version with
-// its reason, the version rolled back from archived. It prints the model's
+// superseded (after an unchanged promotion, whose candidate's model is the
+// same as production's: production where it was, the candidate alias and
+// validation_status=passed on the candidate); after a rollback, production
+// on the restored version with its reason, the version rolled back from
+// archived. It prints the model's
 // page in the MLflow UI (or the embedded server's registry page) and
 // captures it. Failed checks fail the step, each listed.
 func Verify(pb *Playbook, p *Promotion) *Verification {
@@ -60,13 +63,13 @@ func Verify(pb *Playbook, p *Promotion) *Verification {
 			v.Failed = append(v.Failed, name+": "+seenEN)
 		}
 	}
-	aliasCheck := func(alias string) {
+	aliasCheck := func(alias, want string) {
 		got, ok := after.Aliases[alias]
 		en, fr := "points to version "+got, "pointe vers la version "+got
 		if !ok {
 			en, fr = "does not exist", "n'existe pas"
 		}
-		add(fmt.Sprintf("%s → version %s", alias, p.Version), got == p.Version, en, fr)
+		add(fmt.Sprintf("%s → version %s", alias, want), got == want, en, fr)
 	}
 	tagCheck := func(version, key, want string) {
 		got, ok := tags(version)[key]
@@ -78,7 +81,7 @@ func Verify(pb *Playbook, p *Promotion) *Verification {
 		add(fmt.Sprintf("version %s: %s=%s", version, key, want), ok && got == want, en, fr)
 	}
 
-	aliasCheck(p.Alias)
+	aliasCheck(p.Alias, p.Version)
 	switch p.Kind {
 	case record.PromotionRollback:
 		tagCheck(p.Version, TagRollbackReason, p.Reason)
@@ -90,10 +93,16 @@ func Verify(pb *Playbook, p *Promotion) *Verification {
 		}
 		add(fmt.Sprintf("version %s: no %s tag", p.Version, TagArchived), !archived, en, fr)
 	default:
-		if p.CandidateAlias != "" {
-			aliasCheck(p.CandidateAlias)
+		// An unchanged promotion (the candidate's model the same as
+		// production's) leaves the candidate alias on the candidate.
+		validated := p.Version
+		if p.Candidate != "" {
+			validated = p.Candidate
 		}
-		tagCheck(p.Version, TagValidationStatus, StatusPassed)
+		if p.CandidateAlias != "" {
+			aliasCheck(p.CandidateAlias, validated)
+		}
+		tagCheck(validated, TagValidationStatus, StatusPassed)
 	}
 	if p.Moved && p.Previous != "" && p.Previous != p.Version {
 		tagCheck(p.Previous, TagArchived, "true")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -19,6 +20,8 @@ import (
 	"github.com/playbook-mlops/playbook/internal/testenv"
 	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/record"
+	"github.com/playbook-mlops/playbook/report"
+	"github.com/playbook-mlops/playbook/steps"
 )
 
 // scenario returns the path of a file of scenarios/.
@@ -119,6 +122,17 @@ func (e *e2e) state(model string) state {
 	return s
 }
 
+// figures returns the validation figures of a version's tags: its
+// steps.TagValidation, parsed.
+func figures(t *testing.T, tags map[string]string) map[string]any {
+	t.Helper()
+	v, ok := tags[steps.TagValidation]
+	require.True(t, ok, "no tag %s in %v", steps.TagValidation, tags)
+	var f map[string]any
+	require.NoError(t, json.Unmarshal([]byte(v), &f), v)
+	return f
+}
+
 // bestF1 returns the best f1 of the experiment's FINISHED runs, via REST.
 func (e *e2e) bestF1(exp string) float64 {
 	e.t.Helper()
@@ -189,7 +203,7 @@ func promotionEndToEnd(t *testing.T, uri string) {
 	assert.Equal(t, "2", s.Versions["1"]["superseded_by"])
 	assert.Contains(t, s.Versions["1"], "archived_at")
 	assert.Equal(t, "1", s.Versions["2"]["previous_version"])
-	assert.Equal(t, "1", s.Versions["2"]["validation.champion_version"], "validated against version 1")
+	assert.Equal(t, "1", figures(t, s.Versions["2"])["champion_version"], "validated against version 1")
 	checkFrenchSections(t, rec, e.model, "2", "1")
 
 	// 3. Thresholds no model can meet: the new version is tagged failed,
@@ -226,7 +240,9 @@ func promotionEndToEnd(t *testing.T, uri string) {
 	assert.Equal(t, s.Aliases["production-live"], s.Aliases["staging-candidate"])
 
 	// 6. --dry-run: nothing in the registry changes, though the run plans
-	// a new version, its validation and its promotion.
+	// a new version and its validation; the new version being production's
+	// model registered again, the promotion it plans leaves production
+	// unchanged.
 	s = e.state(e.model)
 	code, stderr, rec = e.promote(exp, "--dry-run", "-p", "new_version=true")
 	require.Equal(t, ExitOK, code, stderr)
@@ -237,7 +253,39 @@ func promotionEndToEnd(t *testing.T, uri string) {
 		assert.True(t, call.DryRun, "%s %s", call.Method, call.Endpoint)
 	}
 	require.NotNil(t, rec.Evidence.Promotion)
-	assert.Equal(t, "(dry-run)", rec.Evidence.Promotion.Version)
+	assert.Equal(t, "(dry-run)", rec.Evidence.Promotion.Candidate)
+	assert.Equal(t, s.Aliases["production-live"], rec.Evidence.Promotion.Version)
+	assert.Equal(t, s.Aliases["production-live"], rec.Evidence.Promotion.SameAs)
+
+	// 6b. The same run's model registered again (a new version of the
+	// same fitted model): validated, but production does not move, and
+	// the French report says "Inchangé" with the reason.
+	s = e.state(e.model)
+	prod := s.Aliases["production-live"]
+	code, stderr, rec = e.promote(exp, "-p", "new_version=true")
+	require.Equal(t, ExitOK, code, stderr)
+	after := e.state(e.model)
+	same := fmt.Sprint(len(s.Versions) + 1)
+	require.Len(t, after.Versions, len(s.Versions)+1)
+	assert.Equal(t, map[string]string{"production-live": prod, "staging-candidate": same}, after.Aliases, "production stays")
+	assert.Equal(t, s.Versions[prod], after.Versions[prod], "production's tags unchanged")
+	assert.Equal(t, "passed", after.Versions[same]["validation_status"])
+	assert.NotContains(t, after.Versions[same], "promoted_at")
+	p := rec.Evidence.Promotion
+	require.NotNil(t, p)
+	assert.False(t, p.Moved)
+	assert.Equal(t, prod, p.SameAs)
+	assert.Equal(t, same, p.Candidate)
+	require.NotNil(t, p.Comparison)
+	assert.True(t, p.Comparison.Same)
+	assert.Equal(t, p.Comparison.Production.Digest, p.Comparison.Candidate.Digest)
+	for _, call := range rec.Evidence.Calls {
+		assert.NotEqual(t, "promote", call.Step, "promote changed nothing: %s %v", call.Endpoint, call.Args)
+	}
+	var page bytes.Buffer
+	require.NoError(t, report.HTML(&page, rec))
+	assert.Contains(t, page.String(), "Inchangé")
+	assert.Contains(t, page.String(), "version candidate "+same+" : mêmes paramètres ajustés que la version "+prod)
 
 	// 7. Two promotions racing on the same model: one is refused with a
 	// message saying why, and nothing is silently lost. Two teams train

@@ -177,9 +177,13 @@ func TestPromotionKillPointsHeavy(t *testing.T) {
 	stamp := time.Now().UnixNano()
 	exp := fmt.Sprintf("kill-points-%d", stamp)
 	e := &e2e{t: t, uri: uri, c: c, model: fmt.Sprintf("KillTemplate-%d", stamp)}
-	e.train(exp, 2, 3000, 5)
-	code, stderr, _ := e.promote(exp)
+	// The template's production from one training; the runs killed
+	// promote the best of another, a better model (as in
+	// promotionEndToEnd): the same model would leave production unchanged.
+	e.train(exp+"-template", 2, 5000, 3)
+	code, stderr, _ := e.promote(exp + "-template")
 	require.Equal(t, ExitOK, code, stderr)
+	e.train(exp, 2, 5000, 2)
 
 	// Calibration: the changes of a run that promotes version 2.
 	model := e.cloneProduction(fmt.Sprintf("KillCalibrate-%d", stamp))
@@ -421,9 +425,13 @@ func TestPromotionMLflowKilledHeavy(t *testing.T) {
 	stamp := time.Now().UnixNano()
 	exp := fmt.Sprintf("mlflow-killed-%d", stamp)
 	e := &e2e{t: t, uri: srv.uri, c: c, model: fmt.Sprintf("KilledTemplate-%d", stamp)}
-	e.train(exp, 2, 3000, 5)
-	code, stderr, _ := e.promote(exp)
+	// The template's production from one training; the runs killed
+	// promote the best of another, a better model (as in
+	// promotionEndToEnd): the same model would leave production unchanged.
+	e.train(exp+"-template", 2, 5000, 3)
+	code, stderr, _ := e.promote(exp + "-template")
 	require.Equal(t, ExitOK, code, stderr)
+	e.train(exp, 2, 5000, 2)
 	model := e.cloneProduction(fmt.Sprintf("Killed-%d", stamp))
 
 	f := newFaultProxy(t, srv.uri, faultServer, 0)

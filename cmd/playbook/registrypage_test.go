@@ -26,8 +26,8 @@ import (
 )
 
 // TestEmbeddedRegistryPage: the README's French scenario on the embedded
-// default, twice (the second registers a new version of the same run and
-// promotes it over the first),
+// default, twice (the second, after another training, registers a better
+// model and promotes it over the first),
 // with Chromium: verify captures the model's page, which the embedded
 // server's registry page answers at the MLflow UI's link; that page, opened
 // again on the same data, shows both aliases on the new version and its
@@ -42,18 +42,22 @@ func TestEmbeddedRegistryPage(t *testing.T) {
 	data := filepath.Join(work, "data")
 	const model = "ChurnPredictor"
 	var outs []string
-	for i, scenarios := range [][]string{
-		{repoScenario("churn-training.md"), repoScenario("churn-promotion.fr.md")},
-		{repoScenario("churn-promotion.fr.md"), "-p", "new_version=true"},
-	} {
-		out := filepath.Join(work, "out"+string(rune('1'+i)))
-		args := append([]string{"run", "--quiet", "--data-dir", data, "--out", out, "-p", "serve=off"}, scenarios...)
+	// Two trainings, the second's best a better model (another seed, as
+	// in promotionEndToEnd): the second promotion moves production (the
+	// same model registered again would leave it unchanged).
+	for i, seed := range []string{"3", "2"} {
+		exp := "page-" + seed
+		train := []string{"run", "--quiet", "--data-dir", data, "--out", filepath.Join(work, "train"+seed), repoScenario("churn-training.md"),
+			"-p", "experiment=" + exp, "-p", "runs=2", "-p", "seed=" + seed}
 		var stdout, stderr bytes.Buffer
-		code := run(t.Context(), args, &stdout, &stderr)
+		code := run(t.Context(), train, &stdout, &stderr)
 		require.Equal(t, ExitOK, code, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-		if i == 0 { // two scenarios: a folder for each
-			out = filepath.Join(out, "churn-promotion.fr")
-		}
+		out := filepath.Join(work, "out"+string(rune('1'+i)))
+		args := []string{"run", "--quiet", "--data-dir", data, "--out", out, "-p", "serve=off", repoScenario("churn-promotion.fr.md"), "-p", "experiment=" + exp}
+		stdout.Reset()
+		stderr.Reset()
+		code = run(t.Context(), args, &stdout, &stderr)
+		require.Equal(t, ExitOK, code, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 		outs = append(outs, out)
 	}
 

@@ -28,6 +28,7 @@ var heldToMLflow = map[string]string{
 	"cmd/playbook.TestInputFaultsMLflow":                   "bad parameters and cells refused before MLflow itself changes: its registry byte-identical through its own REST API",
 	"internal/browser.TestScreenshotMLflowModelPage":       "the MLflow UI",
 	"steps.TestVerifyCapturesMLflowUI":                     "verify's capture of the MLflow UI",
+	"steps.TestPromoteUnchangedSklearnMLflow3":             "scikit-learn models logged twice identically by MLflow's Python client: the second not promoted over the first, MLflow's registry unchanged",
 	"steps.TestRegisterSklearnLoggedModelsMLflow3":         "register of models logged by MLflow's own Python client the MLflow 3 way (logged models, models:/m-... sources), loaded back in Python",
 	"cmd/playbook.TestFrenchScenarioOnSklearnModelsMLflow": "the French scenario on scikit-learn models logged by MLflow's Python client, against MLflow itself",
 	"training.TestPromotedModelLoadsInPyfuncMLflow":        "a promoted playbook model loaded by MLflow's pyfunc, evaluate and models serve, against MLflow itself",

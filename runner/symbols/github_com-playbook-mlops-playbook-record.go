@@ -80,6 +80,8 @@ func init() {
 		"Leaderboard":     reflect.ValueOf((*record.Leaderboard)(nil)),
 		"LeaderboardRow":  reflect.ValueOf((*record.LeaderboardRow)(nil)),
 		"Metric":          reflect.ValueOf((*record.Metric)(nil)),
+		"ModelComparison": reflect.ValueOf((*record.ModelComparison)(nil)),
+		"ModelDigest":     reflect.ValueOf((*record.ModelDigest)(nil)),
 		"ModelEnv":        reflect.ValueOf((*record.ModelEnv)(nil)),
 		"Output":          reflect.ValueOf((*record.Output)(nil)),
 		"Param":           reflect.ValueOf((*record.Param)(nil)),

@@ -77,6 +77,7 @@ func init() {
 		"TagRolledBackBy":        reflect.ValueOf(constant.MakeFromLiteral("\"rolled_back_by\"", token.STRING, 0)),
 		"TagRolledBackFrom":      reflect.ValueOf(constant.MakeFromLiteral("\"rolled_back_from\"", token.STRING, 0)),
 		"TagSupersededBy":        reflect.ValueOf(constant.MakeFromLiteral("\"superseded_by\"", token.STRING, 0)),
+		"TagValidation":          reflect.ValueOf(constant.MakeFromLiteral("\"playbook.validation\"", token.STRING, 0)),
 		"TagValidationStatus":    reflect.ValueOf(constant.MakeFromLiteral("\"validation_status\"", token.STRING, 0)),
 		"TrainRuns":              reflect.ValueOf(steps.TrainRuns),
 		"Validate":               reflect.ValueOf(steps.Validate),
