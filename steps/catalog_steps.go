@@ -6,6 +6,9 @@ package steps
 // lang). What an argument brings (MLflow's own message, a path) is kept as
 // it is. Each entry keeps its format's verbs, in order (TestCatalogFR).
 var catalogStepsFR = map[string]string{
+	"setting tag %s on %s version %s: %w":                                           "pose du tag %s sur %s version %s : %w",
+	"deleting the stale tag %s: %w":                                                 "suppression du tag périmé %s : %w",
+	"validate: %s version %s: %w; nothing was tagged":                               "validate : %s version %s : %w ; rien n'a été tagué",
 	"%s: model %q has no alias %q: run steps.Alias first":                           "%s : le modèle %q n'a pas d'alias %q : exécutez d'abord steps.Alias",
 	"MlflowClient: no playbook: pass pb":                                            "MlflowClient : aucun playbook : passez pb",
 	"alias %q: %w":                                                                  "alias %q : %w",
@@ -14,7 +17,6 @@ var catalogStepsFR = map[string]string{
 	"creating registered model %q: %w":                                              "création du modèle enregistré %q : %w",
 	"deleting tag %s of %s version %s: %w":                                          "suppression du tag %s de %s version %s : %w",
 	"deleting the intent of an interrupted move of %s of %s: %w":                    "suppression de l'intention d'un déplacement interrompu de %s de %s : %w",
-	"deleting the stale tag validation.failed_checks: %w":                           "suppression du tag périmé validation.failed_checks : %w",
 	"drawing a plot: %w":                                                            "dessin d'un graphique : %w",
 	"evaluating %s on %s: %w":                                                       "évaluation de %s sur %s : %w",
 	"evaluating the champion %s on %s: %w":                                          "évaluation du champion %s sur %s : %w",
