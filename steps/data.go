@@ -1,7 +1,6 @@
 package steps
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -116,15 +115,15 @@ type genericData struct {
 func loadGeneric(dir dataDir, o ValidateOptions) (*genericData, error) {
 	switch {
 	case o.Label == "":
-		return nil, errors.New("validation data: PositiveLabel and SensitiveFeatures name values and columns of a data set: set Label to its label column (and Data to its CSV file)")
+		return nil, stepErrorf("validation data: PositiveLabel and SensitiveFeatures name values and columns of a data set: set Label to its label column (and Data to its CSV file)")
 	case o.Data == "":
-		return nil, fmt.Errorf("validation data: Label %q names a column of a data file: set Data to its CSV file", o.Label)
+		return nil, stepErrorf("validation data: Label %q names a column of a data file: set Data to its CSV file", o.Label)
 	case o.PositiveLabel == "":
-		return nil, fmt.Errorf("validation data %s: Label %q needs PositiveLabel, the value of the positive class", o.Data, o.Label)
+		return nil, stepErrorf("validation data %s: Label %q needs PositiveLabel, the value of the positive class", o.Data, o.Label)
 	case o.Attributes != nil:
-		return nil, fmt.Errorf("validation data %s: Attributes are Telco's protected attributes: name the data set's columns in SensitiveFeatures", o.Data)
+		return nil, stepErrorf("validation data %s: Attributes are Telco's protected attributes: name the data set's columns in SensitiveFeatures", o.Data)
 	case strings.EqualFold(filepath.Ext(o.Data), ".parquet"):
-		return nil, fmt.Errorf("validation data %s: Parquet files are not read yet: write the data set as CSV", o.Data)
+		return nil, stepErrorf("validation data %s: Parquet files are not read yet: write the data set as CSV", o.Data)
 	}
 	t, err := dir.table("validation data", o.Data)
 	if err != nil {
@@ -132,14 +131,14 @@ func loadGeneric(dir dataDir, o ValidateOptions) (*genericData, error) {
 	}
 	g := &genericData{table: t, label: o.Label, positive: o.PositiveLabel, sensitive: o.SensitiveFeatures, groups: map[string][]string{}}
 	if g.labels, err = t.BinaryLabels(o.Label, o.PositiveLabel); err != nil {
-		return nil, fmt.Errorf("validation data, label column: %w", err)
+		return nil, stepErrorf("validation data, label column: %w", err)
 	}
 	for _, f := range o.SensitiveFeatures {
 		if f == o.Label {
-			return nil, fmt.Errorf("validation data %s: the sensitive feature %q is the label column", o.Data, f)
+			return nil, stepErrorf("validation data %s: the sensitive feature %q is the label column", o.Data, f)
 		}
 		if g.groups[f], err = t.Strings(f); err != nil {
-			return nil, fmt.Errorf("validation data, sensitive feature: %w", err)
+			return nil, stepErrorf("validation data, sensitive feature: %w", err)
 		}
 	}
 	return g, nil
@@ -165,7 +164,7 @@ func tableFrame(t *churn.Table, inputs [][2]string, label string) (*pyworker.Fra
 	for _, in := range inputs {
 		name, typ := in[0], in[1]
 		if _, err := t.Index(name); err != nil {
-			return nil, nil, fmt.Errorf("the model's signature reads column %q (%s), which the file does not have: %w", name, typ, err)
+			return nil, nil, stepErrorf("the model's signature reads column %q (%s), which the file does not have: %w", name, typ, err)
 		}
 		c := pyworker.Column{Name: name}
 		var err error
@@ -189,10 +188,10 @@ func tableFrame(t *churn.Table, inputs [][2]string, label string) (*pyworker.Fra
 			}
 			typ += " (no signature: inferred)"
 		default:
-			return nil, nil, fmt.Errorf("the model's signature reads column %q as %s: playbook sends long, integer, double, float, string and boolean columns", name, typ)
+			return nil, nil, stepErrorf("the model's signature reads column %q as %s: playbook sends long, integer, double, float, string and boolean columns", name, typ)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("the model's signature reads column %q as %s: %w", name, typ, err)
+			return nil, nil, stepErrorf("the model's signature reads column %q as %s: %w", name, typ, err)
 		}
 		f.Columns = append(f.Columns, c)
 		sent = append(sent, [2]string{name, typ})
@@ -207,23 +206,23 @@ func tableFrame(t *churn.Table, inputs [][2]string, label string) (*pyworker.Fra
 func (m *LoadedModel) scoreTable(g *genericData) ([]float64, [][2]string, error) {
 	switch {
 	case m.Predictor != nil:
-		return nil, nil, fmt.Errorf("%s (version %s) is playbook's own churn model (flavor %s), which reads the Telco schema only: "+
+		return nil, nil, stepErrorf("%s (version %s) is playbook's own churn model (flavor %s), which reads the Telco schema only: "+
 			"validate it on a Telco CSV file or on generated customers (no Label); only a model of MLflow's %s flavor scores %s",
 			m.URI, m.Version, churn.Flavor, churn.PyfuncFlavor, g.table.Name)
 	case m.py == nil:
-		return nil, nil, errors.New("no model: pass the result of steps.Load")
+		return nil, nil, stepErrorf("no model: pass the result of steps.Load")
 	}
 	pos, err := m.py.classNamed(g.positive)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s (version %s): %w (label column %q of %s)", m.URI, m.Version, err, g.label, g.table.Name)
+		return nil, nil, stepErrorf("%s (version %s): %w (label column %q of %s)", m.URI, m.Version, err, g.label, g.table.Name)
 	}
 	f, sent, err := tableFrame(g.table, m.py.m.Inputs, g.label)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s (version %s): %w", m.URI, m.Version, err)
+		return nil, nil, stepErrorf("%s (version %s): %w", m.URI, m.Version, err)
 	}
 	p, err := m.py.predict(f, pos)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s (version %s), scored in Python on %s: %w", m.URI, m.Version, g.table.Name, err)
+		return nil, nil, stepErrorf("%s (version %s), scored in Python on %s: %w", m.URI, m.Version, g.table.Name, err)
 	}
 	return p, sent, nil
 }

@@ -33,7 +33,7 @@ func dataIn(pb *Playbook) dataDir { return dataDir(pb.ScenarioDir()) }
 // the path, the folder and why.
 func (d dataDir) open(what, name string) (*os.File, error) {
 	outside := func(why string) error {
-		return fmt.Errorf("%s %q: %w %s: data files must be inside it (%s)", what, name, ErrOutsideScenarioDir, d, why)
+		return stepErrorf("%s %q: %w %s: data files must be inside it (%s)", what, name, ErrOutsideScenarioDir, d, why)
 	}
 	switch {
 	case d == "":
@@ -45,7 +45,7 @@ func (d dataDir) open(what, name string) (*os.File, error) {
 	}
 	root, err := os.OpenRoot(string(d))
 	if err != nil {
-		return nil, fmt.Errorf("%s %q: the scenario's folder: %w", what, name, err)
+		return nil, stepErrorf("%s %q: the scenario's folder: %w", what, name, err)
 	}
 	defer root.Close()
 	f, err := root.Open(name)
@@ -53,15 +53,15 @@ func (d dataDir) open(what, name string) (*os.File, error) {
 		if escapes(err) {
 			return nil, outside("it leads out of the folder through a symbolic link")
 		}
-		return nil, fmt.Errorf("%s %q in the scenario's folder %s: %w", what, name, d, err)
+		return nil, stepErrorf("%s %q in the scenario's folder %s: %w", what, name, d, err)
 	}
 	fi, err := f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
-		err = errors.New("not a regular file")
+		err = stepErrorf("not a regular file")
 	}
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("%s %q in the scenario's folder %s: %w", what, name, d, err)
+		return nil, stepErrorf("%s %q in the scenario's folder %s: %w", what, name, d, err)
 	}
 	return f, nil
 }

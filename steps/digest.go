@@ -63,7 +63,7 @@ func (r *registry) modelDigest(model, version string) (*record.ModelDigest, []st
 	if !planned {
 		var err error
 		if src, err = r.c.GetModelVersionDownloadURI(r.ctx, model, version); err != nil {
-			return nil, nil, fmt.Errorf("%s version %s: locating its artifacts: %w", model, version, err)
+			return nil, nil, stepErrorf("%s version %s: locating its artifacts: %w", model, version, err)
 		}
 	}
 	m := &LoadedModel{Model: model, Version: version, ArtifactURI: src}
@@ -73,11 +73,11 @@ func (r *registry) modelDigest(model, version string) (*record.ModelDigest, []st
 	}
 	defer os.RemoveAll(dir)
 	if err := r.c.DownloadDir(r.ctx, m.ArtifactURI, "", dir); err != nil {
-		return nil, nil, fmt.Errorf("%s version %s: downloading %s to digest it: %w", model, version, m.ArtifactURI, err)
+		return nil, nil, stepErrorf("%s version %s: downloading %s to digest it: %w", model, version, m.ArtifactURI, err)
 	}
 	d, skipped, err := digestDir(dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s version %s (%s): %w", model, version, m.ArtifactURI, err)
+		return nil, nil, stepErrorf("%s version %s (%s): %w", model, version, m.ArtifactURI, err)
 	}
 	d.Version = version
 	return d, skipped, nil
@@ -91,7 +91,7 @@ func (r *registry) modelDigest(model, version string) (*record.ModelDigest, []st
 func digestDir(dir string) (*record.ModelDigest, []string, error) {
 	mlmodelData, err := os.ReadFile(filepath.Join(dir, churn.MLmodelFile))
 	if err != nil {
-		return nil, nil, fmt.Errorf("no %s file to digest: %w", churn.MLmodelFile, err)
+		return nil, nil, stepErrorf("no %s file to digest: %w", churn.MLmodelFile, err)
 	}
 	var mlm map[string]any
 	if err := yaml.Unmarshal(mlmodelData, &mlm); err != nil {

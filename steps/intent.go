@@ -67,7 +67,7 @@ func (r *registry) modelTag(model, key string) (string, bool, error) {
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("reading model %q: %w", model, err)
+		return "", false, stepErrorf("reading model %q: %w", model, err)
 	}
 	for _, t := range m.Tags {
 		if t.Key == key {

@@ -61,13 +61,13 @@ func (m *LoadedModel) scores(customers []churn.Customer) ([]float64, error) {
 	case m.py != nil:
 		p, err := m.py.scores(customers)
 		if err != nil {
-			return nil, fmt.Errorf("%s (version %s), scored in Python: %w", m.URI, m.Version, err)
+			return nil, stepErrorf("%s (version %s), scored in Python: %w", m.URI, m.Version, err)
 		}
 		return p, nil
 	case m.Predictor != nil:
 		return m.Predictor.PredictProba(&churn.Dataset{Customers: customers}), nil
 	}
-	return nil, errors.New("no model: pass the result of steps.Load")
+	return nil, stepErrorf("no model: pass the result of steps.Load")
 }
 
 // Load resolves uri, models:/NAME@ALIAS (or models:/NAME/VERSION), to a
@@ -153,11 +153,11 @@ func (r *registry) resolve(uri string) (*LoadedModel, error) {
 			return nil, r.missing(u)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: reading version %s: %w", m.URI, m.Version, err)
+			return nil, stepErrorf("%s: reading version %s: %w", m.URI, m.Version, err)
 		}
 		m.RunID = mv.RunID
 		if m.ArtifactURI, err = r.c.GetModelVersionDownloadURI(r.ctx, u.Name, m.Version); err != nil {
-			return nil, fmt.Errorf("%s (version %s): locating its artifacts: %w", m.URI, m.Version, err)
+			return nil, stepErrorf("%s (version %s): locating its artifacts: %w", m.URI, m.Version, err)
 		}
 	}
 	return m, nil
@@ -175,7 +175,7 @@ func (r *registry) loadArtifacts(m *LoadedModel, python bool, inDir func(dir str
 	}
 	defer os.RemoveAll(dir)
 	if err := r.c.DownloadDir(r.ctx, m.ArtifactURI, "", dir); err != nil {
-		return nil, fmt.Errorf("%s (version %s): downloading %s: %w", m.URI, m.Version, m.ArtifactURI, err)
+		return nil, stepErrorf("%s (version %s): downloading %s: %w", m.URI, m.Version, m.ArtifactURI, err)
 	}
 	m, err = r.readModel(m, dir, python)
 	if err == nil && inDir != nil {
@@ -196,17 +196,17 @@ func (r *registry) readModel(m *LoadedModel, dir string, python bool) (*LoadedMo
 	case errors.As(err, &fe) && slices.Contains(fe.Flavors, churn.PyfuncFlavor):
 		py, err := r.loadPython(m.ArtifactURI, dir, fe.Flavors)
 		if err != nil {
-			return nil, fmt.Errorf("%s (version %s): %w", m.URI, m.Version, err)
+			return nil, stepErrorf("%s (version %s): %w", m.URI, m.Version, err)
 		}
 		m.py, m.Python, m.LabelsOnly, m.Flavors, m.Threshold = py, true, !py.m.Proba, fe.Flavors, churn.DefaultThreshold
 		return m, nil
 	case errors.As(err, &fe):
-		return nil, fmt.Errorf("%s (version %s) has flavor %s: playbook loads its own %q models, or any model with MLflow's %q flavor: %w",
+		return nil, stepErrorf("%s (version %s) has flavor %s: playbook loads its own %q models, or any model with MLflow's %q flavor: %w",
 			m.URI, m.Version, strings.Join(fe.Flavors, ", "), churn.Flavor, churn.PyfuncFlavor, fe)
 	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("%s (version %s): %s holds no MLmodel file: is it a model's folder? %w", m.URI, m.Version, m.ArtifactURI, err)
+		return nil, stepErrorf("%s (version %s): %s holds no MLmodel file: is it a model's folder? %w", m.URI, m.Version, m.ArtifactURI, err)
 	case err != nil:
-		return nil, fmt.Errorf("%s (version %s): %w", m.URI, m.Version, err)
+		return nil, stepErrorf("%s (version %s): %w", m.URI, m.Version, err)
 	}
 	m.Predictor, m.Flavors, m.Threshold = model, meta.Flavors, model.Threshold
 	if m.RunID == "" {
@@ -220,10 +220,10 @@ func (r *registry) readModel(m *LoadedModel, dir string, python bool) (*LoadedMo
 func (r *registry) missing(u mlflow.ModelURI) error {
 	_, err := r.c.GetRegisteredModel(r.ctx, u.Name)
 	if errors.Is(err, mlflow.ErrNotFound) {
-		return fmt.Errorf("%s: registered model %q not found on %s: %w", u, u.Name, r.c.TrackingURI(), mlflow.ErrNotFound)
+		return stepErrorf("%s: registered model %q not found on %s: %w", u, u.Name, r.c.TrackingURI(), mlflow.ErrNotFound)
 	}
 	if u.Alias != "" {
-		return fmt.Errorf("%s: model %q has no alias %q: %w", u, u.Name, u.Alias, mlflow.ErrNotFound)
+		return stepErrorf("%s: model %q has no alias %q: %w", u, u.Name, u.Alias, mlflow.ErrNotFound)
 	}
-	return fmt.Errorf("%s: model %q has no version %s: %w", u, u.Name, u.Version, mlflow.ErrNotFound)
+	return stepErrorf("%s: model %q has no version %s: %w", u, u.Name, u.Version, mlflow.ErrNotFound)
 }

@@ -58,7 +58,7 @@ func envSummary(pb *Playbook, env *pyworker.Env) string {
 func (r *registry) loadPython(artifactURI, dir string, flavors []string) (*pythonModel, error) {
 	w, env, err := notebook.ModelWorker(r.pb, artifactURI, dir)
 	if err != nil {
-		return nil, fmt.Errorf("its flavors (%s) are scored with MLflow's pyfunc in Python: %w", strings.Join(flavors, ", "), err)
+		return nil, stepErrorf("its flavors (%s) are scored with MLflow's pyfunc in Python: %w", strings.Join(flavors, ", "), err)
 	}
 	var m *pyworker.Model
 	if w.Remote() {
@@ -78,7 +78,7 @@ func (r *registry) loadPython(artifactURI, dir string, flavors []string) (*pytho
 		p.inputs = p.inputs[:0:0]
 		for _, in := range m.Inputs {
 			if !slices.Contains(churn.FeatureColumns(), in[0]) {
-				p.telcoErr = fmt.Errorf("its signature wants a column %q, which the Telco schema's feature columns (%s) do not have: "+
+				p.telcoErr = stepErrorf("its signature wants a column %q, which the Telco schema's feature columns (%s) do not have: "+
 					"validate it on its own data set (ValidateOptions.Label, PositiveLabel) and infer with steps.InferRows",
 					in[0], strings.Join(churn.FeatureColumns(), ", "))
 				break
@@ -102,7 +102,7 @@ func positiveClass(classes []string) (string, error) {
 			return c, nil
 		}
 	}
-	return "", fmt.Errorf("its classes are %q: playbook reads churn as 1, %q or True", classes, churn.Yes)
+	return "", stepErrorf("its classes are %q: playbook reads churn as 1, %q or True", classes, churn.Yes)
 }
 
 // classNamed returns the model's class that label names: the same text,
@@ -124,7 +124,7 @@ func (p *pythonModel) classNamed(label string) (string, error) {
 			}
 		}
 	}
-	return "", fmt.Errorf("the positive label %q is not one of the model's classes %q", label, p.m.Classes)
+	return "", stepErrorf("the positive label %q is not one of the model's classes %q", label, p.m.Classes)
 }
 
 // scores returns each customer's probability of churn, or, for a model
@@ -243,7 +243,7 @@ func checkValidationData(dir dataDir, opts ValidateOptions, flavors []string, in
 		}
 		for _, in := range inputs {
 			if !goModel && !slices.Contains(churn.FeatureColumns(), in[0]) {
-				return fmt.Errorf("its signature reads a column %q, which Telco customers do not have: validate it on its own data set (ValidateOptions.Label, PositiveLabel)", in[0])
+				return stepErrorf("its signature reads a column %q, which Telco customers do not have: validate it on its own data set (ValidateOptions.Label, PositiveLabel)", in[0])
 			}
 		}
 		return nil
@@ -253,10 +253,10 @@ func checkValidationData(dir dataDir, opts ValidateOptions, flavors []string, in
 		return err
 	}
 	if goModel {
-		return fmt.Errorf("it is playbook's own churn model (flavor %s), which reads the Telco schema only, not %s", churn.Flavor, opts.Data)
+		return stepErrorf("it is playbook's own churn model (flavor %s), which reads the Telco schema only, not %s", churn.Flavor, opts.Data)
 	}
 	if _, _, err := tableFrame(g.table, inputs, g.label); err != nil {
-		return fmt.Errorf("validation data %s: %w", opts.Data, err)
+		return stepErrorf("validation data %s: %w", opts.Data, err)
 	}
 	return nil
 }

@@ -202,21 +202,21 @@ func (r *registry) readBack(err error, what string, applied func() (bool, error)
 	ok, rerr := applied()
 	switch {
 	case rerr != nil:
-		return fmt.Errorf("%w; reading it back failed too (%s): the registry may hold %s; rerun the scenario once the server answers: an interrupted promotion is completed or reversed", err, firstLine(rerr.Error()), what)
+		return stepErrorf("%w; reading it back failed too (%s): the registry may hold %s; rerun the scenario once the server answers: an interrupted promotion is completed or reversed", err, firstLine(rerr.Error()), what)
 	case ok:
 		r.pb.Printf("%s\n", tr(r.pb,
 			"the reply was lost, but the registry read back shows "+what+": the change was applied",
 			"la réponse a été perdue, mais la relecture du registre montre "+what+" : la modification a été appliquée"))
 		return nil
 	}
-	return fmt.Errorf("%w; read back: not applied (the registry does not hold %s)", err, what)
+	return stepErrorf("%w; read back: not applied (the registry does not hold %s)", err, what)
 }
 
 // setTags sets tags on a version, in key order, stopping at the first error.
 func (r *registry) setTags(model, version string, tags map[string]string) error {
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		if err := r.setTag(model, version, k, tags[k]); err != nil {
-			return fmt.Errorf("setting tag %s=%q on %s version %s: %w", k, tags[k], model, version, err)
+			return stepErrorf("setting tag %s=%q on %s version %s: %w", k, tags[k], model, version, err)
 		}
 	}
 	return nil
@@ -271,7 +271,7 @@ func (r *registry) aliasVersion(model, alias string) (string, bool, error) {
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("reading alias %s of model %q: %w", alias, model, err)
+		return "", false, stepErrorf("reading alias %s of model %q: %w", alias, model, err)
 	}
 	return mv.Version, true, nil
 }
@@ -284,7 +284,7 @@ func (r *registry) versionTags(model, version string) (map[string]string, error)
 	if _, planned := r.plannedSource(model, version); !planned {
 		mv, err := r.c.GetModelVersion(r.ctx, model, version)
 		if err != nil {
-			return nil, fmt.Errorf("reading version %s of model %q: %w", version, model, err)
+			return nil, stepErrorf("reading version %s of model %q: %w", version, model, err)
 		}
 		for _, t := range mv.Tags {
 			tags[t.Key] = t.Value

@@ -3,7 +3,6 @@ package steps
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -274,7 +273,7 @@ const invocationTimeout = time.Minute
 // probability of churn, or its label (labels true).
 func (s *ServedModel) scores(ctx context.Context, customers []churn.Customer) (p []float64, labels bool, err error) {
 	if s == nil || s.invoke == nil {
-		return nil, false, errors.New("no served model: pass the result of steps.Serve")
+		return nil, false, stepErrorf("no served model: pass the result of steps.Serve")
 	}
 	if len(customers) == 0 {
 		return []float64{}, !s.Probabilities, nil
@@ -293,26 +292,26 @@ func (s *ServedModel) scores(ctx context.Context, customers []churn.Customer) (p
 	where := s.URL + "/invocations"
 	status, data, err := s.invoke(ctx, body)
 	if err != nil {
-		return nil, false, fmt.Errorf("%s (version %s), served at %s: %w", s.URI, s.Version, where, err)
+		return nil, false, stepErrorf("%s (version %s), served at %s: %w", s.URI, s.Version, where, err)
 	}
 	if status != http.StatusOK {
-		return nil, false, fmt.Errorf("%s (version %s), served at %s: %d %s: %s", s.URI, s.Version, where, status, http.StatusText(status), strings.TrimSpace(string(data)))
+		return nil, false, stepErrorf("%s (version %s), served at %s: %d %s: %s", s.URI, s.Version, where, status, http.StatusText(status), strings.TrimSpace(string(data)))
 	}
 	var out struct {
 		Predictions []json.RawMessage `json:"predictions"`
 	}
 	if err := json.Unmarshal(data, &out); err != nil {
-		return nil, false, fmt.Errorf("%s (version %s), served at %s: its answer: %w", s.URI, s.Version, where, err)
+		return nil, false, stepErrorf("%s (version %s), served at %s: its answer: %w", s.URI, s.Version, where, err)
 	}
 	if len(out.Predictions) != len(customers) {
-		return nil, false, fmt.Errorf("%s (version %s), served at %s: %d predictions for %d customers", s.URI, s.Version, where, len(out.Predictions), len(customers))
+		return nil, false, stepErrorf("%s (version %s), served at %s: %d predictions for %d customers", s.URI, s.Version, where, len(out.Predictions), len(customers))
 	}
 	p = make([]float64, len(customers))
 	labels = !s.Probabilities
 	for i, raw := range out.Predictions {
 		v, isLabel, err := s.prediction(raw)
 		if err != nil {
-			return nil, false, fmt.Errorf("%s (version %s), served at %s: prediction %d: %w", s.URI, s.Version, where, i+1, err)
+			return nil, false, stepErrorf("%s (version %s), served at %s: prediction %d: %w", s.URI, s.Version, where, i+1, err)
 		}
 		if i == 0 {
 			labels = isLabel
@@ -350,7 +349,7 @@ func (s *ServedModel) prediction(raw json.RawMessage) (v float64, label bool, er
 			}
 		}
 	}
-	return 0, false, fmt.Errorf("%s: want a probability, a label or a [P(0), P(1)] pair", raw)
+	return 0, false, stepErrorf("%s: want a probability, a label or a [P(0), P(1)] pair", raw)
 }
 
 func b2f(b bool) float64 {

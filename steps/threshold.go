@@ -49,7 +49,7 @@ var ErrThreshold = errors.New("bad metric threshold")
 // validate applies MLflow's rules to t, a threshold on metric.
 func (t MetricThreshold) validate(metric string) error {
 	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w for %s: %s", ErrThreshold, metric, fmt.Sprintf(format, a...))
+		return stepErrorf("%w for %s: %s", ErrThreshold, metric, fmt.Sprintf(format, a...))
 	}
 	gib, known := metricGreaterIsBetter[metric]
 	switch {

@@ -349,10 +349,10 @@ func validationData(dir dataDir, opts ValidateOptions) (*churn.Dataset, string, 
 		opts.Rows = DefaultValidationRows
 	}
 	if opts.Rows < 10 {
-		return nil, "", fmt.Errorf("validation data: %d rows: want at least 10", opts.Rows)
+		return nil, "", stepErrorf("validation data: %d rows: want at least 10", opts.Rows)
 	}
 	if opts.Seed < 0 {
-		return nil, "", fmt.Errorf("validation data: seed %d: want a seed ≥ 0", opts.Seed)
+		return nil, "", stepErrorf("validation data: seed %d: want a seed ≥ 0", opts.Seed)
 	}
 	return churn.GenerateDataset(opts.Rows, uint64(opts.Seed)), fmt.Sprintf("synthetic(rows=%d, seed=%d)", opts.Rows, opts.Seed), nil
 }
@@ -525,7 +525,7 @@ func (t validationTag) encode() (value string, cut int, err error) {
 			return string(b), len(all) - keep, nil
 		}
 		if keep == 0 {
-			return "", 0, fmt.Errorf("the validation's figures take %d characters as JSON (%d metrics, %d fairness attributes), over MLflow's %d for the tag %s: check fairness by fewer features",
+			return "", 0, stepErrorf("the validation's figures take %d characters as JSON (%d metrics, %d fairness attributes), over MLflow's %d for the tag %s: check fairness by fewer features",
 				len(b), len(t.Metrics), len(t.Fairness), maxRegistryTagValue, TagValidation)
 		}
 	}
