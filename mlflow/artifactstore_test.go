@@ -207,7 +207,7 @@ func TestArtifactsS3(t *testing.T) {
 	t.Run("Relay", func(t *testing.T) {
 		// A kernel's client reads through its parent, which holds the keys.
 		allowed := "s3://" + s3.Bucket + "/mlflow/"
-		srv := httptest.NewServer(mlflow.ArtifactRelayHandler(c, func(uri string) bool { return strings.HasPrefix(uri, allowed) }))
+		srv := httptest.NewServer(mlflow.ArtifactRelayHandler(c, func(_ context.Context, uri string) bool { return strings.HasPrefix(uri, allowed) }))
 		t.Cleanup(srv.Close)
 		kernel, err := mlflow.New(mlflow.DefaultConfig(srv.URL), mlflow.WithArtifactRelay())
 		require.NoError(t, err)

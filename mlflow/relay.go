@@ -80,11 +80,11 @@ func (r relayBackend) probe(ctx context.Context, segs []string) error {
 // with c, the parent's client: GET .../list and .../get of s3:// and file://
 // artifact URIs, those allow accepts (nil: none). Errors are MLflow-shaped
 // JSON, their text the client's (which shows no secret).
-func ArtifactRelayHandler(c *Client, allow func(artifactURI string) bool) http.Handler {
+func ArtifactRelayHandler(c *Client, allow func(ctx context.Context, artifactURI string) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		uri, rel := req.URL.Query().Get("uri"), req.URL.Query().Get("path")
 		scheme, _, _ := strings.Cut(uri, ":")
-		if req.Method != http.MethodGet || (scheme != "s3" && scheme != "file") || allow == nil || !allow(uri) {
+		if req.Method != http.MethodGet || (scheme != "s3" && scheme != "file") || allow == nil || !allow(req.Context(), uri) {
 			relayError(w, fmt.Errorf("%w: the artifact relay reads only the s3:// and file:// artifact roots of this registry, not %s",
 				ErrPermissionDenied, RedactURL(uri)))
 			return

@@ -79,10 +79,51 @@ func newKernelServices(ctx context.Context, px *regproxy.Proxy, opts runner.Opti
 	px.Handle("POST /rpc/connect", http.HandlerFunc(s.connect))
 	px.Handle("POST /rpc/interpreter", http.HandlerFunc(s.interpreter))
 	px.Handle("POST /rpc/envs", http.HandlerFunc(s.checkEnvs))
+	px.Handle("GET "+mlflow.RelayPath+"/{op}", http.HandlerFunc(s.artifacts))
 	px.HandleInCell("POST /rpc/python", http.HandlerFunc(s.python))
 	px.HandleInCell("POST /rpc/serve", http.HandlerFunc(s.serve))
 	px.HandleInCell("POST /rpc/serve/{id}/invocations", http.HandlerFunc(s.invoke))
 	return s
+}
+
+// artifacts reads, for the kernel, the files of an artifact store the
+// tracking server does not proxy (s3://, file://): playbook holds the
+// store's keys, the kernel none. Only the artifact roots of the registry's
+// runs and logged models are read (knownArtifactRoot), never written.
+func (s *kernelServices) artifacts(rw http.ResponseWriter, req *http.Request) {
+	c, err := s.client()
+	if err != nil {
+		rpcError(rw, err, http.StatusBadGateway)
+		return
+	}
+	mlflow.ArtifactRelayHandler(c, func(ctx context.Context, uri string) bool { return knownArtifactRoot(ctx, c, uri) }).ServeHTTP(rw, req)
+}
+
+// knownArtifactRoot reports whether uri is, or is under, the artifact root
+// of a run (…/<run id>/artifacts) or of a logged model
+// (…/models/<model id>/artifacts) that the registry c knows, as MLflow lays
+// its artifact roots out.
+func knownArtifactRoot(ctx context.Context, c *mlflow.Client, uri string) bool {
+	segs := strings.Split(strings.TrimRight(uri, "/"), "/")
+	under := func(root string) bool {
+		root = strings.TrimRight(root, "/")
+		return root != "" && (uri == root || strings.HasPrefix(uri, root+"/"))
+	}
+	for i := len(segs) - 1; i >= 1; i-- {
+		if segs[i] != "artifacts" {
+			continue
+		}
+		id := segs[i-1]
+		if i >= 2 && segs[i-2] == "models" {
+			if m, err := c.GetLoggedModel(ctx, id); err == nil && under(m.Info.ArtifactURI) {
+				return true
+			}
+		}
+		if r, err := c.GetRun(ctx, id); err == nil && under(r.Info.ArtifactURI) {
+			return true
+		}
+	}
+	return false
 }
 
 // rpcError is the answer of a /rpc/ call that failed: the kernel shows
