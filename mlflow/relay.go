@@ -27,7 +27,8 @@ type artifactRelay struct{}
 
 // WithArtifactRelay makes the client read s3:// and file:// artifacts
 // through the tracking URI's RelayPath endpoints (the parent of a kernel
-// process) instead of reaching the store itself; it uploads none there.
+// process) instead of reaching the store itself, and upload them with a
+// PUT of RelayPath+"/put", which the parent records.
 func WithArtifactRelay() Option { return func(c *Client) { c.relay = &artifactRelay{} } }
 
 // relayBackend reads one direct artifact URI through the relay.
@@ -40,9 +41,13 @@ func (r relayBackend) query(segs []string) url.Values {
 	return url.Values{"uri": {r.uri}, "path": {strings.Join(segs, "/")}}
 }
 
-func (r relayBackend) put(context.Context, []string, io.Reader) error {
-	return fmt.Errorf("%w: uploading to %s: a kernel process does not write to an artifact store the tracking server does not proxy; "+
-		"run with --kernel in-process, or start the server with --serve-artifacts", ErrPermissionDenied, RedactURL(r.uri))
+func (r relayBackend) put(ctx context.Context, segs []string, body io.Reader) error {
+	u := strings.TrimPrefix(RelayPath, "/") + "/put?" + r.query(segs).Encode()
+	req, err := r.c.newRequest(ctx, http.MethodPut, u, body)
+	if err != nil {
+		return err
+	}
+	return r.c.do(req, retrySafe, nil)
 }
 
 func (r relayBackend) get(ctx context.Context, segs []string) (io.ReadCloser, error) {
