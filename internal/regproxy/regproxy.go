@@ -363,6 +363,10 @@ func (p *Proxy) HandleUpload(pattern string, h func(w http.ResponseWriter, r *ht
 		slot := p.reserve()
 		rw := &recordingWriter{ResponseWriter: w, finish: func() { p.finish(slot, call) }}
 		defer rw.done()
+		if r.ContentLength > p.opts.MaxUpload {
+			p.tooLarge(rw, call, p.opts.MaxUpload)
+			return
+		}
 		if p.opts.DryRun {
 			call.Args = map[string]any{}
 			for k, vs := range r.URL.Query() {
@@ -370,10 +374,6 @@ func (p *Proxy) HandleUpload(pattern string, h func(w http.ResponseWriter, r *ht
 			}
 			call.Outcome = OutcomeNotSent
 			writeJSON(rw, http.StatusOK, []byte("{}"))
-			return
-		}
-		if r.ContentLength > p.opts.MaxUpload {
-			p.tooLarge(rw, call, p.opts.MaxUpload)
 			return
 		}
 		r.Body = io.NopCloser(&limitedReader{r: r.Body, limit: p.opts.MaxUpload})
