@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"net/url"
 	"os"
 	"path"
@@ -25,17 +24,21 @@ type FileInfo struct {
 }
 
 // Artifacts go through the tracking server's proxy (mlflow server
-// --serve-artifacts). An artifact URI may be:
+// --serve-artifacts), or straight to the store when the server does not
+// proxy them (--no-serve-artifacts). An artifact URI may be:
 //
 //	mlflow-artifacts:/<path>
 //	mlflow-artifacts://<tracking host>/<path>
 //	http(s)://<tracking host>[/<base>]/api/2.0/mlflow-artifacts/artifacts/<path>
+//	s3://<bucket>/<path>     reached directly with Config.S3 (MLFLOW_S3_ENDPOINT_URL, AWS_*)
+//	file:///<folder>         a folder of this machine (a shared file system)
 //
 // The host, when named, must be the tracking server's: credentials are never
-// sent elsewhere. Other schemes (s3://, file:, ...) are refused. A relative
-// path, and every path a listing returns, must stay under its root: an
-// absolute path, "..", a backslash or a NUL is refused with ErrPathEscape
-// before any request is made.
+// sent elsewhere. Other schemes (gs://, wasbs://, dbfs:/, hdfs://, ...) are
+// refused with a message that names the scheme. A relative path, and every
+// path a listing returns, must stay under its root: an absolute path, "..",
+// a backslash or a NUL is refused with ErrPathEscape before any request is
+// made; a file:// folder is opened through an os.Root.
 
 // artifactRoot turns an artifact URI into the path under the proxy's
 // artifacts endpoint, as clean segments.
@@ -68,7 +71,7 @@ func (c *Client) artifactRoot(artifactURI string) ([]string, error) {
 	case "":
 		return nil, fmt.Errorf("%w: artifact URI %q has no scheme: expected mlflow-artifacts:/<path>", ErrInvalidParameter, RedactURL(artifactURI))
 	default:
-		return nil, fmt.Errorf("%w: artifact URI scheme %q is not supported: this client reaches artifacts only through the tracking server's proxy (mlflow-artifacts:/...)", ErrInvalidParameter, u.Scheme)
+		return nil, fmt.Errorf("%w: artifact URI %s: scheme %q is not supported: %s", ErrInvalidParameter, RedactURL(artifactURI), u.Scheme, schemeAdvice(u.Scheme))
 	}
 	return splitRelPath(strings.TrimPrefix(p, "/"))
 }
@@ -97,17 +100,18 @@ func splitRelPath(p string) ([]string, error) {
 	return segs, nil
 }
 
-// artifactPath resolves relPath under artifactURI into segments.
-func (c *Client) artifactPath(artifactURI, relPath string) ([]string, error) {
-	root, err := c.artifactRoot(artifactURI)
+// artifactPath resolves relPath under artifactURI into its backend and
+// segments.
+func (c *Client) artifactPath(artifactURI, relPath string) (artifactBackend, []string, error) {
+	b, root, err := c.locate(artifactURI)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rel, err := splitRelPath(relPath)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return append(root, rel...), nil
+	return b, append(root, rel...), nil
 }
 
 // artifactEndpoint is the proxy endpoint of a file, each segment escaped.
@@ -125,25 +129,21 @@ func artifactEndpoint(segs []string) string {
 //
 // MLflow Artifacts API: "Upload Artifact" (PUT /api/2.0/mlflow-artifacts/artifacts/<path>).
 func (c *Client) UploadArtifact(ctx context.Context, artifactURI, relPath string, body io.Reader) error {
-	segs, err := c.artifactPath(artifactURI, relPath)
+	b, segs, err := c.artifactPath(artifactURI, relPath)
 	if err != nil {
 		return err
 	}
-	if len(segs) == 0 || path.Clean(relPath) == "." {
+	if rel, _ := splitRelPath(relPath); len(rel) == 0 || path.Clean(relPath) == "." {
 		return fmt.Errorf("%w: UploadArtifact needs a file name, got %q", ErrInvalidParameter, relPath)
 	}
-	req, err := c.newRequest(ctx, http.MethodPut, artifactEndpoint(segs), body)
-	if err != nil {
-		return err
-	}
-	return c.do(req, retrySafe, nil)
+	return b.put(ctx, segs, body)
 }
 
 // UploadDir uploads every file under localDir to relPrefix under
 // artifactURI, keeping the folder structure. Symbolic links are followed
 // only when they stay inside localDir.
 func (c *Client) UploadDir(ctx context.Context, artifactURI, localDir, relPrefix string) error {
-	if _, err := c.artifactPath(artifactURI, relPrefix); err != nil {
+	if _, _, err := c.artifactPath(artifactURI, relPrefix); err != nil {
 		return err
 	}
 	root, err := os.OpenRoot(localDir)
@@ -175,19 +175,11 @@ func (c *Client) UploadDir(ctx context.Context, artifactURI, localDir, relPrefix
 //
 // MLflow Artifacts API: "Download Artifact" (GET /api/2.0/mlflow-artifacts/artifacts/<path>).
 func (c *Client) DownloadArtifact(ctx context.Context, artifactURI, relPath string) (io.ReadCloser, error) {
-	segs, err := c.artifactPath(artifactURI, relPath)
+	b, segs, err := c.artifactPath(artifactURI, relPath)
 	if err != nil {
 		return nil, err
 	}
-	req, err := c.newRequest(ctx, http.MethodGet, artifactEndpoint(segs), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.send(req, retrySafe)
-	if err != nil {
-		return nil, err
-	}
-	return resp.Body, nil
+	return b.get(ctx, segs)
 }
 
 // ListArtifacts lists the folder relPath under artifactURI ("" for the
@@ -197,7 +189,7 @@ func (c *Client) DownloadArtifact(ctx context.Context, artifactURI, relPath stri
 //
 // MLflow Artifacts API: "List Artifacts" (GET /api/2.0/mlflow-artifacts/artifacts?path=<path>).
 func (c *Client) ListArtifacts(ctx context.Context, artifactURI, relPath string) ([]FileInfo, error) {
-	root, err := c.artifactRoot(artifactURI)
+	b, root, err := c.locate(artifactURI)
 	if err != nil {
 		return nil, err
 	}
@@ -205,18 +197,8 @@ func (c *Client) ListArtifacts(ctx context.Context, artifactURI, relPath string)
 	if err != nil {
 		return nil, err
 	}
-	q := url.Values{}
-	if full := append(root, rel...); len(full) > 0 {
-		q.Set("path", strings.Join(full, "/"))
-	}
-	req, err := c.newRequest(ctx, http.MethodGet, artifactsPrefix, q)
-	if err != nil {
-		return nil, err
-	}
-	var out struct {
-		Files []FileInfo `json:"files"`
-	}
-	if err := c.do(req, retrySafe, &out); err != nil {
+	var out struct{ Files []FileInfo }
+	if out.Files, err = b.list(ctx, append(root, rel...)); err != nil {
 		return nil, err
 	}
 	relDir := strings.Join(rel, "/")
@@ -244,7 +226,7 @@ const maxDownloadDepth = 64
 // inside localDir: names from the server are checked before use and files
 // are created through an os.Root.
 func (c *Client) DownloadDir(ctx context.Context, artifactURI, relPath, localDir string) error {
-	if _, err := c.artifactPath(artifactURI, relPath); err != nil {
+	if _, _, err := c.artifactPath(artifactURI, relPath); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(localDir, 0o755); err != nil {

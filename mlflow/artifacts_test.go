@@ -175,9 +175,12 @@ func TestArtifactsRefusedBeforeAnyRequest(t *testing.T) {
 
 	t.Run("UnsupportedURI", func(t *testing.T) {
 		for uri, want := range map[string]string{
-			"s3://bucket/1/abc/artifacts":                               `"s3"`,
-			"file:///tmp/mlruns/1/abc/artifacts":                        `"file"`,
 			"gs://bucket/x":                                             `"gs"`,
+			"wasbs://c@acct.blob.core.windows.net/x":                    `"wasbs"`,
+			"dbfs:/databricks/mlflow/1":                                 `"dbfs"`,
+			"hdfs://namenode:8020/mlflow/1":                             `"hdfs"`,
+			"s3:///no-bucket/x":                                         "names no bucket",
+			"file://fileserver/share/mlruns":                            "fileserver",
 			"/tmp/mlruns/1":                                             "no scheme",
 			"mlflow-artifacts://evil.example:5000/1/abc":                "evil.example:5000",
 			"https://evil.example/api/2.0/mlflow-artifacts/artifacts/1": "not on the tracking server",

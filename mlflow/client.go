@@ -40,6 +40,11 @@ type Client struct {
 	server     string   // scheme://host of the tracking URI
 	httpClient *http.Client
 	creds      func() credentials
+	// direct reaches s3:// artifact URIs itself (Config.S3, its keys
+	// inside, never printed); relay, when set, sends s3:// and file://
+	// artifact calls to the parent of a kernel process (WithArtifactRelay).
+	direct *s3Direct
+	relay  *artifactRelay
 
 	userAgent string
 	logger    *slog.Logger
@@ -145,7 +150,9 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	direct := newS3Direct(cfg.S3)
 	shown := cfg
+	shown.S3 = cfg.S3.redact()
 	shown.TrackingURI = RedactURL(cfg.TrackingURI)
 	if shown.Token != "" {
 		shown.Token = "REDACTED"
@@ -160,6 +167,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		server:     RedactURL((&url.URL{Scheme: base.Scheme, Host: base.Host}).String()),
 		httpClient: hc,
 		creds:      func() credentials { return cr },
+		direct:     direct,
 		userAgent:  defaultUserAgent,
 		logger:     slog.New(slog.DiscardHandler),
 		sleep:      sleepContext,

@@ -69,6 +69,9 @@ type Config struct {
 	// IgnoreRetryAfter is MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER=false: wait
 	// by backoff alone even when the server sends Retry-After.
 	IgnoreRetryAfter bool
+	// S3 is how the client reaches s3:// artifact URIs itself
+	// (MLFLOW_S3_ENDPOINT_URL, AWS_*): see S3Config.
+	S3 S3Config
 }
 
 // DefaultConfig returns MLflow's defaults for uri.
@@ -133,6 +136,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		errs = append(errs, err)
 		cfg.Timeout = time.Duration(f * float64(time.Second))
 	}
+	s3, err := s3FromEnv(getenv)
+	errs = append(errs, err)
+	cfg.S3 = s3
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
 	}
@@ -193,6 +199,7 @@ func (cfg *Config) validate(requireURI bool) error {
 	if (cfg.Username == "") != (cfg.Password == "") {
 		add("%s and %s must be set together", EnvTrackingUsername, EnvTrackingPassword)
 	}
+	errs = append(errs, cfg.S3.validate())
 	return errors.Join(errs...)
 }
 
@@ -230,10 +237,10 @@ func parseTrackingURI(uri, from string) (*url.URL, error) {
 func (cfg Config) String() string {
 	return fmt.Sprintf("mlflow.Config{TrackingURI: %q, Token: %s, Username: %q, Password: %s, InsecureTLS: %t, "+
 		"ServerCertPath: %q, ClientCertPath: %q, MaxRetries: %d, BackoffFactor: %g, BackoffJitter: %g, "+
-		"MaxBackoff: %s, Timeout: %s, IgnoreRetryAfter: %t}",
+		"MaxBackoff: %s, Timeout: %s, IgnoreRetryAfter: %t, S3: %s}",
 		RedactURL(cfg.TrackingURI), redacted(cfg.Token), cfg.Username, redacted(cfg.Password), cfg.InsecureTLS,
 		cfg.ServerCertPath, cfg.ClientCertPath, cfg.MaxRetries, cfg.BackoffFactor, cfg.BackoffJitter,
-		cfg.MaxBackoff, cfg.Timeout, cfg.IgnoreRetryAfter)
+		cfg.MaxBackoff, cfg.Timeout, cfg.IgnoreRetryAfter, cfg.S3.String())
 }
 
 // GoString is String, for %#v.
@@ -253,6 +260,7 @@ func (cfg Config) LogValue() slog.Value {
 		slog.Bool("insecure_tls", cfg.InsecureTLS),
 		slog.Int("max_retries", cfg.MaxRetries),
 		slog.Duration("timeout", cfg.Timeout),
+		slog.Any("s3", cfg.S3),
 	)
 }
 

@@ -1,7 +1,12 @@
 // Package mlflow is a typed REST client for MLflow tracking servers (2.x and
 // 3.x): experiments, runs, MLflow 3's logged models, the model registry
 // (registered models, versions, tags, aliases), artifacts through the
-// server's proxy, and models:/ and runs:/ URIs.
+// server's proxy or, when the server does not proxy them, straight from an
+// s3:// bucket (Config.S3: MLflow's MLFLOW_S3_* and AWS_* variables) or a
+// file:// folder, and models:/ and runs:/ URIs. CheckArtifactStore tells an
+// unreachable store, or one that refuses the credentials, before anything
+// changes; a client without the store's keys (a kernel process) reads and
+// writes through its parent (WithArtifactRelay, ArtifactRelayHandler).
 //
 // Configuration follows MLflow's own environment variables and defaults
 // (MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN, ...). Every error a call
@@ -36,5 +41,5 @@
 // runs:/RUN/model as mlflow.register_model does (the run's logged model
 // called "model", else the run's artifacts) and models:/ URIs, the
 // models:/<model_id> form included, to an artifact URI that the artifact
-// methods read through the server's proxy, as MLflow's Python client does.
+// methods read, as MLflow's Python client does.
 package mlflow

@@ -41,6 +41,11 @@ func (r *registry) resolveSource(run *BestRun, p string) modelSource {
 		failf("register: reading run %s: %w", run.RunID, err)
 	}
 	who := fmt.Sprintf("run %s (%q)", run.RunID, mr.Info.RunName)
+	// The artifact store first: one that cannot be reached, or refuses the
+	// credentials, fails the step before anything is created.
+	if err := r.c.CheckArtifactStore(r.ctx, mr.Info.ArtifactURI); err != nil {
+		failf("register: the artifact store of %s cannot be read: %w; nothing was registered", who, err)
+	}
 
 	if run.ModelID != "" {
 		m, err := r.c.GetLoggedModel(r.ctx, run.ModelID)

@@ -120,6 +120,14 @@ func TestCLIHabits(t *testing.T) {
 				assert.NotContains(t, r.stderr, "step ")
 				assert.NoFileExists(t, filepath.Join(r.dir, "out", record.EvidenceFile))
 			}},
+		{name: "S3UploadExtraArgsUnknownKey", args: []string{"run", "--out", "$DIR/out", "--tracking-uri", "http://127.0.0.1:1", cliTestdata + "sleep.md"},
+			env:  map[string]string{"MLFLOW_S3_UPLOAD_EXTRA_ARGS": `{"ACL": "public-read"}`, "AWS_SECRET_ACCESS_KEY": "cliSecretNeverShown0123", "AWS_ACCESS_KEY_ID": "AKIACLITEST"},
+			code: ExitUsage, quietStdout: true,
+			stderr: []string{`playbook run: mlflow: MLFLOW_S3_UPLOAD_EXTRA_ARGS: key "ACL" is not supported by this client`},
+			check: func(t *testing.T, r cliResult) {
+				assert.NotContains(t, r.stderr, "cliSecretNeverShown0123")
+				assert.NoFileExists(t, filepath.Join(r.dir, "out", record.EvidenceFile))
+			}},
 		{name: "InsecureTLSEmbedded", args: []string{"run", cliTestdata + "sleep.md"},
 			env: map[string]string{"MLFLOW_TRACKING_INSECURE_TLS": "maybe"}, code: ExitUsage, quietStdout: true,
 			stderr: []string{`MLFLOW_TRACKING_INSECURE_TLS: "maybe"`}},

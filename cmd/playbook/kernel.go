@@ -209,7 +209,7 @@ func kernelMain() int {
 			// Its retries are told to playbook, which shows them.
 			retried := func(r mlflow.Retry) { w.send(kernelMsg{Type: "retry", Retry: &r}) }
 			return mlflow.New(cfg.Retry.config(cfg.TrackingURI), mlflow.WithUserAgent("playbook-kernel/"+cfg.Version),
-				mlflow.WithHTTPClient(hc), mlflow.WithDisplayURI(display),
+				mlflow.WithHTTPClient(hc), mlflow.WithDisplayURI(display), mlflow.WithArtifactRelay(),
 				mlflow.WithLogger(slog.New(mlflow.RetryHandler(retried))))
 		})
 	}

@@ -255,6 +255,19 @@ func TestUploadedUnder(t *testing.T) {
 	}
 	assert.NotEmpty(t, uploadedUnder([]record.Call{{Method: "PUT", Endpoint: "/api/2.0/mlflow-artifacts/artifacts/1//models/m-evil/artifacts/MLmodel"}},
 		"mlflow-artifacts:/1/models/m-evil/artifacts"), "an upload spelled with //")
+
+	// Uploads playbook made for the kernel to a store the server does not
+	// proxy (mlflow.RelayPath+"/put").
+	relayed := []record.Call{{Method: "PUT", Endpoint: mlflow.RelayPath + "/put",
+		Args: map[string]any{"artifact_uri": "s3://bucket/mlflow/1/models/m-evil/artifacts", "path": "MLmodel"}}}
+	for _, uri := range []string{"s3://bucket/mlflow/1/models/m-evil/artifacts", "s3://bucket/mlflow/1/models//m-evil/artifacts/",
+		"s3://bucket/mlflow/1/models/m-evil%2Fartifacts", "s3://BUCKET/mlflow/1", "s3://bucket/mlflow/1/models/m-evil/artifacts/MLmodel"} {
+		assert.NotEmpty(t, uploadedUnder(relayed, uri), uri)
+	}
+	for _, uri := range []string{"s3://bucket/mlflow/1/models/m-good/artifacts", "s3://other/mlflow/1/models/m-evil/artifacts",
+		"file:///mlflow/1/models/m-evil/artifacts", "s3://bucket/mlflow/1/models/m-evil/artifacts2"} {
+		assert.Empty(t, uploadedUnder(relayed, uri), uri)
+	}
 }
 
 // TestReadLine: the kernel's messages are read whole across the reader's

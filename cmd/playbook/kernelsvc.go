@@ -79,10 +79,93 @@ func newKernelServices(ctx context.Context, px *regproxy.Proxy, opts runner.Opti
 	px.Handle("POST /rpc/connect", http.HandlerFunc(s.connect))
 	px.Handle("POST /rpc/interpreter", http.HandlerFunc(s.interpreter))
 	px.Handle("POST /rpc/envs", http.HandlerFunc(s.checkEnvs))
+	px.Handle("GET "+mlflow.RelayPath+"/{op}", http.HandlerFunc(s.artifacts))
+	px.HandleUpload("PUT "+mlflow.RelayPath+"/put", s.uploadArtifact)
 	px.HandleInCell("POST /rpc/python", http.HandlerFunc(s.python))
 	px.HandleInCell("POST /rpc/serve", http.HandlerFunc(s.serve))
 	px.HandleInCell("POST /rpc/serve/{id}/invocations", http.HandlerFunc(s.invoke))
 	return s
+}
+
+// artifacts reads, for the kernel, the files of an artifact store the
+// tracking server does not proxy (s3://, file://): playbook holds the
+// store's keys, the kernel none. Only the artifact roots of the registry's
+// runs and logged models are read (knownArtifactRoot), never written.
+func (s *kernelServices) artifacts(rw http.ResponseWriter, req *http.Request) {
+	c, err := s.client()
+	if err != nil {
+		rpcError(rw, err, http.StatusBadGateway)
+		return
+	}
+	mlflow.ArtifactRelayHandler(c, func(ctx context.Context, uri string) bool { return knownArtifactRoot(ctx, c, uri) }).ServeHTTP(rw, req)
+}
+
+// uploadArtifact writes, for the kernel, a file under the artifact root of
+// one of the registry's runs or logged models that the tracking server does
+// not proxy; the proxy records the call (its URI, path and size), as it
+// records the uploads it forwards.
+func (s *kernelServices) uploadArtifact(rw http.ResponseWriter, req *http.Request, call *record.Call) {
+	uri, rel := req.URL.Query().Get("uri"), req.URL.Query().Get("path")
+	n := &countingReader{r: req.Body}
+	call.Args = map[string]any{"artifact_uri": mlflow.RedactURL(uri), "path": rel, "bytes": int64(0)}
+	defer func() { call.Args["bytes"] = n.n }()
+	c, err := s.client()
+	if err == nil && !knownArtifactRoot(req.Context(), c, uri) {
+		err = fmt.Errorf("%w: %s is not the artifact root of a run or a logged model of this registry", mlflow.ErrPermissionDenied, mlflow.RedactURL(uri))
+	}
+	if err == nil {
+		err = c.UploadArtifact(req.Context(), uri, rel, n)
+	}
+	if err != nil {
+		call.Outcome = err.Error()
+		status := http.StatusBadRequest
+		if errors.Is(err, mlflow.ErrPermissionDenied) {
+			status = http.StatusForbidden
+		}
+		rpcError(rw, err, status)
+		return
+	}
+	call.Outcome = "ok"
+	writeJSON(rw, struct{}{})
+}
+
+// countingReader counts what it reads.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// knownArtifactRoot reports whether uri is, or is under, the artifact root
+// of a run (…/<run id>/artifacts) or of a logged model
+// (…/models/<model id>/artifacts) that the registry c knows, as MLflow lays
+// its artifact roots out.
+func knownArtifactRoot(ctx context.Context, c *mlflow.Client, uri string) bool {
+	segs := strings.Split(strings.TrimRight(uri, "/"), "/")
+	under := func(root string) bool {
+		root = strings.TrimRight(root, "/")
+		return root != "" && (uri == root || strings.HasPrefix(uri, root+"/"))
+	}
+	for i := len(segs) - 1; i >= 1; i-- {
+		if segs[i] != "artifacts" {
+			continue
+		}
+		id := segs[i-1]
+		if i >= 2 && segs[i-2] == "models" {
+			if m, err := c.GetLoggedModel(ctx, id); err == nil && under(m.Info.ArtifactURI) {
+				return true
+			}
+		}
+		if r, err := c.GetRun(ctx, id); err == nil && under(r.Info.ArtifactURI) {
+			return true
+		}
+	}
+	return false
 }
 
 // rpcError is the answer of a /rpc/ call that failed: the kernel shows

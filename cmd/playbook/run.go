@@ -670,6 +670,8 @@ func uploadedUnder(calls []record.Call, uri string) string {
 			return ""
 		}
 		p = after
+	case "s3", "file":
+		return relayedUnder(calls, u)
 	default:
 		return ""
 	}
@@ -682,6 +684,30 @@ func uploadedUnder(calls []record.Call, uri string) string {
 			if up = artifactsPath(up); p == "/" || up == p || strings.HasPrefix(up, p+"/") {
 				return c.Method + " " + c.Endpoint
 			}
+		}
+	}
+	return ""
+}
+
+// relayedUnder is uploadedUnder for an s3:// or file:// artifact URI u:
+// the uploads playbook made for the kernel (mlflow.RelayPath+"/put").
+func relayedUnder(calls []record.Call, u *url.URL) string {
+	where := func(v *url.URL, rel string) string {
+		return strings.ToLower(v.Scheme) + "://" + strings.ToLower(v.Host) + artifactsPath(v.EscapedPath()+"/"+rel)
+	}
+	p := where(u, "")
+	for _, c := range calls {
+		if c.Method != http.MethodPut || c.Endpoint != mlflow.RelayPath+"/put" {
+			continue
+		}
+		root, _ := c.Args["artifact_uri"].(string)
+		rel, _ := c.Args["path"].(string)
+		v, err := url.Parse(root)
+		if err != nil {
+			continue
+		}
+		if up := where(v, rel); up == p || strings.HasPrefix(up, strings.TrimSuffix(p, "/")+"/") {
+			return c.Method + " " + root + "/" + rel
 		}
 	}
 	return ""

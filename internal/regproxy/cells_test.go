@@ -1,6 +1,7 @@
 package regproxy_test
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/playbook-mlops/playbook/internal/regproxy"
+	"github.com/playbook-mlops/playbook/record"
 )
 
 // TestCellTokens: with Options.CellTokens a change is the running cell's
@@ -113,4 +115,58 @@ func TestHandleInCell(t *testing.T) {
 		assert.Equal(t, http.StatusForbidden, code, "%s with the token of a cell that ended", path)
 	}
 	assert.Equal(t, 1, started, "started once: for the running cell")
+}
+
+// TestHandleUpload: a parent's endpoint that writes for the kernel is served
+// only for a running cell, and each call is recorded as an upload, under
+// that cell's step, with what the handler says; in a dry run the handler
+// is not called and the call is recorded as not sent.
+func TestHandleUpload(t *testing.T) {
+	t.Parallel()
+	for _, dry := range []bool{false, true} {
+		e := newEnv(t, regproxy.Options{CellTokens: true, DryRun: dry, MaxUpload: 8})
+		var got []string
+		e.proxy.HandleUpload("PUT /rpc/put", func(w http.ResponseWriter, r *http.Request, call *record.Call) {
+			b, err := io.ReadAll(r.Body)
+			got = append(got, string(b))
+			call.Args = map[string]any{"path": r.URL.Query().Get("path"), "bytes": len(b)}
+			if err != nil {
+				call.Outcome = err.Error()
+				http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+				return
+			}
+			call.Outcome = "ok"
+		})
+		put := func(tok, body string) int {
+			t.Helper()
+			h := http.Header{}
+			if tok != "" {
+				h.Set(regproxy.CellHeader, tok)
+			}
+			resp, _ := raw(t, http.MethodPut, e.proxy.URL()+"/rpc/put?path=a/MLmodel", strings.NewReader(body), h)
+			return resp.StatusCode
+		}
+		assert.Equal(t, http.StatusForbidden, put("", "x"), "no cell")
+		tok, err := e.proxy.BeginCell("train")
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, put(tok, "model"))
+		assert.NotEqual(t, http.StatusOK, put(tok, "far more than eight bytes"))
+		e.proxy.EndCell()
+		calls := e.proxy.Calls()
+		require.Len(t, calls, 2, "dry run %t", dry)
+		for _, c := range calls {
+			assert.Equal(t, "train", c.Step)
+			assert.Equal(t, http.MethodPut, c.Method)
+			assert.Equal(t, "/rpc/put", c.Endpoint)
+			assert.Equal(t, dry, c.DryRun)
+		}
+		if dry {
+			assert.Empty(t, got, "a dry run calls no handler")
+			assert.Equal(t, regproxy.OutcomeNotSent, calls[0].Outcome)
+		} else {
+			assert.Equal(t, []string{"model"}, got, "a body beyond MaxUpload reaches no handler")
+			assert.Equal(t, "ok", calls[0].Outcome)
+			assert.NotEqual(t, "ok", calls[1].Outcome)
+		}
+	}
 }

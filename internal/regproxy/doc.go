@@ -18,7 +18,9 @@
 //     are forwarded (see Forwarded): /api/2.0/mlflow/..., /api/2.0/mlflow-artifacts/...,
 //     /health and /version; paths with "." or ".." segments, empty segments
 //     or an escaped "/" are refused. Everything else is a 404, but for the
-//     parent's own endpoints added with Proxy.Handle.
+//     parent's own endpoints added with Proxy.Handle (HandleUpload: those
+//     that write for the kernel, recorded as uploads are, e.g. playbook's
+//     relay to an artifact store the server does not proxy).
 //   - The kernel's Authorization, Proxy-Authorization and Cookie headers are
 //     dropped, and only a short list of request headers is forwarded at all;
 //     the parent's client (Options.Target) adds its own credentials and TLS

@@ -341,7 +341,46 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "PERMISSION_DENIED", "playbook's registry proxy "+OutcomeNoCell+": "+endpoint+" is served only for a running cell's code")
 		return
 	}
-	p.extra.ServeHTTP(w, r2)
+	p.extra.ServeHTTP(w, r2.WithContext(context.WithValue(r2.Context(), stepKey{}, o.step)))
+}
+
+// stepKey holds, in the context of a request to a parent's endpoint, the
+// step of the cell whose code made it.
+type stepKey struct{}
+
+// HandleUpload is HandleInCell for an endpoint of the parent's that writes
+// files for the kernel where the tracking server does not proxy them (an
+// artifact store the parent reaches itself): each call is recorded as a
+// forwarded upload is, Method PUT and Endpoint the request's path, under
+// the step of the cell that made it; h sets its Args and Outcome ("ok" or
+// why not) and reads the body, bounded by Options.MaxUpload (beyond, a read
+// fails). In a dry run h is not called: the call is recorded as not sent
+// and answered {}.
+func (p *Proxy) HandleUpload(pattern string, h func(w http.ResponseWriter, r *http.Request, call *record.Call)) {
+	p.HandleInCell(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		step, _ := r.Context().Value(stepKey{}).(string)
+		call := &record.Call{Time: time.Now(), Step: step, Method: http.MethodPut, Endpoint: r.URL.Path, DryRun: p.opts.DryRun}
+		slot := p.reserve()
+		rw := &recordingWriter{ResponseWriter: w, finish: func() { p.finish(slot, call) }}
+		defer rw.done()
+		if r.ContentLength > p.opts.MaxUpload {
+			p.tooLarge(rw, call, p.opts.MaxUpload)
+			return
+		}
+		if p.opts.DryRun {
+			call.Args = map[string]any{}
+			for k, vs := range r.URL.Query() {
+				call.Args[k] = vs[0]
+			}
+			call.Outcome = OutcomeNotSent
+			writeJSON(rw, http.StatusOK, []byte("{}"))
+			return
+		}
+		r.Body = io.NopCloser(&limitedReader{r: r.Body, limit: p.opts.MaxUpload})
+		start := time.Now()
+		h(rw, r, call)
+		call.Duration = record.Duration(time.Since(start))
+	}))
 }
 
 // forwardedHeaders are the request headers passed on to the server; the

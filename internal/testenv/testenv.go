@@ -167,3 +167,92 @@ func Script(t testing.TB, name, uri string, v any, args ...string) {
 		t.Fatalf("%s %v: decoding its last line: %v\nstdout:\n%s", script, args, err, stdout.String())
 	}
 }
+
+// S3Store is a running S3-compatible store (scripts/s3-server): MLflow's
+// variables for it, as `scripts/s3-server start` prints them.
+type S3Store struct {
+	Endpoint        string // MLFLOW_S3_ENDPOINT_URL
+	AccessKeyID     string // AWS_ACCESS_KEY_ID
+	SecretAccessKey string // AWS_SECRET_ACCESS_KEY
+	Region          string // AWS_DEFAULT_REGION
+	Bucket          string // PLAYBOOK_S3_BUCKET
+}
+
+// Env returns the store's variables as KEY=VALUE.
+func (s S3Store) Env() []string {
+	return []string{"MLFLOW_S3_ENDPOINT_URL=" + s.Endpoint, "AWS_ACCESS_KEY_ID=" + s.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + s.SecretAccessKey, "AWS_DEFAULT_REGION=" + s.Region, "PLAYBOOK_S3_BUCKET=" + s.Bucket}
+}
+
+// Getenv looks the store's variables up, then os.Getenv's for the others
+// but the AWS and MLFLOW_S3 ones, which it hides.
+func (s S3Store) Getenv(k string) string {
+	for _, kv := range s.Env() {
+		if key, v, _ := strings.Cut(kv, "="); key == k {
+			return v
+		}
+	}
+	if strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "MLFLOW_S3_") {
+		return ""
+	}
+	return os.Getenv(k)
+}
+
+// S3 starts a store of its own for t with scripts/s3-server (versitygw, its
+// state in a temporary folder, stopped when t ends), or skips (fails under
+// CI) when versitygw is not built: `scripts/s3-server build` builds it into
+// ~/.cache/playbook/versitygw-bin, as .ci/run does; under CI the script
+// builds it when absent.
+func S3(t testing.TB) S3Store {
+	t.Helper()
+	script := filepath.Join(RepoRoot(), "scripts", "s3-server")
+	gw := os.Getenv("PLAYBOOK_VERSITYGW")
+	if gw == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			gw = filepath.Join(home, ".cache", "playbook", "versitygw-bin", "versitygw")
+		}
+	}
+	if _, err := os.Stat(gw); err != nil && !InCI() {
+		missing(t, "no versitygw at %s: run scripts/s3-server build (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)", gw)
+	}
+	state := t.TempDir()
+	env := append(os.Environ(), "PLAYBOOK_S3_STATE="+state)
+	cmd := exec.Command(script, "start")
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		missing(t, "scripts/s3-server start: %v\n%s", err, stderr.Bytes())
+	}
+	t.Cleanup(func() {
+		stop := exec.Command(script, "stop")
+		stop.Env = env
+		if out, err := stop.CombinedOutput(); err != nil {
+			t.Errorf("scripts/s3-server stop: %v\n%s", err, out)
+		}
+	})
+	var s S3Store
+	for line := range strings.SplitSeq(string(out), "\n") {
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "MLFLOW_S3_ENDPOINT_URL":
+			s.Endpoint = v
+		case "AWS_ACCESS_KEY_ID":
+			s.AccessKeyID = v
+		case "AWS_SECRET_ACCESS_KEY":
+			s.SecretAccessKey = v
+		case "AWS_DEFAULT_REGION":
+			s.Region = v
+		case "PLAYBOOK_S3_BUCKET":
+			s.Bucket = v
+		}
+	}
+	if s.Endpoint == "" || s.SecretAccessKey == "" || s.Bucket == "" {
+		t.Fatalf("scripts/s3-server start printed no store")
+	}
+	return s
+}
