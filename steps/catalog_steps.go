@@ -7,10 +7,11 @@ package steps
 // lang). What an argument brings (MLflow's own message, a path) is kept as
 // it is. Each entry keeps its format's verbs, in order (TestCatalogFR).
 var catalogStepsFR = map[string]string{
-	"%s %q in the scenario's folder %s: %w":           "%s %q dans le dossier du scénario %s : %w",
-	"%s %q: %w %s: data files must be inside it (%s)": "%s %q : %w %s : les fichiers de données doivent s'y trouver (%s)",
-	"%s %q: the scenario's folder: %w":                "%s %q : le dossier du scénario : %w",
-	"%s (version %s) has flavor %s: playbook loads its own %q models, or any model with MLflow's %q flavor: %w":                                                                                                        "%s (version %s) a la flavor %s : playbook charge ses propres modèles %q, ou tout modèle avec la flavor %q de MLflow : %w",
+	"register: the artifact store of %s cannot be read: %w; nothing was registered":                             "register : le stockage d'artefacts de %s ne peut pas être lu : %w ; rien n'a été enregistré",
+	"%s %q in the scenario's folder %s: %w":                                                                     "%s %q dans le dossier du scénario %s : %w",
+	"%s %q: %w %s: data files must be inside it (%s)":                                                           "%s %q : %w %s : les fichiers de données doivent s'y trouver (%s)",
+	"%s %q: the scenario's folder: %w":                                                                          "%s %q : le dossier du scénario : %w",
+	"%s (version %s) has flavor %s: playbook loads its own %q models, or any model with MLflow's %q flavor: %w": "%s (version %s) a la flavor %s : playbook charge ses propres modèles %q, ou tout modèle avec la flavor %q de MLflow : %w",
 	"%s (version %s) is playbook's own churn model (flavor %s), which reads the Telco schema only: validate it on a Telco CSV file or on generated customers (no Label); only a model of MLflow's %s flavor scores %s": "%s (version %s) est le modèle de churn de playbook (flavor %s), qui ne lit que le schéma Telco : validez-le sur un fichier CSV Telco ou sur des clients générés (sans Label) ; seul un modèle de la flavor %s de MLflow score %s",
 	"%s (version %s), scored in Python on %s: %w":                           "%s (version %s), scoré en Python sur %s : %w",
 	"%s (version %s), scored in Python: %w":                                 "%s (version %s), scoré en Python : %w",
