@@ -145,6 +145,15 @@ func TestStepErrorLocalize(t *testing.T) {
 	require.ErrorAs(t, w, &ge)
 	assert.True(t, ge.GateRefused())
 
+	// A version in a refusal's arguments: "no version" is French too.
+	race := Refuse("promote", "right after this scenario moved %s of %s from %s to version %s, the alias pointed to %s: another promotion moved it meanwhile (MLflow has no compare-and-swap on aliases); version %s is not in production; check the model's page and rerun",
+		"production-live", "M", versionText(""), "1", versionText("2"), "1")
+	assert.Contains(t, race.Error(), "from no version to version 1, the alias pointed to version 2")
+	frRace := race.Localize("fr").Error()
+	assert.Contains(t, frRace, "aucune version vers la version 1")
+	assert.Contains(t, frRace, "pointait vers version 2")
+	assert.NotContains(t, frRace, "no version")
+
 	own := stepErrorf("a format of no catalogue %d", 1)
 	assert.Same(t, own, own.Localize("fr"), "a format the catalogue does not hold is kept")
 }

@@ -382,12 +382,27 @@ func (r *registry) keepBefore(model string) (record.Snapshot, error) {
 	return *snap, nil
 }
 
-// versionText returns "version N", or "no version" for "", for errors.
-func versionText(v string) string {
+// versionText returns "version N", or "no version" for "", for errors:
+// a versionRef, said in French in a French scenario's errors.
+func versionText(v string) versionRef { return versionRef(v) }
+
+// versionRef is a version number in an error's arguments; "" is no
+// version. localizeArgs says it in the scenario's language.
+type versionRef string
+
+func (v versionRef) String() string {
 	if v == "" {
 		return "no version"
 	}
-	return "version " + v
+	return "version " + string(v)
+}
+
+// LocalizeText returns v in the words of lang.
+func (v versionRef) LocalizeText(lang string) string {
+	if v == "" && french(lang) {
+		return "aucune version"
+	}
+	return v.String()
 }
 
 // versionWord is versionText in the scenario's language, for what steps

@@ -35,12 +35,16 @@ func (e *stepError) Localize(lang string) error {
 }
 
 // localizeArgs returns a with each error that can say itself in lang
-// (a stepError, a GateError) said so.
+// (a stepError, a GateError), and each value that can (a version), said
+// so.
 func localizeArgs(lang string, a []any) []any {
 	out := make([]any, len(a))
 	for i, v := range a {
-		if l, ok := v.(interface{ Localize(string) error }); ok {
+		switch l := v.(type) {
+		case interface{ Localize(string) error }:
 			v = l.Localize(lang)
+		case interface{ LocalizeText(string) string }:
+			v = l.LocalizeText(lang)
 		}
 		out[i] = v
 	}

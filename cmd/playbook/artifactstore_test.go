@@ -52,11 +52,11 @@ func TestArtifactStoreProbeMLflow(t *testing.T) {
 			code, stderr, rec := e.promote(exp)
 			assert.Equal(t, ExitStepFailed, code, stderr)
 			assert.Contains(t, stderr, "step register")
-			assert.Contains(t, stderr, "the artifact store of run")
+			assert.Contains(t, stderr, "le stockage d'artefacts du run", "the French scenario says it in French")
 			assert.Contains(t, stderr, "s3://")
 			assert.Contains(t, stderr, tc.want)
 			assert.Contains(t, stderr, tc.where)
-			assert.Contains(t, stderr, "nothing was registered")
+			assert.Contains(t, stderr, "rien n'a été enregistré")
 			if tc.key == mlflow.EnvAWSSecretKey {
 				assert.NotContains(t, stderr, tc.value[len(tc.value)-12:])
 			}
