@@ -97,7 +97,62 @@ func (m *mdWriter) header(v *view, summary []pair) {
 	mark := map[string]string{verdictPromoted: "✅", verdictNotPromoted: "⚠️", verdictFailed: "❌", verdictDone: "ℹ️"}[v.Verdict.Kind]
 	m.line("> " + mark + " **" + mdText(strings.ToUpper(v.Verdict.Headline)) + "** — " + mdText(v.Verdict.Detail))
 	m.line("")
+	m.board(v)
 	m.pairs(l.Summary, summary)
+}
+
+// board writes the report's first screen as the HTML report has it: the
+// change, who made it and when, how to undo it, and (in report.md; the
+// ticket has the validation's checks below) the checks that decided it.
+func (m *mdWriter) board(v *view) {
+	b, l := v.Board, v.L
+	if b == nil {
+		return
+	}
+	if b.Model != "" && b.To != "" {
+		m.line("**" + mdText(l.TheChange) + "**" + mdText(l.Colon) + mdCode(b.Model, false) + aliasCode(b.Alias) + " " + mdText(b.From) + " → **version " + mdText(b.To) + "**")
+		m.line("")
+	}
+	// Who and when: a table whose header row is the first pair.
+	who := b.Who
+	if b.Rollback == "" {
+		who = append(who[:len(who):len(who)], pair{Key: l.RollbackLabel, Value: b.RollbackNote})
+	}
+	if len(who) > 0 {
+		rows := [][]cellText{}
+		for _, p := range who[1:] {
+			rows = append(rows, []cellText{text(p.Key), text(p.Value)})
+		}
+		m.table([]string{who[0].Key, who[0].Value}, rows)
+	}
+	if b.Rollback != "" {
+		m.line("**" + mdText(l.RollbackLabel) + "**")
+		m.line("")
+		m.fenced("sh", b.Rollback)
+	}
+	if len(b.Checks) > 0 && !m.short {
+		rows := [][]cellText{}
+		for _, c := range b.Checks {
+			limit := ""
+			if c.Limit != "" && c.Limit != "—" {
+				limit = l.Limit + " " + c.Limit
+			}
+			word := text(c.Word)
+			if c.Class == "fail" {
+				word = raw("**" + string(word) + "**")
+			}
+			rows = append(rows, []cellText{code(c.Name), text(c.Value), text(limit), word})
+		}
+		m.table([]string{l.Decided, "", "", ""}, rows)
+	}
+}
+
+// aliasCode is " `@alias`", or "" for no alias.
+func aliasCode(alias string) string {
+	if alias == "" {
+		return ""
+	}
+	return " " + mdCode("@"+alias, false)
 }
 
 func (m *mdWriter) cell(c *cellView) {

@@ -150,8 +150,8 @@ func TestStepErrorLocalize(t *testing.T) {
 		"production-live", "M", versionText(""), "1", versionText("2"), "1")
 	assert.Contains(t, race.Error(), "from no version to version 1, the alias pointed to version 2")
 	frRace := race.Localize("fr").Error()
-	assert.Contains(t, frRace, "aucune version vers la version 1")
-	assert.Contains(t, frRace, "pointait vers version 2")
+	assert.Contains(t, frRace, "de aucune version vers la version 1")
+	assert.Contains(t, frRace, "pointait vers la version 2")
 	assert.NotContains(t, frRace, "no version")
 
 	own := stepErrorf("a format of no catalogue %d", 1)

@@ -398,11 +398,15 @@ func (v versionRef) String() string {
 }
 
 // LocalizeText returns v in the words of lang.
+// In French, "la version N" (the formats say "de %s", "vers %s").
 func (v versionRef) LocalizeText(lang string) string {
-	if v == "" && french(lang) {
+	switch {
+	case !french(lang):
+		return v.String()
+	case v == "":
 		return "aucune version"
 	}
-	return v.String()
+	return "la version " + string(v)
 }
 
 // versionWord is versionText in the scenario's language, for what steps
