@@ -1,7 +1,6 @@
 package steps
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -99,9 +98,7 @@ func Alias(pb *Playbook, v *Version, alias string, notAliases ...string) *Candid
 			}
 			if status, ok := old[TagValidationStatus]; ok {
 				delete(tags, TagValidationStatus)
-				pb.Printf("%s\n", tr(pb,
-					fmt.Sprintf("version %s holds %s: its %s=%s is kept (validate with revalidate to re-check it)", v.Version, prod, TagValidationStatus, status),
-					fmt.Sprintf("la version %s porte %s : son %s=%s est conservé (validez avec revalidate pour la revérifier)", v.Version, prod, TagValidationStatus, status)))
+				pb.Printf("%s\n", trf(pb, "version %s holds %s: its %s=%s is kept (validate with revalidate to re-check it)", v.Version, prod, TagValidationStatus, status))
 			}
 			break
 		}
@@ -110,10 +107,10 @@ func Alias(pb *Playbook, v *Version, alias string, notAliases ...string) *Candid
 		fail(err)
 	}
 	c := &Candidate{Model: v.Model, Version: v.Version, Alias: alias, Source: v.Source, RunID: v.RunID, Tags: tags, DryRun: pb.DryRun(), From: v}
-	kv := []any{tr(pb, "model", "modèle"), v.Model, "alias", alias, "version", v.Version, "URI", c.URI()}
+	kv := []any{tr(pb, "model"), v.Model, "alias", alias, "version", v.Version, "URI", c.URI()}
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		kv = append(kv, "tag "+k, tags[k])
 	}
-	pb.KV(tr(pb, "Candidate", "Candidat"), kv...)
+	pb.KV(tr(pb, "Candidate"), kv...)
 	return c
 }

@@ -26,9 +26,9 @@ func embeddedServer(pb *Playbook, r *registry) (bool, error) {
 // embedded server's registry page.
 func modelPageName(pb *Playbook, embedded bool) string {
 	if embedded {
-		return tr(pb, "the registry page", "la page du registre")
+		return tr(pb, "the registry page")
 	}
-	return tr(pb, "the MLflow UI", "l'interface MLflow")
+	return tr(pb, "the MLflow UI")
 }
 
 // capture screenshots the model's page, aliases visible, as the evidence
@@ -57,16 +57,15 @@ func (v *Verification) capture(pb *Playbook, embedded bool, versionErr error) {
 	page := modelPageName(pb, embedded)
 	switch {
 	case pb.DryRun():
-		c.Reason = tr(pb, "dry run: the registry was not changed, so there is nothing to capture",
-			"essai à blanc : le registre n'a pas changé, il n'y a rien à capturer")
+		c.Reason = tr(pb, "dry run: the registry was not changed, so there is nothing to capture")
 	case versionErr != nil:
-		c.Reason = tr(pb, "the server's version could not be read: ", "la version du serveur n'a pas pu être lue : ") + versionErr.Error()
+		c.Reason = tr(pb, "the server's version could not be read: ") + versionErr.Error()
 	case capturer == nil || capturer.ModelPage == nil:
-		c.Reason = tr(pb, "this run has no browser to capture ", "cette exécution n'a pas de navigateur pour capturer ") + page + tr(pb, " with", "")
+		c.Reason = tr(pb, "this run has no browser to capture ") + page + tr(pb, " with")
 	default:
 		png, err := capturer.ModelPage(pb.Context(), v.ModelURL, v.Model, aliases)
 		if err != nil {
-			c.Reason = tr(pb, "no capture of ", "pas de capture de ") + page + tr(pb, ": ", " : ") + captureError(pb, err)
+			c.Reason = tr(pb, "no capture of ") + page + tr(pb, ": ") + captureError(pb, err)
 		} else {
 			c.PNG = png
 		}
@@ -85,9 +84,9 @@ func captureError(pb *Playbook, err error) string {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, browser.ErrOff.Error()):
-		return tr(pb, "Chromium is turned off ("+browser.EnvChromium+"=off)", "Chromium est désactivé ("+browser.EnvChromium+"=off)")
+		return trf(pb, "Chromium is turned off (%s=off)", browser.EnvChromium)
 	case strings.Contains(msg, browser.ErrNotFound.Error()):
-		return tr(pb, "no Chromium found: install chromium or set "+browser.EnvChromium, "Chromium introuvable : installez chromium ou définissez "+browser.EnvChromium)
+		return trf(pb, "no Chromium found: install chromium or set %s", browser.EnvChromium)
 	}
 	return msg
 }

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"errors"
+	"maps"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -22,14 +23,15 @@ func verbs(format string) []string {
 
 // TestCatalogFR: every refusal of the steps (a Refuse call with a literal
 // format) has its French in catalogFR, every step's error (failf) in
-// catalogStepsFR, each with the same verbs in the same order, and the
-// catalogues hold nothing else.
+// catalogStepsFR, every word they show (tr, trf) in catalogTextFR, each
+// with the same verbs in the same order, and the catalogues hold nothing
+// else. A call whose English is not a literal fails it.
 func TestCatalogFR(t *testing.T) {
 	for _, c := range []struct {
 		fn      string // the function called
 		arg     int    // the format's argument
 		catalog map[string]string
-	}{{"Refuse", 1, catalogFR}, {"failf", 0, catalogStepsFR}, {"stepErrorf", 0, catalogStepsFR}} {
+	}{{"Refuse", 1, catalogFR}, {"failf", 0, catalogStepsFR}, {"stepErrorf", 0, catalogStepsFR}, {"tr", 1, catalogTextFR}, {"trf", 1, catalogTextFR}, {"seenCheck", 2, catalogTextFR}} {
 		used := catalogUses(t, c.fn, c.arg)
 		require.NotEmpty(t, used, c.fn)
 		for format, pos := range used {
@@ -52,6 +54,13 @@ func TestCatalogFR(t *testing.T) {
 	for en := range catalogFR {
 		_, ok := catalogUses(t, "Refuse", 1)[en]
 		assert.True(t, ok, "catalogFR holds %q, which no call uses", en)
+	}
+	shown := catalogUses(t, "tr", 1)
+	maps.Copy(shown, catalogUses(t, "trf", 1))
+	maps.Copy(shown, catalogUses(t, "seenCheck", 2))
+	for en := range catalogTextFR {
+		_, ok := shown[en]
+		assert.True(t, ok, "catalogTextFR holds %q, which no call uses", en)
 	}
 }
 
@@ -92,8 +101,8 @@ func catalogUses(t *testing.T, fn string, arg int) map[string]string {
 			if id, ok := c.Fun.(*ast.Ident); !ok || id.Name != fn || len(c.Args) <= arg {
 				return true
 			}
-			if _, ok := c.Args[arg].(*ast.Ident); ok && fn == "stepErrorf" {
-				return true // failf passing its own format on
+			if _, ok := c.Args[arg].(*ast.Ident); ok && (fn == "stepErrorf" || fn == "trf" || fn == "tr") {
+				return true // failf, trf or seenCheck passing its own format on
 			}
 			format, ok := literal(c.Args[arg])
 			if !assert.True(t, ok, "%s: %s's format is a literal, so that the catalogue can hold it", fset.Position(c.Pos()), fn) {

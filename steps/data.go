@@ -57,30 +57,30 @@ func CheckData(pb *Playbook, opts ValidateOptions) *DataCheck {
 			dc.Positives += int(y)
 		}
 	}
-	features := tr(pb, "none: no fairness by group", "aucune : pas d'équité par groupe")
+	features := tr(pb, "none: no fairness by group")
 	if len(dc.SensitiveFeatures) > 0 {
 		features = strings.Join(dc.SensitiveFeatures, ", ")
 	}
-	pb.KV(tr(pb, "Validation data", "Données de validation"),
-		tr(pb, "data", "données"), dc.Data,
-		tr(pb, "rows", "lignes"), dc.Rows,
-		tr(pb, "columns", "colonnes"), len(dc.Columns),
-		tr(pb, "label", "étiquette"), dc.Label,
-		tr(pb, "positive label", "étiquette positive"), fmt.Sprintf("%s (%d %s)", dc.PositiveLabel, dc.Positives, tr(pb, "rows", "lignes")),
-		tr(pb, "sensitive features", "attributs sensibles"), features,
+	pb.KV(tr(pb, "Validation data"),
+		tr(pb, "data"), dc.Data,
+		tr(pb, "rows"), dc.Rows,
+		tr(pb, "columns"), len(dc.Columns),
+		tr(pb, "label"), dc.Label,
+		tr(pb, "positive label"), fmt.Sprintf("%s (%d %s)", dc.PositiveLabel, dc.Positives, tr(pb, "rows")),
+		tr(pb, "sensitive features"), features,
 	)
-	t := &record.Table{Columns: []string{tr(pb, "column", "colonne"), tr(pb, "role", "rôle")}, Rows: [][]string{}}
+	t := &record.Table{Columns: []string{tr(pb, "column"), tr(pb, "role")}, Rows: [][]string{}}
 	for _, c := range dc.Columns {
 		role := ""
 		switch {
 		case c == dc.Label:
-			role = tr(pb, "label", "étiquette")
+			role = tr(pb, "label")
 		case slices.Contains(dc.SensitiveFeatures, c):
-			role = tr(pb, "sensitive feature", "attribut sensible")
+			role = tr(pb, "sensitive feature")
 		}
 		t.Rows = append(t.Rows, []string{c, role})
 	}
-	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb, "Columns of ", "Colonnes de ") + dc.Data, Table: t})
+	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb, "Columns of ") + dc.Data, Table: t})
 	return dc
 }
 
@@ -278,7 +278,7 @@ func (s *validationSet) fairness(preds []int, attr string) (churn.Fairness, erro
 // formatList formats values as "a, b", or none.
 func formatList(pb *Playbook, values []string) string {
 	if len(values) == 0 {
-		return tr(pb, "none", "aucune")
+		return tr(pb, "none")
 	}
 	return strings.Join(values, ", ")
 }

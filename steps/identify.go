@@ -162,9 +162,9 @@ func Identify(pb *Playbook, opts IdentifyOptions) *BestRun {
 		return a.id < b.id
 	})
 
-	order := tr(pb, "descending", "décroissant")
+	order := tr(pb, "descending")
 	if opts.Direction == DirectionMin {
-		order = tr(pb, "ascending", "croissant")
+		order = tr(pb, "ascending")
 	}
 	if opts.Over == OverLoggedModels {
 		fillRuns(r, cands[:min(opts.Top, len(cands))])
@@ -180,14 +180,12 @@ func Identify(pb *Playbook, opts IdentifyOptions) *BestRun {
 		RunURL:      RunURL(r.c, exp.ExperimentID, best.run.Info.RunID),
 		Metrics:     best.metrics, Params: best.params,
 		Finished: finished, Considered: len(cands),
-		TieBreak: fmt.Sprintf(tr(pb, "%s %s, then start time descending (the most recent run first), then run id ascending, as MLflow's search orders runs",
-			"%s %s, puis heure de début décroissante (le run le plus récent d'abord), puis identifiant du run croissant, comme MLflow ordonne sa recherche de runs"),
+		TieBreak: fmt.Sprintf(tr(pb, "%s %s, then start time descending (the most recent run first), then run id ascending, as MLflow's search orders runs"),
 			opts.Metric, order),
 	}
 	if best.model != nil {
 		res.ModelID, res.ModelName, res.ModelSource = best.model.Info.ModelID, best.model.Info.Name, best.model.URI()
-		res.TieBreak = fmt.Sprintf(tr(pb, "%s %s, then creation time descending (the most recent model first), then model id ascending, as MLflow's search_logged_models orders logged models",
-			"%s %s, puis heure de création décroissante (le modèle le plus récent d'abord), puis identifiant du modèle croissant, comme search_logged_models de MLflow ordonne les modèles"),
+		res.TieBreak = fmt.Sprintf(tr(pb, "%s %s, then creation time descending (the most recent model first), then model id ascending, as MLflow's search_logged_models orders logged models"),
 			opts.Metric, order)
 	}
 	for _, c := range cands {
@@ -367,9 +365,9 @@ func metricNames(runs []mlflow.Run) []string {
 
 func showLeaderboard(pb *Playbook, res *BestRun) {
 	models := res.Over == OverLoggedModels
-	t := &record.Table{Columns: []string{"#", "run", "run_id", res.Metric, "roc_auc", tr(pb, "started", "début")}, Rows: [][]string{}}
+	t := &record.Table{Columns: []string{"#", "run", "run_id", res.Metric, "roc_auc", tr(pb, "started")}, Rows: [][]string{}}
 	if models {
-		t.Columns = []string{"#", "run", "run_id", "model_id", res.Metric, "roc_auc", tr(pb, "created", "créé")}
+		t.Columns = []string{"#", "run", "run_id", "model_id", res.Metric, "roc_auc", tr(pb, "created")}
 	}
 	other := len(t.Columns) - 2
 	if res.Metric == "roc_auc" {
@@ -386,47 +384,30 @@ func showLeaderboard(pb *Playbook, res *BestRun) {
 		}
 		t.Rows = append(t.Rows, append(cells, fmt.Sprintf("%.4f", row.Value), o, stamp(row.StartTime)))
 	}
-	title := tr(pb,
-		fmt.Sprintf("Leaderboard: the top %d of %d FINISHED runs by %s (%s)", len(res.Leaderboard), res.Considered, res.Metric, res.Direction),
-		fmt.Sprintf("Classement : les %d meilleurs des %d runs FINISHED selon %s (%s)", len(res.Leaderboard), res.Considered, res.Metric, res.Direction),
-	)
+	title := trf(pb, "Leaderboard: the top %d of %d FINISHED runs by %s (%s)", len(res.Leaderboard), res.Considered, res.Metric, res.Direction)
 	if models {
-		title = tr(pb,
-			fmt.Sprintf("Leaderboard: the top %d of %d READY logged models by %s (%s)", len(res.Leaderboard), res.Considered, res.Metric, res.Direction),
-			fmt.Sprintf("Classement : les %d meilleurs des %d modèles journalisés READY selon %s (%s)", len(res.Leaderboard), res.Considered, res.Metric, res.Direction),
-		)
+		title = trf(pb, "Leaderboard: the top %d of %d READY logged models by %s (%s)", len(res.Leaderboard), res.Considered, res.Metric, res.Direction)
 	}
 	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: title, Table: t})
-	pb.Plot(tr(pb, "Leaderboard", "Classement"), leaderboardPlot(res))
-	ordreFR := "décroissant"
-	if res.Direction == DirectionMin {
-		ordreFR = "croissant"
-	}
-	tie := tr(pb,
-		fmt.Sprintf("%d run(s) share the best value; ties broken by %s", res.Tied, res.TieBreak),
-		fmt.Sprintf("%d run(s) partagent la meilleure valeur ; départage : %s %s, puis la date de début décroissante (le run le plus récent d'abord), puis l'identifiant du run croissant, comme MLflow trie ses résultats",
-			res.Tied, res.Metric, ordreFR),
-	)
+	pb.Plot(tr(pb, "Leaderboard"), leaderboardPlot(res))
+	// TieBreak is in the scenario's language (Identify).
+	tie := trf(pb, "%d run(s) share the best value; ties broken by %s", res.Tied, res.TieBreak)
 	kv := []any{
-		tr(pb, "experiment", "expérience"), res.Experiment,
+		tr(pb, "experiment"), res.Experiment,
 		"run", res.RunName,
 		"run_id", res.RunID,
 	}
-	title = tr(pb, "Best run", "Meilleur run")
+	title = tr(pb, "Best run")
 	if models {
-		tie = tr(pb,
-			fmt.Sprintf("%d logged model(s) share the best value; ties broken by %s", res.Tied, res.TieBreak),
-			fmt.Sprintf("%d modèle(s) journalisé(s) partagent la meilleure valeur ; départage : %s %s, puis la date de création décroissante (le modèle le plus récent d'abord), puis l'identifiant du modèle croissant, comme MLflow trie les modèles journalisés",
-				res.Tied, res.Metric, ordreFR),
-		)
-		title = tr(pb, "Best logged model", "Meilleur modèle journalisé")
-		kv = append(kv, "model_id", res.ModelID, tr(pb, "logged model", "modèle journalisé"), res.ModelName)
+		tie = trf(pb, "%d logged model(s) share the best value; ties broken by %s", res.Tied, res.TieBreak)
+		title = tr(pb, "Best logged model")
+		kv = append(kv, "model_id", res.ModelID, tr(pb, "logged model"), res.ModelName)
 	}
 	kv = append(kv,
 		res.Metric, res.Value,
-		tr(pb, "model source", "source du modèle"), res.ModelSource,
-		tr(pb, "MLflow UI", "interface MLflow"), res.RunURL,
-		tr(pb, "ties", "égalités"), tie,
+		tr(pb, "model source"), res.ModelSource,
+		tr(pb, "MLflow UI"), res.RunURL,
+		tr(pb, "ties"), tie,
 	)
 	pb.KV(title, kv...)
 }

@@ -51,7 +51,7 @@ func Infer(pb *Playbook, m Scorer, opts InferOptions) []Prediction {
 		}
 		uri, version, threshold, score = m.URI, m.Version, m.Threshold, m.scores
 		if m.LabelsOnly {
-			how = tr(pb, ", labels", ", étiquettes")
+			how = tr(pb, ", labels")
 		}
 	case *ServedModel:
 		if m == nil || m.invoke == nil {
@@ -61,11 +61,11 @@ func Infer(pb *Playbook, m Scorer, opts InferOptions) []Prediction {
 		score = func(customers []churn.Customer) ([]float64, error) {
 			p, labels, err := m.scores(pb.Context(), customers)
 			if labels {
-				how = tr(pb, ", labels", ", étiquettes")
+				how = tr(pb, ", labels")
 			}
 			return p, err
 		}
-		uri += tr(pb, ", served at ", ", servi à ") + m.URL
+		uri += tr(pb, ", served at ") + m.URL
 	default:
 		failf("infer: no model: pass the result of steps.Load or steps.Serve")
 	}
@@ -94,7 +94,7 @@ func Infer(pb *Playbook, m Scorer, opts InferOptions) []Prediction {
 	out := make([]Prediction, len(customers))
 	t := &record.Table{Columns: []string{
 		"customerID", "tenure", "Contract", "MonthlyCharges", "InternetService",
-		tr(pb, "probability", "probabilité"), tr(pb, "prediction", "prédiction"),
+		tr(pb, "probability"), tr(pb, "prediction"),
 	}, Rows: [][]string{}}
 	for i, c := range customers {
 		label := 0
@@ -102,18 +102,15 @@ func Infer(pb *Playbook, m Scorer, opts InferOptions) []Prediction {
 			label = 1
 		}
 		out[i] = Prediction{CustomerID: c.CustomerID, Probability: probs[i], Label: label, Customer: c}
-		word := tr(pb, "stays", "reste")
+		word := tr(pb, "stays")
 		if label == 1 {
-			word = tr(pb, "churns", "part")
+			word = tr(pb, "churns")
 		}
 		t.Rows = append(t.Rows, []string{
 			c.CustomerID, fmt.Sprint(c.Tenure), c.Contract, fmt.Sprintf("%.2f", c.MonthlyCharges), c.InternetService,
 			fmt.Sprintf("%.3f", probs[i]), fmt.Sprintf("%d (%s)", label, word),
 		})
 	}
-	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb,
-		fmt.Sprintf("Predictions of %s (version %s, threshold %.2f%s)", uri, version, threshold, how),
-		fmt.Sprintf("Prédictions de %s (version %s, seuil %.2f%s)", uri, version, threshold, how),
-	), Table: t})
+	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: trf(pb, "Predictions of %s (version %s, threshold %.2f%s)", uri, version, threshold, how), Table: t})
 	return out
 }

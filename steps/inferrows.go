@@ -94,11 +94,11 @@ func InferRows(pb *Playbook, m *LoadedModel, opts InferRowsOptions) []RowPredict
 	if opts.Label != "" {
 		label, _ = t.Index(opts.Label)
 	}
-	tab := &record.Table{Columns: append([]string{tr(pb, "line", "ligne")}, show...), Rows: [][]string{}}
+	tab := &record.Table{Columns: append([]string{tr(pb, "line")}, show...), Rows: [][]string{}}
 	if label >= 0 {
 		tab.Columns = append(tab.Columns, opts.Label)
 	}
-	tab.Columns = append(tab.Columns, tr(pb, "probability of ", "probabilité de ")+opts.PositiveLabel, tr(pb, "prediction", "prédiction"))
+	tab.Columns = append(tab.Columns, tr(pb, "probability of ")+opts.PositiveLabel, tr(pb, "prediction"))
 	out := make([]RowPrediction, t.Len())
 	for i, row := range t.Rows {
 		p := RowPrediction{Line: t.Lines[i], Probability: probs[i]}
@@ -113,7 +113,7 @@ func InferRows(pb *Playbook, m *LoadedModel, opts InferRowsOptions) []RowPredict
 			p.Actual = row[label]
 			cells = append(cells, p.Actual)
 		}
-		word := tr(pb, "not ", "pas ") + opts.PositiveLabel
+		word := tr(pb, "not ") + opts.PositiveLabel
 		if p.Label == 1 {
 			word = opts.PositiveLabel
 		}
@@ -121,9 +121,6 @@ func InferRows(pb *Playbook, m *LoadedModel, opts InferRowsOptions) []RowPredict
 		tab.Rows = append(tab.Rows, cells)
 		out[i] = p
 	}
-	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb,
-		fmt.Sprintf("Predictions of %s (version %s, threshold %.2f) on %s", m.URI, m.Version, m.Threshold, opts.Data),
-		fmt.Sprintf("Prédictions de %s (version %s, seuil %.2f) sur %s", m.URI, m.Version, m.Threshold, opts.Data),
-	), Table: tab})
+	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: trf(pb, "Predictions of %s (version %s, threshold %.2f) on %s", m.URI, m.Version, m.Threshold, opts.Data), Table: tab})
 	return out
 }

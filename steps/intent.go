@@ -239,8 +239,7 @@ func (r *registry) repairIntent(model, alias, cur, raw string) {
 	at := now()
 	if err := json.Unmarshal([]byte(raw), &in); err != nil || in.To == "" {
 		rep.Kind = record.RepairReversed
-		rep.Detail = tr(pb, "an unreadable promotion intent was found and removed; production is on "+r.versionWord(cur),
-			"une intention de promotion illisible a été trouvée et supprimée ; la production est sur la "+r.versionWord(cur))
+		rep.Detail = trf(pb, "an unreadable promotion intent was found and removed; production is on %s", versionText(cur))
 	} else if t, err := time.Parse(time.RFC3339, in.At); err == nil {
 		at = t
 	}
@@ -252,15 +251,11 @@ func (r *registry) repairIntent(model, alias, cur, raw string) {
 		if err := r.tagMove(p, in.From); err != nil {
 			failf("completing the interrupted move of %s of %s from %s to version %s: %w", alias, model, versionText(in.From), in.To, err)
 		}
-		rep.Detail = tr(pb,
-			fmt.Sprintf("the move of %s from %s to version %s started by %s at %s was interrupted after the alias moved: its tags were completed", alias, r.versionWord(in.From), in.To, in.By, in.At),
-			fmt.Sprintf("le déplacement de %s de la %s vers la version %s commencé par %s à %s a été interrompu après le déplacement de l'alias : ses tags ont été complétés", alias, r.versionWord(in.From), in.To, in.By, in.At))
+		rep.Detail = trf(pb, "the move of %s from %s to version %s started by %s at %s was interrupted after the alias moved: its tags were completed", alias, versionText(in.From), in.To, in.By, in.At)
 	default:
 		rep.Kind, rep.From, rep.To = record.RepairReversed, in.From, in.To
 		r.dropClaims(in.Kind, model, in.To, in.From, cur, in.At, in.By)
-		rep.Detail = tr(pb,
-			fmt.Sprintf("the move of %s from %s to version %s started by %s at %s was interrupted before the alias moved (production is on %s): it was reversed, no tag claims it", alias, r.versionWord(in.From), in.To, in.By, in.At, r.versionWord(cur)),
-			fmt.Sprintf("le déplacement de %s de la %s vers la version %s commencé par %s à %s a été interrompu avant le déplacement de l'alias (la production est sur la %s) : il a été annulé, aucun tag ne s'en réclame", alias, r.versionWord(in.From), in.To, in.By, in.At, r.versionWord(cur)))
+		rep.Detail = trf(pb, "the move of %s from %s to version %s started by %s at %s was interrupted before the alias moved (production is on %s): it was reversed, no tag claims it", alias, versionText(in.From), in.To, in.By, in.At, versionText(cur))
 	}
 	if err := r.deleteModelTag(model, intentKey(alias)); err != nil {
 		failf("deleting the intent of an interrupted move of %s of %s: %w", alias, model, err)
@@ -328,9 +323,7 @@ func (r *registry) repairTags(model, alias, cur string) {
 		}
 		r.unarchive(model, cur, curTags)
 	}
-	rep.Detail = tr(pb,
-		fmt.Sprintf("%s points to version %s, whose promotion tags were missing=%t; earlier production versions left unarchived: %v: tags completed", alias, cur, missing, stale),
-		fmt.Sprintf("%s pointe vers la version %s, tags de promotion manquants=%t ; anciennes versions de production non archivées : %v : tags complétés", alias, cur, missing, stale))
+	rep.Detail = trf(pb, "%s points to version %s, whose promotion tags were missing=%t; earlier production versions left unarchived: %v: tags completed", alias, cur, missing, stale)
 	r.keepRepair(rep)
 }
 
@@ -339,17 +332,17 @@ func (r *registry) keepRepair(rep record.Repair) {
 	pb := r.pb
 	rep.Time, rep.Step = now(), pb.Step()
 	notebook.Update(pb, func(rec *record.Run) { rec.Evidence.Repairs = append(rec.Evidence.Repairs, rep) })
-	kind := tr(pb, "completed", "complétée")
+	kind := tr(pb, "completed")
 	if rep.Kind == record.RepairReversed {
-		kind = tr(pb, "reversed", "annulée")
+		kind = tr(pb, "reversed")
 	}
 	kv := []any{
-		tr(pb, "model", "modèle"), rep.Model, "alias", rep.Alias,
-		tr(pb, "repair", "réparation"), kind,
-		tr(pb, "what", "quoi"), rep.Detail,
+		tr(pb, "model"), rep.Model, "alias", rep.Alias,
+		tr(pb, "repair"), kind,
+		tr(pb, "what"), rep.Detail,
 	}
 	if rep.DryRun {
-		kv = append(kv, tr(pb, "dry run", "essai à blanc"), tr(pb, "nothing was sent", "rien n'a été envoyé"))
+		kv = append(kv, tr(pb, "dry run"), tr(pb, "nothing was sent"))
 	}
-	pb.KV(tr(pb, "Interrupted promotion repaired", "Promotion interrompue réparée"), kv...)
+	pb.KV(tr(pb, "Interrupted promotion repaired"), kv...)
 }

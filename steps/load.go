@@ -83,33 +83,29 @@ func Load(pb *Playbook, uri string) *LoadedModel {
 	}
 	kv := []any{
 		"URI", m.URI,
-		tr(pb, "resolved to", "résolu en"), fmt.Sprintf("%s version %s", m.Model, m.Version),
+		tr(pb, "resolved to"), fmt.Sprintf("%s version %s", m.Model, m.Version),
 		"run_id", m.RunID,
-		tr(pb, "artifacts", "artefacts"), m.ArtifactURI,
-		tr(pb, "flavors", "saveurs"), strings.Join(m.Flavors, ", "),
-		tr(pb, "decision threshold", "seuil de décision"), m.Threshold,
+		tr(pb, "artifacts"), m.ArtifactURI,
+		tr(pb, "flavors"), strings.Join(m.Flavors, ", "),
+		tr(pb, "decision threshold"), m.Threshold,
 	}
 	if m.Python {
-		how := tr(pb, "probabilities (predict_proba)", "probabilités (predict_proba)")
+		how := tr(pb, "probabilities (predict_proba)")
 		if m.LabelsOnly {
-			how = tr(pb, "labels only (no predict_proba)", "étiquettes seulement (pas de predict_proba)")
+			how = tr(pb, "labels only (no predict_proba)")
 		}
-		kv = append(kv, tr(pb, "scored by", "évalué par"), tr(pb, "MLflow's pyfunc in Python: ", "le pyfunc de MLflow en Python : ")+how)
+		kv = append(kv, tr(pb, "scored by"), tr(pb, "MLflow's pyfunc in Python: ")+how)
 		if m.py.env != nil {
-			kv = append(kv, tr(pb, "environment", "environnement"), envSummary(pb, m.py.env))
+			kv = append(kv, tr(pb, "environment"), envSummary(pb, m.py.env))
 		}
 	}
 	switch {
 	case m.Planned && m.Version == DryRunVersion:
-		kv = append(kv, tr(pb, "dry run", "essai à blanc"), tr(pb,
-			"the version was not created nor the alias moved: the model was loaded from its run's source",
-			"la version n'a pas été créée ni l'alias déplacé : le modèle a été chargé depuis la source de son run"))
+		kv = append(kv, tr(pb, "dry run"), tr(pb, "the version was not created nor the alias moved: the model was loaded from its run's source"))
 	case m.Planned:
-		kv = append(kv, tr(pb, "dry run", "essai à blanc"), tr(pb,
-			"the alias was not moved: the version it would point to was loaded",
-			"l'alias n'a pas été déplacé : la version vers laquelle il pointerait a été chargée"))
+		kv = append(kv, tr(pb, "dry run"), tr(pb, "the alias was not moved: the version it would point to was loaded"))
 	}
-	pb.KV(tr(pb, "Loaded model", "Modèle chargé"), kv...)
+	pb.KV(tr(pb, "Loaded model"), kv...)
 	return m
 }
 

@@ -90,7 +90,7 @@ func mustPlot(err error) {
 
 // rocPlot draws the ROC curve of each model.
 func rocPlot(pb *Playbook, labels []float64, models []scored) *plot.Plot {
-	p := newPlot(tr(pb, "ROC curve", "Courbe ROC"), tr(pb, "false positive rate", "taux de faux positifs"), tr(pb, "true positive rate", "taux de vrais positifs"))
+	p := newPlot(tr(pb, "ROC curve"), tr(pb, "false positive rate"), tr(pb, "true positive rate"))
 	p.Legend.Top, p.Legend.Left = false, false
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
 	diag, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
@@ -121,7 +121,7 @@ func curveStyle(l *plotter.Line, i int) {
 
 // prPlot draws the precision-recall curve of each model.
 func prPlot(pb *Playbook, labels []float64, models []scored) *plot.Plot {
-	p := newPlot(tr(pb, "Precision-recall curve", "Courbe précision-rappel"), tr(pb, "recall", "rappel"), tr(pb, "precision", "précision"))
+	p := newPlot(tr(pb, "Precision-recall curve"), tr(pb, "recall"), tr(pb, "precision"))
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
 	for i, m := range models {
 		prec, rec, _ := churn.PRCurve(labels, m.scores)
@@ -162,17 +162,17 @@ type classNames struct{ neg, pos, negLegend, posLegend, proba string }
 
 func (res *ValidationResult) classNames(pb *Playbook) classNames {
 	if res.Label != "" {
-		neg := tr(pb, "not ", "pas ") + res.PositiveLabel
+		neg := tr(pb, "not ") + res.PositiveLabel
 		return classNames{neg, res.PositiveLabel, neg, res.PositiveLabel,
-			tr(pb, "predicted probability of ", "probabilité prédite de ") + res.PositiveLabel}
+			tr(pb, "predicted probability of ") + res.PositiveLabel}
 	}
-	return classNames{tr(pb, "no churn", "resté"), tr(pb, "churn", "parti"), tr(pb, "stayed", "resté"), tr(pb, "churned", "parti"),
-		tr(pb, "predicted probability of churn", "probabilité de départ prédite")}
+	return classNames{tr(pb, "no churn"), tr(pb, "churn"), tr(pb, "stayed"), tr(pb, "churned"),
+		tr(pb, "predicted probability of churn")}
 }
 
 // confusionPlot draws a confusion matrix with its counts.
 func confusionPlot(pb *Playbook, m churn.Confusion, names classNames) *plot.Plot {
-	p := newPlot(tr(pb, "Confusion matrix", "Matrice de confusion"), tr(pb, "predicted", "prédit"), tr(pb, "actual", "réel"))
+	p := newPlot(tr(pb, "Confusion matrix"), tr(pb, "predicted"), tr(pb, "actual"))
 	g := confusionGrid(m)
 	pal, err := brewer.GetPalette(brewer.TypeSequential, "Blues", 9)
 	mustPlot(err)
@@ -207,8 +207,8 @@ func confusionPlot(pb *Playbook, m churn.Confusion, names classNames) *plot.Plot
 
 // scorePlot draws the distribution of the scores of each class.
 func scorePlot(pb *Playbook, labels, scores []float64, names classNames) *plot.Plot {
-	p := newPlot(tr(pb, "Score distribution by class", "Distribution des scores par classe"),
-		names.proba, tr(pb, "density", "densité"))
+	p := newPlot(tr(pb, "Score distribution by class"),
+		names.proba, tr(pb, "density"))
 	var pos, neg plotter.Values
 	for i, s := range scores {
 		if labels[i] == 1 {
@@ -240,7 +240,7 @@ func scorePlot(pb *Playbook, labels, scores []float64, names classNames) *plot.P
 // fairnessPlot draws each group's selection rate, true and false positive
 // rates.
 func fairnessPlot(pb *Playbook, fs []churn.Fairness) *plot.Plot {
-	p := newPlot(tr(pb, "Fairness by group", "Équité par groupe"), "", tr(pb, "rate", "taux"))
+	p := newPlot(tr(pb, "Fairness by group"), "", tr(pb, "rate"))
 	var names []string
 	var sel, tpr, fpr plotter.Values
 	for _, f := range fs {
@@ -255,7 +255,7 @@ func fairnessPlot(pb *Playbook, fs []churn.Fairness) *plot.Plot {
 	for i, s := range []struct {
 		name string
 		vs   plotter.Values
-	}{{tr(pb, "selection rate", "taux de sélection"), sel}, {tr(pb, "TPR", "TVP"), tpr}, {tr(pb, "FPR", "TFP"), fpr}} {
+	}{{tr(pb, "selection rate"), sel}, {tr(pb, "TPR"), tpr}, {tr(pb, "FPR"), fpr}} {
 		b, err := plotter.NewBarChart(s.vs, w)
 		mustPlot(err)
 		b.Color = seriesColor(i)

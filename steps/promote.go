@@ -147,9 +147,7 @@ func (r *registry) unchanged(p *Promotion, force bool) bool {
 		// Models that cannot be compared are not the same: the
 		// promotion goes on, saying why.
 		p.Comparison = &record.ModelComparison{Method: digestMethod, IgnoredFields: slices.Clone(mlmodelRunFields), Error: err.Error()}
-		r.pb.Printf("%s\n", tr(r.pb,
-			fmt.Sprintf("the candidate's model could not be compared with that of version %s, which holds %s (%s): promoting it", cur, p.Alias, err),
-			fmt.Sprintf("le modèle du candidat n'a pas pu être comparé à celui de la version %s, qui porte %s (%s) : il est promu", cur, p.Alias, err)))
+		r.pb.Printf("%s\n", trf(r.pb, "the candidate's model could not be compared with that of version %s, which holds %s (%s): promoting it", cur, p.Alias, err))
 		return false
 	}
 	p.Comparison = cmp
@@ -157,11 +155,7 @@ func (r *registry) unchanged(p *Promotion, force bool) bool {
 		return false
 	}
 	p.Candidate, p.SameAs, p.Version, p.Previous = p.Version, cur, cur, cur
-	r.pb.Printf("%s\n", tr(r.pb,
-		fmt.Sprintf("unchanged: version %s has the same fitted parameters as version %s, which holds %s (%s): %s stays on version %s; nothing was changed",
-			p.Candidate, cur, p.Alias, cmp.Candidate.Digest, p.Alias, cur),
-		fmt.Sprintf("inchangé : la version %s a les mêmes paramètres ajustés que la version %s, qui porte %s (%s) : %s reste sur la version %s ; rien n'a été modifié",
-			p.Candidate, cur, p.Alias, cmp.Candidate.Digest, p.Alias, cur)))
+	r.pb.Printf("%s\n", trf(r.pb, "unchanged: version %s has the same fitted parameters as version %s, which holds %s (%s): %s stays on version %s; nothing was changed", p.Candidate, cur, p.Alias, cmp.Candidate.Digest, p.Alias, cur))
 	return true
 }
 
@@ -194,14 +188,10 @@ func (r *registry) move(p *Promotion, force bool) string {
 			fail(Refuse(p.Kind, "%s of %s moved from %s (when this scenario started) to %s since: someone else changed production meanwhile; nothing was changed; rerun the scenario, or pass force=true to override",
 				p.Alias, p.Model, versionText(p.AtStart), versionText(cur)))
 		}
-		r.pb.Printf("%s\n", tr(r.pb,
-			fmt.Sprintf("force: %s moved from %s to %s since the scenario started; moving it anyway", p.Alias, r.versionWord(p.AtStart), r.versionWord(cur)),
-			fmt.Sprintf("force : %s est passé de %s à %s depuis le début du scénario ; déplacé quand même", p.Alias, r.versionWord(p.AtStart), r.versionWord(cur))))
+		r.pb.Printf("%s\n", trf(r.pb, "force: %s moved from %s to %s since the scenario started; moving it anyway", p.Alias, versionText(p.AtStart), versionText(cur)))
 	}
 	if cur == p.Version {
-		r.pb.Printf("%s\n", tr(r.pb,
-			fmt.Sprintf("%s already points to version %s: nothing to move", p.Alias, p.Version),
-			fmt.Sprintf("%s pointe déjà vers la version %s : rien à déplacer", p.Alias, p.Version)))
+		r.pb.Printf("%s\n", trf(r.pb, "%s already points to version %s: nothing to move", p.Alias, p.Version))
 		return cur
 	}
 	r.beginMove(p, cur)
@@ -265,39 +255,39 @@ func (r *registry) recordPromotion(p *Promotion) {
 			Candidate: p.Candidate, SameAs: p.SameAs, Comparison: p.Comparison,
 		}
 	})
-	title := tr(pb, "Promotion", "Promotion")
+	title := tr(pb, "Promotion")
 	if p.Kind == record.PromotionRollback {
-		title = tr(pb, "Rollback", "Retour arrière")
+		title = tr(pb, "Rollback")
 	}
 	what := fmt.Sprintf("%s: %s → version %s", p.Alias, r.versionWord(p.Previous), p.Version)
 	if !p.Moved {
-		what = fmt.Sprintf("%s: version %s (%s)", p.Alias, p.Version, tr(pb, "unchanged", "inchangé"))
+		what = fmt.Sprintf("%s: version %s (%s)", p.Alias, p.Version, tr(pb, "unchanged"))
 	}
 	kv := []any{
-		tr(pb, "model", "modèle"), p.Model,
-		tr(pb, "production", "production"), what,
-		tr(pb, "at scenario start", "au début du scénario"), r.versionWord(p.AtStart),
+		tr(pb, "model"), p.Model,
+		tr(pb, "production"), what,
+		tr(pb, "at scenario start"), r.versionWord(p.AtStart),
 	}
 	if p.SameAs != "" {
-		kv = append(kv, tr(pb, "candidate", "candidat"), fmt.Sprintf("version %s", p.Candidate),
-			tr(pb, "reason", "raison"), fmt.Sprintf(tr(pb, "same fitted parameters as version %s", "mêmes paramètres ajustés que la version %s"), p.SameAs))
+		kv = append(kv, tr(pb, "candidate"), fmt.Sprintf("version %s", p.Candidate),
+			tr(pb, "reason"), fmt.Sprintf(tr(pb, "same fitted parameters as version %s"), p.SameAs))
 	}
 	if c := p.Comparison; c != nil && c.Error == "" {
-		kv = append(kv, tr(pb, "candidate's model", "modèle du candidat"), fmt.Sprintf("version %s: %s", c.Candidate.Version, c.Candidate.Digest),
-			tr(pb, "production's model", "modèle de la production"), fmt.Sprintf("version %s: %s", c.Production.Version, c.Production.Digest))
+		kv = append(kv, tr(pb, "candidate's model"), fmt.Sprintf("version %s: %s", c.Candidate.Version, c.Candidate.Digest),
+			tr(pb, "production's model"), fmt.Sprintf("version %s: %s", c.Production.Version, c.Production.Digest))
 	}
 	if p.Previous != "" && p.Previous != p.Version {
-		kv = append(kv, tr(pb, "archived", "archivée"), fmt.Sprintf("version %s (%s=true, %s=%s)", p.Previous, TagArchived, TagSupersededBy, p.Version))
+		kv = append(kv, tr(pb, "archived"), fmt.Sprintf("version %s (%s=true, %s=%s)", p.Previous, TagArchived, TagSupersededBy, p.Version))
 	}
 	if p.Reason != "" {
-		kv = append(kv, tr(pb, "reason", "raison"), p.Reason)
+		kv = append(kv, tr(pb, "reason"), p.Reason)
 	}
-	kv = append(kv, tr(pb, "when", "quand"), stamp(p.At), tr(pb, "by", "par"), p.By)
+	kv = append(kv, tr(pb, "when"), stamp(p.At), tr(pb, "by"), p.By)
 	if p.Forced {
 		kv = append(kv, "force", true)
 	}
 	if p.DryRun {
-		kv = append(kv, tr(pb, "dry run", "essai à blanc"), tr(pb, "nothing was sent", "rien n'a été envoyé"))
+		kv = append(kv, tr(pb, "dry run"), tr(pb, "nothing was sent"))
 	}
 	pb.KV(title, kv...)
 }

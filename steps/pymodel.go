@@ -40,14 +40,14 @@ type pythonModel struct {
 // envSummary says, for a cell's output, which environment a model runs
 // in: its manager, Python and MLflow, and whether this run built it.
 func envSummary(pb *Playbook, env *pyworker.Env) string {
-	how := tr(pb, "reused", "réutilisé")
+	how := tr(pb, "reused")
 	if !env.Reused {
-		how = tr(pb, "built in ", "construit en ") + env.BuildTime.Round(100*time.Millisecond).String()
+		how = tr(pb, "built in ") + env.BuildTime.Round(100*time.Millisecond).String()
 	}
-	s := fmt.Sprintf("--env-manager %s%s Python %s, mlflow %s, %d %s (%s)", env.Manager, tr(pb, ":", " :"), env.Version, env.MLflow,
-		len(env.Requirements), tr(pb, "requirements", "dépendances"), how)
+	s := fmt.Sprintf("--env-manager %s%s Python %s, mlflow %s, %d %s (%s)", env.Manager, tr(pb, ":"), env.Version, env.MLflow,
+		len(env.Requirements), tr(pb, "requirements"), how)
 	if len(env.Added) > 0 {
-		s += tr(pb, "; added for playbook's worker: ", " ; ajouté pour le processus d'évaluation de playbook : ") + strings.Join(env.Added, ", ")
+		s += tr(pb, "; added for playbook's worker: ") + strings.Join(env.Added, ", ")
 	}
 	return s
 }

@@ -166,10 +166,7 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 		if mv.RunLink != "" {
 			res.RunLink = mv.RunLink
 		}
-		note = tr(pb,
-			fmt.Sprintf("version %s was already registered from run %s with the same source: reused (new_version=true registers another)", mv.Version, run.RunID),
-			fmt.Sprintf("la version %s était déjà enregistrée depuis le run %s avec la même source : réutilisée (new_version=true en enregistre une autre)", mv.Version, run.RunID),
-		)
+		note = trf(pb, "version %s was already registered from run %s with the same source: reused (new_version=true registers another)", mv.Version, run.RunID)
 	default:
 		mv, err := r.createVersion(mlflow.CreateModelVersionRequest{
 			// No run_link: MLflow's UI shows it cut to 37 characters, over
@@ -185,25 +182,25 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 			}
 		}
 		res.Version, res.Status, res.Created = mv.Version, string(mv.Status), true
-		note = tr(pb, "a new version was created", "une nouvelle version a été créée")
+		note = tr(pb, "a new version was created")
 		if pb.DryRun() {
-			note = tr(pb, "dry run: a new version would be created", "essai à blanc : une nouvelle version serait créée")
+			note = tr(pb, "dry run: a new version would be created")
 		}
 	}
 
-	modelNote := tr(pb, "exists", "existe déjà")
+	modelNote := tr(pb, "exists")
 	if res.ModelCreated {
-		modelNote = tr(pb, "created", "créé")
+		modelNote = tr(pb, "created")
 	}
-	pb.KV(tr(pb, "Registered version", "Version enregistrée"),
-		tr(pb, "model", "modèle"), fmt.Sprintf("%s (%s)", opts.Model, modelNote),
+	pb.KV(tr(pb, "Registered version"),
+		tr(pb, "model"), fmt.Sprintf("%s (%s)", opts.Model, modelNote),
 		"version", res.Version,
-		tr(pb, "status", "statut"), res.Status,
+		tr(pb, "status"), res.Status,
 		"source", res.Source,
-		tr(pb, "source kind", "type de source"), sourceKindText(pb, src),
+		tr(pb, "source kind"), sourceKindText(pb, src),
 		"run_id", res.RunID,
 		"run_link", res.RunLink,
-		tr(pb, "decision", "décision"), note,
+		tr(pb, "decision"), note,
 	)
 	return res
 }
@@ -211,13 +208,9 @@ func Register(pb *Playbook, run *BestRun, opts RegisterOptions) *Version {
 // sourceKindText says what kind of source a version is registered from.
 func sourceKindText(pb *Playbook, src modelSource) string {
 	if src.kind == SourceLoggedModel {
-		return tr(pb,
-			fmt.Sprintf("%s: the run's logged model %s, called %q (MLflow 3)", src.kind, src.modelID, src.modelName),
-			fmt.Sprintf("%s : le modèle journalisé %s du run, nommé « %s » (MLflow 3)", src.kind, src.modelID, src.modelName))
+		return trf(pb, "%s: the run's logged model %s, called %s (MLflow 3)", src.kind, src.modelID, quoted(pb, src.modelName))
 	}
-	return tr(pb,
-		fmt.Sprintf("%s: the run's artifacts, folder %q", src.kind, src.path),
-		fmt.Sprintf("%s : les artefacts du run, dossier « %s »", src.kind, src.path))
+	return trf(pb, "%s: the run's artifacts, folder %s", src.kind, quoted(pb, src.path))
 }
 
 // findVersion returns the newest version of model registered from run

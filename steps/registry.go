@@ -204,9 +204,7 @@ func (r *registry) readBack(err error, what string, applied func() (bool, error)
 	case rerr != nil:
 		return stepErrorf("%w; reading it back failed too (%s): the registry may hold %s; rerun the scenario once the server answers: an interrupted promotion is completed or reversed", err, firstLine(rerr.Error()), what)
 	case ok:
-		r.pb.Printf("%s\n", tr(r.pb,
-			"the reply was lost, but the registry read back shows "+what+": the change was applied",
-			"la réponse a été perdue, mais la relecture du registre montre "+what+" : la modification a été appliquée"))
+		r.pb.Printf("%s\n", trf(r.pb, "the reply was lost, but the registry read back shows %s: the change was applied", what))
 		return nil
 	}
 	return stepErrorf("%w; read back: not applied (the registry does not hold %s)", err, what)
@@ -413,7 +411,7 @@ func (v versionRef) LocalizeText(lang string) string {
 // show.
 func (r *registry) versionWord(v string) string {
 	if v == "" {
-		return tr(r.pb, "no version", "aucune version")
+		return tr(r.pb, "no version")
 	}
 	return "version " + v
 }

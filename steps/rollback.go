@@ -78,9 +78,7 @@ func Rollback(pb *Playbook, opts RollbackOptions) *Promotion {
 		failf("rollback: version %s already holds %s of %q: nothing to roll back to", target, opts.Alias, opts.Model)
 	}
 	if s := targetTags[TagValidationStatus]; s != StatusPassed {
-		pb.Printf("%s\n", tr(pb,
-			"warning: version "+target+" has "+TagValidationStatus+"="+s+"; rolling back to it anyway, as asked",
-			"attention : la version "+target+" a "+TagValidationStatus+"="+s+" ; retour arrière vers elle quand même, comme demandé"))
+		pb.Printf("%s\n", trf(pb, "warning: version %s has %s=%s; rolling back to it anyway, as asked", target, TagValidationStatus, s))
 	}
 
 	p := &Promotion{

@@ -90,12 +90,12 @@ type ServedModel struct {
 // run's Python interpreter is found: see --python). It shows the decision
 // and, when it is no, why: the model is then scored in process.
 func ServeWanted(pb *Playbook, mode string) bool {
-	title := tr(pb, "Serving", "Service du modèle")
-	inProcess := tr(pb, "the model is scored in process (steps.Load)", "le modèle est évalué dans le processus (steps.Load)")
+	title := tr(pb, "Serving")
+	inProcess := tr(pb, "the model is scored in process (steps.Load)")
 	switch strings.ToLower(strings.TrimSpace(mode)) {
 	case ServeOff, "false", "no":
-		pb.KV(title, tr(pb, "decision", "décision"), tr(pb, "not served: serve="+mode, "pas de service : serve="+mode),
-			tr(pb, "why", "pourquoi"), inProcess)
+		pb.KV(title, tr(pb, "decision"), trf(pb, "not served: serve=%s", mode),
+			tr(pb, "why"), inProcess)
 		return false
 	case ServeOn, "true", "yes":
 		return true
@@ -106,25 +106,28 @@ func ServeWanted(pb *Playbook, mode string) bool {
 			py, err = "--env-manager "+mgr, notebook.CheckPython(pb)
 		}
 		if err != nil {
-			pb.KV(title, tr(pb, "decision", "décision"), tr(pb, "not served (serve=auto)", "pas de service (serve=auto)"),
-				tr(pb, "why", "pourquoi"), tr(pb, "no Python with mlflow to run mlflow models serve: "+err.Error(), whyNoPythonFR(pb, err)),
-				tr(pb, "instead", "à la place"), inProcess)
+			pb.KV(title, tr(pb, "decision"), tr(pb, "not served (serve=auto)"),
+				tr(pb, "why"), whyNoPython(pb, err),
+				tr(pb, "instead"), inProcess)
 			return false
 		}
-		pb.KV(title, tr(pb, "decision", "décision"), tr(pb, "served (serve=auto)", "servi (serve=auto)"), "Python", py)
+		pb.KV(title, tr(pb, "decision"), tr(pb, "served (serve=auto)"), "Python", py)
 		return true
 	}
 	failf("serve: mode %q: want %s, %s or %s", mode, ServeAuto, ServeOn, ServeOff)
 	return false
 }
 
-// whyNoPythonFR says in French why the run has no Python to serve with
-// (err, InterpreterOf's).
-func whyNoPythonFR(pb *Playbook, err error) string {
-	if notebook.EnvManager(pb) == pyworker.EnvUV {
-		return "pas de uv pour construire l'environnement du modèle (--env-manager uv) : installez-le (pip install uv)"
+// whyNoPython says why the run has no Python to serve with (err,
+// InterpreterOf's): in English, its words; in French, the catalogue's.
+func whyNoPython(pb *Playbook, err error) string {
+	if lang(pb) != "fr" {
+		return trf(pb, "no Python with mlflow to run mlflow models serve: %s", err.Error())
 	}
-	return "pas de Python avec mlflow et pyarrow pour lancer « mlflow models serve » (ni --python, ni $PLAYBOOK_PYTHON, ni un python3 du PATH qui les importe)"
+	if notebook.EnvManager(pb) == pyworker.EnvUV {
+		return tr(pb, "no uv to build the model's environment (--env-manager uv): install it (pip install uv)")
+	}
+	return tr(pb, "no Python with mlflow and pyarrow to run mlflow models serve (no --python, no $PLAYBOOK_PYTHON, no python3 on PATH that imports them)")
 }
 
 // Serve starts MLflow's scoring server on uri, models:/NAME@ALIAS (or
@@ -217,32 +220,30 @@ func Serve(pb *Playbook, uri string, opts ServeOptions) *ServedModel {
 		})
 	}
 
-	how := tr(pb, "labels (predict), as MLflow serves a scikit-learn model", "étiquettes (predict), comme MLflow sert un modèle scikit-learn")
+	how := tr(pb, "labels (predict), as MLflow serves a scikit-learn model")
 	if s.Probabilities {
-		how = tr(pb, `probabilities (params {"predict_method": "predict_proba"})`, `probabilités (params {"predict_method": "predict_proba"})`)
+		how = tr(pb, `probabilities (params {"predict_method": "predict_proba"})`)
 	}
 	kv := []any{
 		"URI", s.URI,
-		tr(pb, "resolved to", "résolu en"), fmt.Sprintf("%s version %s", s.Model, s.Version),
-		tr(pb, "served", "servi"), source,
-		tr(pb, "command", "commande"), strings.Join(append([]string{filepath.Base(py)}, served.Command[1:]...), " "),
-		tr(pb, "address", "adresse"), s.URL + "/invocations",
-		tr(pb, "ready in", "prêt en"), s.ReadyIn.Round(time.Millisecond).String(),
-		tr(pb, "flavors", "saveurs"), strings.Join(s.Flavors, ", "),
+		tr(pb, "resolved to"), fmt.Sprintf("%s version %s", s.Model, s.Version),
+		tr(pb, "served"), source,
+		tr(pb, "command"), strings.Join(append([]string{filepath.Base(py)}, served.Command[1:]...), " "),
+		tr(pb, "address"), s.URL + "/invocations",
+		tr(pb, "ready in"), s.ReadyIn.Round(time.Millisecond).String(),
+		tr(pb, "flavors"), strings.Join(s.Flavors, ", "),
 	}
 	if env != nil {
-		kv = append(kv, tr(pb, "environment", "environnement"), envSummary(pb, env))
+		kv = append(kv, tr(pb, "environment"), envSummary(pb, env))
 	}
 	kv = append(kv,
-		tr(pb, "scores", "scores"), how,
-		tr(pb, "stopped", "arrêt"), tr(pb, "at the end of the scenario", "à la fin du scénario"),
+		tr(pb, "scores"), how,
+		tr(pb, "stopped"), tr(pb, "at the end of the scenario"),
 	)
 	if s.Planned {
-		kv = append(kv, tr(pb, "dry run", "essai à blanc"), tr(pb,
-			"the alias was not moved: the server serves the source of the version it would point to",
-			"l'alias n'a pas été déplacé : le serveur sert la source de la version vers laquelle il pointerait"))
+		kv = append(kv, tr(pb, "dry run"), tr(pb, "the alias was not moved: the server serves the source of the version it would point to"))
 	}
-	pb.KV(tr(pb, "Served model", "Modèle servi"), kv...)
+	pb.KV(tr(pb, "Served model"), kv...)
 	return s
 }
 

@@ -1,10 +1,12 @@
 package steps
 
 import (
+	"fmt"
 	"net/url"
 	"os"
 	"os/user"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -87,13 +89,31 @@ func lang(pb *Playbook) string {
 	return strings.ToLower(l)
 }
 
-// tr returns fr when the scenario is in French, else en: labels of what
-// steps show follow the scenario's language.
-func tr(pb *Playbook, en, fr string) string {
+// tr returns en in the scenario's language: its French from the
+// catalogue (catalogTextFR) when the scenario is in French. What steps
+// show follows the scenario's language.
+func tr(pb *Playbook, en string) string {
 	if lang(pb) == "fr" {
-		return fr
+		if fr, ok := catalogTextFR[en]; ok {
+			return fr
+		}
 	}
 	return en
+}
+
+// quoted returns s quoted in the scenario's language: « s » in French,
+// "s" (as %q) else.
+func quoted(pb *Playbook, s string) string {
+	if lang(pb) == "fr" {
+		return "« " + s + " »"
+	}
+	return strconv.Quote(s)
+}
+
+// trf formats tr(pb, format) with a as fmt.Sprintf does, each value that
+// can say itself in the scenario's language (a version) said so.
+func trf(pb *Playbook, format string, a ...any) string {
+	return fmt.Sprintf(tr(pb, format), localizeArgs(lang(pb), a)...)
 }
 
 // actor returns who runs the scenario, as user@host.

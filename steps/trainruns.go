@@ -37,9 +37,7 @@ type TrainResult = training.Result
 // nothing.
 func TrainRuns(pb *Playbook, opts TrainOptions) *TrainResult {
 	if pb.DryRun() {
-		pb.Printf("%s\n", tr(pb,
-			fmt.Sprintf("dry run: no training run logged (would log %d runs to experiment %q)", opts.Runs, opts.Experiment),
-			fmt.Sprintf("essai à blanc : aucun run d'entraînement enregistré (%d runs seraient enregistrés dans l'expérience %q)", opts.Runs, opts.Experiment)))
+		pb.Printf("%s\n", trf(pb, "dry run: no training run logged (would log %d runs to experiment %q)", opts.Runs, opts.Experiment))
 		return &TrainResult{Experiment: opts.Experiment}
 	}
 	c, err := pb.Client()
@@ -61,15 +59,12 @@ func TrainRuns(pb *Playbook, opts TrainOptions) *TrainResult {
 		User: user, Source: "playbook scenario",
 	})
 	if res != nil {
-		t := &record.Table{Columns: []string{"run", "run_id", "l2", tr(pb, "threshold", "seuil"), "f1", "roc_auc", "status"}, Rows: [][]string{}}
+		t := &record.Table{Columns: []string{"run", "run_id", "l2", tr(pb, "threshold"), "f1", "roc_auc", "status"}, Rows: [][]string{}}
 		for _, r := range res.Runs {
 			t.Rows = append(t.Rows, []string{r.RunName, r.RunID, fmt.Sprint(r.Hyper.L2), fmt.Sprint(r.Hyper.Threshold),
 				fmt.Sprintf("%.4f", r.Metrics["f1"]), fmt.Sprintf("%.4f", r.Metrics["roc_auc"]), string(r.Status)})
 		}
-		notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb,
-			fmt.Sprintf("Training runs in experiment %q (%s: %d rows to train, %d to validate)", res.Experiment, res.Data, res.TrainRows, res.ValidRows),
-			fmt.Sprintf("Runs d'entraînement dans l'expérience %q (%s : %d lignes d'entraînement, %d de validation)", res.Experiment, res.Data, res.TrainRows, res.ValidRows),
-		), Table: t})
+		notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: trf(pb, "Training runs in experiment %q (%s: %d rows to train, %d to validate)", res.Experiment, res.Data, res.TrainRows, res.ValidRows), Table: t})
 	}
 	if err != nil {
 		fail(err)

@@ -198,16 +198,15 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 	}
 
 	// The champion, on the same data.
-	plotted := []scored{{tr(pb, "candidate", "candidat") + " v" + cand.Version, scores}}
-	champNote := tr(pb, "none: no version holds "+opts.ProductionAlias, "aucun : aucune version ne porte "+opts.ProductionAlias)
+	plotted := []scored{{tr(pb, "candidate") + " v" + cand.Version, scores}}
+	champNote := trf(pb, "none: no version holds %s", opts.ProductionAlias)
 	pv, hasChamp, err := r.aliasVersion(cand.Model, opts.ProductionAlias)
 	if err != nil {
 		fail(err)
 	}
 	switch {
 	case hasChamp && pv == cand.Version:
-		champNote = tr(pb, "the candidate already holds "+opts.ProductionAlias+": not compared with itself",
-			"le candidat porte déjà "+opts.ProductionAlias+" : pas de comparaison avec lui-même")
+		champNote = trf(pb, "the candidate already holds %s: not compared with itself", opts.ProductionAlias)
 	case hasChamp:
 		champURI := mlflow.ModelURI{Name: cand.Model, Alias: opts.ProductionAlias}.String()
 		champ, err := r.load(champURI)
@@ -224,7 +223,7 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 		}
 		res.Champion, res.ChampionMetrics = champ.Version, &cm
 		champNote = fmt.Sprintf("%s (version %s)", champURI, champ.Version)
-		plotted = append(plotted, scored{tr(pb, "champion", "champion") + " v" + champ.Version, cs})
+		plotted = append(plotted, scored{tr(pb, "champion") + " v" + champ.Version, cs})
 	}
 
 	res.check(pb, opts)
@@ -265,9 +264,7 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 		failf("validate: %s version %s: %w; nothing was tagged", cand.Model, cand.Version, err)
 	}
 	if cut > 0 {
-		pb.Printf("%s\n", tr(pb,
-			fmt.Sprintf("%s: %d of the %d failed checks left out to keep the tag within MLflow's %d characters (failed_checks_left_out); the evidence keeps them all", TagValidation, cut, len(res.Failed), maxRegistryTagValue),
-			fmt.Sprintf("%s : %d des %d contrôles échoués laissés de côté pour tenir dans les %d caractères d'un tag MLflow (failed_checks_left_out) ; les preuves les gardent tous", TagValidation, cut, len(res.Failed), maxRegistryTagValue)))
+		pb.Printf("%s\n", trf(pb, "%s: %d of the %d failed checks left out to keep the tag within MLflow's %d characters (failed_checks_left_out); the evidence keeps them all", TagValidation, cut, len(res.Failed), maxRegistryTagValue))
 	}
 	if err := r.setTag(cand.Model, cand.Version, TagValidation, value); err != nil {
 		failf("setting tag %s on %s version %s: %w", TagValidation, cand.Model, cand.Version, err)
@@ -305,12 +302,12 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 
 // plots shows the validation's plots.
 func (res *ValidationResult) plots(pb *Playbook, labels, scores []float64, plotted []scored) {
-	pb.Plot(tr(pb, "ROC curve", "Courbe ROC"), rocPlot(pb, labels, plotted))
-	pb.Plot(tr(pb, "Precision-recall curve", "Courbe précision-rappel"), prPlot(pb, labels, plotted))
-	pb.Plot(tr(pb, "Confusion matrix", "Matrice de confusion"), confusionPlot(pb, res.Metrics.Confusion, res.classNames(pb)))
-	pb.Plot(tr(pb, "Score distribution by class", "Distribution des scores par classe"), scorePlot(pb, labels, scores, res.classNames(pb)))
+	pb.Plot(tr(pb, "ROC curve"), rocPlot(pb, labels, plotted))
+	pb.Plot(tr(pb, "Precision-recall curve"), prPlot(pb, labels, plotted))
+	pb.Plot(tr(pb, "Confusion matrix"), confusionPlot(pb, res.Metrics.Confusion, res.classNames(pb)))
+	pb.Plot(tr(pb, "Score distribution by class"), scorePlot(pb, labels, scores, res.classNames(pb)))
 	if len(res.Fairness) > 0 {
-		pb.Plot(tr(pb, "Fairness by group", "Équité par groupe"), fairnessPlot(pb, res.Fairness))
+		pb.Plot(tr(pb, "Fairness by group"), fairnessPlot(pb, res.Fairness))
 	}
 }
 
@@ -322,11 +319,9 @@ func (r *registry) keepProductionTags(res *ValidationResult, cand *Candidate, op
 	pb := r.pb
 	status := old[TagValidationStatus]
 	if status == "" {
-		status = tr(pb, "none", "aucun")
+		status = tr(pb, "none")
 	}
-	pb.Printf("%s\n", tr(pb,
-		fmt.Sprintf("version %s holds %s: its validation tags are kept (%s=%s, validated %s); pass Revalidate to rewrite them", cand.Version, opts.ProductionAlias, TagValidationStatus, status, validatedAt(old)),
-		fmt.Sprintf("la version %s porte %s : ses tags de validation sont conservés (%s=%s, validée %s) ; passez Revalidate pour les réécrire", cand.Version, opts.ProductionAlias, TagValidationStatus, status, validatedAt(old))))
+	pb.Printf("%s\n", trf(pb, "version %s holds %s: its validation tags are kept (%s=%s, validated %s); pass Revalidate to rewrite them", cand.Version, opts.ProductionAlias, TagValidationStatus, status, validatedAt(old)))
 	res.show(pb, cand, champNote, status)
 	res.plots(pb, labels, scores, plotted)
 	if !res.Passed {
@@ -396,11 +391,11 @@ func (res *ValidationResult) check(pb *Playbook, opts ValidateOptions) {
 			}
 			label := fmt.Sprintf("%s %s champion %s %s", name, cmp, sign(t.GreaterIsBetter), num(*change.by))
 			if change.relative {
-				label = fmt.Sprintf(tr(pb, "%s %s champion %s %s%% of |champion|", "%s %s champion %s %s %% de |champion|"), name, cmp, sign(t.GreaterIsBetter), num(*change.by*100))
+				label = fmt.Sprintf(tr(pb, "%s %s champion %s %s%% of |champion|"), name, cmp, sign(t.GreaterIsBetter), num(*change.by*100))
 			}
 			if champ == nil {
 				add(record.Check{Kind: record.CheckChampion, Name: label, Metric: name, Value: Float(v), Pass: true, Skipped: true,
-					Detail: tr(pb, "no production version to compare with", "aucune version en production à comparer")})
+					Detail: tr(pb, "no production version to compare with")})
 				continue
 			}
 			delta := *change.by
@@ -421,8 +416,8 @@ func (res *ValidationResult) check(pb *Playbook, opts ValidateOptions) {
 			name, short string
 			value, max  float64
 		}{
-			{tr(pb, "demographic parity difference", "écart de parité démographique"), "dp_diff", f.DemographicParityDifference, opts.MaxDemographicParity},
-			{tr(pb, "equalized odds difference", "écart d'égalité des chances"), "eo_diff", f.EqualizedOddsDifference, opts.MaxEqualizedOdds},
+			{tr(pb, "demographic parity difference"), "dp_diff", f.DemographicParityDifference, opts.MaxDemographicParity},
+			{tr(pb, "equalized odds difference"), "eo_diff", f.EqualizedOddsDifference, opts.MaxEqualizedOdds},
 		} {
 			if lim.max == 0 {
 				continue
@@ -430,7 +425,7 @@ func (res *ValidationResult) check(pb *Playbook, opts ValidateOptions) {
 			pass := lim.value <= lim.max+tolerance
 			add(record.Check{Kind: record.CheckFairness, Name: fmt.Sprintf("%s (%s) <= %s", lim.name, f.Attribute, num(lim.max)),
 				Metric: lim.short + "." + f.Attribute, Value: Float(lim.value), Limit: Float(lim.max), Pass: pass,
-				Detail: fmt.Sprintf(tr(pb, "%s by %s %.4f %s %s", "%s selon %s %.4f %s %s"), lim.name, f.Attribute, lim.value, verdictCmp(pass, false), num(lim.max))})
+				Detail: fmt.Sprintf(tr(pb, "%s by %s %.4f %s %s"), lim.name, f.Attribute, lim.value, verdictCmp(pass, false), num(lim.max))})
 		}
 	}
 }
@@ -597,48 +592,48 @@ func (res *ValidationResult) record(pb *Playbook, opts ValidateOptions, cand *Ca
 func (res *ValidationResult) show(pb *Playbook, cand *Candidate, champNote, status string) {
 	m := res.Metrics
 	kv := append([]any{},
-		tr(pb, "candidate", "candidat"), fmt.Sprintf("%s → version %s", cand.URI(), cand.Version),
-		tr(pb, "champion", "champion"), champNote,
-		tr(pb, "data", "données"), fmt.Sprintf("%s, %d %s", res.Data, res.Rows, res.rowWord(pb)),
+		tr(pb, "candidate"), fmt.Sprintf("%s → version %s", cand.URI(), cand.Version),
+		tr(pb, "champion"), champNote,
+		tr(pb, "data"), fmt.Sprintf("%s, %d %s", res.Data, res.Rows, res.rowWord(pb)),
 	)
 	if res.Label != "" {
 		kv = append(kv,
-			tr(pb, "label", "étiquette"), res.Label,
-			tr(pb, "positive label", "étiquette positive"), res.PositiveLabel,
-			tr(pb, "sensitive features", "attributs sensibles"), formatList(pb, res.SensitiveFeatures),
-			tr(pb, "columns sent to the model", "colonnes envoyées au modèle"), len(res.Inputs),
+			tr(pb, "label"), res.Label,
+			tr(pb, "positive label"), res.PositiveLabel,
+			tr(pb, "sensitive features"), formatList(pb, res.SensitiveFeatures),
+			tr(pb, "columns sent to the model"), len(res.Inputs),
 		)
 	}
 	kv = append(kv, "f1", m.F1, "roc_auc", m.ROCAUC, "precision", m.Precision, "recall", m.Recall, "accuracy", m.Accuracy,
-		tr(pb, "verdict", "verdict"), TagValidationStatus+"="+status,
+		tr(pb, "verdict"), TagValidationStatus+"="+status,
 	)
-	pb.KV(tr(pb, "Validation", "Validation"), kv...)
+	pb.KV(tr(pb, "Validation"), kv...)
 	t := &record.Table{Columns: []string{
-		tr(pb, "check", "contrôle"), tr(pb, "candidate", "candidat"), tr(pb, "champion", "champion"),
-		tr(pb, "limit", "limite"), tr(pb, "result", "résultat"),
+		tr(pb, "check"), tr(pb, "candidate"), tr(pb, "champion"),
+		tr(pb, "limit"), tr(pb, "result"),
 	}, Rows: [][]string{}}
 	for _, c := range res.Checks {
-		result := tr(pb, "pass", "réussi")
+		result := tr(pb, "pass")
 		switch {
 		case c.Skipped:
-			result = tr(pb, "skipped: ", "ignoré : ") + c.Detail
+			result = tr(pb, "skipped: ") + c.Detail
 		case !c.Pass:
-			result = tr(pb, "FAIL", "ÉCHEC")
+			result = tr(pb, "FAIL")
 		}
 		t.Rows = append(t.Rows, []string{c.Name, optNum(c.Value), optNum(c.Champion), optNum(c.Limit), result})
 	}
-	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb, "Validation checks", "Contrôles de validation"), Table: t})
+	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb, "Validation checks"), Table: t})
 	if res.Label != "" {
-		ct := &record.Table{Columns: []string{tr(pb, "column", "colonne"), tr(pb, "type", "type")}, Rows: [][]string{}}
+		ct := &record.Table{Columns: []string{tr(pb, "column"), tr(pb, "type")}, Rows: [][]string{}}
 		for i, c := range res.Inputs {
 			ct.Rows = append(ct.Rows, []string{c, res.InputTypes[i]})
 		}
-		notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb, "Columns sent to the model", "Colonnes envoyées au modèle"), Table: ct})
+		notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb, "Columns sent to the model"), Table: ct})
 	}
 
 	ft := &record.Table{Columns: []string{
-		tr(pb, "attribute", "attribut"), tr(pb, "group", "groupe"), res.rowWord(pb),
-		tr(pb, "selection rate", "taux de sélection"), tr(pb, "TPR", "TVP"), tr(pb, "FPR", "TFP"),
+		tr(pb, "attribute"), tr(pb, "group"), res.rowWord(pb),
+		tr(pb, "selection rate"), tr(pb, "TPR"), tr(pb, "FPR"),
 	}, Rows: [][]string{}}
 	for _, f := range res.Fairness {
 		for _, g := range f.Groups {
@@ -646,16 +641,16 @@ func (res *ValidationResult) show(pb *Playbook, cand *Candidate, champNote, stat
 				fmt.Sprintf("%.4f", g.SelectionRate), fmt.Sprintf("%.4f", g.TPR), fmt.Sprintf("%.4f", g.FPR)})
 		}
 	}
-	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb, "Fairness by group", "Équité par groupe"), Table: ft})
+	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb, "Fairness by group"), Table: ft})
 }
 
 // rowWord is what the validation data's rows are: customers (Telco) or
 // rows.
 func (res *ValidationResult) rowWord(pb *Playbook) string {
 	if res.Label != "" {
-		return tr(pb, "rows", "lignes")
+		return tr(pb, "rows")
 	}
-	return tr(pb, "customers", "clients")
+	return tr(pb, "customers")
 }
 
 func optNum(p *float64) string {

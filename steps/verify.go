@@ -54,31 +54,32 @@ func Verify(pb *Playbook, p *Promotion) *Verification {
 		}
 		return map[string]string{}
 	}
-	// add keeps a check; seen says what was found, in English for the
-	// error and in the scenario's language for the table.
-	add := func(name string, pass bool, seenEN, seenFR string) {
-		c := record.Check{Step: pb.Step(), Kind: record.CheckState, Name: name, Pass: pass, Detail: tr(pb, seenEN, seenFR)}
+	// seenCheck keeps a check; seen, formatted with a, says what was found, in
+	// English for the error and in the scenario's language for the table.
+	seenCheck := func(name string, pass bool, seen string, a ...any) {
+		c := record.Check{Step: pb.Step(), Kind: record.CheckState, Name: name, Pass: pass, Detail: trf(pb, seen, a...)}
 		v.Checks = append(v.Checks, c)
 		if !pass {
-			v.Failed = append(v.Failed, name+": "+seenEN)
+			v.Failed = append(v.Failed, name+": "+fmt.Sprintf(seen, a...))
 		}
 	}
 	aliasCheck := func(alias, want string) {
 		got, ok := after.Aliases[alias]
-		en, fr := "points to version "+got, "pointe vers la version "+got
+		name := fmt.Sprintf("%s → version %s", alias, want)
 		if !ok {
-			en, fr = "does not exist", "n'existe pas"
+			seenCheck(name, false, "does not exist")
+			return
 		}
-		add(fmt.Sprintf("%s → version %s", alias, want), got == want, en, fr)
+		seenCheck(name, got == want, "points to version %s", got)
 	}
 	tagCheck := func(version, key, want string) {
 		got, ok := tags(version)[key]
-		en := fmt.Sprintf("%s=%s", key, got)
-		fr := en
+		name := fmt.Sprintf("version %s: %s=%s", version, key, want)
 		if !ok {
-			en, fr = "no tag "+key, "pas de tag "+key
+			seenCheck(name, false, "no tag %s", key)
+			return
 		}
-		add(fmt.Sprintf("version %s: %s=%s", version, key, want), ok && got == want, en, fr)
+		seenCheck(name, got == want, "%s=%s", key, got)
 	}
 
 	aliasCheck(p.Alias, p.Version)
@@ -86,12 +87,12 @@ func Verify(pb *Playbook, p *Promotion) *Verification {
 	case record.PromotionRollback:
 		tagCheck(p.Version, TagRollbackReason, p.Reason)
 		got, archived := tags(p.Version)[TagArchived]
-		en, fr := "no tag "+TagArchived, "pas de tag "+TagArchived
+		name := fmt.Sprintf("version %s: no %s tag", p.Version, TagArchived)
 		if archived {
-			en = TagArchived + "=" + got
-			fr = en
+			seenCheck(name, false, "%s=%s", TagArchived, got)
+		} else {
+			seenCheck(name, true, "no tag %s", TagArchived)
 		}
-		add(fmt.Sprintf("version %s: no %s tag", p.Version, TagArchived), !archived, en, fr)
 	default:
 		// An unchanged promotion (the candidate's model the same as
 		// production's) leaves the candidate alias on the candidate.
@@ -112,8 +113,7 @@ func Verify(pb *Playbook, p *Promotion) *Verification {
 
 	notebook.Update(pb, func(rec *record.Run) { rec.Evidence.Checks = append(rec.Evidence.Checks, v.Checks...) })
 	if pb.DryRun() {
-		pb.Markdown(tr(pb, "*Dry run: the registry was not changed; the snapshot below is the state the run would have left.*",
-			"*Essai à blanc : le registre n'a pas été modifié ; l'instantané ci-dessous est l'état que l'exécution aurait laissé.*"))
+		pb.Markdown(tr(pb, "*Dry run: the registry was not changed; the snapshot below is the state the run would have left.*"))
 	}
 	notebook.KeepSnapshot(pb, after)
 	embedded, versionErr := embeddedServer(pb, r)
@@ -126,15 +126,15 @@ func Verify(pb *Playbook, p *Promotion) *Verification {
 }
 
 func (v *Verification) show(pb *Playbook, r *registry, embedded bool) {
-	t := &record.Table{Columns: []string{tr(pb, "check", "contrôle"), tr(pb, "seen", "constaté"), tr(pb, "result", "résultat")}, Rows: [][]string{}}
+	t := &record.Table{Columns: []string{tr(pb, "check"), tr(pb, "seen"), tr(pb, "result")}, Rows: [][]string{}}
 	for _, c := range v.Checks {
-		res := tr(pb, "pass", "réussi")
+		res := tr(pb, "pass")
 		if !c.Pass {
-			res = tr(pb, "FAIL", "ÉCHEC")
+			res = tr(pb, "FAIL")
 		}
 		t.Rows = append(t.Rows, []string{c.Name, c.Detail, res})
 	}
-	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb, "End state", "État final"), Table: t})
+	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb, "End state"), Table: t})
 
 	before := r.before(v.Model)
 	var lines []string
@@ -143,21 +143,21 @@ func (v *Verification) show(pb *Playbook, r *registry, embedded bool) {
 		n, ok2 := v.After.Aliases[a]
 		switch {
 		case !ok1:
-			lines = append(lines, fmt.Sprintf("- `%s`: %s → version %s", a, tr(pb, "new", "nouvel alias"), n))
+			lines = append(lines, fmt.Sprintf("- `%s`: %s → version %s", a, tr(pb, "new"), n))
 		case !ok2:
-			lines = append(lines, fmt.Sprintf("- `%s`: version %s → %s", a, b, tr(pb, "deleted", "supprimé")))
+			lines = append(lines, fmt.Sprintf("- `%s`: version %s → %s", a, b, tr(pb, "deleted")))
 		case b != n:
 			lines = append(lines, fmt.Sprintf("- `%s`: version %s → version %s", a, b, n))
 		default:
-			lines = append(lines, fmt.Sprintf("- `%s`: version %s (%s)", a, n, tr(pb, "unchanged", "inchangé")))
+			lines = append(lines, fmt.Sprintf("- `%s`: version %s (%s)", a, n, tr(pb, "unchanged")))
 		}
 	}
 	if len(lines) > 0 {
-		pb.Markdown(tr(pb, "**Aliases, before → after:**", "**Alias, avant → après :**") + "\n\n" + strings.Join(lines, "\n"))
+		pb.Markdown(tr(pb, "**Aliases, before → after:**") + "\n\n" + strings.Join(lines, "\n"))
 	}
-	where := tr(pb, "The model's page in the MLflow UI (Models):", "La page du modèle dans l'interface MLflow (Models) :")
+	where := tr(pb, "The model's page in the MLflow UI (Models):")
 	if embedded {
-		where = tr(pb, "The model's page in the registry (read-only):", "La page du modèle dans le registre (lecture seule) :")
+		where = tr(pb, "The model's page in the registry (read-only):")
 	}
 	pb.Printf("%s %s\n", where, v.ModelURL)
 }
