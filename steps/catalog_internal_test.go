@@ -2,10 +2,11 @@ package steps
 
 import (
 	"errors"
-	"maps"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
+	"math"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -31,7 +32,7 @@ func TestCatalogFR(t *testing.T) {
 		fn      string // the function called
 		arg     int    // the format's argument
 		catalog map[string]string
-	}{{"Refuse", 1, catalogFR}, {"failf", 0, catalogStepsFR}, {"stepErrorf", 0, catalogStepsFR}, {"tr", 1, catalogTextFR}, {"trf", 1, catalogTextFR}, {"seenCheck", 2, catalogTextFR}} {
+	}{{"Refuse", 1, catalogFR}, {"failf", 0, catalogStepsFR}, {"stepErrorf", 0, catalogStepsFR}, {"tr", 1, catalogTextFR}, {"trf", 1, catalogTextFR}, {"seenCheck", 2, catalogTextFR}, {"word", 0, catalogTextFR}} {
 		used := catalogUses(t, c.fn, c.arg)
 		require.NotEmpty(t, used, c.fn)
 		for format, pos := range used {
@@ -58,6 +59,7 @@ func TestCatalogFR(t *testing.T) {
 	shown := catalogUses(t, "tr", 1)
 	maps.Copy(shown, catalogUses(t, "trf", 1))
 	maps.Copy(shown, catalogUses(t, "seenCheck", 2))
+	maps.Copy(shown, catalogUses(t, "word", 0))
 	for en := range catalogTextFR {
 		_, ok := shown[en]
 		assert.True(t, ok, "catalogTextFR holds %q, which no call uses", en)
@@ -162,6 +164,19 @@ func TestStepErrorLocalize(t *testing.T) {
 	assert.Contains(t, frRace, "de aucune version vers la version 1")
 	assert.Contains(t, frRace, "pointait vers la version 2")
 	assert.NotContains(t, frRace, "no version")
+
+	// A sentinel and a noun group in a step's error: French, and still the
+	// sentinel for errors.Is.
+	th := stepErrorf("%w for %s: threshold %v is not a finite number", ErrThreshold, "f1", math.Inf(1))
+	assert.Equal(t, "bad metric threshold for f1: threshold +Inf is not a finite number", th.Error())
+	frTh := th.Localize("fr")
+	assert.Equal(t, "seuil de métrique invalide pour f1 : le seuil +Inf n'est pas un nombre fini", frTh.Error())
+	assert.ErrorIs(t, frTh, ErrThreshold)
+	out := stepErrorf("%s %q: %w", word("validation data"), "x.csv", ErrNoScenarioDir)
+	assert.Equal(t, `validation data "x.csv": the run has no scenario folder to read data files from`, out.Error())
+	assert.Equal(t, `données de validation "x.csv" : l'exécution n'a pas de dossier de scénario où lire des fichiers de données`, out.Localize("fr").Error())
+	assert.ErrorIs(t, out.Localize("fr"), ErrNoScenarioDir)
+	assert.NotErrorIs(t, out.Localize("fr"), ErrOutsideScenarioDir)
 
 	own := stepErrorf("a format of no catalogue %d", 1)
 	assert.Same(t, own, own.Localize("fr"), "a format the catalogue does not hold is kept")

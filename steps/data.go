@@ -125,7 +125,7 @@ func loadGeneric(dir dataDir, o ValidateOptions) (*genericData, error) {
 	case strings.EqualFold(filepath.Ext(o.Data), ".parquet"):
 		return nil, stepErrorf("validation data %s: Parquet files are not read yet: write the data set as CSV", o.Data)
 	}
-	t, err := dir.table("validation data", o.Data)
+	t, err := dir.table(word("validation data"), o.Data)
 	if err != nil {
 		return nil, err
 	}

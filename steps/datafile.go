@@ -2,7 +2,6 @@ package steps
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 
@@ -13,11 +12,11 @@ import (
 // (ValidateOptions.Data, InferRowsOptions.Data, TrainOptions.Data) that is
 // not inside the scenario's folder: an absolute path, a path that goes up
 // with "..", or one that leads out through a symbolic link.
-var ErrOutsideScenarioDir = errors.New("outside the scenario's folder")
+var ErrOutsideScenarioDir error = &phrase{"outside the scenario's folder", "hors du dossier du scénario"}
 
 // ErrNoScenarioDir is the cause of a step's refusal of a data file when
 // the run has no scenario folder to read it from.
-var ErrNoScenarioDir = errors.New("the run has no scenario folder to read data files from")
+var ErrNoScenarioDir error = &phrase{"the run has no scenario folder to read data files from", "l'exécution n'a pas de dossier de scénario où lire des fichiers de données"}
 
 // dataDir is the folder a run reads the data files its scenario names
 // from, and only from: the folder of the scenario's file.
@@ -31,13 +30,13 @@ func dataIn(pb *Playbook) dataDir { return dataDir(pb.ScenarioDir()) }
 // symbolic link leading out of the folder are refused, before anything of
 // the file is read, with an error naming what (e.g. "validation data"),
 // the path, the folder and why.
-func (d dataDir) open(what, name string) (*os.File, error) {
+func (d dataDir) open(what word, name string) (*os.File, error) {
 	outside := func(why string) error {
 		return stepErrorf("%s %q: %w %s: data files must be inside it (%s)", what, name, ErrOutsideScenarioDir, d, why)
 	}
 	switch {
 	case d == "":
-		return nil, fmt.Errorf("%s %q: %w", what, name, ErrNoScenarioDir)
+		return nil, stepErrorf("%s %q: %w", what, name, ErrNoScenarioDir)
 	case filepath.IsAbs(name) || filepath.VolumeName(name) != "":
 		return nil, outside("a relative path")
 	case !filepath.IsLocal(name):
@@ -67,7 +66,7 @@ func (d dataDir) open(what, name string) (*os.File, error) {
 }
 
 // telco reads the Telco CSV file name (churn.LoadCSV), inside the folder.
-func (d dataDir) telco(what, name string) (*churn.Dataset, error) {
+func (d dataDir) telco(what word, name string) (*churn.Dataset, error) {
 	f, err := d.open(what, name)
 	if err != nil {
 		return nil, err
@@ -75,14 +74,14 @@ func (d dataDir) telco(what, name string) (*churn.Dataset, error) {
 	defer f.Close()
 	ds, _, err := churn.LoadCSV(f, churn.LoadOptions{Name: name})
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", what, name, err)
+		return nil, stepErrorf("%s %s: %w", what, name, err)
 	}
 	return ds, nil
 }
 
 // table reads the CSV file name of any columns (churn.ReadTable), inside
 // the folder.
-func (d dataDir) table(what, name string) (*churn.Table, error) {
+func (d dataDir) table(what word, name string) (*churn.Table, error) {
 	f, err := d.open(what, name)
 	if err != nil {
 		return nil, err

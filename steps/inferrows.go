@@ -61,7 +61,7 @@ func InferRows(pb *Playbook, m *LoadedModel, opts InferRowsOptions) []RowPredict
 	if opts.Rows == 0 {
 		opts.Rows = DefaultExamples
 	}
-	t, err := dataIn(pb).table("data", opts.Data)
+	t, err := dataIn(pb).table(word("data"), opts.Data)
 	if err != nil {
 		failf("infer: %w", err)
 	}

@@ -2,7 +2,6 @@ package steps
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -262,4 +261,4 @@ func checkValidationData(dir dataDir, opts ValidateOptions, flavors []string, in
 }
 
 // errLabelsOnly is validate's refusal of a metric that needs scores.
-var errLabelsOnly = errors.New("the model gives labels only (no predict_proba)")
+var errLabelsOnly error = &phrase{"the model gives labels only (no predict_proba)", "le modèle ne donne que des étiquettes (pas de predict_proba)"}

@@ -1,8 +1,6 @@
 package steps
 
 import (
-	"errors"
-	"fmt"
 	"math"
 	"strconv"
 )
@@ -44,28 +42,25 @@ var metricGreaterIsBetter = map[string]bool{
 }
 
 // ErrThreshold is the cause of a MetricThreshold that cannot be used.
-var ErrThreshold = errors.New("bad metric threshold")
+var ErrThreshold error = &phrase{"bad metric threshold", "seuil de métrique invalide"}
 
 // validate applies MLflow's rules to t, a threshold on metric.
 func (t MetricThreshold) validate(metric string) error {
-	bad := func(format string, a ...any) error {
-		return stepErrorf("%w for %s: %s", ErrThreshold, metric, fmt.Sprintf(format, a...))
-	}
 	gib, known := metricGreaterIsBetter[metric]
 	switch {
 	case !known:
-		return bad("unknown metric: want one of accuracy, brier, f1, log_loss, precision, recall, roc_auc")
+		return stepErrorf("%w for %s: unknown metric: want one of accuracy, brier, f1, log_loss, precision, recall, roc_auc", ErrThreshold, metric)
 	case t.Threshold == nil && t.MinAbsoluteChange == nil && t.MinRelativeChange == nil:
-		return bad("no threshold, min_absolute_change nor min_relative_change set")
+		return stepErrorf("%w for %s: no threshold, min_absolute_change nor min_relative_change set", ErrThreshold, metric)
 	case t.Threshold != nil && (math.IsNaN(*t.Threshold) || math.IsInf(*t.Threshold, 0)):
-		return bad("threshold %v is not a finite number", *t.Threshold)
+		return stepErrorf("%w for %s: threshold %v is not a finite number", ErrThreshold, metric, *t.Threshold)
 	case t.MinAbsoluteChange != nil && !(*t.MinAbsoluteChange > 0) || t.MinAbsoluteChange != nil && math.IsInf(*t.MinAbsoluteChange, 0):
-		return bad("min_absolute_change %v: must be a positive number (MLflow's rule)", *t.MinAbsoluteChange)
+		return stepErrorf("%w for %s: min_absolute_change %v: must be a positive number (MLflow's rule)", ErrThreshold, metric, *t.MinAbsoluteChange)
 	case t.MinRelativeChange != nil && !(*t.MinRelativeChange >= 0 && *t.MinRelativeChange <= 1):
-		return bad("min_relative_change %v: must be between 0 and 1 (MLflow's rule)", *t.MinRelativeChange)
+		return stepErrorf("%w for %s: min_relative_change %v: must be between 0 and 1 (MLflow's rule)", ErrThreshold, metric, *t.MinRelativeChange)
 	case t.GreaterIsBetter != gib:
-		return bad("greater_is_better is %v, but %s is better when %s: set GreaterIsBetter: %v",
-			t.GreaterIsBetter, metric, map[bool]string{true: "greater", false: "smaller"}[gib], gib)
+		return stepErrorf("%w for %s: greater_is_better is %v, but %s is better when %s: set GreaterIsBetter: %v", ErrThreshold, metric,
+			t.GreaterIsBetter, metric, map[bool]word{true: word("greater"), false: word("smaller")}[gib], gib)
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ func TrainRuns(pb *Playbook, opts TrainOptions) *TrainResult {
 	// would open the path as given).
 	var data *churn.Dataset
 	if opts.Data != "" {
-		if data, err = dataIn(pb).telco("train: data", opts.Data); err != nil {
+		if data, err = dataIn(pb).telco(word("train: data"), opts.Data); err != nil {
 			fail(err)
 		}
 	}

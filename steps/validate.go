@@ -334,7 +334,7 @@ func (r *registry) keepProductionTags(res *ValidationResult, cand *Candidate, op
 // validation data.
 func validationData(dir dataDir, opts ValidateOptions) (*churn.Dataset, string, error) {
 	if opts.Data != "" {
-		d, err := dir.telco("validation data", opts.Data)
+		d, err := dir.telco(word("validation data"), opts.Data)
 		if err != nil {
 			return nil, "", err
 		}
