@@ -213,8 +213,13 @@ func TestPromotionKillPointsHeavy(t *testing.T) {
 	require.GreaterOrEqual(t, len(cases), 30, "at least 30 kill points")
 	t.Logf("%d kill points over %d changes: %v", len(cases), len(calls), calls[intent-2:])
 
+	// The kill points are independent (a model each): they run side by
+	// side, as many at once as -parallel allows (.ci/run's heavy lane: 4;
+	// each waits mostly on MLflow).
 	for i, kc := range cases {
 		t.Run(fmt.Sprintf("%s/%02d-%s", kc.mode, kc.n, strings.ReplaceAll(kc.call, "/", "-")), func(t *testing.T) {
+			t.Parallel()
+			e := &e2e{t: t, uri: e.uri, c: e.c, model: e.model}
 			model := e.cloneProduction(fmt.Sprintf("Kill-%d-%d", stamp, i))
 			f := newFaultProxy(t, uri, kc.mode, kc.n)
 			code, out := killRun(t, f, exp, model)
