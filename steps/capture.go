@@ -59,13 +59,13 @@ func (v *Verification) capture(pb *Playbook, embedded bool, versionErr error) {
 	case pb.DryRun():
 		c.Reason = tr(pb, "dry run: the registry was not changed, so there is nothing to capture")
 	case versionErr != nil:
-		c.Reason = tr(pb, "the server's version could not be read: ") + versionErr.Error()
+		c.Reason = trf(pb, "the server's version could not be read: %s", versionErr.Error())
 	case capturer == nil || capturer.ModelPage == nil:
-		c.Reason = tr(pb, "this run has no browser to capture ") + page + tr(pb, " with")
+		c.Reason = trf(pb, "this run has no browser to capture %s with", page)
 	default:
 		png, err := capturer.ModelPage(pb.Context(), v.ModelURL, v.Model, aliases)
 		if err != nil {
-			c.Reason = tr(pb, "no capture of ") + page + tr(pb, ": ") + captureError(pb, err)
+			c.Reason = trf(pb, "no capture of %s: %s", page, captureError(pb, err))
 		} else {
 			c.PNG = png
 		}

@@ -80,7 +80,7 @@ func CheckData(pb *Playbook, opts ValidateOptions) *DataCheck {
 		}
 		t.Rows = append(t.Rows, []string{c, role})
 	}
-	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: tr(pb, "Columns of ") + dc.Data, Table: t})
+	notebook.Display(pb, record.Output{Kind: record.OutputTable, Title: trf(pb, "Columns of %s", dc.Data), Table: t})
 	return dc
 }
 

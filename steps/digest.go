@@ -97,11 +97,13 @@ func digestDir(dir string) (*record.ModelDigest, []string, error) {
 	if err := yaml.Unmarshal(mlmodelData, &mlm); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", churn.MLmodelFile, err)
 	}
+	// The input examples MLflow writes (their names fixed by MLflow, not
+	// taken from the model's MLmodel, which could name the weights).
 	skip := map[string]bool{}
 	if info, ok := mlm["saved_input_example_info"].(map[string]any); ok {
 		for _, k := range []string{"artifact_path", "serving_input_path"} {
-			if p, ok := info[k].(string); ok && p != "" {
-				skip[filepath.ToSlash(filepath.Clean(p))] = true
+			if p, ok := info[k].(string); ok && inputExampleFiles[p] {
+				skip[p] = true
 			}
 		}
 	}
@@ -123,28 +125,20 @@ func digestDir(dir string) (*record.ModelDigest, []string, error) {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		var data []byte
 		switch {
 		case skip[rel]:
 			skipped = append(skipped, rel)
 			return nil
 		case rel == churn.MLmodelFile:
-			data = canon
-		default:
-			if data, err = os.ReadFile(path); err != nil {
-				return err
-			}
+			sum := sha256.Sum256(canon)
+			d.Files[rel] = hex.EncodeToString(sum[:])
+			return nil
 		}
-		if bytes.HasPrefix(data, []byte("PK\x03\x04")) {
-			// A zip archive (scikit-learn's model.skops): its entries,
-			// not the times the archive stamps them with.
-			if sum, err := zipDigest(data); err == nil {
-				d.Files[rel] = sum
-				return nil
-			}
+		sum, err := digestFile(path)
+		if err != nil {
+			return err
 		}
-		sum := sha256.Sum256(data)
-		d.Files[rel] = hex.EncodeToString(sum[:])
+		d.Files[rel] = sum
 		return nil
 	})
 	if err != nil {
@@ -159,6 +153,48 @@ func digestDir(dir string) (*record.ModelDigest, []string, error) {
 	return d, skipped, nil
 }
 
+// inputExampleFiles are the names MLflow gives a model's input examples.
+var inputExampleFiles = map[string]bool{"input_example.json": true, "serving_input_example.json": true}
+
+// Bounds of the digest's memory: a zip archive is read by its entries
+// only up to maxZipDigest bytes (a larger one, or one with more in its
+// entries, is digested as bytes, streamed), and a JSON entry parsed only
+// up to maxZipJSONEntry.
+const (
+	maxZipDigest    = 256 << 20
+	maxZipJSONEntry = 32 << 20
+)
+
+// digestFile returns the SHA-256 of the file at path, streamed, or, for
+// a zip archive within maxZipDigest, zipDigest's digest of its entries
+// (not the times the archive stamps them with).
+func digestFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	head := make([]byte, 4)
+	n, _ := io.ReadFull(f, head)
+	if n == 4 && bytes.Equal(head, []byte("PK\x03\x04")) && fi.Size() <= maxZipDigest {
+		if sum, err := zipDigest(f, fi.Size()); err == nil {
+			return sum, nil
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 // zipDigest digests a zip archive by its entries' contents, not the times
 // the archive stamps them with nor what names them after a process's
 // memory: scikit-learn's model.skops (skops) names its arrays and numbers
@@ -168,37 +204,64 @@ func digestDir(dir string) (*record.ModelDigest, []string, error) {
 // written back with sorted keys; another entry by its content alone. The
 // digest is the SHA-256 of the sorted lines "HEX  NAME" (NAME "@" for an
 // entry named by its content).
-func zipDigest(data []byte) (string, error) {
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+//
+// An archive with two entries of one name, or whose entries hold more
+// than maxZipDigest bytes (a JSON entry more than maxZipJSONEntry), is an
+// error: the caller digests its bytes instead.
+func zipDigest(r io.ReaderAt, size int64) (string, error) {
+	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return "", err
 	}
+	named := map[string]string{} // a non-JSON entry's name → its SHA-256
 	contents := map[string][]byte{}
+	budget := int64(maxZipDigest)
 	for _, f := range zr.File {
+		if _, dup := named[f.Name]; dup {
+			return "", fmt.Errorf("two entries named %s", f.Name)
+		}
+		if _, dup := contents[f.Name]; dup {
+			return "", fmt.Errorf("two entries named %s", f.Name)
+		}
 		rc, err := f.Open()
 		if err != nil {
 			return "", err
 		}
-		b, err := io.ReadAll(rc)
+		limit := budget
+		if strings.HasSuffix(f.Name, ".json") {
+			limit = min(limit, maxZipJSONEntry)
+		}
+		lr := &io.LimitedReader{R: rc, N: limit + 1}
+		if strings.HasSuffix(f.Name, ".json") {
+			b, err := io.ReadAll(lr)
+			if err == nil && int64(len(b)) > limit {
+				err = fmt.Errorf("%s: over %d bytes", f.Name, limit)
+			}
+			rc.Close()
+			if err != nil {
+				return "", err
+			}
+			contents[f.Name] = b
+			budget -= int64(len(b))
+			continue
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, lr)
 		rc.Close()
+		if err == nil && n > limit {
+			err = fmt.Errorf("%s: over %d bytes", f.Name, limit)
+		}
 		if err != nil {
 			return "", err
 		}
-		contents[f.Name] = b
-	}
-	named := map[string]string{} // a non-JSON entry's name → its SHA-256
-	for n, b := range contents {
-		if !strings.HasSuffix(n, ".json") {
-			sum := sha256.Sum256(b)
-			named[n] = "sha256:" + hex.EncodeToString(sum[:])
-		}
+		named[f.Name] = "sha256:" + hex.EncodeToString(h.Sum(nil))
+		budget -= n
 	}
 	var lines []string
+	for _, h := range named {
+		lines = append(lines, h+"  @")
+	}
 	for n, b := range contents {
-		if h, ok := named[n]; ok {
-			lines = append(lines, h+"  @")
-			continue
-		}
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.UseNumber()
 		var v any

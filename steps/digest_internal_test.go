@@ -66,3 +66,51 @@ func TestDigestDir(t *testing.T) {
 	_, _, err = digestDir(t.TempDir())
 	assert.ErrorContains(t, err, "no MLmodel file")
 }
+
+// TestDigestDirHostileModel: an MLmodel that names the weights as its
+// input example does not take them out of the comparison; a zip with two
+// entries of one name, or over the digest's bounds, is digested as bytes
+// (its zip times then count: never a false "unchanged").
+func TestDigestDirHostileModel(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	dir := modelDir(t, "aaa", skops(t, 1396, "coefs-1", t0), `{"x": 1}`)
+	mlmodel := "flavors:\n  sklearn: {}\nsaved_input_example_info:\n  artifact_path: model.skops\n  serving_input_path: ../requirements.txt\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "MLmodel"), []byte(mlmodel), 0o644))
+	d, skipped, err := digestDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, skipped)
+	assert.Contains(t, d.Files, "model.skops", "the weights stay in the digest")
+	assert.Contains(t, d.Files, "input_example.json", "not named by MLmodel: digested")
+
+	dup := func(when time.Time) []byte {
+		var b bytes.Buffer
+		zw := zip.NewWriter(&b)
+		for _, body := range []string{"one", "two"} {
+			w, err := zw.CreateHeader(&zip.FileHeader{Name: "a.npy", Modified: when, Method: zip.Deflate})
+			require.NoError(t, err)
+			_, err = w.Write([]byte(body))
+			require.NoError(t, err)
+		}
+		require.NoError(t, zw.Close())
+		return b.Bytes()
+	}
+	_, err = zipDigest(bytes.NewReader(dup(t0)), int64(len(dup(t0))))
+	assert.ErrorContains(t, err, "two entries named a.npy")
+	x, _, err := digestDir(modelDir(t, "x", dup(t0), `{}`))
+	require.NoError(t, err)
+	y, _, err := digestDir(modelDir(t, "y", dup(t0.Add(time.Hour)), `{}`))
+	require.NoError(t, err)
+	assert.NotContains(t, x.Files["model.skops"], "zip:", "digested as bytes")
+	assert.NotEqual(t, x.Digest, y.Digest, "the archives' bytes differ")
+
+	// A JSON entry over its bound.
+	var big bytes.Buffer
+	zw := zip.NewWriter(&big)
+	w, err := zw.Create("schema.json")
+	require.NoError(t, err)
+	_, err = w.Write([]byte(`"` + string(bytes.Repeat([]byte("a"), maxZipJSONEntry)) + `"`))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	_, err = zipDigest(bytes.NewReader(big.Bytes()), int64(big.Len()))
+	assert.ErrorContains(t, err, "over")
+}

@@ -65,7 +65,7 @@ func Infer(pb *Playbook, m Scorer, opts InferOptions) []Prediction {
 			}
 			return p, err
 		}
-		uri += tr(pb, ", served at ") + m.URL
+		uri += trf(pb, ", served at %s", m.URL)
 	default:
 		failf("infer: no model: pass the result of steps.Load or steps.Serve")
 	}

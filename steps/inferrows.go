@@ -98,7 +98,7 @@ func InferRows(pb *Playbook, m *LoadedModel, opts InferRowsOptions) []RowPredict
 	if label >= 0 {
 		tab.Columns = append(tab.Columns, opts.Label)
 	}
-	tab.Columns = append(tab.Columns, tr(pb, "probability of ")+opts.PositiveLabel, tr(pb, "prediction"))
+	tab.Columns = append(tab.Columns, trf(pb, "probability of %s", opts.PositiveLabel), tr(pb, "prediction"))
 	out := make([]RowPrediction, t.Len())
 	for i, row := range t.Rows {
 		p := RowPrediction{Line: t.Lines[i], Probability: probs[i]}
@@ -113,7 +113,7 @@ func InferRows(pb *Playbook, m *LoadedModel, opts InferRowsOptions) []RowPredict
 			p.Actual = row[label]
 			cells = append(cells, p.Actual)
 		}
-		word := tr(pb, "not ") + opts.PositiveLabel
+		word := trf(pb, "not %s", opts.PositiveLabel)
 		if p.Label == 1 {
 			word = opts.PositiveLabel
 		}

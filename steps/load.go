@@ -94,7 +94,7 @@ func Load(pb *Playbook, uri string) *LoadedModel {
 		if m.LabelsOnly {
 			how = tr(pb, "labels only (no predict_proba)")
 		}
-		kv = append(kv, tr(pb, "scored by"), tr(pb, "MLflow's pyfunc in Python: ")+how)
+		kv = append(kv, tr(pb, "scored by"), trf(pb, "MLflow's pyfunc in Python: %s", how))
 		if m.py.env != nil {
 			kv = append(kv, tr(pb, "environment"), envSummary(pb, m.py.env))
 		}

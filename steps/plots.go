@@ -162,9 +162,9 @@ type classNames struct{ neg, pos, negLegend, posLegend, proba string }
 
 func (res *ValidationResult) classNames(pb *Playbook) classNames {
 	if res.Label != "" {
-		neg := tr(pb, "not ") + res.PositiveLabel
+		neg := trf(pb, "not %s", res.PositiveLabel)
 		return classNames{neg, res.PositiveLabel, neg, res.PositiveLabel,
-			tr(pb, "predicted probability of ") + res.PositiveLabel}
+			trf(pb, "predicted probability of %s", res.PositiveLabel)}
 	}
 	return classNames{tr(pb, "no churn"), tr(pb, "churn"), tr(pb, "stayed"), tr(pb, "churned"),
 		tr(pb, "predicted probability of churn")}

@@ -41,12 +41,12 @@ type pythonModel struct {
 func envSummary(pb *Playbook, env *pyworker.Env) string {
 	how := tr(pb, "reused")
 	if !env.Reused {
-		how = tr(pb, "built in ") + env.BuildTime.Round(100*time.Millisecond).String()
+		how = trf(pb, "built in %s", env.BuildTime.Round(100*time.Millisecond))
 	}
 	s := fmt.Sprintf("--env-manager %s%s Python %s, mlflow %s, %d %s (%s)", env.Manager, tr(pb, ":"), env.Version, env.MLflow,
 		len(env.Requirements), tr(pb, "requirements"), how)
 	if len(env.Added) > 0 {
-		s += tr(pb, "; added for playbook's worker: ") + strings.Join(env.Added, ", ")
+		s += trf(pb, "; added for playbook's worker: %s", strings.Join(env.Added, ", "))
 	}
 	return s
 }

@@ -121,7 +121,7 @@ func ServeWanted(pb *Playbook, mode string) bool {
 // whyNoPython says why the run has no Python to serve with (err,
 // InterpreterOf's): in English, its words; in French, the catalogue's.
 func whyNoPython(pb *Playbook, err error) string {
-	if lang(pb) != "fr" {
+	if !french(lang(pb)) {
 		return trf(pb, "no Python with mlflow to run mlflow models serve: %s", err.Error())
 	}
 	if notebook.EnvManager(pb) == pyworker.EnvUV {

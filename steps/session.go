@@ -93,7 +93,7 @@ func lang(pb *Playbook) string {
 // catalogue (catalogTextFR) when the scenario is in French. What steps
 // show follows the scenario's language.
 func tr(pb *Playbook, en string) string {
-	if lang(pb) == "fr" {
+	if french(lang(pb)) {
 		if fr, ok := catalogTextFR[en]; ok {
 			return fr
 		}
@@ -104,7 +104,7 @@ func tr(pb *Playbook, en string) string {
 // quoted returns s quoted in the scenario's language: « s » in French,
 // "s" (as %q) else.
 func quoted(pb *Playbook, s string) string {
-	if lang(pb) == "fr" {
+	if french(lang(pb)) {
 		return "« " + s + " »"
 	}
 	return strconv.Quote(s)

@@ -44,7 +44,11 @@ func (r *registry) resolveSource(run *BestRun, p string) modelSource {
 	// The artifact store first: one that cannot be reached, or refuses the
 	// credentials, fails the step before anything is created.
 	if err := r.c.CheckArtifactStore(r.ctx, mr.Info.ArtifactURI); err != nil {
-		failf("register: the artifact store of %s cannot be read: %w; nothing was registered", who, err)
+		if errors.Is(err, mlflow.ErrPermissionDenied) || errors.Is(err, mlflow.ErrUnauthenticated) {
+			failf("register: the artifact store of %s refuses playbook's credentials (check %s and %s, or %s); nothing was registered: %w",
+				who, mlflow.EnvAWSAccessKeyID, mlflow.EnvAWSSecretKey, mlflow.EnvAWSProfile, err)
+		}
+		failf("register: the artifact store of %s cannot be read (is it reachable?); nothing was registered: %w", who, err)
 	}
 
 	if run.ModelID != "" {

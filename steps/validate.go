@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -272,7 +273,7 @@ func Validate(pb *Playbook, cand *Candidate, opts ValidateOptions) *ValidationRe
 	// The flat tags of earlier playbook versions (validation.f1, ...,
 	// validation.failed_checks) would contradict the new figures.
 	for _, k := range slices.Sorted(maps.Keys(old)) {
-		if strings.HasPrefix(k, legacyValidationPrefix) {
+		if legacyValidationTag(k) {
 			if err := r.deleteTag(cand.Model, cand.Version, k); err != nil {
 				failf("deleting the stale tag %s: %w", k, err)
 			}
@@ -319,7 +320,7 @@ func (r *registry) keepProductionTags(res *ValidationResult, cand *Candidate, op
 	pb := r.pb
 	status := old[TagValidationStatus]
 	if status == "" {
-		status = tr(pb, "none")
+		status = tr(pb, "(none)")
 	}
 	pb.Printf("%s\n", trf(pb, "version %s holds %s: its validation tags are kept (%s=%s, validated %s); pass Revalidate to rewrite them", cand.Version, opts.ProductionAlias, TagValidationStatus, status, validatedAt(old)))
 	res.show(pb, cand, champNote, status)
@@ -463,6 +464,30 @@ const TagValidation = "playbook.validation"
 // wrote instead of TagValidation (validation.f1, validation.at, ...).
 const legacyValidationPrefix = "validation."
 
+// legacyValidationTag reports whether k is one of the flat tags earlier
+// versions of playbook wrote (validation.f1, validation.at,
+// validation.dp_diff.gender, ...): only those are replaced, not a team's
+// own validation.* tags.
+func legacyValidationTag(k string) bool {
+	name, ok := strings.CutPrefix(k, legacyValidationPrefix)
+	if !ok {
+		return false
+	}
+	switch name {
+	case "at", "by", "data", "rows", "champion_version", "label", "positive_label", "failed_checks", "failed_checks_left_out":
+		return true
+	}
+	if _, metric := metricGreaterIsBetter[name]; metric {
+		return true
+	}
+	for _, p := range []string{"dp_diff.", "eo_diff."} {
+		if attr, ok := strings.CutPrefix(name, p); ok && attr != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // maxRegistryTagValue is MLflow's limit on a model version tag's value.
 const maxRegistryTagValue = 100_000
 
@@ -512,10 +537,15 @@ func (t validationTag) encode() (value string, cut int, err error) {
 	all := t.FailedChecks
 	for keep := len(all); keep >= 0; keep-- {
 		t.FailedChecks, t.FailedChecksLeftOut = all[:keep], len(all)-keep
-		b, err := json.Marshal(t)
-		if err != nil {
+		// Not HTML-escaped: MLflow's UI shows the tag as written ("<",
+		// "&" in a check or a data name stay themselves).
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(t); err != nil {
 			return "", 0, err
 		}
+		b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 		if len(b) <= maxRegistryTagValue {
 			return string(b), len(all) - keep, nil
 		}
@@ -616,7 +646,7 @@ func (res *ValidationResult) show(pb *Playbook, cand *Candidate, champNote, stat
 		result := tr(pb, "pass")
 		switch {
 		case c.Skipped:
-			result = tr(pb, "skipped: ") + c.Detail
+			result = trf(pb, "skipped: %s", c.Detail)
 		case !c.Pass:
 			result = tr(pb, "FAIL")
 		}

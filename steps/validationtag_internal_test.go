@@ -55,3 +55,34 @@ func TestValidatedAt(t *testing.T) {
 	assert.Equal(t, "2025-06-01T10:00:00Z", validatedAt(map[string]string{"validation.at": "2025-06-01T10:00:00Z"}), "the flat tag of earlier versions")
 	assert.Empty(t, validatedAt(map[string]string{}))
 }
+
+// TestValidationTagNotHTMLEscaped: the tag holds "<" and "&" as they are,
+// as MLflow's UI shows tags verbatim.
+func TestValidationTagNotHTMLEscaped(t *testing.T) {
+	tag := validationTag{At: "2026-01-01T00:00:00Z", By: "u@h", Data: "churn & co.csv", Rows: 10, ChampionVersion: "none",
+		Metrics: map[string]tagFloat{"f1": 0.5}, FailedChecks: []string{"f1 0.5 < 0.99"}}
+	v, cut, err := tag.encode()
+	require.NoError(t, err)
+	assert.Zero(t, cut)
+	assert.Contains(t, v, `"f1 0.5 < 0.99"`)
+	assert.Contains(t, v, `churn & co.csv`)
+	assert.NotContains(t, v, `\u003c`)
+	assert.False(t, strings.HasSuffix(v, "\n"))
+	var back validationTag
+	require.NoError(t, json.Unmarshal([]byte(v), &back))
+	assert.Equal(t, tag.FailedChecks, back.FailedChecks)
+}
+
+// TestLegacyValidationTag: only the flat tags earlier versions wrote are
+// replaced on re-validation, not a team's own validation.* tags.
+func TestLegacyValidationTag(t *testing.T) {
+	for k, want := range map[string]bool{
+		"validation.f1": true, "validation.roc_auc": true, "validation.at": true, "validation.by": true,
+		"validation.champion_version": true, "validation.failed_checks": true, "validation.dp_diff.gender": true,
+		"validation.eo_diff.SeniorCitizen": true, "validation.positive_label": true,
+		"validation.owner": false, "validation.dp_diff.": false, "validation.ticket": false,
+		"validation_status": false, "playbook.validation": false, "f1": false,
+	} {
+		assert.Equal(t, want, legacyValidationTag(k), k)
+	}
+}

@@ -42,9 +42,9 @@ func TestArtifactStoreProbeMLflow(t *testing.T) {
 	closed := "http://" + ln.Addr().String()
 	require.NoError(t, ln.Close())
 
-	for name, tc := range map[string]struct{ key, value, want, where string }{
-		"RefusedCredentials": {mlflow.EnvAWSSecretKey, "WRONGsecretForTheProbe0123456789", "refuses the credentials", endpoint},
-		"Unreachable":        {mlflow.EnvS3EndpointURL, closed, "cannot reach the store", closed},
+	for name, tc := range map[string]struct{ key, value, want, where, fr string }{
+		"RefusedCredentials": {mlflow.EnvAWSSecretKey, "WRONGsecretForTheProbe0123456789", "refuses the credentials", endpoint, "refuse les identifiants de playbook (vérifiez AWS_ACCESS_KEY_ID et AWS_SECRET_ACCESS_KEY, ou AWS_PROFILE)"},
+		"Unreachable":        {mlflow.EnvS3EndpointURL, closed, "cannot reach the store", closed, "ne peut pas être lu (est-il joignable ?)"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			before := registryDump(t, c)
@@ -52,7 +52,8 @@ func TestArtifactStoreProbeMLflow(t *testing.T) {
 			code, stderr, rec := e.promote(exp)
 			assert.Equal(t, ExitStepFailed, code, stderr)
 			assert.Contains(t, stderr, "step register")
-			assert.Contains(t, stderr, "le stockage d'artefacts du run", "the French scenario says it in French")
+			assert.Contains(t, stderr, "register : le stockage d'artefacts du run", "the French scenario says it in French")
+			assert.Contains(t, stderr, tc.fr)
 			assert.Contains(t, stderr, "s3://")
 			assert.Contains(t, stderr, tc.want)
 			assert.Contains(t, stderr, tc.where)
