@@ -102,8 +102,14 @@ func loadIdentify(t *testing.T, name, uri string, insert func(loadPlan)) {
 	sc := filepath.Join(t.TempDir(), "identify.md")
 	require.NoError(t, os.WriteFile(sc, []byte(identifyScenario), 0o644))
 	e := &e2e{t: t, uri: proxy.URL, c: c}
+	args := []string{sc, "-p", "experiment=" + exp}
+	pageSize := "the default, steps.DefaultRunPageSize"
+	if n := os.Getenv(envLoadPageSize); n != "" {
+		args = append(args, "-p", "page_size="+n)
+		pageSize = n + ", " + envLoadPageSize
+	}
 	t1 := time.Now()
-	code, stderr, rec := e.run(sc, "-p", "experiment="+exp)
+	code, stderr, rec := e.run(args...)
 	wall := time.Since(t1)
 	require.Equal(t, ExitOK, code, stderr)
 	require.NotNil(t, rec)
@@ -125,27 +131,34 @@ func loadIdentify(t *testing.T, name, uri string, insert func(loadPlan)) {
 	for _, d := range pages {
 		total += d
 	}
-	t.Logf("LOAD %s: %d FINISHED runs inserted by SQL in %.1f s; identify: its cell %.1f s, playbook run %.1f s wall; "+
+	t.Logf("LOAD %s: %d FINISHED runs inserted by SQL in %.1f s; identify (page size %s): its cell %.1f s, playbook run %.1f s wall; "+
 		"%d runs/search pages, the server's time per page (request sent to last byte, through a loopback proxy) "+
 		"min %.0f ms, median %.0f ms, max %.0f ms, total %.1f s; best run %d planted, found",
-		name, loadRuns, inserted.Seconds(), time.Duration(cell.Duration).Seconds(), wall.Seconds(),
+		name, loadRuns, inserted.Seconds(), pageSize, time.Duration(cell.Duration).Seconds(), wall.Seconds(),
 		len(pages), ms(sorted[0]), ms(sorted[len(sorted)/2]), ms(sorted[len(sorted)-1]), total.Seconds(), p.best)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// identifyScenario is one cell: identify's defaults (f1, max), every page.
+// envLoadPageSize names the variable that sets identify's page size in
+// the identify load test (IdentifyOptions.PageSize); unset, identify's
+// default. PLAYBOOK_LOAD_PAGE_SIZE=1000 is MLflow's default page.
+const envLoadPageSize = "PLAYBOOK_LOAD_PAGE_SIZE"
+
+// identifyScenario is one cell: identify's defaults (f1, max), every page
+// of page_size runs (0: identify's default).
 const identifyScenario = `---
 title: Identify over many runs
 lang: en
 description: The identify load test of issue 16 (cmd/playbook/load_identify_test.go).
 params:
   experiment: {type: string, default: load-identify}
+  page_size: {default: 0, min: 0}
 ---
 
 # Identify over many runs
 
-` + "```go step=identify\n" + `steps.Identify(pb, steps.IdentifyOptions{Experiment: params.Experiment})
+` + "```go step=identify\n" + `steps.Identify(pb, steps.IdentifyOptions{Experiment: params.Experiment, PageSize: params.PageSize})
 ` + "```\n"
 
 // pageTimer forwards every request to target and times, for each
