@@ -39,16 +39,28 @@ func TestLoadPromotionsEmbeddedHeavy(t *testing.T) {
 func TestLoadPromotionsPostgresHeavy(t *testing.T) {
 	testenv.Heavy(t)
 	uri := testenv.RealMLflow(t)
-	if !strings.HasPrefix(os.Getenv("PLAYBOOK_MLFLOW_BACKEND_STORE_URI"), "postgresql") {
-		out, err := exec.Command(filepath.Join(testenv.RepoRoot(), "scripts", "pg-server"), "uri").Output()
-		if err != nil || !strings.HasPrefix(string(out), "postgresql://") {
-			if testenv.InCI() {
-				t.Fatal("CI=true: no PostgreSQL behind MLflow: set PLAYBOOK_MLFLOW_BACKEND_STORE_URI (scripts/pg-server start)")
-			}
-			t.Skip("no PostgreSQL behind MLflow: set PLAYBOOK_MLFLOW_BACKEND_STORE_URI=$(scripts/pg-server start), then scripts/mlflow-server start")
-		}
-	}
+	postgresBehindMLflow(t)
 	loadPromotions(t, "mlflow-postgresql", uri)
+}
+
+// postgresBehindMLflow returns the URI of the PostgreSQL behind the MLflow
+// server of MLFLOW_TRACKING_URI: PLAYBOOK_MLFLOW_BACKEND_STORE_URI, else
+// what scripts/pg-server uri prints; it skips (fails under CI) when there
+// is none.
+func postgresBehindMLflow(t *testing.T) string {
+	t.Helper()
+	if uri := os.Getenv("PLAYBOOK_MLFLOW_BACKEND_STORE_URI"); strings.HasPrefix(uri, "postgresql") {
+		return uri
+	}
+	out, err := exec.Command(filepath.Join(testenv.RepoRoot(), "scripts", "pg-server"), "uri").Output()
+	uri := strings.TrimSpace(string(out))
+	if err != nil || !strings.HasPrefix(uri, "postgresql://") {
+		if testenv.InCI() {
+			t.Fatal("CI=true: no PostgreSQL behind MLflow: set PLAYBOOK_MLFLOW_BACKEND_STORE_URI (scripts/pg-server start)")
+		}
+		t.Skip("no PostgreSQL behind MLflow: set PLAYBOOK_MLFLOW_BACKEND_STORE_URI=$(scripts/pg-server start), then scripts/mlflow-server start")
+	}
+	return uri
 }
 
 // loadPromotions trains one experiment, then runs the French scenario on

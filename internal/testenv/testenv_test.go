@@ -40,6 +40,7 @@ var heldToMLflow = map[string]string{
 	"mlflow.TestSklearnLoggedModelsInterop":                "models logged by MLflow's own Python client the MLflow 3 way (the embedded server too: ...InteropEmbedded)",
 	"cmd/playbook.TestPromotionKillPointsHeavy":            "a promotion killed at each of its changes against MLflow itself (the heavy lane)",
 	"cmd/playbook.TestLoadPromotionsPostgresHeavy":         "32 promotions at once and a race against MLflow itself on PostgreSQL (the PostgreSQL lane)",
+	"cmd/playbook.TestLoadIdentify100kPostgresHeavy":       "identify over 100,000 runs inserted into MLflow's own PostgreSQL tables, against MLflow itself (the PostgreSQL lane)",
 	"cmd/playbook.TestArtifactStoreProbeMLflow":            "an object store that refuses playbook's keys or cannot be reached fails register before MLflow itself changes (s3-direct, the S3 lane)",
 	"training.TestTrainLoggedModelsMLflow":                 "training's MLflow 3 logged models, registered by MLflow's own Python client (the embedded server too: ...Embedded)",
 }

@@ -23,6 +23,7 @@ func init() {
 		"DefaultModelPath":       reflect.ValueOf(constant.MakeFromLiteral("\"model\"", token.STRING, 0)),
 		"DefaultProductionAlias": reflect.ValueOf(constant.MakeFromLiteral("\"production-live\"", token.STRING, 0)),
 		"DefaultReadyTimeout":    reflect.ValueOf(steps.DefaultReadyTimeout),
+		"DefaultRunPageSize":     reflect.ValueOf(constant.MakeFromLiteral("10000", token.INT, 0)),
 		"DefaultServeTimeout":    reflect.ValueOf(steps.DefaultServeTimeout),
 		"DefaultTop":             reflect.ValueOf(constant.MakeFromLiteral("5", token.INT, 0)),
 		"DefaultValidationRows":  reflect.ValueOf(constant.MakeFromLiteral("2000", token.INT, 0)),
