@@ -127,12 +127,11 @@ func TestInitWritesEvery(t *testing.T) {
 // build stamps the commit whatever the environment's GOFLAGS say): the
 // binary runs the main command in an empty folder with no clone there, and
 // its version names the clone's commit; built with -ldflags, that version.
-// About 20 s with Go's build cache warm (two links and the two runs); -short
-// skips it.
-func TestInstallFromFreshClone(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: builds playbook twice from a fresh clone")
-	}
+// A fresh clone's packages compile anew (their folder is new to Go's
+// build cache): minutes on two cores, so a heavy test, which .ci/run runs
+// beside its PostgreSQL and S3 lanes.
+func TestInstallFromFreshCloneHeavy(t *testing.T) {
+	testenv.Heavy(t)
 	for _, tool := range []string{"git", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("no %s on PATH", tool)
