@@ -5,15 +5,17 @@ package shellword
 
 import "strings"
 
-// safe are the bytes a word may hold and still need no quotes in sh, bash,
-// zsh or fish.
+// safe are the bytes a word may hold and still need no quotes in sh, bash
+// or zsh (but a leading "=", which zsh expands to a command's path). fish
+// reads a backslash in single quotes as an escape: a word with one is not
+// the same word there.
 const safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@+,"
 
 // Quote returns s as one shell word: as it is when it holds only safe
-// bytes, otherwise in single quotes with each single quote closed, escaped
+// bytes (and does not start with "="), otherwise in single quotes with each single quote closed, escaped
 // and reopened; the empty string is a pair of single quotes.
 func Quote(s string) string {
-	if s != "" && strings.Trim(s, safe) == "" {
+	if s != "" && strings.Trim(s, safe) == "" && s[0] != '=' {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"

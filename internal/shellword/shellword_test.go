@@ -20,6 +20,8 @@ func TestQuote(t *testing.T) {
 		"a;b":                 "'a;b'",
 		"production-live":     "production-live",
 		"reason=drift,+0.02%": "'reason=drift,+0.02%'",
+		"=ls":                 "'=ls'",
+		"to=2":                "to=2",
 	} {
 		assert.Equal(t, want, Quote(in), "Quote(%q)", in)
 	}
@@ -31,7 +33,7 @@ func TestQuoteRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Skip("no sh on PATH")
 	}
-	words := []string{"plain", "", "two words", "l'équipe", `back\slash`, "$HOME", "`id`", "new\nline", "*", "-n"}
+	words := []string{"plain", "", "two words", "l'équipe", `back\slash`, "$HOME", "`id`", "new\nline", "*", "-n", "=ls"}
 	var script strings.Builder
 	for _, w := range words {
 		script.WriteString("printf '%s\\0' " + Quote(w) + "\n")
