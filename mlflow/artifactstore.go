@@ -473,12 +473,13 @@ func (f fileBackend) put(ctx context.Context, segs []string, body io.Reader) err
 		}
 	}
 	// The file is written under a name of its own (two uploads of one
-	// file write two temporary files) and renamed when complete.
+	// file write two temporary files) and renamed when complete; its mode
+	// is Create's, the umask deciding.
 	var tmp string
 	var w *os.File
 	for range 10 {
 		tmp = filepath.Join(dir, uploadTempName())
-		if w, err = r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); !errors.Is(err, fs.ErrExist) {
+		if w, err = r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666); !errors.Is(err, fs.ErrExist) {
 			break
 		}
 	}
