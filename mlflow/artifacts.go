@@ -38,7 +38,9 @@ type FileInfo struct {
 // refused with a message that names the scheme. A relative path, and every
 // path a listing returns, must stay under its root: an absolute path, "..",
 // a backslash or a NUL is refused with ErrPathEscape before any request is
-// made; a file:// folder is opened through an os.Root.
+// made. A file:// folder is opened through an os.Root; its URI is refused
+// with ErrPathEscape when a segment of its path is "", "." or "..", as
+// written or percent-decoded ("%2e%2e"), so the folder is the one it spells.
 
 // artifactRoot turns an artifact URI into the path under the proxy's
 // artifacts endpoint, as clean segments.
@@ -100,6 +102,39 @@ func splitRelPath(p string) ([]string, error) {
 	return segs, nil
 }
 
+// splitRootPath checks the path of a file:// artifact root, as url.Parse
+// decoded it: every segment, percent-decoded until it stops changing, must
+// be a name, not "", "." or "..", with no "/", backslash or NUL (one
+// trailing "/" is allowed). It returns the first segment that is not.
+func splitRootPath(p string) (string, error) {
+	rest := strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/")
+	if rest == "" {
+		return "", nil
+	}
+	for s := range strings.SplitSeq(rest, "/") {
+		if !plainSegment(s) {
+			return s, ErrPathEscape
+		}
+	}
+	return "", nil
+}
+
+// plainSegment reports whether s, and each of its percent-decoded forms,
+// is a file name: not "", "." or "..", with no "/", backslash or NUL.
+func plainSegment(s string) bool {
+	for range 10 {
+		if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "/\\\x00") {
+			return false
+		}
+		next := pyurl.Unquote(s)
+		if next == s {
+			return true
+		}
+		s = next
+	}
+	return false
+}
+
 // artifactPath resolves relPath under artifactURI into its backend and
 // segments.
 func (c *Client) artifactPath(artifactURI, relPath string) (artifactBackend, []string, error) {
@@ -125,7 +160,10 @@ func artifactEndpoint(segs []string) string {
 
 // UploadArtifact uploads body as the file relPath under artifactURI. A body
 // that is an io.Seeker (a file, a bytes.Reader) is rewound and sent again
-// when a retry is needed; other bodies are sent once.
+// when a retry is needed; other bodies are sent once. The size of a body
+// with a Len() int method (what is left of it) or an io.Seeker is known: an
+// s3:// upload of unknown size goes in 16 MiB parts, each buffered in
+// memory.
 //
 // MLflow Artifacts API: "Upload Artifact" (PUT /api/2.0/mlflow-artifacts/artifacts/<path>).
 func (c *Client) UploadArtifact(ctx context.Context, artifactURI, relPath string, body io.Reader) error {

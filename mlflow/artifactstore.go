@@ -2,7 +2,9 @@ package mlflow
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -28,9 +30,13 @@ import (
 // backend's root.
 type artifactBackend interface {
 	put(ctx context.Context, segs []string, body io.Reader) error
+	// get opens the file segs; the reader has a Size() int64 method when
+	// the backend knows the file's size.
 	get(ctx context.Context, segs []string) (io.ReadCloser, error)
-	// list lists the folder segs, each entry's Path relative to the
-	// backend's root; a file or a missing folder lists as empty.
+	// list lists the folder segs: each entry's Path is its name, relative
+	// to the listed folder, as MLflow's proxy answers (ListArtifacts also
+	// accepts a path that repeats the listed folder's path under the
+	// artifact URI); a file or a missing folder lists as empty.
 	list(ctx context.Context, segs []string) ([]FileInfo, error)
 	// probe reads the folder segs (one entry at most), to tell an
 	// unreachable store or refused credentials before anything changes.
@@ -78,6 +84,11 @@ func (c *Client) locate(artifactURI string) (artifactBackend, []string, error) {
 		}
 		if u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
 			return nil, nil, fmt.Errorf("%w: artifact URI %s: expected file:///<absolute path>", ErrInvalidParameter, RedactURL(artifactURI))
+		}
+		// The folder is the one the URI spells: url.Parse decodes
+		// "%2e%2e" into "..", which must not lead out of it.
+		if seg, err := splitRootPath(u.Path); err != nil {
+			return nil, nil, fmt.Errorf("%w: artifact URI %s: its path segment %q is not a folder name", ErrPathEscape, RedactURL(artifactURI), seg)
 		}
 		if c.relay != nil {
 			return relayBackend{c, artifactURI}, nil, nil
@@ -357,8 +368,9 @@ func (b *s3Backend) get(ctx context.Context, segs []string) (io.ReadCloser, erro
 	}
 	key := b.key(segs)
 	obj, err := mc.GetObject(ctx, b.bucket, key, minio.GetObjectOptions{})
+	var st minio.ObjectInfo
 	if err == nil {
-		_, err = obj.Stat() // the request goes out here: its error now, not at the first Read
+		st, err = obj.Stat() // the request goes out here: its error now, not at the first Read
 	}
 	if err != nil {
 		if obj != nil {
@@ -366,8 +378,17 @@ func (b *s3Backend) get(ctx context.Context, segs []string) (io.ReadCloser, erro
 		}
 		return nil, b.d.fail("downloading", b.uri(key), err)
 	}
-	return obj, nil
+	return s3Object{obj, st.Size}, nil
 }
+
+// s3Object is an object being downloaded, of a known size.
+type s3Object struct {
+	*minio.Object
+	size int64
+}
+
+// Size is the object's size.
+func (o s3Object) Size() int64 { return o.size }
 
 func (b *s3Backend) list(ctx context.Context, segs []string) ([]FileInfo, error) {
 	return b.listN(ctx, segs, 0)
@@ -445,13 +466,23 @@ func (f fileBackend) put(ctx context.Context, segs []string, body io.Reader) err
 	}
 	defer r.Close()
 	name := filepath.Join(segs...)
-	if dir := filepath.Dir(name); dir != "." {
+	dir := filepath.Dir(name)
+	if dir != "." {
 		if err := r.MkdirAll(dir, 0o755); err != nil {
 			return f.fail("creating", segs[:len(segs)-1], err)
 		}
 	}
-	tmp := name + ".uploading"
-	w, err := r.Create(tmp)
+	// The file is written under a name of its own (two uploads of one
+	// file write two temporary files) and renamed when complete; its mode
+	// is Create's, the umask deciding.
+	var tmp string
+	var w *os.File
+	for range 10 {
+		tmp = filepath.Join(dir, uploadTempName())
+		if w, err = r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666); !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
 	if err != nil {
 		return f.fail("writing", segs, err)
 	}
@@ -467,6 +498,27 @@ func (f fileBackend) put(ctx context.Context, segs []string, body io.Reader) err
 		return f.fail("writing", segs, err)
 	}
 	return nil
+}
+
+// uploadTempPrefix starts the name of a file being uploaded to a file://
+// folder: uploadTempPrefix and 16 hex digits (isUploadTemp), which a
+// listing does not show.
+const uploadTempPrefix = ".playbook-uploading-"
+
+func uploadTempName() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return uploadTempPrefix + hex.EncodeToString(b[:])
+}
+
+// isUploadTemp reports whether name is one uploadTempName makes.
+func isUploadTemp(name string) bool {
+	h, ok := strings.CutPrefix(name, uploadTempPrefix)
+	if !ok || len(h) != 16 {
+		return false
+	}
+	_, err := hex.DecodeString(h)
+	return err == nil
 }
 
 // readerCtx stops a copy when ctx ends.
@@ -486,7 +538,11 @@ func (r readerCtx) Read(p []byte) (int, error) {
 type rootFile struct {
 	*os.File
 	root *os.Root
+	size int64
 }
+
+// Size is the file's size when it was opened.
+func (f rootFile) Size() int64 { return f.size }
 
 func (f rootFile) Close() error {
 	err := f.File.Close()
@@ -500,8 +556,8 @@ func (f fileBackend) get(_ context.Context, segs []string) (io.ReadCloser, error
 		return nil, err
 	}
 	fh, err := r.Open(filepath.Join(segs...))
+	var fi os.FileInfo
 	if err == nil {
-		var fi os.FileInfo
 		if fi, err = fh.Stat(); err == nil && !fi.Mode().IsRegular() {
 			err = fmt.Errorf("not a regular file")
 		}
@@ -513,7 +569,7 @@ func (f fileBackend) get(_ context.Context, segs []string) (io.ReadCloser, error
 		_ = r.Close()
 		return nil, f.fail("reading", segs, err)
 	}
-	return rootFile{fh, r}, nil
+	return rootFile{fh, r, fi.Size()}, nil
 }
 
 func (f fileBackend) list(_ context.Context, segs []string) ([]FileInfo, error) {
@@ -542,8 +598,8 @@ func (f fileBackend) list(_ context.Context, segs []string) ([]FileInfo, error) 
 	}
 	var out []FileInfo
 	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".uploading") {
-			continue
+		if isUploadTemp(e.Name()) {
+			continue // an upload under way
 		}
 		fi := FileInfo{Path: e.Name(), IsDir: e.IsDir()}
 		if !e.IsDir() {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -97,6 +98,83 @@ func TestArtifactsFileRoot(t *testing.T) {
 	assert.NotContains(t, err.Error(), "s\n")
 	_, err = c.DownloadArtifact(t.Context(), root, "../../x")
 	assert.ErrorIs(t, err, mlflow.ErrPathEscape)
+
+	// A root whose path leads out of itself: url.Parse decodes "%2e%2e"
+	// into "..". Nothing is read or written outside.
+	require.NoError(t, os.WriteFile(filepath.Join(shared, "credentials"), []byte("TOPSECRET"), 0o600))
+	for _, escape := range []string{
+		root + "/%2e%2e/%2e%2e/%2e%2e",
+		root + "/%252e%252e/%252e%252e/%252e%252e",
+		root + "/../../..",
+		root + "/./x",
+		root + "//x",
+		root + "/a%5c..%5c..",
+	} {
+		_, err := c.DownloadArtifact(t.Context(), escape, "credentials")
+		assert.ErrorIs(t, err, mlflow.ErrPathEscape, escape)
+		_, err = c.ListArtifacts(t.Context(), escape, "")
+		assert.ErrorIs(t, err, mlflow.ErrPathEscape, escape)
+		err = c.UploadArtifact(t.Context(), escape, "planted", strings.NewReader("x"))
+		assert.ErrorIs(t, err, mlflow.ErrPathEscape, escape)
+		assert.ErrorIs(t, c.CheckArtifactStore(t.Context(), escape), mlflow.ErrPathEscape, escape)
+	}
+	err = c.UploadArtifact(t.Context(), root, "../../../planted", strings.NewReader("x"))
+	assert.ErrorIs(t, err, mlflow.ErrPathEscape)
+	_, err = os.Stat(filepath.Join(shared, "planted"))
+	assert.ErrorIs(t, err, os.ErrNotExist, "nothing written outside the root")
+	// A root with a trailing "/" is the same folder.
+	files, err := c.ListArtifacts(t.Context(), root+"/", "model")
+	require.NoError(t, err)
+	assert.Len(t, files, 2)
+}
+
+// TestArtifactsFileUploads: two uploads of one file at once each write a
+// file of their own, renamed when complete: the file is one of them, whole;
+// a real artifact whose name ends in .uploading is listed.
+func TestArtifactsFileUploads(t *testing.T) {
+	t.Parallel()
+	c := s3Client(t, func(string) string { return "" })
+	dir := t.TempDir()
+	root := (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir)}).String()
+
+	a := strings.Repeat("A", 64<<10)
+	b := strings.Repeat("B", 1000)
+	half := make(chan struct{})
+	resume := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- c.UploadArtifact(t.Context(), root, "model/weights.bin", io.MultiReader(
+			strings.NewReader(a[:len(a)/2]), signalReader{half, resume}, strings.NewReader(a[len(a)/2:])))
+	}()
+	<-half // the first upload has written half its file
+	require.NoError(t, c.UploadArtifact(t.Context(), root, "model/weights.bin", strings.NewReader(b)))
+	got, err := os.ReadFile(filepath.Join(dir, "model", "weights.bin"))
+	require.NoError(t, err)
+	assert.Equal(t, b, string(got), "the second upload, whole")
+	close(resume)
+	require.NoError(t, <-done)
+	got, err = os.ReadFile(filepath.Join(dir, "model", "weights.bin"))
+	require.NoError(t, err)
+	assert.True(t, string(got) == a, "the first upload, whole, renamed last (%d bytes)", len(got))
+
+	require.NoError(t, c.UploadArtifact(t.Context(), root, "model/data.uploading", strings.NewReader("real")))
+	files, err := c.ListArtifacts(t.Context(), root, "model")
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []mlflow.FileInfo{{Path: "model/weights.bin", FileSize: int64(len(a))}, {Path: "model/data.uploading", FileSize: 4}}, files,
+		"no temporary file listed, every artifact listed")
+	entries, err := os.ReadDir(filepath.Join(dir, "model"))
+	require.NoError(t, err)
+	assert.Len(t, entries, 2, "no temporary file left")
+}
+
+// signalReader closes half at its first read, then waits for resume and
+// ends.
+type signalReader struct{ half, resume chan struct{} }
+
+func (r signalReader) Read([]byte) (int, error) {
+	close(r.half)
+	<-r.resume
+	return 0, io.EOF
 }
 
 func TestArtifactsS3(t *testing.T) {
@@ -207,7 +285,9 @@ func TestArtifactsS3(t *testing.T) {
 	t.Run("Relay", func(t *testing.T) {
 		// A kernel's client reads through its parent, which holds the keys.
 		allowed := "s3://" + s3.Bucket + "/mlflow/"
-		srv := httptest.NewServer(mlflow.ArtifactRelayHandler(c, func(_ context.Context, uri string) bool { return strings.HasPrefix(uri, allowed) }))
+		srv := httptest.NewServer(mlflow.ArtifactRelayHandler(c, func(_ context.Context, uri string) (string, string, bool) {
+			return uri, "", strings.HasPrefix(uri, allowed)
+		}))
 		t.Cleanup(srv.Close)
 		kernel, err := mlflow.New(mlflow.DefaultConfig(srv.URL), mlflow.WithArtifactRelay())
 		require.NoError(t, err)
@@ -223,7 +303,9 @@ func TestArtifactsS3(t *testing.T) {
 		require.NoError(t, kernel.CheckArtifactStore(t.Context(), root))
 
 		err = kernel.UploadArtifact(t.Context(), root, "relay/x", strings.NewReader("x"))
-		assert.ErrorIs(t, err, mlflow.ErrPermissionDenied)
+		var apiErr *mlflow.APIError
+		require.ErrorAs(t, err, &apiErr, "the relay handler reads only")
+		assert.Equal(t, http.StatusMethodNotAllowed, apiErr.StatusCode)
 		_, err = kernel.ListArtifacts(t.Context(), "s3://"+s3.Bucket+"/elsewhere", "")
 		assert.ErrorIs(t, err, mlflow.ErrPermissionDenied, "a root the parent does not allow")
 		_, err = kernel.DownloadArtifact(t.Context(), "file:///etc", "passwd")

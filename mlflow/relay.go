@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -59,7 +60,29 @@ func (r relayBackend) get(ctx context.Context, segs []string) (io.ReadCloser, er
 	if err != nil {
 		return nil, err
 	}
-	return resp.Body, nil
+	return &relayBody{ReadCloser: resp.Body, want: resp.ContentLength, what: strings.Join(segs, "/"), uri: r.uri}, nil
+}
+
+// relayBody is a file read through the relay: one that ends before the
+// length the parent announced is an error, not a shorter file (the parent
+// aborts the answer when its own read fails, which ends the body with an
+// error too).
+type relayBody struct {
+	io.ReadCloser
+	want, n   int64 // want is -1 when the parent did not say
+	what, uri string
+}
+
+func (b *relayBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	switch {
+	case err == io.EOF && b.want >= 0 && b.n != b.want:
+		err = fmt.Errorf("mlflow: reading %s of %s through the artifact relay: %d bytes of %d: %w", b.what, RedactURL(b.uri), b.n, b.want, io.ErrUnexpectedEOF)
+	case err != nil && err != io.EOF:
+		err = fmt.Errorf("mlflow: reading %s of %s through the artifact relay after %d bytes: %w", b.what, RedactURL(b.uri), b.n, err)
+	}
+	return n, err
 }
 
 func (r relayBackend) list(ctx context.Context, segs []string) ([]FileInfo, error) {
@@ -83,39 +106,82 @@ func (r relayBackend) probe(ctx context.Context, segs []string) error {
 
 // ArtifactRelayHandler serves a kernel's relayed reads (WithArtifactRelay)
 // with c, the parent's client: GET .../list and .../get of s3:// and file://
-// artifact URIs, those allow accepts (nil: none). Errors are MLflow-shaped
-// JSON, their text the client's (which shows no secret).
-func ArtifactRelayHandler(c *Client, allow func(ctx context.Context, artifactURI string) bool) http.Handler {
+// artifact URIs under a root that allow accepts (nil: none). allow returns
+// that root and the path of the URI under it ("" for the root itself); the
+// files are read as paths under that root, so a file:// root is the folder
+// opened, through an os.Root. Errors are MLflow-shaped JSON, their text the
+// client's (which shows no secret); a file whose read fails midway ends its
+// answer with an error, never shorter.
+func ArtifactRelayHandler(c *Client, allow func(ctx context.Context, artifactURI string) (root, sub string, ok bool)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			writeRelayError(w, http.StatusMethodNotAllowed, codeInvalidParameter,
+				fmt.Sprintf("mlflow: the artifact relay answers GET %s/list and GET %s/get, not %s", RelayPath, RelayPath, req.Method))
+			return
+		}
 		uri, rel := req.URL.Query().Get("uri"), req.URL.Query().Get("path")
 		scheme, _, _ := strings.Cut(uri, ":")
-		if req.Method != http.MethodGet || (scheme != "s3" && scheme != "file") || allow == nil || !allow(req.Context(), uri) {
+		var root, sub string
+		ok := false
+		if (scheme == "s3" || scheme == "file") && allow != nil {
+			root, sub, ok = allow(req.Context(), uri)
+		}
+		if !ok {
 			relayError(w, fmt.Errorf("%w: the artifact relay reads only the s3:// and file:// artifact roots of this registry, not %s",
 				ErrPermissionDenied, RedactURL(uri)))
 			return
 		}
+		if sub != "" && rel != "" {
+			rel = sub + "/" + rel
+		} else if sub != "" {
+			rel = sub
+		}
 		switch {
 		case strings.HasSuffix(req.URL.Path, "/list"):
-			files, err := c.ListArtifacts(req.Context(), uri, rel)
+			files, err := c.ListArtifacts(req.Context(), root, rel)
 			if err != nil {
 				relayError(w, err)
 				return
 			}
+			if sub != "" {
+				// Paths relative to the URI the kernel named, not to root.
+				for i := range files {
+					files[i].Path = strings.TrimPrefix(files[i].Path, sub+"/")
+				}
+			}
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(map[string]any{"files": files})
 		case strings.HasSuffix(req.URL.Path, "/get"):
-			body, err := c.DownloadArtifact(req.Context(), uri, rel)
+			body, err := c.DownloadArtifact(req.Context(), root, rel)
 			if err != nil {
 				relayError(w, err)
 				return
 			}
 			defer body.Close()
-			w.Header().Set("Content-Type", "application/octet-stream")
-			_, _ = io.Copy(w, body)
+			serveBody(w, body)
 		default:
 			http.NotFound(w, req)
 		}
 	})
+}
+
+// serveBody answers a file: its length announced when known, and the
+// answer aborted (the connection closed before its end) when reading it
+// fails, so that the reader sees an error, never a shorter file.
+func serveBody(w http.ResponseWriter, body io.Reader) {
+	size := int64(-1)
+	if s, ok := body.(interface{ Size() int64 }); ok {
+		size = s.Size()
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if size >= 0 {
+		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	}
+	n, err := io.Copy(w, body)
+	if err != nil || (size >= 0 && n != size) {
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // relayError answers err as MLflow would, with a status the kernel's client
@@ -132,7 +198,11 @@ func relayError(w http.ResponseWriter, err error) {
 	case errors.Is(err, ErrUnavailable):
 		status, code = http.StatusBadRequest, codeTemporarilyUnavail
 	}
+	writeRelayError(w, status, code, err.Error())
+}
+
+func writeRelayError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error_code": code, "message": err.Error()})
+	_ = json.NewEncoder(w).Encode(map[string]string{"error_code": code, "message": msg})
 }

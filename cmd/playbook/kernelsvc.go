@@ -57,6 +57,9 @@ type kernelServices struct {
 	envs    []record.ModelEnv
 	envKept map[string]bool
 	servers []*kernelServer
+	// roots are the artifact roots the kernel's relayed artifact calls
+	// were found under.
+	roots artifactRoots
 	// starting counts the scoring servers being started.
 	starting int
 }
@@ -79,8 +82,10 @@ func newKernelServices(ctx context.Context, px *regproxy.Proxy, opts runner.Opti
 	px.Handle("POST /rpc/connect", http.HandlerFunc(s.connect))
 	px.Handle("POST /rpc/interpreter", http.HandlerFunc(s.interpreter))
 	px.Handle("POST /rpc/envs", http.HandlerFunc(s.checkEnvs))
-	px.Handle("GET "+mlflow.RelayPath+"/{op}", http.HandlerFunc(s.artifacts))
-	px.HandleUpload("PUT "+mlflow.RelayPath+"/put", s.uploadArtifact)
+	// Every method, so that a wrong one is answered 405 with an Allow
+	// header (by the relay handler), not 404: PUT .../put is more specific.
+	px.Handle(mlflow.RelayPath+"/{op}", http.HandlerFunc(s.artifacts))
+	px.HandleUpload("PUT "+mlflow.RelayPath+"/put", uploadArgs, s.uploadArtifact)
 	px.HandleInCell("POST /rpc/python", http.HandlerFunc(s.python))
 	px.HandleInCell("POST /rpc/serve", http.HandlerFunc(s.serve))
 	px.HandleInCell("POST /rpc/serve/{id}/invocations", http.HandlerFunc(s.invoke))
@@ -90,36 +95,63 @@ func newKernelServices(ctx context.Context, px *regproxy.Proxy, opts runner.Opti
 // artifacts reads, for the kernel, the files of an artifact store the
 // tracking server does not proxy (s3://, file://): playbook holds the
 // store's keys, the kernel none. Only the artifact roots of the registry's
-// runs and logged models are read (knownArtifactRoot), never written.
+// runs and logged models are read (artifactRoots.find), as paths under
+// those roots; nothing is written here (uploadArtifact writes).
 func (s *kernelServices) artifacts(rw http.ResponseWriter, req *http.Request) {
+	if req.PathValue("op") == "put" {
+		rw.Header().Set("Allow", http.MethodPut)
+		rpcError(rw, fmt.Errorf("the artifact relay's %s/put answers PUT, not %s", mlflow.RelayPath, req.Method), http.StatusMethodNotAllowed)
+		return
+	}
 	c, err := s.client()
 	if err != nil {
 		rpcError(rw, err, http.StatusBadGateway)
 		return
 	}
-	mlflow.ArtifactRelayHandler(c, func(ctx context.Context, uri string) bool { return knownArtifactRoot(ctx, c, uri) }).ServeHTTP(rw, req)
+	mlflow.ArtifactRelayHandler(c, func(ctx context.Context, uri string) (string, string, bool) { return s.roots.find(ctx, c, uri) }).ServeHTTP(rw, req)
+}
+
+// uploadArgs are the Args of the record of a relayed upload, in a dry run
+// as in a real one: the URI redacted (no credentials, no signature), the
+// path, and the bytes written (0 until uploadArtifact counts them).
+func uploadArgs(req *http.Request) map[string]any {
+	q := req.URL.Query()
+	return map[string]any{"artifact_uri": mlflow.RedactURL(q.Get("uri")), "path": q.Get("path"), "bytes": int64(0)}
 }
 
 // uploadArtifact writes, for the kernel, a file under the artifact root of
 // one of the registry's runs or logged models that the tracking server does
-// not proxy; the proxy records the call (its URI, path and size), as it
-// records the uploads it forwards.
+// not proxy, as a path under that root; the proxy records the call (its
+// URI, path and size: uploadArgs), as it records the uploads it forwards.
 func (s *kernelServices) uploadArtifact(rw http.ResponseWriter, req *http.Request, call *record.Call) {
 	uri, rel := req.URL.Query().Get("uri"), req.URL.Query().Get("path")
 	n := &countingReader{r: req.Body}
-	call.Args = map[string]any{"artifact_uri": mlflow.RedactURL(uri), "path": rel, "bytes": int64(0)}
 	defer func() { call.Args["bytes"] = n.n }()
+	var body io.Reader = n
+	if req.ContentLength >= 0 {
+		// A known size: an S3 upload goes in one request (or parts of
+		// minio's choosing), not in 16 MiB parts buffered in memory.
+		body = sizedReader{n, req.ContentLength}
+	}
 	c, err := s.client()
-	if err == nil && !knownArtifactRoot(req.Context(), c, uri) {
-		err = fmt.Errorf("%w: %s is not the artifact root of a run or a logged model of this registry", mlflow.ErrPermissionDenied, mlflow.RedactURL(uri))
+	var root, sub string
+	if err == nil {
+		var ok bool
+		if root, sub, ok = s.roots.find(req.Context(), c, uri); !ok {
+			err = fmt.Errorf("%w: %s is not the artifact root of a run or a logged model of this registry, nor a folder under one",
+				mlflow.ErrPermissionDenied, mlflow.RedactURL(uri))
+		}
 	}
 	if err == nil {
-		err = c.UploadArtifact(req.Context(), uri, rel, n)
+		if sub != "" && rel != "" {
+			rel = sub + "/" + rel
+		}
+		err = c.UploadArtifact(req.Context(), root, rel, body)
 	}
 	if err != nil {
 		call.Outcome = err.Error()
 		status := http.StatusBadRequest
-		if errors.Is(err, mlflow.ErrPermissionDenied) {
+		if errors.Is(err, mlflow.ErrPermissionDenied) || errors.Is(err, mlflow.ErrPathEscape) {
 			status = http.StatusForbidden
 		}
 		rpcError(rw, err, status)
@@ -141,32 +173,14 @@ func (c *countingReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// knownArtifactRoot reports whether uri is, or is under, the artifact root
-// of a run (…/<run id>/artifacts) or of a logged model
-// (…/models/<model id>/artifacts) that the registry c knows, as MLflow lays
-// its artifact roots out.
-func knownArtifactRoot(ctx context.Context, c *mlflow.Client, uri string) bool {
-	segs := strings.Split(strings.TrimRight(uri, "/"), "/")
-	under := func(root string) bool {
-		root = strings.TrimRight(root, "/")
-		return root != "" && (uri == root || strings.HasPrefix(uri, root+"/"))
-	}
-	for i := len(segs) - 1; i >= 1; i-- {
-		if segs[i] != "artifacts" {
-			continue
-		}
-		id := segs[i-1]
-		if i >= 2 && segs[i-2] == "models" {
-			if m, err := c.GetLoggedModel(ctx, id); err == nil && under(m.Info.ArtifactURI) {
-				return true
-			}
-		}
-		if r, err := c.GetRun(ctx, id); err == nil && under(r.Info.ArtifactURI) {
-			return true
-		}
-	}
-	return false
+// sizedReader is a countingReader of a known size: its Len, what is left,
+// tells the client the size of the upload.
+type sizedReader struct {
+	*countingReader
+	size int64
 }
+
+func (s sizedReader) Len() int { return int(max(s.size-s.n, 0)) }
 
 // rpcError is the answer of a /rpc/ call that failed: the kernel shows
 // its text.

@@ -1,8 +1,10 @@
 package regproxy_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/playbook-mlops/playbook/internal/regproxy"
+	"github.com/playbook-mlops/playbook/mlflow"
 	"github.com/playbook-mlops/playbook/record"
 )
 
@@ -123,13 +126,17 @@ func TestHandleInCell(t *testing.T) {
 // is not called and the call is recorded as not sent.
 func TestHandleUpload(t *testing.T) {
 	t.Parallel()
+	const secretURI = "s3://user:hunter2@bucket/1/run/artifacts?X-Amz-Signature=c0ffee&X-Amz-Credential=AKIAX"
 	for _, dry := range []bool{false, true} {
 		e := newEnv(t, regproxy.Options{CellTokens: true, DryRun: dry, MaxUpload: 8})
 		var got []string
-		e.proxy.HandleUpload("PUT /rpc/put", func(w http.ResponseWriter, r *http.Request, call *record.Call) {
+		args := func(r *http.Request) map[string]any {
+			return map[string]any{"uri": mlflow.RedactURL(r.URL.Query().Get("uri")), "path": r.URL.Query().Get("path")}
+		}
+		e.proxy.HandleUpload("PUT /rpc/put", args, func(w http.ResponseWriter, r *http.Request, call *record.Call) {
 			b, err := io.ReadAll(r.Body)
 			got = append(got, string(b))
-			call.Args = map[string]any{"path": r.URL.Query().Get("path"), "bytes": len(b)}
+			call.Args["bytes"] = len(b)
 			if err != nil {
 				call.Outcome = err.Error()
 				http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
@@ -143,7 +150,8 @@ func TestHandleUpload(t *testing.T) {
 			if tok != "" {
 				h.Set(regproxy.CellHeader, tok)
 			}
-			resp, _ := raw(t, http.MethodPut, e.proxy.URL()+"/rpc/put?path=a/MLmodel", strings.NewReader(body), h)
+			q := url.Values{"path": {"a/MLmodel"}, "uri": {secretURI}}
+			resp, _ := raw(t, http.MethodPut, e.proxy.URL()+"/rpc/put?"+q.Encode(), strings.NewReader(body), h)
 			return resp.StatusCode
 		}
 		assert.Equal(t, http.StatusForbidden, put("", "x"), "no cell")
@@ -159,6 +167,12 @@ func TestHandleUpload(t *testing.T) {
 			assert.Equal(t, http.MethodPut, c.Method)
 			assert.Equal(t, "/rpc/put", c.Endpoint)
 			assert.Equal(t, dry, c.DryRun)
+			// The same Args in a dry run as in a real one: args's, the
+			// URI's credentials and signature redacted.
+			assert.Equal(t, "a/MLmodel", c.Args["path"])
+			assert.Equal(t, mlflow.RedactURL(secretURI), c.Args["uri"], "dry run %t", dry)
+			assert.NotContains(t, fmt.Sprint(c.Args), "hunter2", "dry run %t", dry)
+			assert.NotContains(t, fmt.Sprint(c.Args), "c0ffee", "dry run %t", dry)
 		}
 		if dry {
 			assert.Empty(t, got, "a dry run calls no handler")

@@ -352,14 +352,22 @@ type stepKey struct{}
 // files for the kernel where the tracking server does not proxy them (an
 // artifact store the parent reaches itself): each call is recorded as a
 // forwarded upload is, Method PUT and Endpoint the request's path, under
-// the step of the cell that made it; h sets its Args and Outcome ("ok" or
-// why not) and reads the body, bounded by Options.MaxUpload (beyond, a read
-// fails). In a dry run h is not called: the call is recorded as not sent
-// and answered {}.
-func (p *Proxy) HandleUpload(pattern string, h func(w http.ResponseWriter, r *http.Request, call *record.Call)) {
+// the step of the cell that made it, its Args those args returns (nil:
+// none), in a dry run as in a real one, so args must redact what the
+// evidence must not show (mlflow.RedactURL); h may complete the Args, sets
+// the Outcome ("ok" or why not) and reads the body, bounded by
+// Options.MaxUpload (beyond, a read fails). In a dry run h is not called:
+// the call is recorded as not sent and answered {}.
+func (p *Proxy) HandleUpload(pattern string, args func(r *http.Request) map[string]any, h func(w http.ResponseWriter, r *http.Request, call *record.Call)) {
 	p.HandleInCell(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		step, _ := r.Context().Value(stepKey{}).(string)
 		call := &record.Call{Time: time.Now(), Step: step, Method: http.MethodPut, Endpoint: r.URL.Path, DryRun: p.opts.DryRun}
+		if args != nil {
+			call.Args = args(r)
+		}
+		if call.Args == nil {
+			call.Args = map[string]any{}
+		}
 		slot := p.reserve()
 		rw := &recordingWriter{ResponseWriter: w, finish: func() { p.finish(slot, call) }}
 		defer rw.done()
@@ -368,10 +376,6 @@ func (p *Proxy) HandleUpload(pattern string, h func(w http.ResponseWriter, r *ht
 			return
 		}
 		if p.opts.DryRun {
-			call.Args = map[string]any{}
-			for k, vs := range r.URL.Query() {
-				call.Args[k] = vs[0]
-			}
 			call.Outcome = OutcomeNotSent
 			writeJSON(rw, http.StatusOK, []byte("{}"))
 			return
