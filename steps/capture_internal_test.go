@@ -108,3 +108,25 @@ func clientOf(t *testing.T, uri string) *mlflow.Client {
 	require.NoError(t, err)
 	return c
 }
+
+// TestActor: the tags' actor is the OS user@host, with the MLflow user the
+// server knows the credentials as first when there is one, said
+// unverified when the server did not confirm it.
+func TestActor(t *testing.T) {
+	for _, c := range []struct {
+		actor *record.Actor
+		want  string
+	}{
+		{nil, "ada@lab"},
+		{&record.Actor{Name: "alice", Via: "basic-auth", Verified: true}, "alice (OS ada@lab)"},
+		{&record.Actor{Name: "bob", Via: "bearer-jwt"}, "bob (unverified, OS ada@lab)"},
+		{&record.Actor{}, "ada@lab"},
+	} {
+		rec := &record.Run{Schema: record.Schema, Cells: []record.Cell{{Step: "promote"}},
+			Environment: record.Environment{User: "ada", Host: "lab", Actor: c.actor}}
+		pb, ctl := notebook.New(notebook.Options{Run: rec})
+		ctl.Begin(t.Context(), "promote")
+		assert.Equal(t, c.want, actor(pb))
+		ctl.Close()
+	}
+}
