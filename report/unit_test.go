@@ -470,9 +470,9 @@ func TestActor(t *testing.T) {
 		actor   record.Actor
 		want    []string
 	}{
-		{"promoted.en", record.Actor{Name: "alice", Via: "basic-auth", Verified: true}, []string{"MLflow user", "alice (verified by the server (basic auth))", "OS user"}},
+		{"promoted.en", record.Actor{Name: "alice", Via: "basic-auth", Verified: true}, []string{"MLflow user", "alice (verified by the server, basic auth)", "OS user"}},
 		{"promoted.en", record.Actor{Name: "bob@example.com", Via: "bearer-jwt"}, []string{"bob@example.com (the bearer token's sub claim (JWT), not verified)"}},
-		{"refused.fr", record.Actor{Name: "alice", Via: "basic-auth", Verified: true}, []string{"Utilisateur MLflow", "alice (vérifié par le serveur (authentification basic))", "Utilisateur du système"}},
+		{"refused.fr", record.Actor{Name: "alice", Via: "basic-auth", Verified: true}, []string{"Utilisateur MLflow", "alice (vérifié par le serveur, authentification basic)", "Utilisateur du système"}},
 		{"refused.fr", record.Actor{Name: "alice", Via: "basic-auth"}, []string{"alice (nom d'utilisateur de l'authentification basic, non vérifié par le serveur)"}},
 		{"refused.fr", record.Actor{Name: "bob", Via: "bearer-jwt"}, []string{"bob (revendication sub du jeton (JWT), non vérifiée)"}},
 	} {

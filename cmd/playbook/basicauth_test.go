@@ -154,7 +154,7 @@ func TestBasicAuthMLflow(t *testing.T) {
 	for _, doc := range []string{string(html), string(md)} {
 		assert.Contains(t, doc, "Utilisateur MLflow")
 		assert.Contains(t, doc, "Utilisateur du système")
-		assert.Contains(t, doc, user+" (vérifié par le serveur (authentification basic))")
+		assert.Contains(t, doc, user+" (vérifié par le serveur, authentification basic)")
 		assert.Contains(t, doc, "version 1 (archivée) — interface MLflow")
 	}
 	for _, name := range []string{"capture-verify-1.png", "capture-verify-2.png"} {
