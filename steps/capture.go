@@ -37,7 +37,7 @@ func modelPageName(pb *Playbook, embedded bool) string {
 // the exercise's seventh section asks for, and, when the promotion
 // archived a version (archived, "" for none), that version's page, its
 // archive tag visible; it records each, or, when there can be no
-// capture, why instead. The pages are the MLflow UI's, or on the
+// capture, why instead (once, when there is no Chromium at all). The pages are the MLflow UI's, or on the
 // embedded server (embedded) its read-only registry page at the same
 // links. versionErr is why the server's version could not be read. The
 // screenshots are taken by the run's Capturer (cmd/playbook gives one
@@ -66,8 +66,10 @@ func (v *Verification) capture(pb *Playbook, embedded bool, versionErr error, ar
 	case capturer == nil || capturer.ModelPage == nil:
 		c.Reason = tr(pb, "this run has no browser to capture ", "cette exécution n'a pas de navigateur pour capturer ") + page + tr(pb, " with", "")
 	default:
-		c.take(pb, capturer, v.Model, aliases, page)
-		if archived != "" {
+		// No Chromium (none found, or turned off): the archived
+		// version's page would say the same.
+		noBrowser := c.take(pb, capturer, v.Model, aliases, page)
+		if archived != "" && !noBrowser {
 			title := v.Model + tr(pb, " version "+archived+" (archived)", " version "+archived+" (archivée)") + where
 			old = newShot(pb, title, v.ArchivedURL)
 			old.take(pb, capturer, v.Model, []string{TagArchived}, page)
@@ -94,17 +96,20 @@ type shot struct{ record.Capture }
 // take screenshots c's page with capturer, once it shows model and each
 // of want; the screenshot's size is its own (a whole page is taller than
 // the capturer's first screen). page names the page in the reason there
-// is no screenshot.
-func (c *shot) take(pb *Playbook, capturer *notebook.Capturer, model string, want []string, page string) {
+// is no screenshot. It reports whether there is no browser to take one
+// (no Chromium found, or turned off).
+func (c *shot) take(pb *Playbook, capturer *notebook.Capturer, model string, want []string, page string) (noBrowser bool) {
 	png, err := capturer.ModelPage(pb.Context(), c.URL, model, want)
 	if err != nil {
 		c.Reason = tr(pb, "no capture of ", "pas de capture de ") + page + tr(pb, ": ", " : ") + captureError(pb, err)
-		return
+		msg := err.Error()
+		return strings.Contains(msg, browser.ErrOff.Error()) || strings.Contains(msg, browser.ErrNotFound.Error())
 	}
 	c.PNG = png
 	if cfg, err := imagepng.DecodeConfig(bytes.NewReader(png)); err == nil {
 		c.Width, c.Height = cfg.Width, cfg.Height
 	}
+	return false
 }
 
 // keepCapture records c in the evidence, and prints why it has no
