@@ -56,6 +56,7 @@ type Client struct {
 type credentials struct {
 	authorization string   // the Authorization header, "" for none
 	secrets       []string // strings scrubbed from anything a server sends back
+	subject       string   // the bearer token's JWT "sub" claim, when it is the one sent
 }
 
 // Option configures a Client.
@@ -139,6 +140,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		cr.secrets = append(cr.secrets, cfg.Password, basic)
 	case cfg.Token != "":
 		cr.authorization = "Bearer " + cfg.Token
+		cr.subject = JWTSubject(cfg.Token)
 	}
 	if cfg.Token != "" {
 		cr.secrets = append(cr.secrets, cfg.Token)

@@ -91,12 +91,14 @@ type Options struct {
 
 // A Capturer screenshots pages of the MLflow UI.
 type Capturer struct {
-	// Width and Height are the screenshots' size, in pixels.
+	// Width and Height are the screenshots' size, in pixels: their width,
+	// and the height of their first screen (a whole page is taller).
 	Width, Height int
-	// ModelPage returns a PNG screenshot of a registered model's page, at
-	// url, taken once the page shows the model's name and each of
-	// aliases; its error says why there is none.
-	ModelPage func(ctx context.Context, url, model string, aliases []string) ([]byte, error)
+	// ModelPage returns a PNG screenshot of a registered model's page, or
+	// of one of its versions' (ModelURL + "/versions/N"), at url, taken
+	// once the page shows the model's name and each of want (its aliases,
+	// a tag's name); its error says why there is none.
+	ModelPage func(ctx context.Context, url, model string, want []string) ([]byte, error)
 }
 
 // Playbook is the handle cells and step functions reach the run through:

@@ -225,7 +225,12 @@ type Isolation struct {
 
 // Environment says who ran what, where and when, and how it ended.
 type Environment struct {
-	User            string `json:"user"`
+	// User is the operating system's user who ran playbook.
+	User string `json:"user"`
+	// Actor is the MLflow user the tracking server knows playbook's
+	// credentials as, beside User; nil when the credentials name no one
+	// (none, an opaque token) or there is no tracking server.
+	Actor           *Actor `json:"actor,omitempty"`
 	Host            string `json:"host"`
 	PlaybookVersion string `json:"playbook_version"`
 	GoVersion       string `json:"go_version"`
@@ -241,6 +246,20 @@ type Environment struct {
 	// active; nil when the cells ran in playbook's own process.
 	Isolation *Isolation `json:"isolation,omitempty"`
 	Exit      Exit       `json:"exit"`
+}
+
+// Actor is the MLflow user a run acted as: from the tracking server's
+// identity of its credentials (see mlflow.Client.Identity).
+type Actor struct {
+	Name string `json:"name"`
+	// Via is where Name comes from: "basic-auth" (MLFLOW_TRACKING_USERNAME)
+	// or "bearer-jwt" (the sub claim of MLFLOW_TRACKING_TOKEN).
+	Via string `json:"via"`
+	// Verified says the server confirmed that the credentials are Name's;
+	// a JWT's claim is never verified (its signature is not checked).
+	Verified bool `json:"verified"`
+	// Note says how Name was verified, or why it was not.
+	Note string `json:"note,omitempty"`
 }
 
 // Run outcomes, in Exit.Status.

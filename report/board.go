@@ -70,7 +70,9 @@ func newBoard(l *labels, r *record.Run, v *view) *board {
 			when = p.Time
 		}
 	}
-	if who != "" {
+	if actor := actorPairs(l, r); actor != nil {
+		b.Who = append(b.Who, actor...)
+	} else if who != "" {
 		b.Who = append(b.Who, pair{Key: l.Actor, Value: who})
 	}
 	b.Who = append(b.Who, pair{Key: l.Date, Value: fmtTime(when)})
@@ -97,4 +99,26 @@ func newBoard(l *labels, r *record.Run, v *view) *board {
 func rollbackCommand(model, alias, version, reason string) string {
 	return fmt.Sprintf("playbook run %s -p model_name=%s -p production_alias=%s -p to=%s -p reason=%s",
 		rollbackScenario, shellword.Quote(model), shellword.Quote(alias), shellword.Quote(version), shellword.Quote(reason))
+}
+
+// actorPairs are the MLflow user the run acted as, with how it was known,
+// and the operating system's user beside it (user@host); nil when the
+// record has no MLflow user.
+func actorPairs(l *labels, r *record.Run) []pair {
+	a := r.Environment.Actor
+	if a == nil || a.Name == "" {
+		return nil
+	}
+	how := l.ActorUnverified
+	switch {
+	case a.Via == "bearer-jwt":
+		how = l.ActorJWT
+	case a.Verified:
+		how = l.ActorVerified
+	}
+	local := r.Environment.User
+	if h := r.Environment.Host; h != "" && local != "" {
+		local += "@" + h
+	}
+	return []pair{{Key: l.MLflowUser, Value: a.Name + " (" + how + ")"}, {Key: l.OSUser, Value: local}}
 }

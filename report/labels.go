@@ -52,6 +52,11 @@ type labels struct {
 	ExecRefused, PrivilegedRefused, NoProcesses               string
 	SocketsNone, SocketsTCP, SocketsUnixTCP, Unavailable      string
 	Semicolon                                                 string // "; ", " ; " in French
+	// MLflowUser and OSUser name the MLflow user the run acted as
+	// (record.Actor) and the operating system's user beside it; the
+	// Actor* words say how the name was known.
+	MLflowUser, OSUser                       string
+	ActorVerified, ActorUnverified, ActorJWT string
 	// SameParams says why an unchanged promotion left production where
 	// it was: the candidate's version, and the production version whose
 	// fitted model is the same.
@@ -124,7 +129,10 @@ var english = labels{
 	NoCalls: "No call changed the registry.", Time: "time", Endpoint: "endpoint", Args: "arguments",
 	Outcome: "outcome", DryRun: "Dry run", Unrestricted: "Unrestricted imports", Yes: "yes", No: "no", Files: "Files written", Size: "size",
 	Error: "Error", Plot: "plot", Plots: "Plots", Contents: "Contents", Evidence: "Evidence",
-	Actor: "Who", TheChange: "The change", Decided: "What decided it", RollbackLabel: "Rollback",
+	MLflowUser: "MLflow user", OSUser: "OS user",
+	ActorVerified: "verified by the server, basic auth", ActorUnverified: "basic auth user name, not verified by the server",
+	ActorJWT: "the bearer token's sub claim (JWT), not verified",
+	Actor:    "Who", TheChange: "The change", Decided: "What decided it", RollbackLabel: "Rollback",
 	NoRollbackNeeded: "none needed: production was not changed", NoPrevious: "none: no version held the alias before",
 	RollbackReason: "why production goes back", VerdictUnchanged: "Unchanged", CallsCount: "%d calls",
 	SameParams:   "candidate version %s: same fitted parameters as version %s",
@@ -186,7 +194,10 @@ var french = labels{
 	NoCalls: "Aucun appel n'a modifié le registre.", Time: "heure", Endpoint: "point d'accès", Args: "arguments",
 	Outcome: "résultat", DryRun: "Essai à blanc", Unrestricted: "Imports sans restriction", Yes: "oui", No: "non", Files: "Fichiers écrits", Size: "taille",
 	Error: "Erreur", Plot: "graphique", Plots: "Graphiques", Contents: "Sommaire", Evidence: "Preuves",
-	Actor: "Qui", TheChange: "Le changement", Decided: "Ce qui a décidé", RollbackLabel: "Retour arrière",
+	MLflowUser: "Utilisateur MLflow", OSUser: "Utilisateur du système",
+	ActorVerified: "vérifié par le serveur, authentification basic", ActorUnverified: "nom d'utilisateur de l'authentification basic, non vérifié par le serveur",
+	ActorJWT: "revendication sub du jeton (JWT), non vérifiée",
+	Actor:    "Qui", TheChange: "Le changement", Decided: "Ce qui a décidé", RollbackLabel: "Retour arrière",
 	NoRollbackNeeded: "inutile : la production n'a pas changé", NoPrevious: "aucun : aucune version ne portait l'alias avant",
 	RollbackReason: "pourquoi la production revient en arrière", VerdictUnchanged: "Inchangé", CallsCount: "%d appels",
 	ExitWords:    map[string]string{"ok": "ok", "failed": "échec", "refused": "refus", "error": "erreur", "stopped": "arrêté"},

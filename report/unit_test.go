@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"html"
 	"regexp"
 	"strings"
@@ -456,5 +457,51 @@ func TestUnchangedSameModel(t *testing.T) {
 			assert.Contains(t, page.String(), w, lang)
 		}
 		assert.NotContains(t, page.String(), "playbook run churn-rollback", "no rollback of an unchanged production")
+	}
+}
+
+// TestActor: an MLflow user in the record is on the first screen (who),
+// in the summary and the audit, the OS user beside it, in the report's
+// language; without one, the first screen names the promotion's actor as
+// before.
+func TestActor(t *testing.T) {
+	for _, c := range []struct {
+		fixture string
+		actor   record.Actor
+		want    []string
+	}{
+		{"promoted.en", record.Actor{Name: "alice", Via: "basic-auth", Verified: true}, []string{"MLflow user", "alice (verified by the server, basic auth)", "OS user"}},
+		{"promoted.en", record.Actor{Name: "bob@example.com", Via: "bearer-jwt"}, []string{"bob@example.com (the bearer token's sub claim (JWT), not verified)"}},
+		{"refused.fr", record.Actor{Name: "alice", Via: "basic-auth", Verified: true}, []string{"Utilisateur MLflow", "alice (vérifié par le serveur, authentification basic)", "Utilisateur du système"}},
+		{"refused.fr", record.Actor{Name: "alice", Via: "basic-auth"}, []string{"alice (nom d'utilisateur de l'authentification basic, non vérifié par le serveur)"}},
+		{"refused.fr", record.Actor{Name: "bob", Via: "bearer-jwt"}, []string{"bob (revendication sub du jeton (JWT), non vérifiée)"}},
+	} {
+		r := FixtureRun(c.fixture)
+		r.Environment.Actor = &c.actor
+		v := newView(r)
+		osUser := r.Environment.User + "@" + r.Environment.Host
+		for _, pairs := range [][]pair{v.Board.Who, v.Summary} {
+			var text []string
+			for _, p := range pairs {
+				text = append(text, p.Key+": "+p.Value)
+			}
+			all := strings.Join(text, "\n")
+			for _, w := range c.want {
+				assert.Contains(t, all, w)
+			}
+			assert.Contains(t, all, ": "+osUser, "the OS user beside")
+		}
+		var page, md bytes.Buffer
+		require.NoError(t, HTML(&page, r))
+		_, err := Markdown(&md, r)
+		require.NoError(t, err)
+		for _, w := range c.want {
+			assert.Contains(t, page.String(), html.EscapeString(w), c.fixture)
+			assert.Contains(t, md.String(), mdText(w), c.fixture)
+		}
+	}
+	r := FixtureRun("refused.fr")
+	for _, p := range newView(r).Board.Who {
+		assert.NotEqual(t, french.MLflowUser, p.Key, "no MLflow user, none shown")
 	}
 }

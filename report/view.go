@@ -608,6 +608,7 @@ func newSummary(l *labels, r *record.Run, v *view) []pair {
 			}
 		}
 	}
+	out = append(out, actorPairs(l, r)...)
 	if val := r.Evidence.Validation; val != nil {
 		out = append(out, pair{Key: l.Candidate, Value: "version " + val.Version + " (" + val.Alias + ")", Code: true})
 		if val.Champion != "" {
@@ -716,6 +717,11 @@ func newAudit(l *labels, r *record.Run) audit {
 	a := audit{Params: r.Params, Files: r.Evidence.Files, Error: r.Error}
 	a.Pairs = []pair{
 		{Key: l.User, Value: e.User},
+	}
+	if actor := actorPairs(l, r); actor != nil {
+		a.Pairs = append(a.Pairs, actor[0])
+	}
+	a.Pairs = append(a.Pairs, []pair{
 		{Key: l.Host, Value: e.Host},
 		{Key: l.StartTime, Value: fmtTime(e.Start)},
 		{Key: l.End, Value: fmtTime(e.End)},
@@ -728,7 +734,7 @@ func newAudit(l *labels, r *record.Run) audit {
 		{Key: l.DryRun, Value: yes(e.DryRun)},
 		{Key: l.Unrestricted, Value: yes(e.Unrestricted)},
 		{Key: l.ExitStatus, Value: fmt.Sprintf("%s (%d)", l.exitWord(e.Exit.Status), e.Exit.Code)},
-	}
+	}...)
 	if iso := e.Isolation; iso != nil {
 		a.Pairs = append(a.Pairs, isolationPairs(l, iso)...)
 	}

@@ -57,6 +57,10 @@ type Options struct {
 	// User and Host, when set, are who runs and where, for the record
 	// (else the current user and host): a kernel process cannot read them.
 	User, Host string
+	// Actor, when set, is the MLflow user the tracking server knows the
+	// run's credentials as (recorded beside User, and named in the tags
+	// the steps write).
+	Actor *record.Actor
 	// Progress, when set, is told when each cell starts and ends.
 	Progress func(Event)
 	// CellGoroutine, when set, is called first in each goroutine that
@@ -336,7 +340,7 @@ func newRecord(sc *Scenario, params []record.Param, opts Options) *record.Run {
 		Params: make([]record.Param, len(params)),
 		Cells:  make([]record.Cell, len(sc.Cells)),
 		Environment: record.Environment{
-			User: cmp.Or(opts.User, userName()), Host: cmp.Or(opts.Host, hostName()), PlaybookVersion: opts.Version, GoVersion: runtime.Version(),
+			User: cmp.Or(opts.User, userName()), Actor: opts.Actor, Host: cmp.Or(opts.Host, hostName()), PlaybookVersion: opts.Version, GoVersion: runtime.Version(),
 			TrackingURI: redact(opts.TrackingURI), DryRun: opts.DryRun, Unrestricted: opts.Unrestricted,
 			Start: time.Now(),
 		},

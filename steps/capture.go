@@ -1,6 +1,8 @@
 package steps
 
 import (
+	"bytes"
+	imagepng "image/png"
 	"slices"
 	"strings"
 	"time"
@@ -32,29 +34,29 @@ func modelPageName(pb *Playbook, embedded bool) string {
 }
 
 // capture screenshots the model's page, aliases visible, as the evidence
-// the exercise's seventh section asks for, and records it; when there can
-// be no capture it records why instead. The page is the MLflow UI's, or
-// on the embedded server (embedded) its read-only registry page at the
-// same link. versionErr is why the server's version could not be read.
-// The screenshot is taken by the run's Capturer (cmd/playbook gives one
+// the exercise's seventh section asks for, and, when the promotion
+// archived a version (archived, "" for none), that version's page, its
+// archive tag visible; it records each, or, when there can be no
+// capture, why instead (once, when there is no Chromium at all). The pages are the MLflow UI's, or on the
+// embedded server (embedded) its read-only registry page at the same
+// links. versionErr is why the server's version could not be read. The
+// screenshots are taken by the run's Capturer (cmd/playbook gives one
 // backed by headless Chromium). A failed capture never fails the step:
 // the registry checks already decided.
-func (v *Verification) capture(pb *Playbook, embedded bool, versionErr error) {
-	title := v.Model + " — MLflow UI"
-	if embedded {
-		title = v.Model + " — registry page"
-	}
-	c := record.Capture{Step: pb.Step(), Title: title, URL: v.ModelURL, Time: time.Now().UTC()}
-	capturer := notebook.CapturerOf(pb)
-	if capturer != nil {
-		c.Width, c.Height = capturer.Width, capturer.Height
-	}
+func (v *Verification) capture(pb *Playbook, embedded bool, versionErr error, archived string) {
 	var aliases []string
 	for a := range v.After.Aliases {
 		aliases = append(aliases, a)
 	}
 	slices.Sort(aliases)
 	page := modelPageName(pb, embedded)
+	where := tr(pb, " — MLflow UI")
+	if embedded {
+		where = tr(pb, " — registry page")
+	}
+	c := newShot(pb, v.Model+where, v.ModelURL)
+	var old *shot // the archived version's
+	capturer := notebook.CapturerOf(pb)
 	switch {
 	case pb.DryRun():
 		c.Reason = tr(pb, "dry run: the registry was not changed, so there is nothing to capture")
@@ -63,14 +65,56 @@ func (v *Verification) capture(pb *Playbook, embedded bool, versionErr error) {
 	case capturer == nil || capturer.ModelPage == nil:
 		c.Reason = trf(pb, "this run has no browser to capture %s with", page)
 	default:
-		png, err := capturer.ModelPage(pb.Context(), v.ModelURL, v.Model, aliases)
-		if err != nil {
-			c.Reason = trf(pb, "no capture of %s: %s", page, captureError(pb, err))
-		} else {
-			c.PNG = png
+		// No Chromium (none found, or turned off): the archived
+		// version's page would say the same.
+		noBrowser := c.take(pb, capturer, v.Model, aliases, page)
+		if archived != "" && !noBrowser {
+			title := trf(pb, "%s version %s (archived)%s", v.Model, archived, where)
+			old = newShot(pb, title, v.ArchivedURL)
+			old.take(pb, capturer, v.Model, []string{TagArchived}, page)
 		}
 	}
-	notebook.Update(pb, func(rec *record.Run) { rec.Evidence.Captures = append(rec.Evidence.Captures, c) })
+	keepCapture(pb, c)
+	if old != nil {
+		keepCapture(pb, old)
+	}
+}
+
+// newShot returns the capture, not yet taken, of the page at url.
+func newShot(pb *Playbook, title, url string) *shot {
+	c := &shot{Capture: record.Capture{Step: pb.Step(), Title: title, URL: url, Time: time.Now().UTC()}}
+	if capturer := notebook.CapturerOf(pb); capturer != nil {
+		c.Width, c.Height = capturer.Width, capturer.Height
+	}
+	return c
+}
+
+// A shot is a capture being taken.
+type shot struct{ record.Capture }
+
+// take screenshots c's page with capturer, once it shows model and each
+// of want; the screenshot's size is its own (a whole page is taller than
+// the capturer's first screen). page names the page in the reason there
+// is no screenshot. It reports whether there is no browser to take one
+// (no Chromium found, or turned off).
+func (c *shot) take(pb *Playbook, capturer *notebook.Capturer, model string, want []string, page string) (noBrowser bool) {
+	png, err := capturer.ModelPage(pb.Context(), c.URL, model, want)
+	if err != nil {
+		c.Reason = trf(pb, "no capture of %s: %s", page, captureError(pb, err))
+		msg := err.Error()
+		return strings.Contains(msg, browser.ErrOff.Error()) || strings.Contains(msg, browser.ErrNotFound.Error())
+	}
+	c.PNG = png
+	if cfg, err := imagepng.DecodeConfig(bytes.NewReader(png)); err == nil {
+		c.Width, c.Height = cfg.Width, cfg.Height
+	}
+	return false
+}
+
+// keepCapture records c in the evidence, and prints why it has no
+// screenshot when it has none.
+func keepCapture(pb *Playbook, c *shot) {
+	notebook.Update(pb, func(rec *record.Run) { rec.Evidence.Captures = append(rec.Evidence.Captures, c.Capture) })
 	if c.PNG == nil {
 		pb.Printf("%s\n", c.Reason)
 	}

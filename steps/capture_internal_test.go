@@ -1,7 +1,11 @@
 package steps
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"image"
+	imagepng "image/png"
 	"testing"
 	"time"
 
@@ -107,4 +111,81 @@ func clientOf(t *testing.T, uri string) *mlflow.Client {
 	c, err := mlflow.New(mlflow.DefaultConfig(uri))
 	require.NoError(t, err)
 	return c
+}
+
+// TestActor: the tags' actor is the OS user@host, with the MLflow user the
+// server knows the credentials as first when there is one, said
+// unverified when the server did not confirm it.
+func TestActor(t *testing.T) {
+	for _, c := range []struct {
+		actor *record.Actor
+		want  string
+	}{
+		{nil, "ada@lab"},
+		{&record.Actor{Name: "alice", Via: "basic-auth", Verified: true}, "alice (OS ada@lab)"},
+		{&record.Actor{Name: "bob", Via: "bearer-jwt"}, "bob (unverified, OS ada@lab)"},
+		{&record.Actor{}, "ada@lab"},
+	} {
+		rec := &record.Run{Schema: record.Schema, Cells: []record.Cell{{Step: "promote"}},
+			Environment: record.Environment{User: "ada", Host: "lab", Actor: c.actor}}
+		pb, ctl := notebook.New(notebook.Options{Run: rec})
+		ctl.Begin(t.Context(), "promote")
+		assert.Equal(t, c.want, actor(pb))
+		ctl.Close()
+	}
+}
+
+// TestVerifyCapturesArchivedVersion: after a promotion that archived the
+// old version, verify captures the model's page and then the archived
+// version's page (its URL, waiting for its archive tag), each capture the
+// size of its PNG, titles in the scenario's language.
+func TestVerifyCapturesArchivedVersion(t *testing.T) {
+	c := clientOf(t, mlflowtest.Embedded(t))
+	model := fmt.Sprintf("Archived-%d", time.Now().UnixNano())
+	versionsFixture(t, c, model, 2)
+	ctx := t.Context()
+	for _, a := range []string{DefaultProductionAlias, DefaultCandidateAlias} {
+		require.NoError(t, c.SetRegisteredModelAlias(ctx, model, a, "2"))
+	}
+	require.NoError(t, c.SetModelVersionTag(ctx, model, "2", TagValidationStatus, StatusPassed))
+	require.NoError(t, c.SetModelVersionTag(ctx, model, "1", TagArchived, "true"))
+	require.NoError(t, c.SetModelVersionTag(ctx, model, "1", TagSupersededBy, "2"))
+	p := &Promotion{Kind: record.PromotionPromote, Model: model, Alias: DefaultProductionAlias, CandidateAlias: DefaultCandidateAlias,
+		Version: "2", Previous: "1", Moved: true}
+
+	var img bytes.Buffer
+	require.NoError(t, imagepng.Encode(&img, image.NewGray(image.Rect(0, 0, 3, 5))))
+	type asked struct {
+		url  string
+		want []string
+	}
+	var got []asked
+	rec := &record.Run{Schema: record.Schema, Scenario: record.Scenario{Lang: "fr"}, Cells: []record.Cell{{Step: "verify"}}}
+	pb, ctl := notebook.New(notebook.Options{
+		Run: rec, Connect: func() (*mlflow.Client, error) { return c, nil },
+		Capture: &notebook.Capturer{Width: browser.CaptureWidth, Height: browser.CaptureHeight,
+			ModelPage: func(_ context.Context, url, m string, want []string) ([]byte, error) {
+				assert.Equal(t, model, m)
+				got = append(got, asked{url, want})
+				return img.Bytes(), nil
+			}},
+	})
+	ctl.Begin(ctx, "verify")
+	t.Cleanup(ctl.Close)
+	var v *Verification
+	require.NoError(t, catchErr(func() { v = Verify(pb, p) }))
+	require.True(t, v.Passed, "failed checks: %v", v.Failed)
+	assert.Equal(t, "1", v.Archived)
+	assert.Equal(t, ModelVersionURL(c, model, "1"), v.ArchivedURL)
+	assert.Equal(t, []asked{
+		{ModelURL(c, model), []string{DefaultProductionAlias, DefaultCandidateAlias}}, // sorted
+		{ModelURL(c, model) + "/versions/1", []string{TagArchived}},
+	}, got)
+	require.Len(t, rec.Evidence.Captures, 2)
+	assert.Equal(t, model+" — page du registre", rec.Evidence.Captures[0].Title)
+	assert.Equal(t, model+" version 1 (archivée) — page du registre", rec.Evidence.Captures[1].Title)
+	for _, capt := range rec.Evidence.Captures {
+		assert.Empty(t, capt.Reason)
+		assert.Equal(t, [2]int{3, 5}, [2]int{capt.Width, capt.Height}, "the PNG's size")
+	}
 }

@@ -5,6 +5,8 @@ package steps
 // (tr, trf). A French scenario's cells show these; each entry keeps its
 // format's verbs, in order, and is used by some call (TestCatalogFR).
 var catalogTextFR = map[string]string{
+	" — MLflow UI":     " — interface MLflow",
+	" — registry page": " — page du registre",
 	"%d logged model(s) share the best value; ties broken by %s": "%d modèle(s) journalisé(s) partagent la meilleure valeur ; départage : %s",
 	"%d run(s) share the best value; ties broken by %s":          "%d run(s) partagent la meilleure valeur ; départage : %s",
 	"%s %s champion %s %s%% of |champion|":                       "%s %s champion %s %s %% de |champion|",
@@ -12,7 +14,8 @@ var catalogTextFR = map[string]string{
 	"%s %s, then start time descending (the most recent run first), then run id ascending, as MLflow's search orders runs":                               "%s %s, puis la date de début décroissante (le run le plus récent d'abord), puis l'identifiant du run croissant, comme MLflow trie ses résultats",
 	"%s already points to version %s: nothing to move": "%s pointe déjà vers la version %s : rien à déplacer",
 	"%s by %s %.4f %s %s":                              "%s selon %s %.4f %s %s",
-	"%s points to version %s, whose promotion tags were missing=%t; earlier production versions left unarchived: %v: tags completed":              "%s pointe vers la version %s, tags de promotion manquants=%t ; anciennes versions de production non archivées : %v : tags complétés",
+	"%s points to version %s, whose promotion tags were missing=%t; earlier production versions left unarchived: %v: tags completed": "%s pointe vers la version %s, tags de promotion manquants=%t ; anciennes versions de production non archivées : %v : tags complétés",
+	"%s version %s (archived)%s": "%s version %s (archivée)%s",
 	"%s: %d of the %d failed checks left out to keep the tag within MLflow's %d characters (failed_checks_left_out); the evidence keeps them all": "%s : %d des %d contrôles échoués laissés de côté pour tenir dans les %d caractères d'un tag MLflow (failed_checks_left_out) ; les preuves les gardent tous",
 	"%s: the run's artifacts, folder %s":                  "%s : les artefacts du run, dossier %s",
 	"%s: the run's logged model %s, called %s (MLflow 3)": "%s : le modèle journalisé %s du run, nommé %s (MLflow 3)",

@@ -116,8 +116,27 @@ func trf(pb *Playbook, format string, a ...any) string {
 	return fmt.Sprintf(tr(pb, format), localizeArgs(lang(pb), a)...)
 }
 
-// actor returns who runs the scenario, as user@host.
+// actor returns who runs the scenario, as user@host of the operating
+// system; when the tracking server knows the run's credentials as an
+// MLflow user, that user first: "alice (OS root@vm)", or, not verified
+// (a JWT's claim, a server without users), "alice (unverified, OS
+// root@vm)".
 func actor(pb *Playbook) string {
+	var a *record.Actor
+	notebook.Update(pb, func(r *record.Run) { a = r.Environment.Actor })
+	local := osActor(pb)
+	switch {
+	case a == nil || a.Name == "":
+		return local
+	case a.Verified:
+		return a.Name + " (OS " + local + ")"
+	}
+	return a.Name + " (unverified, OS " + local + ")"
+}
+
+// osActor returns who runs the scenario, as user@host of the operating
+// system.
+func osActor(pb *Playbook) string {
 	var u, h string
 	notebook.Update(pb, func(r *record.Run) { u, h = r.Environment.User, r.Environment.Host })
 	if u == "" {
@@ -162,4 +181,11 @@ func RunURL(c *mlflow.Client, experimentID, runID string) string {
 // embedded server's registry page answers the same link.
 func ModelURL(c *mlflow.Client, model string) string {
 	return uiBase(c) + "/#/models/" + url.PathEscape(model)
+}
+
+// ModelVersionURL returns the MLflow UI's page of a version of a
+// registered model; the embedded server's registry page answers the same
+// link.
+func ModelVersionURL(c *mlflow.Client, model, version string) string {
+	return ModelURL(c, model) + "/versions/" + url.PathEscape(version)
 }

@@ -22,6 +22,9 @@ type Verification struct {
 	// ModelURL is the model's page in the MLflow UI (on the embedded
 	// server, its read-only registry page at the same link).
 	ModelURL string
+	// Archived is the version the promotion (or rollback) moved the
+	// alias from and archived, "" when none; ArchivedURL its page.
+	Archived, ArchivedURL string
 }
 
 // Verify snapshots the model's aliases and the tags of its versions (the
@@ -34,7 +37,7 @@ type Verification struct {
 // on the restored version with its reason, the version rolled back from
 // archived. It prints the model's
 // page in the MLflow UI (or the embedded server's registry page) and
-// captures it. Failed checks fail the step, each listed.
+// captures it, and the page of the version it archived. Failed checks fail the step, each listed.
 func Verify(pb *Playbook, p *Promotion) *Verification {
 	if p == nil {
 		failf("verify: no promotion: pass the result of steps.Promote or steps.Rollback")
@@ -106,6 +109,7 @@ func Verify(pb *Playbook, p *Promotion) *Verification {
 		tagCheck(validated, TagValidationStatus, StatusPassed)
 	}
 	if p.Moved && p.Previous != "" && p.Previous != p.Version {
+		v.Archived, v.ArchivedURL = p.Previous, ModelVersionURL(r.c, p.Model, p.Previous)
 		tagCheck(p.Previous, TagArchived, "true")
 		tagCheck(p.Previous, TagSupersededBy, p.Version)
 	}
@@ -118,7 +122,7 @@ func Verify(pb *Playbook, p *Promotion) *Verification {
 	notebook.KeepSnapshot(pb, after)
 	embedded, versionErr := embeddedServer(pb, r)
 	v.show(pb, r, embedded)
-	v.capture(pb, embedded, versionErr)
+	v.capture(pb, embedded, versionErr, v.Archived)
 	if !v.Passed {
 		failf("verify: %d of %d checks failed:\n- %s", len(v.Failed), len(v.Checks), strings.Join(v.Failed, "\n- "))
 	}

@@ -72,19 +72,22 @@ const kernelFileSize = 20 << 20
 
 // kernelConfig is what the parent sends the kernel on its stdin.
 type kernelConfig struct {
-	Scenario     string   `json:"scenario"`
-	Params       []string `json:"params"`
-	TrackingURI  string   `json:"tracking_uri"` // where the kernel's client connects (the proxy); "" for none
-	ProxyPrefix  string   `json:"proxy_prefix"` // the path its requests start with (the proxy's token)
-	DisplayURI   string   `json:"display_uri"`  // the server behind it, for links and messages
-	RecordedURI  string   `json:"recorded_uri"` // what the record says of the server
-	User         string   `json:"user"`         // who runs it, for the record and the tags
-	Host         string   `json:"host"`
-	OutDir       string   `json:"out_dir"`  // the cell files' folder; "" refuses writes
-	TempDir      string   `json:"temp_dir"` // the kernel's own temporary folder
-	DryRun       bool     `json:"dry_run"`
-	Unrestricted bool     `json:"unrestricted"`
-	Version      string   `json:"version"`
+	Scenario    string   `json:"scenario"`
+	Params      []string `json:"params"`
+	TrackingURI string   `json:"tracking_uri"` // where the kernel's client connects (the proxy); "" for none
+	ProxyPrefix string   `json:"proxy_prefix"` // the path its requests start with (the proxy's token)
+	DisplayURI  string   `json:"display_uri"`  // the server behind it, for links and messages
+	RecordedURI string   `json:"recorded_uri"` // what the record says of the server
+	User        string   `json:"user"`         // who runs it, for the record and the tags
+	Host        string   `json:"host"`
+	// Actor is the MLflow user playbook's credentials are (the kernel
+	// has none to ask with), for the record and the tags.
+	Actor        *record.Actor `json:"actor,omitempty"`
+	OutDir       string        `json:"out_dir"`  // the cell files' folder; "" refuses writes
+	TempDir      string        `json:"temp_dir"` // the kernel's own temporary folder
+	DryRun       bool          `json:"dry_run"`
+	Unrestricted bool          `json:"unrestricted"`
+	Version      string        `json:"version"`
 	// CaptureWidth and CaptureHeight, when set, are the size of the
 	// screenshots of the MLflow UI playbook takes for the kernel
 	// (POST /rpc/capture).
@@ -226,8 +229,8 @@ func kernelMain() int {
 	var capture *notebook.Capturer
 	if cfg.TrackingURI != "" && cfg.CaptureWidth > 0 {
 		capture = &notebook.Capturer{Width: cfg.CaptureWidth, Height: cfg.CaptureHeight,
-			ModelPage: func(ctx context.Context, url, model string, aliases []string) ([]byte, error) {
-				return askCapture(ctx, hc, cfg.TrackingURI, captureRequest{URL: url, Model: model, Aliases: aliases})
+			ModelPage: func(ctx context.Context, url, model string, want []string) ([]byte, error) {
+				return askCapture(ctx, hc, cfg.TrackingURI, captureRequest{URL: url, Model: model, Want: want})
 			}}
 	}
 	var view func(func(*record.Run))
@@ -241,7 +244,7 @@ func kernelMain() int {
 		Params: cfg.Params, Connect: connect, Python: python, TrackingURI: cfg.RecordedURI, OutDir: cfg.OutDir,
 		Interpreter: interpreter, Parent: parent,
 		Capture: capture,
-		DryRun:  cfg.DryRun, Unrestricted: cfg.Unrestricted, Version: cfg.Version, User: cfg.User, Host: cfg.Host,
+		DryRun:  cfg.DryRun, Unrestricted: cfg.Unrestricted, Version: cfg.Version, User: cfg.User, Actor: cfg.Actor, Host: cfg.Host,
 		Progress: func(ev runner.Event) {
 			if ev.Status != runner.StatusRunning {
 				cells.end()
@@ -289,13 +292,14 @@ func kernelMain() int {
 	return 0
 }
 
-// captureRequest asks playbook for a screenshot of a model's page in the
-// MLflow UI (POST /rpc/capture), which the kernel cannot take: it starts
-// no browser.
+// captureRequest asks playbook for a screenshot of a model's page, or of
+// one of its versions', in the MLflow UI (POST /rpc/capture), which the
+// kernel cannot take: it starts no browser. Want lists the texts the page
+// must show (the aliases, a tag's name).
 type captureRequest struct {
-	URL     string   `json:"url"`
-	Model   string   `json:"model"`
-	Aliases []string `json:"aliases"`
+	URL   string   `json:"url"`
+	Model string   `json:"model"`
+	Want  []string `json:"want"`
 }
 
 // askCapture asks playbook for a screenshot: the PNG, or the reason there
@@ -612,7 +616,7 @@ func kernelRun(ctx context.Context, sc *runner.Scenario, opts runner.Options, px
 	}
 	cfg := kernelConfig{
 		Scenario: scenarioPath, Params: opts.Params, TrackingURI: px.url, ProxyPrefix: px.prefix, DisplayURI: px.display,
-		RecordedURI: opts.TrackingURI, User: base.Environment.User, Host: base.Environment.Host,
+		RecordedURI: opts.TrackingURI, User: base.Environment.User, Host: base.Environment.Host, Actor: base.Environment.Actor,
 		CaptureWidth: captureSize(opts, true), CaptureHeight: captureSize(opts, false),
 		TempDir: tmp, DryRun: opts.DryRun, Unrestricted: opts.Unrestricted, Version: opts.Version,
 		Retry: retryFromEnv(), Gate: opts.Gate != nil,

@@ -193,14 +193,22 @@ func TestKernelCaptureOnlyTheModelPage(t *testing.T) {
 	proxy := fmt.Sprintf("http://127.0.0.1:%d", px.Port())
 
 	page := steps.ModelURL(c, "ChurnPredictor")
-	png, err := askCapture(t.Context(), hc, proxy, captureRequest{URL: page, Model: "ChurnPredictor"})
-	require.NoError(t, err)
-	assert.Equal(t, "png", string(png))
-	for _, url := range []string{"http://169.254.169.254/latest/meta-data/", "file:///etc/passwd", page + "/../../x", steps.ModelURL(c, "Other")} {
-		_, err = askCapture(t.Context(), hc, proxy, captureRequest{URL: url, Model: "ChurnPredictor"})
+	version := steps.ModelVersionURL(c, "ChurnPredictor", "12")
+	for _, url := range []string{page, version} {
+		png, err := askCapture(t.Context(), hc, proxy, captureRequest{URL: url, Model: "ChurnPredictor"})
+		require.NoError(t, err)
+		assert.Equal(t, "png", string(png))
+	}
+	for _, url := range []string{"http://169.254.169.254/latest/meta-data/", "file:///etc/passwd", page + "/../../x", steps.ModelURL(c, "Other"),
+		steps.ModelVersionURL(c, "Other", "1"), page + "/versions/", page + "/versions/1/../../../x", page + "/versions/1x", page + "/versions/-1",
+		page + "/versions/1?x=1", page + "/versions/1#x", page + "/versions/1/", page + "/versions/%31", strings.Replace(version, "127.0.0.1", "localhost", 1),
+		steps.ModelURL(c, "") + "/versions/1"} {
+		_, err := askCapture(t.Context(), hc, proxy, captureRequest{URL: url, Model: "ChurnPredictor"})
 		assert.ErrorContains(t, err, "playbook captures only the tracking server's page of the model", url)
 	}
-	assert.Equal(t, []string{page}, asked)
+	_, err = askCapture(t.Context(), hc, proxy, captureRequest{URL: steps.ModelURL(c, ""), Model: ""})
+	assert.ErrorContains(t, err, "playbook captures only", "no model, no page: not the list of every model")
+	assert.Equal(t, []string{page, version}, asked)
 }
 
 // TestKernelCaptureMLflow: with --kernel process against MLflow itself,
@@ -218,7 +226,7 @@ func TestKernelCaptureMLflow(t *testing.T) {
 	code, stderr, rec := e.promote(exp, "-p", "serve=off", "--kernel", kernelProcess)
 	require.Equal(t, ExitOK, code, stderr)
 	require.NotNil(t, rec.Environment.Isolation)
-	require.Len(t, rec.Evidence.Captures, 1)
+	require.Len(t, rec.Evidence.Captures, 1, "a first promotion archives no version")
 	capture := rec.Evidence.Captures[0]
 	assert.Empty(t, capture.Reason)
 	assert.True(t, bytes.HasPrefix(capture.PNG, []byte("\x89PNG")), "a PNG")

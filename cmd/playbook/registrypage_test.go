@@ -62,20 +62,27 @@ func TestEmbeddedRegistryPage(t *testing.T) {
 	}
 
 	var captures []record.Capture
-	for _, dir := range outs {
+	for i, dir := range outs {
 		rec := readRecord(t, dir)
-		require.Len(t, rec.Evidence.Captures, 1, dir)
+		// The second promotion archived version 1: its page is captured too.
+		require.Len(t, rec.Evidence.Captures, i+1, dir)
+		for j, c := range rec.Evidence.Captures {
+			require.Empty(t, c.Reason, "verify's capture of the page was taken")
+			colors, ink, err := browser.Ink(c.PNG)
+			require.NoError(t, err)
+			assert.Greater(t, colors, 2, "not a blank page")
+			assert.Greater(t, ink, 0.02, "not a blank page")
+			if j == 1 {
+				assert.Equal(t, model+" version 1 (archivée) — page du registre", c.Title)
+				assert.True(t, strings.HasSuffix(c.URL, "/#/models/"+model+"/versions/1"), c.URL)
+			}
+		}
 		c := rec.Evidence.Captures[0]
-		require.Empty(t, c.Reason, "verify's capture of the model's page was taken")
-		assert.Equal(t, model+" — registry page", c.Title)
+		assert.Equal(t, model+" — page du registre", c.Title, "the French scenario's words")
 		assert.True(t, strings.HasSuffix(c.URL, "/#/models/"+model), c.URL)
-		colors, ink, err := browser.Ink(c.PNG)
+		pngs, err := filepath.Glob(filepath.Join(dir, "capture-*.png"))
 		require.NoError(t, err)
-		assert.Greater(t, colors, 2, "not a blank page")
-		assert.Greater(t, ink, 0.02, "not a blank page")
-		pngs, err := filepath.Glob(filepath.Join(dir, "*.png"))
-		require.NoError(t, err)
-		assert.NotEmpty(t, pngs, "the report keeps the capture")
+		assert.Len(t, pngs, i+1, "the report keeps the captures")
 		captures = append(captures, c)
 	}
 	last := readRecord(t, outs[1])

@@ -302,6 +302,12 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 	// scoring servers of steps.Serve run it.
 	python := sync.OnceValues(func() (string, error) { return pyworker.FindPython(o.Python) })
 	envs := modelEnvs(o)
+	actor := sync.OnceValue(func() *record.Actor {
+		if be.embedded() {
+			return nil
+		}
+		return mlflowActor(ctx, connect)
+	})
 
 	var calls []record.Call // the kernels' registry calls, scenario after scenario
 	var made []madeCall     // the registry calls of the scenarios run, for a report that fails
@@ -317,6 +323,7 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 			Params: overrides[i], Connect: connect, TrackingURI: uri, OutDir: dirs[i],
 			DryRun: o.DryRun, Unrestricted: o.Unrestricted, Version: Version(),
 			Capture: chromiumCapture, Python: pythonWorker(python, o.Progress), Interpreter: python,
+			Actor: actor(),
 		}
 		if envs != nil {
 			opts.ModelEnvs = envs
@@ -403,6 +410,29 @@ func runScenarios(ctx context.Context, o runOptions, stdout io.Writer) (err erro
 		}
 	}
 	return nil
+}
+
+// identityTimeout bounds the time the tracking server has to say who
+// playbook's credentials are.
+const identityTimeout = 15 * time.Second
+
+// mlflowActor returns the MLflow user the tracking server knows the
+// client's credentials as (mlflow.Client.Identity), nil when they name no
+// one or the server could not say: the record and the tags then name the
+// operating system's user alone. The scenario's first call meets the
+// error again, where it is reported.
+func mlflowActor(ctx context.Context, connect func() (*mlflow.Client, error)) *record.Actor {
+	c, err := connect()
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, identityTimeout)
+	defer cancel()
+	id, err := c.Identity(ctx)
+	if err != nil || id == nil {
+		return nil
+	}
+	return &record.Actor{Name: id.Name, Via: id.Via, Verified: id.Verified, Note: id.Note}
 }
 
 // precheck compiles every cell of every scenario and checks every
@@ -728,8 +758,9 @@ func artifactsPath(p string) string {
 
 // serveCapture takes, for the kernel, screenshots of a model's page in
 // the MLflow UI (POST /rpc/capture) with capture: only of the tracking
-// server's own page of a registered model, so that the kernel cannot
-// make playbook's browser fetch another address.
+// server's own page of a registered model, or of one of its versions
+// (capturable), so that the kernel cannot make playbook's browser fetch
+// another address.
 func serveCapture(px *regproxy.Proxy, capture *runner.Capturer, client func() (*mlflow.Client, error)) {
 	px.HandleInCell("POST /rpc/capture", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		c, err := client()
@@ -742,11 +773,12 @@ func serveCapture(px *regproxy.Proxy, capture *runner.Capturer, client func() (*
 			http.Error(rw, "a capture request: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		if want := steps.ModelURL(c, req.Model); req.URL != want {
-			http.Error(rw, fmt.Sprintf("playbook captures only the tracking server's page of the model (%s), not %s", want, req.URL), http.StatusForbidden)
+		if !capturable(c, req.Model, req.URL) {
+			http.Error(rw, fmt.Sprintf("playbook captures only the tracking server's page of the model (%s) and of its versions (%s), not %s",
+				steps.ModelURL(c, req.Model), steps.ModelVersionURL(c, req.Model, "N"), req.URL), http.StatusForbidden)
 			return
 		}
-		png, err := capture.ModelPage(r.Context(), req.URL, req.Model, req.Aliases)
+		png, err := capture.ModelPage(r.Context(), req.URL, req.Model, req.Want)
 		if err != nil {
 			http.Error(rw, err.Error(), http.StatusBadGateway)
 			return
@@ -754,6 +786,22 @@ func serveCapture(px *regproxy.Proxy, capture *runner.Capturer, client func() (*
 		rw.Header().Set("Content-Type", "image/png")
 		_, _ = rw.Write(png)
 	}))
+}
+
+// capturable reports whether url is the tracking server's page (c's) of
+// the registered model model, or of one of its versions: ModelURL, or
+// ModelVersionURL with a version number (digits only), spelled exactly as
+// they spell them.
+func capturable(c *mlflow.Client, model, url string) bool {
+	if model == "" {
+		return false
+	}
+	page := steps.ModelURL(c, model)
+	if url == page {
+		return true
+	}
+	v, ok := strings.CutPrefix(url, page+"/versions/")
+	return ok && v != "" && len(v) <= 19 && strings.Trim(v, "0123456789") == "" && url == steps.ModelVersionURL(c, model, v)
 }
 
 // keepProxyEvidence puts the proxy's record in the evidence: the calls

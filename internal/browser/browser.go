@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -96,9 +97,22 @@ type Options struct {
 	// Fetch.authRequired): the password is on no command line and in no
 	// URL. A challenge they do not meet is cancelled, not asked again.
 	Username, Password string
+	// Bearer, when set (and Username is not), is sent as
+	// "Authorization: Bearer" with the requests to url's origin, and only
+	// those (DevTools' Fetch domain): MLflow's MLFLOW_TRACKING_TOKEN.
+	Bearer string
 	// FullPage takes the screenshot of the whole page, Width wide and as
-	// tall as the document, not only of the first screen.
+	// tall as the document, not only of the first screen. A page that
+	// scrolls inside an element of its own (the MLflow UI's main pane)
+	// rather than the document is shown whole too: the viewport is made
+	// as tall as that element's content (at most MaxFullPageHeight).
 	FullPage bool
+	// Click lists CSS selectors of elements clicked, those present, once
+	// the page shows WaitText (the button that closes a side panel).
+	Click []string
+	// CSS is a style sheet added to the page once it shows WaitText (after
+	// Click): what the screenshot should not show, or show whole.
+	CSS string
 	// ColorScheme, "light" or "dark", emulates the reader's preference
 	// (prefers-color-scheme); "" leaves Chromium's default (light).
 	ColorScheme string
@@ -149,25 +163,56 @@ func Screenshot(ctx context.Context, url, outPNG string, width, height int) erro
 }
 
 // The size of CaptureModelPage's screenshots: wide enough for the MLflow
-// UI's versions table to show the aliases column.
+// UI's versions table to show the aliases column. CaptureHeight is the
+// first screen's; the screenshot is as tall as the page.
 const (
 	CaptureWidth  = 1440
 	CaptureHeight = 900
 )
 
-// CaptureModelPage returns a PNG screenshot (CaptureWidth × CaptureHeight)
-// of the MLflow UI's page of a registered model, at url (the tracking
-// server's address + "/#/models/" + the model's name), taken once the page
-// shows the model's name and each of aliases. It fails with ErrNotFound or
-// ErrOff when there is no Chromium to run, with ErrBlank when the page
-// drew nothing, and with an error naming what the page does not show when
-// it does not show it within a minute. The screenshot is of the whole
-// page; MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, when set,
-// answer the server's basic authentication (Options.Username).
-func CaptureModelPage(ctx context.Context, url, model string, aliases []string) ([]byte, error) {
-	p, err := Open(ctx, url, Options{Width: CaptureWidth, Height: CaptureHeight, Settle: 15 * time.Second, FullPage: true,
+// MaxFullPageHeight bounds the height, in pixels, of a FullPage
+// screenshot of a page that scrolls inside an element of its own.
+const MaxFullPageHeight = 12000
+
+// MLflowUIClick and MLflowUICSS are what CaptureModelPage does to a page
+// of the MLflow UI (3.x, as of 3.18) before the screenshot: close its
+// assistant's side panel and fold its navigation bar (the buttons that
+// do it, by their data-component-id), hide the assistant should it stay
+// (its root carries data-assistant-ui), and let the tables that scroll
+// inside a fixed height (a version's tags) show every row. Selectors a
+// page does not have do nothing: the embedded server's registry page is
+// left as it is.
+var (
+	MLflowUIClick = []string{
+		`[data-component-id="mlflow.assistant.chat_panel.close"]`,
+		`[data-component-id="mlflow_header.toggle_sidebar_button"]`,
+	}
+	MLflowUICSS = `[data-assistant-ui] { display: none !important; }
+[class*="-table-body"] { max-height: none !important; overflow-y: visible !important; }`
+)
+
+// CaptureModelPage returns a PNG screenshot, CaptureWidth wide and as
+// tall as the page, of a page of the MLflow UI: a registered model's at
+// url (the tracking server's address + "/#/models/" + the model's name),
+// or one of its versions' (+ "/versions/N"), taken once the page shows
+// the model's name and each of want (its aliases, a tag's name), with
+// MLflow's side panels closed (MLflowUIClick, MLflowUICSS). It fails with
+// ErrNotFound or ErrOff when there is no Chromium to run, with ErrBlank
+// when the page drew nothing, and with an error naming what the page does
+// not show when it does not show it within a minute.
+// MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, when set, answer
+// the server's basic authentication (Options.Username); otherwise
+// MLFLOW_TRACKING_TOKEN, when set, goes to the server as
+// "Authorization: Bearer" (Options.Bearer).
+func CaptureModelPage(ctx context.Context, url, model string, want []string) ([]byte, error) {
+	opts := Options{Width: CaptureWidth, Height: CaptureHeight, Settle: 15 * time.Second, FullPage: true,
 		Username: os.Getenv("MLFLOW_TRACKING_USERNAME"), Password: os.Getenv("MLFLOW_TRACKING_PASSWORD"),
-		WaitText: append([]string{model}, aliases...)})
+		Click: MLflowUIClick, CSS: MLflowUICSS,
+		WaitText: append([]string{model}, want...)}
+	if opts.Username == "" {
+		opts.Bearer = os.Getenv("MLFLOW_TRACKING_TOKEN")
+	}
+	p, err := Open(ctx, url, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -465,8 +510,9 @@ func (b *chromium) open(ctx context.Context, url string, opts Options) (*Page, e
 	s := attached.SessionID
 	pg := &page{loaded: make(chan struct{}), urls: map[string]string{}, inflight: map[string]time.Time{}, last: time.Now()}
 	handle := pg.event
-	if opts.Username != "" {
-		handle = authHandler(c, s, url, opts.Username, opts.Password, pg.event)
+	fetch := opts.Username != "" || opts.Bearer != ""
+	if fetch {
+		handle = authHandler(c, s, url, opts, pg.event)
 	}
 	c.subscribe(s, handle)
 
@@ -492,7 +538,7 @@ func (b *chromium) open(ctx context.Context, url string, opts Options) (*Page, e
 			params map[string]any
 		}{"Network.emulateNetworkConditions", map[string]any{"offline": true, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}})
 	}
-	if opts.Username != "" {
+	if fetch {
 		setup = append(setup, struct {
 			method string
 			params map[string]any
@@ -535,6 +581,15 @@ func (b *chromium) open(ctx context.Context, url string, opts Options) (*Page, e
 		}
 		settle = min(settle, 3*time.Second)
 	}
+	if len(opts.Click) > 0 || opts.CSS != "" {
+		if _, err := evaluate(ctx, c, s, prepareJS(opts.Click, opts.CSS)); err != nil {
+			return nil, err
+		}
+		// What the clicks changed is drawn in the next frames.
+		if err := sleep(ctx, 300*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
 	if settle > 0 {
 		deadline := time.Now().Add(settle)
 		for !pg.quiet(idle) && time.Now().Before(deadline) {
@@ -565,13 +620,17 @@ func (b *chromium) open(ctx context.Context, url string, opts Options) (*Page, e
 		}
 		params := map[string]any{"format": "png"}
 		if opts.FullPage {
+			height, err := unroll(ctx, c, s, opts)
+			if err != nil {
+				return nil, err
+			}
 			var m struct {
 				Content struct{ Width, Height float64 } `json:"cssContentSize"`
 			}
 			if err := c.call(ctx, s, "Page.getLayoutMetrics", nil, &m); err != nil {
 				return nil, err
 			}
-			if h := math.Ceil(m.Content.Height); h > float64(opts.Height) {
+			if h := max(math.Ceil(m.Content.Height), float64(height)); h > float64(opts.Height) {
 				params["captureBeyondViewport"] = true
 				params["clip"] = map[string]any{"x": 0, "y": 0, "width": opts.Width, "height": h, "scale": 1}
 			}
@@ -601,23 +660,27 @@ func (b *chromium) open(ctx context.Context, url string, opts Options) (*Page, e
 }
 
 // authHandler passes a session's events to next, and answers its paused
-// requests (continued as they are) and its authentication challenges:
-// with username and password when the challenge comes from pageURL's
-// origin and the request was not already answered, else cancelled. The
-// answers go from goroutines: events come on the connection's reader.
-func authHandler(c *conn, session, pageURL, username, password string, next func(string, map[string]any)) func(string, map[string]any) {
-	origin := ""
-	if u, err := url.Parse(pageURL); err == nil {
-		origin = u.Scheme + "://" + u.Host
-	}
+// requests and its authentication challenges. A paused request is
+// continued as it is, or, with opts.Bearer, to pageURL's origin only,
+// with the bearer token added. A challenge is answered with
+// opts.Username and opts.Password when it comes from pageURL's origin
+// and the request was not already answered, else cancelled. The answers
+// go from goroutines: events come on the connection's reader.
+func authHandler(c *conn, session, pageURL string, opts Options, next func(string, map[string]any)) func(string, map[string]any) {
+	origin := originOf(pageURL)
+	username, password := opts.Username, opts.Password
 	var mu sync.Mutex
 	answered := map[string]bool{}
 	return func(method string, params map[string]any) {
 		id := str(params, "requestId")
 		switch method {
 		case "Fetch.requestPaused":
+			cont := map[string]any{"requestId": id}
+			if opts.Bearer != "" && username == "" && originOf(str(params, "request", "url")) == origin {
+				cont["headers"] = withBearer(params, opts.Bearer)
+			}
 			go func() {
-				_ = c.call(context.Background(), session, "Fetch.continueRequest", map[string]any{"requestId": id}, nil)
+				_ = c.call(context.Background(), session, "Fetch.continueRequest", cont, nil)
 			}()
 			return
 		case "Fetch.authRequired":
@@ -626,7 +689,7 @@ func authHandler(c *conn, session, pageURL, username, password string, next func
 			answered[id] = true
 			mu.Unlock()
 			resp := map[string]any{"response": "CancelAuth"}
-			if ch, _ := params["authChallenge"].(map[string]any); !again && ch != nil && str(ch, "origin") == origin && str(ch, "source") != "Proxy" {
+			if ch, _ := params["authChallenge"].(map[string]any); !again && ch != nil && originOf(str(ch, "origin")) == origin && str(ch, "source") != "Proxy" {
 				resp = map[string]any{"response": "ProvideCredentials", "username": username, "password": password}
 			}
 			go func() {
@@ -636,6 +699,82 @@ func authHandler(c *conn, session, pageURL, username, password string, next func
 		}
 		next(method, params)
 	}
+}
+
+// originOf returns scheme://host of a URL, "" when it has none.
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
+}
+
+// withBearer returns the headers of a paused request (Fetch.requestPaused's
+// params) with its Authorization replaced by the bearer token, as
+// Fetch.continueRequest takes them.
+func withBearer(params map[string]any, token string) []map[string]string {
+	out := []map[string]string{{"name": "Authorization", "value": "Bearer " + token}}
+	req, _ := params["request"].(map[string]any)
+	headers, _ := req["headers"].(map[string]any)
+	for k, v := range headers {
+		if s, ok := v.(string); ok && !strings.EqualFold(k, "Authorization") {
+			out = append(out, map[string]string{"name": k, "value": s})
+		}
+	}
+	return out
+}
+
+// prepareJS is the script that clicks the elements of selectors the page
+// has and adds the style sheet css.
+func prepareJS(selectors []string, css string) string {
+	sel, _ := json.Marshal(selectors)
+	sheet, _ := json.Marshal(css)
+	return `(() => {
+  for (const s of ` + string(sel) + `) { const e = document.querySelector(s); if (e) e.click(); }
+  const css = ` + string(sheet) + `;
+  if (css) { const st = document.createElement('style'); st.textContent = css; document.head.appendChild(st); }
+  return '';
+})()`
+}
+
+// scrollExtraJS measures, in CSS pixels, how much taller than their box
+// the page's scrolling elements' content is (the most of them): what
+// the viewport lacks to show a page that scrolls inside an element.
+const scrollExtraJS = `(() => {
+  let extra = 0;
+  for (const e of document.querySelectorAll('body *')) {
+    if (e.clientHeight <= 0 || e.scrollHeight <= e.clientHeight) continue;
+    const o = getComputedStyle(e).overflowY;
+    if (o === 'auto' || o === 'scroll') extra = Math.max(extra, e.scrollHeight - e.clientHeight);
+  }
+  return String(Math.ceil(extra));
+})()`
+
+// unroll makes the viewport tall enough for the page's scrolling
+// elements to show their whole content, at most MaxFullPageHeight, and
+// returns its height. A page that grows as it is made taller (a list
+// drawn as it comes into view) is measured again, three times at most.
+func unroll(ctx context.Context, c *conn, session string, opts Options) (int, error) {
+	height := opts.Height
+	for range 3 {
+		s, err := evaluate(ctx, c, session, scrollExtraJS)
+		if err != nil {
+			return 0, err
+		}
+		extra, _ := strconv.Atoi(s)
+		if extra <= 1 || height >= MaxFullPageHeight {
+			break
+		}
+		height = min(height+extra, MaxFullPageHeight)
+		if err := c.call(ctx, session, "Emulation.setDeviceMetricsOverride", map[string]any{"width": opts.Width, "height": height, "deviceScaleFactor": 1, "mobile": false}, nil); err != nil {
+			return 0, err
+		}
+		if err := sleep(ctx, 300*time.Millisecond); err != nil {
+			return 0, err
+		}
+	}
+	return height, nil
 }
 
 // absent returns the texts of want that text does not hold.

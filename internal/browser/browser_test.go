@@ -172,7 +172,8 @@ func TestScreenshotMLflowModelPage(t *testing.T) {
 	require.NoError(t, err)
 	img, err := png.Decode(bytes.NewReader(shot))
 	require.NoError(t, err)
-	assert.Equal(t, image.Rect(0, 0, browser.CaptureWidth, browser.CaptureHeight), img.Bounds())
+	assert.Equal(t, browser.CaptureWidth, img.Bounds().Dx())
+	assert.GreaterOrEqual(t, img.Bounds().Dy(), browser.CaptureHeight, "the first screen at least: the whole page")
 	colors, ink, err := browser.Ink(shot)
 	require.NoError(t, err)
 	assert.Greater(t, colors, 16, "a drawn page, not a blank one")
@@ -232,4 +233,62 @@ func TestOpenBasicAuth(t *testing.T) {
 		assert.NotContains(t, p.Text, "welcome admin")
 	}
 	assert.Less(t, asked.Load(), int32(5), "a wrong password is not sent again and again")
+}
+
+// A page that scrolls inside an element of its own (as the MLflow UI's
+// <main>) is taken whole by FullPage; Click closes a side panel and CSS
+// hides what it names, before the screenshot (MLflowUIClick and
+// MLflowUICSS on a page shaped like the MLflow UI 3.18's).
+func TestOpenFullPageInnerScrollAndPanels(t *testing.T) {
+	bin := testenv.Chromium(t)
+	u := writePage(t, `<!doctype html><html><head><meta charset="utf-8"><title>UI</title>
+<style>html,body{margin:0;height:100%} #root{display:flex;height:100vh}
+main{flex:1;overflow-y:auto} .tall{background:#06c;height:2500px}
+.du-bois-light-table-body{max-height:50px;overflow-y:scroll} .row{height:40px}
+#assistant{width:300px;background:#eee} aside{width:150px;background:#ddd}</style></head>
+<body><div id="root"><aside><button data-component-id="mlflow_header.toggle_sidebar_button" onclick="document.querySelector('aside').style.width='40px'">nav</button></aside>
+<main><p>ChurnPredictor</p><div class="du-bois-light-table-body"><div class="row">archived</div><div class="row">a</div><div class="row">b</div><div class="row">c</div></div><div class="tall"></div><p>bottom</p></main>
+<div id="assistant" data-assistant-ui="true"><button data-component-id="mlflow.assistant.chat_panel.close" onclick="window.panelClosed=1">x</button>Assistant</div>
+</div></body></html>`)
+	var seen string
+	p, err := browser.Open(t.Context(), u, browser.Options{Binary: bin, Offline: true, Width: 800, Height: 600, FullPage: true,
+		WaitText: []string{"ChurnPredictor"}, Click: browser.MLflowUIClick, CSS: browser.MLflowUICSS,
+		Then: func(_ context.Context, eval func(string) (string, error)) error {
+			var err error
+			seen, err = eval(`[String(window.panelClosed), getComputedStyle(document.getElementById('assistant')).display,
+				document.querySelector('aside').style.width, String(document.querySelector('.du-bois-light-table-body').clientHeight)].join(' ')`)
+			return err
+		}})
+	require.NoError(t, err)
+	assert.Equal(t, "1 none 40px 160", seen, "the panel's close clicked and the panel hidden, the navigation folded, every row of the table shown")
+	img, err := png.Decode(bytes.NewReader(p.PNG))
+	require.NoError(t, err)
+	assert.Equal(t, 800, img.Bounds().Dx())
+	assert.Greater(t, img.Bounds().Dy(), 2500, "the whole of <main>, not its first screen")
+}
+
+// Bearer goes as "Authorization: Bearer" to the page's origin only, never
+// to another origin the page loads from.
+func TestOpenBearer(t *testing.T) {
+	bin := testenv.Chromium(t)
+	var otherAuth atomic.Value
+	otherAuth.Store("")
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		otherAuth.Store(r.Header.Get("Authorization") + "|asked")
+		w.Header().Set("Content-Type", "image/svg+xml")
+		_, _ = io.WriteString(w, `<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>`)
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok-123" {
+			http.Error(w, "401", http.StatusUnauthorized)
+			return
+		}
+		_, _ = io.WriteString(w, `<!doctype html><title>In</title><p>welcome bearer</p><img src="`+other.URL+`/x.svg">`)
+	}))
+	defer srv.Close()
+	p, err := browser.Open(t.Context(), srv.URL+"/", browser.Options{Binary: bin, Bearer: "tok-123", WaitText: []string{"welcome bearer"}, Settle: 5 * time.Second, Timeout: 30 * time.Second})
+	require.NoError(t, err)
+	assert.Contains(t, p.Text, "welcome bearer")
+	assert.Equal(t, "|asked", otherAuth.Load(), "the other origin was asked, without the token")
 }

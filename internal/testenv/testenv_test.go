@@ -34,6 +34,7 @@ var heldToMLflow = map[string]string{
 	"training.TestPromotedModelLoadsInPyfuncMLflow":        "a promoted playbook model loaded by MLflow's pyfunc, evaluate and models serve, against MLflow itself",
 	"cmd/playbook.TestFrenchScenarioServedMLflow":          "the French scenario serving the production model with mlflow models serve, against MLflow itself",
 	"cmd/playbook.TestKernelCaptureMLflow":                 "the verify step's screenshot of MLflow's own UI, taken by playbook for a kernel process",
+	"cmd/playbook.TestBasicAuthMLflow":                     "MLflow's own basic-auth app (a server the test starts): the capture through its authentication, its identity of the user",
 	"cmd/playbook.TestBreastCancerScenarioMLflow":          "the breast cancer scenario on scikit-learn models logged by MLflow's Python client, validated on the data set's own columns, against MLflow itself",
 	"cmd/playbook.TestMlflowClientExampleMLflow":           "the exercise written with steps.MlflowClient, call for call as MLflow's own MlflowClient does it, against MLflow itself",
 	"mlflow.BenchmarkSearchAllRuns10k":                     "a benchmark of the real server, beside the client",

@@ -62,6 +62,7 @@ func init() {
 		"WriteFile":         reflect.ValueOf(record.WriteFile),
 
 		// type definitions
+		"Actor":           reflect.ValueOf((*record.Actor)(nil)),
 		"Block":           reflect.ValueOf((*record.Block)(nil)),
 		"Call":            reflect.ValueOf((*record.Call)(nil)),
 		"Capture":         reflect.ValueOf((*record.Capture)(nil)),

@@ -47,6 +47,7 @@ func init() {
 		"MaxCurvePoints":         reflect.ValueOf(constant.MakeFromLiteral("500", token.INT, 0)),
 		"MlflowClient":           reflect.ValueOf(steps.MlflowClient),
 		"ModelURL":               reflect.ValueOf(steps.ModelURL),
+		"ModelVersionURL":        reflect.ValueOf(steps.ModelVersionURL),
 		"OutcomeNotSent":         reflect.ValueOf(constant.MakeFromLiteral("\"not sent (dry run)\"", token.STRING, 0)),
 		"OutcomeOK":              reflect.ValueOf(constant.MakeFromLiteral("\"ok\"", token.STRING, 0)),
 		"OverLoggedModels":       reflect.ValueOf(constant.MakeFromLiteral("\"logged_models\"", token.STRING, 0)),
