@@ -112,16 +112,17 @@ func splitRootPath(p string) (string, error) {
 		return "", nil
 	}
 	for s := range strings.SplitSeq(rest, "/") {
-		if !plainSegment(s) {
+		if !PlainSegment(s) {
 			return s, ErrPathEscape
 		}
 	}
 	return "", nil
 }
 
-// plainSegment reports whether s, and each of its percent-decoded forms,
-// is a file name: not "", "." or "..", with no "/", backslash or NUL.
-func plainSegment(s string) bool {
+// PlainSegment reports whether s, a segment of an artifact URI's path,
+// and each of its percent-decoded forms, is a file name: not "", "." or
+// "..", with no "/", backslash or NUL.
+func PlainSegment(s string) bool {
 	for range 10 {
 		if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "/\\\x00") {
 			return false

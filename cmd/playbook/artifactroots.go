@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/playbook-mlops/playbook/internal/pyurl"
 	"github.com/playbook-mlops/playbook/mlflow"
 )
 
@@ -124,27 +123,11 @@ func parseArtifactLoc(uri string) (artifactLoc, error) {
 		loc.segs = strings.Split(rest, "/")
 	}
 	for _, s := range loc.segs {
-		if !plainName(s) {
+		if !mlflow.PlainSegment(s) {
 			return artifactLoc{}, fmt.Errorf("%s: path segment %q is not a name", mlflow.RedactURL(uri), s)
 		}
 	}
 	return loc, nil
-}
-
-// plainName reports whether s, and each of its percent-decoded forms, is a
-// file name: not "", "." or "..", with no "/", backslash or NUL.
-func plainName(s string) bool {
-	for range 10 {
-		if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "/\\\x00") {
-			return false
-		}
-		next := pyurl.Unquote(s)
-		if next == s {
-			return true
-		}
-		s = next
-	}
-	return false
 }
 
 // under returns the path of loc under the artifact URI root ("" when they

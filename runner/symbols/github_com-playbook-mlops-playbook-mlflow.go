@@ -64,6 +64,7 @@ func init() {
 		"ParseLoggedModelOrderBy":         reflect.ValueOf(mlflow.ParseLoggedModelOrderBy),
 		"ParseModelURI":                   reflect.ValueOf(mlflow.ParseModelURI),
 		"ParseRunsURI":                    reflect.ValueOf(mlflow.ParseRunsURI),
+		"PlainSegment":                    reflect.ValueOf(mlflow.PlainSegment),
 		"RedactURL":                       reflect.ValueOf(mlflow.RedactURL),
 		"RelayPath":                       reflect.ValueOf(constant.MakeFromLiteral("\"/rpc/artifacts\"", token.STRING, 0)),
 		"RetryHandler":                    reflect.ValueOf(mlflow.RetryHandler),
