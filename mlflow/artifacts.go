@@ -102,27 +102,28 @@ func splitRelPath(p string) ([]string, error) {
 	return segs, nil
 }
 
-// splitRootPath checks the path of a file:// artifact root, as url.Parse
-// decoded it: every segment, percent-decoded until it stops changing, must
-// be a name, not "", "." or "..", with no "/", backslash or NUL (one
-// trailing "/" is allowed). It returns the first segment that is not.
-func splitRootPath(p string) (string, error) {
+// RootSegments splits the path of an s3:// or file:// artifact root, as
+// url.Parse decoded it, into its segments (none for "/"), each of which,
+// percent-decoded until it stops changing, must be a name: not "", "." or
+// "..", with no "/", backslash or NUL (one trailing "/" is allowed). When
+// one is not, it returns that segment as bad, and ok false.
+func RootSegments(p string) (segs []string, bad string, ok bool) {
 	rest := strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/")
 	if rest == "" {
-		return "", nil
+		return nil, "", true
 	}
-	for s := range strings.SplitSeq(rest, "/") {
-		if !PlainSegment(s) {
-			return s, ErrPathEscape
+	segs = strings.Split(rest, "/")
+	for _, s := range segs {
+		if !plainSegment(s) {
+			return nil, s, false
 		}
 	}
-	return "", nil
+	return segs, "", true
 }
 
-// PlainSegment reports whether s, a segment of an artifact URI's path,
-// and each of its percent-decoded forms, is a file name: not "", "." or
-// "..", with no "/", backslash or NUL.
-func PlainSegment(s string) bool {
+// plainSegment reports whether s, and each of its percent-decoded forms,
+// is a file name: not "", "." or "..", with no "/", backslash or NUL.
+func plainSegment(s string) bool {
 	for range 10 {
 		if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "/\\\x00") {
 			return false

@@ -87,7 +87,7 @@ func (c *Client) locate(artifactURI string) (artifactBackend, []string, error) {
 		}
 		// The folder is the one the URI spells: url.Parse decodes
 		// "%2e%2e" into "..", which must not lead out of it.
-		if seg, err := splitRootPath(u.Path); err != nil {
+		if _, seg, ok := RootSegments(u.Path); !ok {
 			return nil, nil, fmt.Errorf("%w: artifact URI %s: its path segment %q is not a folder name", ErrPathEscape, RedactURL(artifactURI), seg)
 		}
 		if c.relay != nil {

@@ -252,8 +252,7 @@ type Environment struct {
 // identity of its credentials (see mlflow.Client.Identity).
 type Actor struct {
 	Name string `json:"name"`
-	// Via is where Name comes from: "basic-auth" (MLFLOW_TRACKING_USERNAME)
-	// or "bearer-jwt" (the sub claim of MLFLOW_TRACKING_TOKEN).
+	// Via is where Name comes from: ActorViaBasicAuth or ActorViaBearerJWT.
 	Via string `json:"via"`
 	// Verified says the server confirmed that the credentials are Name's;
 	// a JWT's claim is never verified (its signature is not checked).
@@ -261,6 +260,13 @@ type Actor struct {
 	// Note says how Name was verified, or why it was not.
 	Note string `json:"note,omitempty"`
 }
+
+// Where an Actor's name comes from, in Actor.Via (mlflow.ViaBasicAuth and
+// mlflow.ViaBearerJWT).
+const (
+	ActorViaBasicAuth = "basic-auth" // MLFLOW_TRACKING_USERNAME
+	ActorViaBearerJWT = "bearer-jwt" // the sub claim of MLFLOW_TRACKING_TOKEN
+)
 
 // Run outcomes, in Exit.Status.
 const (

@@ -111,7 +111,7 @@ func actorPairs(l *labels, r *record.Run) []pair {
 	}
 	how := l.ActorUnverified
 	switch {
-	case a.Via == "bearer-jwt":
+	case a.Via == record.ActorViaBearerJWT:
 		how = l.ActorJWT
 	case a.Verified:
 		how = l.ActorVerified

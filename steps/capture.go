@@ -101,8 +101,7 @@ func (c *shot) take(pb *Playbook, capturer *notebook.Capturer, model string, wan
 	png, err := capturer.ModelPage(pb.Context(), c.URL, model, want)
 	if err != nil {
 		c.Reason = trf(pb, "no capture of %s: %s", page, captureError(pb, err))
-		msg := err.Error()
-		return strings.Contains(msg, browser.ErrOff.Error()) || strings.Contains(msg, browser.ErrNotFound.Error())
+		return noChromium(err) != ""
 	}
 	c.PNG = png
 	if cfg, err := imagepng.DecodeConfig(bytes.NewReader(png)); err == nil {
@@ -125,12 +124,24 @@ func keepCapture(pb *Playbook, c *shot) {
 // off); others as the browser said them. In a kernel process the error
 // came as text from playbook, hence the comparison of messages.
 func captureError(pb *Playbook, err error) string {
+	switch noChromium(err) {
+	case "off":
+		return trf(pb, "Chromium is turned off (%s=off)", browser.EnvChromium)
+	case "not found":
+		return trf(pb, "no Chromium found: install chromium or set %s", browser.EnvChromium)
+	}
+	return err.Error()
+}
+
+// noChromium says whether err is the browser's "no Chromium": "off"
+// (turned off), "not found", or "" for another error.
+func noChromium(err error) string {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, browser.ErrOff.Error()):
-		return trf(pb, "Chromium is turned off (%s=off)", browser.EnvChromium)
+		return "off"
 	case strings.Contains(msg, browser.ErrNotFound.Error()):
-		return trf(pb, "no Chromium found: install chromium or set %s", browser.EnvChromium)
+		return "not found"
 	}
-	return msg
+	return ""
 }

@@ -31,8 +31,5 @@ type word string
 
 // LocalizeText returns w in the words of lang.
 func (w word) LocalizeText(lang string) string {
-	if fr, ok := catalogTextFR[string(w)]; ok && french(lang) {
-		return fr
-	}
-	return string(w)
+	return trIn(lang, string(w))
 }

@@ -92,8 +92,11 @@ func lang(pb *Playbook) string {
 // tr returns en in the scenario's language: its French from the
 // catalogue (catalogTextFR) when the scenario is in French. What steps
 // show follows the scenario's language.
-func tr(pb *Playbook, en string) string {
-	if french(lang(pb)) {
+func tr(pb *Playbook, en string) string { return trIn(lang(pb), en) }
+
+// trIn returns en in the language l.
+func trIn(l, en string) string {
+	if french(l) {
 		if fr, ok := catalogTextFR[en]; ok {
 			return fr
 		}
@@ -113,7 +116,8 @@ func quoted(pb *Playbook, s string) string {
 // trf formats tr(pb, format) with a as fmt.Sprintf does, each value that
 // can say itself in the scenario's language (a version) said so.
 func trf(pb *Playbook, format string, a ...any) string {
-	return fmt.Sprintf(tr(pb, format), localizeArgs(lang(pb), a)...)
+	l := lang(pb)
+	return fmt.Sprintf(trIn(l, format), localizeArgs(l, a)...)
 }
 
 // actor returns who runs the scenario, as user@host of the operating

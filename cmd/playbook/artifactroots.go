@@ -119,14 +119,11 @@ func parseArtifactLoc(uri string) (artifactLoc, error) {
 	if loc.scheme == "file" && loc.host != "" {
 		return artifactLoc{}, fmt.Errorf("%s names host %q", mlflow.RedactURL(uri), loc.host)
 	}
-	if rest := strings.TrimSuffix(strings.TrimPrefix(u.Path, "/"), "/"); rest != "" {
-		loc.segs = strings.Split(rest, "/")
+	segs, bad, ok := mlflow.RootSegments(u.Path)
+	if !ok {
+		return artifactLoc{}, fmt.Errorf("%s: path segment %q is not a name", mlflow.RedactURL(uri), bad)
 	}
-	for _, s := range loc.segs {
-		if !mlflow.PlainSegment(s) {
-			return artifactLoc{}, fmt.Errorf("%s: path segment %q is not a name", mlflow.RedactURL(uri), s)
-		}
-	}
+	loc.segs = segs
 	return loc, nil
 }
 

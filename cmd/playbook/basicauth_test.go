@@ -258,3 +258,10 @@ func authREST(t *testing.T, uri, user, pw, method, path string, body any) {
 	reply, _ := io.ReadAll(resp.Body)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s %s: %s", method, path, reply)
 }
+
+// TestActorViaNames: the evidence's Actor.Via spells how mlflow learnt
+// the identity with the record's names.
+func TestActorViaNames(t *testing.T) {
+	assert.Equal(t, record.ActorViaBasicAuth, mlflow.ViaBasicAuth)
+	assert.Equal(t, record.ActorViaBearerJWT, mlflow.ViaBearerJWT)
+}

@@ -12,6 +12,8 @@ import (
 func init() {
 	Symbols["github.com/playbook-mlops/playbook/record/record"] = map[string]reflect.Value{
 		// function, constant and variable definitions
+		"ActorViaBasicAuth": reflect.ValueOf(constant.MakeFromLiteral("\"basic-auth\"", token.STRING, 0)),
+		"ActorViaBearerJWT": reflect.ValueOf(constant.MakeFromLiteral("\"bearer-jwt\"", token.STRING, 0)),
 		"BlockCell":         reflect.ValueOf(constant.MakeFromLiteral("\"cell\"", token.STRING, 0)),
 		"BlockProse":        reflect.ValueOf(constant.MakeFromLiteral("\"prose\"", token.STRING, 0)),
 		"CheckChampion":     reflect.ValueOf(constant.MakeFromLiteral("\"champion\"", token.STRING, 0)),
